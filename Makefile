@@ -1,0 +1,44 @@
+# kata-sentry: the two commands are `make demo` and `make test` (run as root on Debian 12).
+# Every target first runs the set-up (packages, guest kernel), then configures and builds;
+# all steps are idempotent and quick when nothing changed.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all setup configure build demo test test-unit bench clean help
+
+all: build
+
+help:
+	@echo "make demo   set up, build, then boot a sandbox and show a detection and a block"
+	@echo "make test   set up, build, then run every test tier (unit, bpf, vm, e2e)"
+	@echo "make bench  set up, build, then run the benchmarks under bench/"
+	@echo "make build  set up and build only (binaries in $(BUILD)/bin)"
+
+setup:
+	@scripts/setup.sh $(BUILD)
+
+$(BUILD)/CMakeCache.txt: CMakeLists.txt
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+configure: setup $(BUILD)/CMakeCache.txt
+
+build: configure
+	@echo "[build] compiling into $(BUILD)/ ($(JOBS) jobs)"
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory | grep -vE '^\[ *[0-9]+%\] (Built target|Building|Linking)' || true
+	@cmake --build $(BUILD) -j 1 -- --no-print-directory -q >/dev/null
+
+test: build
+	@scripts/run-tests.sh $(BUILD)
+
+test-unit: build
+	@ctest --test-dir $(BUILD) -L unit -j $(JOBS) --output-on-failure
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@scripts/run-bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

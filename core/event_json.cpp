@@ -1,0 +1,299 @@
+#include "core/event_json.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+#include <utility>
+
+namespace kata_sentry {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+bool is_open_type(EventType t) {
+  return t == EventType::openat || t == EventType::openat2 || t == EventType::open ||
+         t == EventType::lsm_file_open;
+}
+
+// Splits Falco's cmdline back into name and args (args never hold spaces we can tell apart,
+// so "proc.args" wins when present).
+std::vector<std::string> split_words(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    size_t j = i;
+    while (j < s.size() && s[j] != ' ') ++j;
+    if (j > i) out.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+template <typename T>
+Status read_number(const json& o, const char* key, T& out) {
+  auto it = o.find(key);
+  if (it == o.end() || it->is_null()) return {};
+  if (!it->is_number_integer() && !it->is_number_unsigned())
+    return fail(ErrorCode::invalid_argument, std::string("event JSON: \"") + key + "\" is not an integer");
+  out = it->get<T>();
+  return {};
+}
+
+Status read_string(const json& o, const char* key, std::string& out) {
+  auto it = o.find(key);
+  if (it == o.end() || it->is_null()) return {};
+  if (!it->is_string())
+    return fail(ErrorCode::invalid_argument, std::string("event JSON: \"") + key + "\" is not a string");
+  out = it->get<std::string>();
+  return {};
+}
+
+}  // namespace
+
+std::string format_rfc3339_ns(uint64_t unix_ns) {
+  time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(buf + n, sizeof buf - n, ".%09lluZ", static_cast<unsigned long long>(unix_ns % 1'000'000'000));
+  return buf;
+}
+
+Result<uint64_t> parse_rfc3339_ns(std::string_view text) {
+  std::string s(text);
+  tm t{};
+  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &t);
+  if (!rest) return fail(ErrorCode::invalid_argument, "time \"" + s + "\" is not RFC 3339");
+  uint64_t frac = 0;
+  int digits = 0;
+  if (*rest == '.') {
+    ++rest;
+    while (*rest >= '0' && *rest <= '9') {
+      if (digits < 9) { frac = frac * 10 + uint64_t(*rest - '0'); ++digits; }
+      ++rest;
+    }
+  }
+  for (; digits < 9; ++digits) frac *= 10;
+  if (*rest != 'Z' || rest[1] != '\0')
+    return fail(ErrorCode::invalid_argument, "time \"" + s + "\" must be UTC and end in Z");
+  time_t secs = timegm(&t);
+  if (secs < 0) return fail(ErrorCode::invalid_argument, "time \"" + s + "\" is before 1970");
+  return uint64_t(secs) * 1'000'000'000 + frac;
+}
+
+std::string format_open_flags(uint64_t flags) {
+  // Kernel (x86-64) values: glibc defines O_LARGEFILE as 0 on 64-bit, but the kernel
+  // reports the bit it adds for 64-bit callers.
+  static constexpr std::array<std::pair<uint64_t, const char*>, 14> kBits = {{
+      {00000100, "O_CREAT"}, {00000200, "O_EXCL"}, {00000400, "O_NOCTTY"}, {00001000, "O_TRUNC"},
+      {00002000, "O_APPEND"}, {00004000, "O_NONBLOCK"}, {00010000, "O_DSYNC"},
+      {00040000, "O_DIRECT"}, {00100000, "O_LARGEFILE"}, {00200000, "O_DIRECTORY"},
+      {00400000, "O_NOFOLLOW"}, {01000000, "O_NOATIME"}, {02000000, "O_CLOEXEC"},
+      {010000000, "O_PATH"},
+  }};
+  std::string out;
+  switch (flags & O_ACCMODE) {
+    case O_WRONLY: out = "O_WRONLY"; break;
+    case O_RDWR: out = "O_RDWR"; break;
+    default: out = "O_RDONLY"; break;
+  }
+  for (auto [bit, name] : kBits) {
+    // O_TMPFILE includes O_DIRECTORY; O_SYNC includes O_DSYNC: report the bits as set.
+    if ((flags & bit) == bit) {
+      out += '|';
+      out += name;
+    }
+  }
+  return out;
+}
+
+ordered_json event_to_json(const Event& e) {
+  ordered_json j;
+  j["time"] = format_rfc3339_ns(e.time_ns);
+  j["view"] = view_name(e.view);
+  j["evt.type"] = event_type_name(e.type);
+  if (e.has_res) j["evt.res"] = e.res;
+  if (e.flags) j["evt.flags"] = e.flags;
+  if (!e.sandbox_id.empty()) j["sandbox.id"] = e.sandbox_id;
+  if (!e.sandbox_name.empty()) j["sandbox.name"] = e.sandbox_name;
+  if (e.vmm_pid) j["vmm.pid"] = e.vmm_pid;
+  if (!e.container_id.empty()) j["container.id"] = e.container_id;
+  if (!e.pod_name.empty()) j["k8s.pod.name"] = e.pod_name;
+  if (!e.pod_namespace.empty()) j["k8s.ns.name"] = e.pod_namespace;
+
+  const auto& p = e.proc;
+  j["proc.pid"] = p.pid;
+  j["thread.tid"] = p.tid;
+  j["proc.ppid"] = p.ppid;
+  j["proc.name"] = p.name;
+  if (!p.exepath.empty()) j["proc.exepath"] = p.exepath;
+  j["proc.cmdline"] = p.cmdline();
+  j["proc.args"] = p.args;
+  if (!p.pname.empty()) j["proc.pname"] = p.pname;
+  for (size_t i = 0; i < p.ancestors.size(); ++i) {
+    const auto& a = p.ancestors[i];
+    std::string n = "[" + std::to_string(i + 1) + "]";
+    j["proc.apid" + n] = a.pid;
+    j["proc.aname" + n] = a.name;
+    if (!a.exepath.empty()) j["proc.aexepath" + n] = a.exepath;
+    if (!a.cmdline.empty()) j["proc.acmdline" + n] = a.cmdline;
+  }
+  j["user.uid"] = p.uid;
+  j["group.gid"] = p.gid;
+  if (p.loginuid != UINT32_MAX) j["user.loginuid"] = p.loginuid;
+  j["proc.cgroup_id"] = p.cgroup_id;
+  j["proc.pid_ns"] = p.pid_ns;
+  j["proc.mnt_ns"] = p.mnt_ns;
+  if (p.is_agent) j["proc.is_agent"] = true;
+
+  if (!e.path.empty()) j["fd.name"] = e.path;
+  if (!e.path2.empty()) j["fs.path.target"] = e.path2;
+  if (!e.fstype.empty()) j["evt.arg.fstype"] = e.fstype;
+  auto names = event_arg_names(e.type);
+  for (size_t i = 0; i < names.size() && i < e.arg.size(); ++i)
+    j["evt.rawarg." + std::string(names[i])] = e.arg[i];
+  if (is_open_type(e.type) && !e.arg.empty()) j["evt.arg.flags"] = format_open_flags(e.arg[0]);
+  if (e.addr.family) {
+    j["fd.sockfamily"] = e.addr.family;
+    if (!e.addr.ip.empty()) j["fd.sip"] = e.addr.ip;
+    j["fd.sport"] = e.addr.port;
+    if (e.addr.family == AF_VSOCK) j["fd.vsock_cid"] = e.addr.vsock_cid;
+  }
+  return j;
+}
+
+std::string event_to_json_line(const Event& e) {
+  return event_to_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<Event> event_from_json(const json& o) {
+  if (!o.is_object()) return fail(ErrorCode::invalid_argument, "event JSON: not an object");
+  Event e;
+  std::string text;
+  if (auto s = read_string(o, "evt.type", text); !s) return std::unexpected(s.error());
+  auto type = event_type_from_name(text);
+  if (!type) return fail(ErrorCode::invalid_argument, "event JSON: unknown \"evt.type\" \"" + text + "\"");
+  e.type = *type;
+  text.clear();
+  if (auto s = read_string(o, "view", text); !s) return std::unexpected(s.error());
+  if (!text.empty()) {
+    auto v = view_from_name(text);
+    if (!v) return fail(ErrorCode::invalid_argument, "event JSON: \"view\" must be host or guest, not \"" + text + "\"");
+    e.view = *v;
+  }
+  text.clear();
+  if (auto s = read_string(o, "time", text); !s) return std::unexpected(s.error());
+  if (!text.empty()) {
+    auto t = parse_rfc3339_ns(text);
+    if (!t) return std::unexpected(t.error());
+    e.time_ns = *t;
+  }
+  if (o.contains("evt.res") && !o["evt.res"].is_null()) {
+    e.has_res = true;
+    if (auto s = read_number(o, "evt.res", e.res); !s) return std::unexpected(s.error());
+  }
+  auto& p = e.proc;
+  Status checks[] = {
+      read_number(o, "evt.flags", e.flags),
+      read_string(o, "sandbox.id", e.sandbox_id),
+      read_string(o, "sandbox.name", e.sandbox_name),
+      read_number(o, "vmm.pid", e.vmm_pid),
+      read_string(o, "container.id", e.container_id),
+      read_string(o, "k8s.pod.name", e.pod_name),
+      read_string(o, "k8s.ns.name", e.pod_namespace),
+      read_number(o, "proc.pid", p.pid),
+      read_number(o, "thread.tid", p.tid),
+      read_number(o, "proc.ppid", p.ppid),
+      read_string(o, "proc.name", p.name),
+      read_string(o, "proc.exepath", p.exepath),
+      read_string(o, "proc.pname", p.pname),
+      read_number(o, "user.uid", p.uid),
+      read_number(o, "group.gid", p.gid),
+      read_number(o, "user.loginuid", p.loginuid),
+      read_number(o, "proc.cgroup_id", p.cgroup_id),
+      read_number(o, "proc.pid_ns", p.pid_ns),
+      read_number(o, "proc.mnt_ns", p.mnt_ns),
+      read_string(o, "fd.name", e.path),
+      read_string(o, "fs.path.target", e.path2),
+      read_string(o, "evt.arg.fstype", e.fstype),
+  };
+  for (auto& s : checks)
+    if (!s) return std::unexpected(s.error());
+  if (auto it = o.find("proc.is_agent"); it != o.end() && it->is_boolean()) p.is_agent = it->get<bool>();
+
+  if (auto it = o.find("proc.args"); it != o.end() && it->is_array()) {
+    for (const auto& a : *it) {
+      if (!a.is_string()) return fail(ErrorCode::invalid_argument, "event JSON: \"proc.args\" holds a non-string");
+      p.args.push_back(a.get<std::string>());
+    }
+  } else if (auto c = o.find("proc.cmdline"); c != o.end() && c->is_string()) {
+    auto words = split_words(c->get<std::string>());
+    if (!words.empty()) {
+      if (p.name.empty()) p.name = words[0];
+      p.args.assign(words.begin() + 1, words.end());
+    }
+  }
+  for (size_t i = 1;; ++i) {
+    std::string n = "[" + std::to_string(i) + "]";
+    auto name = o.find("proc.aname" + n);
+    if (name == o.end() || !name->is_string()) break;
+    Ancestor a;
+    a.name = name->get<std::string>();
+    Status s[] = {read_number(o, ("proc.apid" + n).c_str(), a.pid),
+                  read_string(o, ("proc.aexepath" + n).c_str(), a.exepath),
+                  read_string(o, ("proc.acmdline" + n).c_str(), a.cmdline)};
+    for (auto& r : s)
+      if (!r) return std::unexpected(r.error());
+    p.ancestors.push_back(std::move(a));
+  }
+  if (p.pname.empty() && !p.ancestors.empty()) p.pname = p.ancestors[0].name;
+
+  auto names = event_arg_names(e.type);
+  e.arg.assign(names.size(), 0);
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string key = "evt.rawarg." + std::string(names[i]);
+    if (auto s = read_number(o, key.c_str(), e.arg[i]); !s) return std::unexpected(s.error());
+  }
+  if (o.contains("fd.sockfamily")) {
+    Status s[] = {read_number(o, "fd.sockfamily", e.addr.family), read_string(o, "fd.sip", e.addr.ip),
+                  read_number(o, "fd.sport", e.addr.port), read_number(o, "fd.vsock_cid", e.addr.vsock_cid)};
+    for (auto& r : s)
+      if (!r) return std::unexpected(r.error());
+  }
+  return e;
+}
+
+Result<Event> event_from_json_line(std::string_view line) {
+  json o = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (o.is_discarded()) return fail(ErrorCode::invalid_argument, "event JSON: not valid JSON");
+  return event_from_json(o);
+}
+
+std::string event_to_text(const Event& e) {
+  std::string out = format_rfc3339_ns(e.time_ns) + " " + std::string(view_name(e.view));
+  if (!e.sandbox_id.empty()) out += " sandbox=" + e.sandbox_id;
+  if (!e.container_id.empty()) out += " container=" + e.container_id;
+  out += " " + std::string(event_type_name(e.type)) + " pid=" + std::to_string(e.proc.pid) +
+         " ppid=" + std::to_string(e.proc.ppid) + " uid=" + std::to_string(e.proc.uid) + " " +
+         e.proc.name;
+  if (!e.path.empty()) out += " " + e.path;
+  if (!e.path2.empty()) out += " -> " + e.path2;
+  if (is_open_type(e.type) && !e.arg.empty()) out += " " + format_open_flags(e.arg[0]);
+  if (e.addr.family) {
+    out += " addr=";
+    out += e.addr.ip.empty() ? (e.addr.family == AF_VSOCK ? "vsock:" + std::to_string(e.addr.vsock_cid) : "family " + std::to_string(e.addr.family))
+                             : e.addr.ip;
+    out += ":" + std::to_string(e.addr.port);
+  }
+  if (e.type == EventType::execve || e.type == EventType::execveat) out += " cmdline=\"" + e.proc.cmdline() + "\"";
+  if (e.has_res) out += " res=" + std::to_string(e.res);
+  return out;
+}
+
+}  // namespace kata_sentry
