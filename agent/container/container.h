@@ -1,0 +1,137 @@
+// Launches an OCI container: namespaces, rootfs (pivot_root), mounts, masked/readonly paths,
+// cgroup v2 limits, capabilities, no_new_privs, seccomp, rlimits, ids, env, cwd, hostname.
+//
+// Everything that can fail is computed in the calling process before clone (spec translation,
+// the seccomp BPF program, mount flags, PATH lookup list); the child then runs only raw syscalls
+// (no allocation, so it is safe in the multithreaded agent) and reports the first failing step
+// over a CLOEXEC sync pipe: create_container() fails with a message such as
+// "container c1: execve /bin/nosuch: No such file or directory" instead of an exit 127.
+//
+// Container processes inherit no file descriptor except their stdio.
+//
+// Reaping: the Container/ContainerExec objects reap their own children with waitid on a pidfd.
+// An agent running as PID 1 that reaps orphans must not call waitpid(-1)/wait(); it should use
+// waitid(P_ALL, WEXITED | WNOWAIT) and reap only pids that no Container/ContainerExec owns.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/container/oci_spec.h"
+#include "core/result.h"
+
+namespace kata_sentry::agent {
+
+struct StdioFds {
+  int in = -1, out = -1, err = -1;  // -1 → /dev/null. Borrowed: the caller keeps ownership.
+};
+
+struct LaunchOptions {
+  std::string container_id;           // [A-Za-z0-9_.-]{1,64}
+  std::filesystem::path bundle_dir;   // relative root.path resolves against it
+  std::filesystem::path cgroup_parent = "/sys/fs/cgroup/kata-sentry";  // created if missing
+  StdioFds stdio;
+};
+
+// Zero-valued fields are absent as std::nullopt when the controller's file does not exist.
+struct ContainerStats {
+  std::optional<uint64_t> memory_current_bytes;  // memory.current
+  std::optional<uint64_t> pids_current;          // pids.current
+  std::optional<uint64_t> cpu_usage_usec;        // cpu.stat usage_usec
+};
+
+// A child process we own, addressed through a pidfd so that signals never hit a recycled pid.
+// Not copyable or movable. Destruction SIGKILLs and reaps a still-running process.
+class OwnedProcess {
+ public:
+  OwnedProcess(pid_t pid, int pidfd) noexcept : pid_(pid), pidfd_(pidfd) {}
+  ~OwnedProcess();
+  OwnedProcess(const OwnedProcess&) = delete;
+  OwnedProcess& operator=(const OwnedProcess&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+  int pidfd() const noexcept { return pidfd_; }
+  // Fails (ESRCH) once the process has been reaped.
+  Status signal(int sig);
+  // Blocks until exit; returns the wait(2)-style status (WIFEXITED/WEXITSTATUS/WTERMSIG).
+  // Calling it again returns the same status. Fails only if waitid fails (e.g. someone else
+  // reaped the child).
+  Result<int> wait();
+  // The status if the process has exited (and reaps it), std::nullopt while it runs.
+  std::optional<int> try_wait();
+  bool exited() const noexcept { return status_.has_value(); }
+
+ private:
+  pid_t pid_;
+  int pidfd_;
+  std::optional<int> status_;
+};
+
+// A process started by Container::exec(). Destruction kills (SIGKILL) and reaps it if running.
+class ContainerExec {
+ public:
+  explicit ContainerExec(std::unique_ptr<OwnedProcess> proc) : proc_(std::move(proc)) {}
+  pid_t pid() const { return proc_->pid(); }
+  Status signal(int sig) { return proc_->signal(sig); }
+  Result<int> wait() { return proc_->wait(); }
+  std::optional<int> try_wait() { return proc_->try_wait(); }
+
+ private:
+  std::unique_ptr<OwnedProcess> proc_;
+};
+
+class CgroupDir;  // agent/container/cgroup.h
+
+// A started container's init process. Not copyable or movable; destruction kills (SIGKILL)
+// every process of the container (cgroup.kill when available), reaps the init and removes the
+// container's cgroup directory.
+class Container {
+ public:
+  Container(std::string id, OciSpec spec, std::unique_ptr<CgroupDir> cgroup,
+            std::unique_ptr<OwnedProcess> init);
+  ~Container();
+  Container(const Container&) = delete;
+  Container& operator=(const Container&) = delete;
+
+  pid_t pid() const;  // host-side (agent namespace) pid of the init
+  const std::string& id() const { return id_; }
+  const std::filesystem::path& cgroup_path() const;
+
+  Status signal(int sig);        // to the container init; fails with ESRCH once reaped
+  Result<int> wait();            // blocks; exact wait(2) status of the init
+  std::optional<int> try_wait(); // non-blocking
+
+  // Runs another process inside the container's namespaces, cgroup and rootfs, with the given
+  // OCI process (args/env/cwd/user/caps/rlimits/noNewPrivileges) and the container's seccomp
+  // profile. Fails like create_container() (step named) or if the container has exited.
+  Result<std::unique_ptr<ContainerExec>> exec(const OciProcess& process, StdioFds stdio);
+
+  // Reads the cgroup v2 files. Fails only if the cgroup directory is gone; a missing
+  // controller leaves its field std::nullopt.
+  Result<ContainerStats> stats() const;
+
+ private:
+  std::string id_;
+  OciSpec spec_;
+  std::unique_ptr<CgroupDir> cgroup_;  // destroyed after init_ (members destroy bottom-up)
+  std::unique_ptr<OwnedProcess> init_;
+};
+
+// Validates the spec against this kernel, creates the cgroup (limits written, controllers
+// enabled in the parent when available), clones the init into the namespaces, sets it up and
+// execs process.args. Returns once execve has succeeded. Fails with:
+//  - invalid_argument: bad id, unsupported spec content (terminal, unknown seccomp syscall
+//    architecture, hostname without a uts namespace, ...);
+//  - unavailable: a limit asks for a cgroup controller the parent cannot enable;
+//  - io/not_found/permission_denied: a setup step failed; the message names it
+//    ("container c1: pivot_root /b/rootfs: Invalid argument").
+// Nothing is left behind on failure (process reaped, cgroup removed).
+Result<std::unique_ptr<Container>> create_container(const OciSpec& spec,
+                                                    const LaunchOptions& options);
+
+}  // namespace kata_sentry::agent
