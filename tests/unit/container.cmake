@@ -1,0 +1,4 @@
+ks_test(container_unit_test TIER unit
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/container/oci_spec_test.cpp
+          ${PROJECT_SOURCE_DIR}/tests/container/cgroup_test.cpp
+  LIBS ks_agent_container)
