@@ -1,0 +1,305 @@
+#include "host-probes/host_probes.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "core/logging.h"
+#include <linux/types.h>
+
+#include "host-probes/bpf/host_probes_cfg.h"
+#include "host_probes.skel.h"
+
+namespace kata_sentry::probes {
+namespace {
+
+template <typename Skel>
+struct SkelDeleter {
+  void operator()(Skel* s) const noexcept { host_probes__destroy(s); }
+};
+using SkelPtr = std::unique_ptr<host_probes, SkelDeleter<host_probes>>;
+struct LinkDeleter {
+  void operator()(bpf_link* l) const noexcept { bpf_link__destroy(l); }
+};
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+struct RingBufferDeleter {
+  void operator()(ring_buffer* rb) const noexcept { ring_buffer__free(rb); }
+};
+using RingBufferPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
+
+std::string errno_name(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "errno " + std::to_string(err);
+}
+
+int libbpf_print_bridge(enum libbpf_print_level level, const char* fmt, va_list args) {
+  // Verifier logs run to megabytes: size the buffer from the message.
+  va_list copy;
+  va_copy(copy, args);
+  int n = std::vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  if (n <= 0) return 0;
+  std::string buf(static_cast<size_t>(n) + 1, '\0');
+  std::vsnprintf(buf.data(), buf.size(), fmt, args);
+  buf.resize(static_cast<size_t>(n));
+  while (!buf.empty() && (buf.back() == '\n' || buf.back() == '\r')) buf.pop_back();
+  auto log = logger("probes");
+  switch (level) {
+    case LIBBPF_WARN: log->warn("libbpf: {}", buf); break;
+    case LIBBPF_INFO: log->debug("libbpf: {}", buf); break;  // chatty lifecycle detail
+    default: log->trace("libbpf: {}", buf); break;
+  }
+  return n;
+}
+
+void install_libbpf_logging() {
+  static std::once_flag once;
+  std::call_once(once, [] { libbpf_set_print(libbpf_print_bridge); });
+}
+
+// Syscall tracepoints that some kernels lack (older kernels: openat2, fchmodat2;
+// CONFIG_MODULES=n: the module syscalls); missing ones are skipped with a warning.
+bool optional_program(std::string_view section) {
+  for (std::string_view name : {"fchmodat2", "openat2", "init_module", "finit_module"})
+    if (section.ends_with(name)) return true;
+  return false;
+}
+
+// Checked before attaching so that libbpf does not log an error for an expected absence.
+bool tracepoint_exists(std::string_view section) {
+  constexpr std::string_view kPrefix = "tp/";
+  if (!section.starts_with(kPrefix)) return true;
+  std::string rel(section.substr(kPrefix.size()));
+  std::error_code ec;
+  for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"})
+    if (std::filesystem::exists(root + rel, ec)) return true;
+  return false;
+}
+
+size_t round_ring_size(size_t bytes) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t size = page;
+  while (size < bytes) size <<= 1;
+  return size;
+}
+
+}  // namespace
+
+struct HostProbes::Impl {
+  // Member order is destruction order reversed: the ring buffer goes first, then the
+  // links, and the skeleton (which owns the maps and programs) last.
+  SkelPtr skel;
+  std::vector<LinkPtr> links;
+  RingBufferPtr ring;
+  const RecordFn* on_record = nullptr;  // set only for the duration of poll()
+  std::mutex scope_mu;
+
+  static int on_ring_record(void* ctx, void* data, size_t size) noexcept {
+    auto* self = static_cast<Impl*>(ctx);
+    if (!self->on_record) return 0;
+    try {
+      (*self->on_record)(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+    } catch (...) {
+      // Nothing may unwind through libbpf; the caller's handler is expected not to throw.
+    }
+    return 0;
+  }
+
+  Status map_update(bpf_map* map, const void* key, size_t key_size, const char* what) {
+    uint8_t one = 1;
+    if (bpf_map__update_elem(map, key, key_size, &one, sizeof one, BPF_ANY) != 0)
+      return fail_errno(std::string("update host_probes ") + what);
+    return {};
+  }
+  Status map_delete(bpf_map* map, const void* key, size_t key_size, const char* what) {
+    if (bpf_map__delete_elem(map, key, key_size, 0) != 0 && errno != ENOENT)
+      return fail_errno(std::string("delete from host_probes ") + what);
+    return {};
+  }
+};
+
+Result<std::string> ensure_tracefs() {
+  std::error_code ec;
+  if (std::filesystem::exists("/sys/kernel/tracing/events", ec) ||
+      std::filesystem::exists("/sys/kernel/debug/tracing/events", ec))
+    return std::string();
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+    return fail_errno("mount tracefs at /sys/kernel/tracing (needed to attach tracepoints)");
+  return std::string("mounted tracefs at /sys/kernel/tracing");
+}
+
+Result<uint64_t> HostProbes::cgroup_id_of(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return fail_errno("stat cgroup " + path);
+  if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::invalid_argument, "cgroup " + path + ": not a directory");
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+HostProbes::HostProbes(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HostProbes::~HostProbes() = default;
+
+Result<std::unique_ptr<HostProbes>> HostProbes::open(const HostProbesOptions& options) {
+  install_libbpf_logging();
+  auto log = logger("probes");
+
+  auto tracefs = ensure_tracefs();
+  if (!tracefs) return std::unexpected(tracefs.error());
+  if (!tracefs->empty()) log->warn("{} (it was not mounted)", *tracefs);
+
+  ProbeBackend backend = choose_backend(probe_bpf_capabilities());
+  if (!options.allow_lsm && backend.use_lsm) {
+    backend.use_lsm = false;
+    backend.report = "using tracepoints: lsm disabled by option";
+  }
+
+  auto impl = std::make_unique<Impl>();
+  // At most two attempts: with the optional LSM set, then without it.
+  for (int attempt = 0;; ++attempt) {
+    impl->skel.reset(host_probes__open());
+    if (!impl->skel) return fail_errno("open host_probes skeleton");
+    auto* skel = impl->skel.get();
+    skel->rodata->cfg.scope.scope_enabled = options.scope_enabled ? 1 : 0;
+    skel->rodata->cfg.scope.follow_children = options.follow_children ? 1 : 0;
+    skel->rodata->cfg.self_tgid = options.exclude_tgid ? options.exclude_tgid : static_cast<uint32_t>(getpid());
+    bpf_map__set_max_entries(skel->maps.events, static_cast<uint32_t>(round_ring_size(options.ring_buffer_bytes)));
+    bpf_program__set_autoload(skel->progs.handle_lsm_bprm_check, backend.use_lsm);
+    int err = host_probes__load(skel);
+    if (err == 0) break;
+    if (backend.use_lsm && attempt == 0) {
+      log->warn("load host_probes with the lsm set: {}; falling back to tracepoints only", errno_name(-err));
+      backend.use_lsm = false;
+      backend.report = "using tracepoints: lsm set failed to load: BPF_PROG_LOAD " + errno_name(-err);
+      continue;
+    }
+    return fail(ErrorCode::unavailable, "load host_probes: " + errno_name(-err), -err);
+  }
+  if (backend.report.find(':') != std::string::npos) log->warn("host probes {}", backend.report);
+  else log->info("host probes {}", backend.report);
+
+  auto* skel = impl->skel.get();
+  for (uint32_t tgid : options.watch_tgids) {
+    auto st = impl->map_update(skel->maps.watched_tgids_map, &tgid, sizeof tgid, "watched_tgids_map");
+    if (!st) return std::unexpected(st.error());
+  }
+  for (uint64_t id : options.watch_cgroups) {
+    auto st = impl->map_update(skel->maps.watched_cgroups_map, &id, sizeof id, "watched_cgroups_map");
+    if (!st) return std::unexpected(st.error());
+  }
+  skel->bss->watched_cgroup_count = static_cast<uint32_t>(options.watch_cgroups.size());
+
+  std::string skipped;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    const char* section = bpf_program__section_name(prog);
+    if (optional_program(section) && !tracepoint_exists(section)) {
+      skipped += std::string(skipped.empty() ? "" : ", ") + section;
+      continue;
+    }
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int err = errno;
+      if (err == ENOENT && optional_program(section)) {
+        skipped += std::string(skipped.empty() ? "" : ", ") + section;
+        continue;
+      }
+      return fail(err == EPERM ? ErrorCode::permission_denied : ErrorCode::unavailable,
+                  std::string("attach host_probes ") + section + ": " + errno_name(err), err);
+    }
+    impl->links.emplace_back(link);
+  }
+
+  if (!skipped.empty())
+    log->warn("host probes: tracepoints missing in this kernel, not traced: {}", skipped);
+
+  impl->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_ring_record, impl.get(), nullptr));
+  if (!impl->ring) return fail_errno("create ring buffer for host_probes events");
+
+  log->info("host probes attached: {} programs, scope {}", impl->links.size(),
+            options.scope_enabled ? "on" : "off (whole host)");
+  auto probes = std::unique_ptr<HostProbes>(new HostProbes(std::move(impl)));
+  probes->backend_report_ = backend.report;
+  return probes;
+}
+
+size_t HostProbes::attached_programs() const { return impl_->links.size(); }
+
+Status HostProbes::watch_tgid(uint32_t tgid) {
+  return impl_->map_update(impl_->skel->maps.watched_tgids_map, &tgid, sizeof tgid, "watched_tgids_map");
+}
+
+Status HostProbes::unwatch_tgid(uint32_t tgid) {
+  return impl_->map_delete(impl_->skel->maps.watched_tgids_map, &tgid, sizeof tgid, "watched_tgids_map");
+}
+
+Status HostProbes::watch_cgroup(uint64_t cgroup_id) {
+  std::lock_guard lock(impl_->scope_mu);
+  auto* map = impl_->skel->maps.watched_cgroups_map;
+  uint8_t one = 1;
+  if (bpf_map__update_elem(map, &cgroup_id, sizeof cgroup_id, &one, sizeof one, BPF_NOEXIST) != 0) {
+    if (errno == EEXIST) return {};
+    return fail_errno("update host_probes watched_cgroups_map");
+  }
+  impl_->skel->bss->watched_cgroup_count++;
+  return {};
+}
+
+Status HostProbes::unwatch_cgroup(uint64_t cgroup_id) {
+  std::lock_guard lock(impl_->scope_mu);
+  auto* map = impl_->skel->maps.watched_cgroups_map;
+  if (bpf_map__delete_elem(map, &cgroup_id, sizeof cgroup_id, 0) != 0) {
+    if (errno == ENOENT) return {};
+    return fail_errno("delete from host_probes watched_cgroups_map");
+  }
+  impl_->skel->bss->watched_cgroup_count--;
+  return {};
+}
+
+Result<int> HostProbes::poll(int timeout_ms, const RecordFn& on_record) {
+  impl_->on_record = &on_record;
+  int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);
+  impl_->on_record = nullptr;
+  if (n == -EINTR) return 0;
+  if (n < 0) return fail(ErrorCode::io, "poll host_probes ring buffer: " + errno_name(-n), -n);
+  return n;
+}
+
+Result<ProbeStats> HostProbes::stats() const {
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return fail(ErrorCode::internal, "count possible CPUs: " + errno_name(-ncpu), -ncpu);
+  std::vector<uint64_t> values(static_cast<size_t>(ncpu));
+  auto sum = [&](uint32_t key) -> Result<uint64_t> {
+    if (bpf_map__lookup_elem(impl_->skel->maps.stats_map, &key, sizeof key, values.data(),
+                             values.size() * sizeof(uint64_t), 0) != 0)
+      return fail_errno("read host_probes stats_map");
+    uint64_t total = 0;
+    for (uint64_t v : values) total += v;
+    return total;
+  };
+  ProbeStats s;
+  struct {
+    uint32_t key;
+    uint64_t* out;
+  } fields[] = {{KS_STAT_EVENTS, &s.events},
+                {KS_STAT_RINGBUF_DROPS, &s.ringbuf_drops},
+                {KS_STAT_PENDING_DROPS, &s.pending_drops},
+                {KS_STAT_READ_ERRORS, &s.read_errors}};
+  for (auto& f : fields) {
+    auto v = sum(f.key);
+    if (!v) return std::unexpected(v.error());
+    *f.out = *v;
+  }
+  return s;
+}
+
+}  // namespace kata_sentry::probes
