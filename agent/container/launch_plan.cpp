@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 
 #include "agent/container/oci_names.h"
 #include "agent/container/seccomp_program.h"
+#include "core/logging.h"
 
 namespace kata_sentry::agent {
 namespace fs = std::filesystem;
@@ -22,6 +24,15 @@ int read_last_cap() {
   int v = 0;
   if (in >> v && v > 0 && v < 64) return v;
   return 40;  // CAP_CHECKPOINT_RESTORE, the last one of 6.x kernels
+}
+
+// The capabilities the agent itself holds: a child can never gain more, and capset fails with
+// EPERM on any other bit (e.g. a host whose bounding set lacks CAP_SYS_RESOURCE).
+uint64_t own_bounding_set(int last_cap) {
+  uint64_t m = 0;
+  for (int c = 0; c <= last_cap; ++c)
+    if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) m |= uint64_t(1) << c;
+  return m;
 }
 
 uint64_t cap_mask(const std::vector<std::string>& names, int last_cap) {
@@ -136,6 +147,13 @@ Result<ProcessPlan> plan_process(const OciProcess& process, const std::optional<
     p.caps = {cap_mask(c.bounding, p.last_cap), cap_mask(c.effective, p.last_cap),
               cap_mask(c.permitted, p.last_cap), cap_mask(c.inheritable, p.last_cap),
               cap_mask(c.ambient, p.last_cap)};
+    const uint64_t own = own_bounding_set(p.last_cap);
+    const uint64_t wanted = p.caps.bounding | p.caps.effective | p.caps.permitted | p.caps.inheritable | p.caps.ambient;
+    if (wanted & ~own) {
+      logger("agent")->warn("process.capabilities: 0x{:x} not held by the agent, left out", wanted & ~own);
+      for (uint64_t* set : {&p.caps.bounding, &p.caps.effective, &p.caps.permitted, &p.caps.inheritable, &p.caps.ambient})
+        *set &= own;
+    }
   }
   for (size_t i = 0; i < process.rlimits.size(); ++i) {
     const OciRlimit& l = process.rlimits[i];
