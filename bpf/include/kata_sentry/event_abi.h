@@ -52,6 +52,11 @@ enum ks_event_type {
 	KS_EVT_BPF = 37,      /* arg[0] = cmd */
 	KS_EVT_KILL = 38,     /* kill, tkill, tgkill; arg[0] = target pid, arg[1] = signal */
 	KS_EVT_MEMFD_CREATE = 39, /* path = name, arg[0] = flags */
+	/* Types Falco's stable rules watch; no probe emits them yet */
+	KS_EVT_SYMLINKAT = 40, /* symlink, symlinkat; path = target, path2 = linkpath */
+	KS_EVT_LINKAT = 41,    /* link, linkat; path = oldpath, path2 = newpath, arg[0] = flags */
+	KS_EVT_DUP = 42,       /* dup, dup2, dup3; arg[0] = oldfd, arg[1] = newfd; res = new fd */
+	KS_EVT_SENDTO = 43,    /* sendto, sendmsg; arg[0] = fd, arg[1] = size; addr = destination */
 	/* LSM-level events (guest probes, or hosts with BPF LSM) */
 	KS_EVT_LSM_FILE_OPEN = 50,
 	KS_EVT_LSM_BPRM_CHECK = 51,
