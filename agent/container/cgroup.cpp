@@ -110,22 +110,29 @@ CgroupDir::~CgroupDir() {
   logger("agent")->error("remove cgroup {}: {}", path_.string(), std::strerror(errno));
 }
 
+// Enables `controller` for the children of `dir`, first for `dir` itself through its ancestors
+// when they offer it but have not delegated it (the root cgroup usually has everything).
+static bool delegate(const fs::path& dir, const std::string& controller, int depth) {
+  auto enabled = read_file(dir / "cgroup.subtree_control");
+  if (!enabled) return false;
+  if (has_token(*enabled, controller)) return true;
+  auto available = read_file(dir / "cgroup.controllers");
+  if (!available) return false;
+  if (!has_token(*available, controller)) {
+    if (depth > 16 || !dir.has_parent_path() || dir.parent_path() == dir) return false;
+    if (!delegate(dir.parent_path(), controller, depth + 1)) return false;
+  }
+  return write_file(dir / "cgroup.subtree_control", "+" + controller).has_value();
+}
+
 Status CgroupDir::enable_controller(const std::string& controller, const std::string& field) {
   fs::path parent = path_.parent_path();
-  auto enabled = read_file(parent / "cgroup.subtree_control");
-  if (enabled && has_token(*enabled, controller)) return {};
+  if (delegate(parent, controller, 0)) return {};
   auto available = read_file(parent / "cgroup.controllers");
-  if (!available || !has_token(*available, controller))
-    return fail(ErrorCode::unavailable,
-                "cgroup " + parent.string() + ": controller " + controller + " not available (needed for " +
-                    field + "; cgroup.controllers: \"" +
-                    (available ? available->substr(0, available->find('\n')) : std::string("unreadable")) + "\")");
-  auto st = write_file(parent / "cgroup.subtree_control", "+" + controller);
-  if (!st) {
-    st.error().message = "enable controller " + controller + " for " + field + ": " + st.error().message;
-    return st;
-  }
-  return {};
+  return fail(ErrorCode::unavailable,
+              "cgroup " + parent.string() + ": controller " + controller + " not available (needed for " + field +
+                  "; cgroup.controllers: \"" +
+                  (available ? available->substr(0, available->find('\n')) : std::string("unreadable")) + "\")");
 }
 
 Status CgroupDir::apply_limits(const OciResources& res) {

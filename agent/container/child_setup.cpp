@@ -14,7 +14,6 @@
 #include <sys/statvfs.h>  // ST_* flag values for statfs f_flags
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <grp.h>
 
 #include <cerrno>
 #include <cstring>
@@ -27,19 +26,6 @@ namespace {
 void append(char* buf, size_t cap, size_t& n, const char* s) {
   while (s && *s && n + 1 < cap) buf[n++] = *s++;
   buf[n] = '\0';
-}
-
-void append_int(char* buf, size_t cap, size_t& n, long long v) {
-  char tmp[24];
-  int i = 0;
-  bool neg = v < 0;
-  unsigned long long u = neg ? -(unsigned long long)v : (unsigned long long)v;
-  do tmp[i++] = char('0' + u % 10); while ((u /= 10) && i < 22);
-  if (neg) tmp[i++] = '-';
-  char out[24];
-  for (int k = 0; k < i; ++k) out[k] = tmp[i - 1 - k];
-  out[i] = '\0';
-  append(buf, cap, n, out);
 }
 
 void write_report(int fd, const ChildReport& r) {
@@ -261,13 +247,8 @@ void load_seccomp(int rfd, const ProcessPlan& p) {
 }
 
 [[noreturn]] void run_process(int rfd, const ProcessPlan& p) {
-  for (const auto& [resource, limit] : p.rlimits)
-    if (::setrlimit(__rlimit_resource(resource), &limit) != 0) {
-      char num[24];
-      size_t n = 0;
-      append_int(num, sizeof num, n, resource);
-      die(rfd, errno, "setrlimit resource ", num);
-    }
+  for (const auto& l : p.rlimits)
+    if (::syscall(SYS_prlimit64, 0, l.resource, &l.limit, nullptr) != 0) die(rfd, errno, "setrlimit ", l.name.c_str());
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while we have it.
   if (!p.seccomp.empty() && !p.no_new_privs) load_seccomp(rfd, p);
 
@@ -277,9 +258,13 @@ void load_seccomp(int rfd, const ProcessPlan& p) {
       if (errno == EINVAL) continue;  // the kernel does not know this capability
       die(rfd, errno, "drop capabilities from the bounding set");
     }
-  if (::setgroups(p.groups.size(), p.groups.data()) != 0) die(rfd, errno, "setgroups (process.user.additionalGids)");
-  if (::setresgid(p.gid, p.gid, p.gid) != 0) die(rfd, errno, "setresgid (process.user.gid)");
-  if (::setresuid(p.uid, p.uid, p.uid) != 0) die(rfd, errno, "setresuid (process.user.uid)");
+  // Raw syscalls: glibc's wrappers broadcast id changes to every thread it believes exists
+  // (taking its thread-list lock), and after a raw clone of the multithreaded agent those
+  // threads do not exist here and the lock may be held forever.
+  if (::syscall(SYS_setgroups, p.groups.size(), p.groups.data()) != 0)
+    die(rfd, errno, "setgroups (process.user.additionalGids)");
+  if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) die(rfd, errno, "setresgid (process.user.gid)");
+  if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) die(rfd, errno, "setresuid (process.user.uid)");
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) die(rfd, errno, "prctl PR_SET_KEEPCAPS");
 
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -334,6 +319,12 @@ void run_init_child(const InitPlan& plan, int rfd, int go_fd, ChildStdio stdio) 
   reset_signals();
   install_stdio(rfd, stdio);
   if (::setsid() < 0) die(rfd, errno, "setsid");
+  if (plan.new_user_ns) {
+    // Our credentials are still the agent's kuid 0, unmapped in the new namespace (files we
+    // create would fail with EOVERFLOW): become the namespace's root now that the maps exist.
+    if (::syscall(SYS_setresgid, 0, 0, 0) != 0) die(rfd, errno, "setresgid 0 in the user namespace");
+    if (::syscall(SYS_setresuid, 0, 0, 0) != 0) die(rfd, errno, "setresuid 0 in the user namespace");
+  }
   for (const auto& j : plan.joins)
     if (::setns(j.fd, j.type) != 0) die(rfd, errno, "setns ", j.path.c_str());
   if (plan.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) die(rfd, errno, "unshare cgroup namespace");

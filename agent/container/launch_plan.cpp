@@ -159,7 +159,7 @@ Result<ProcessPlan> plan_process(const OciProcess& process, const std::optional<
     const OciRlimit& l = process.rlimits[i];
     auto res = rlimit_from_name(l.type);
     if (!res) return fail(ErrorCode::invalid_argument, "process.rlimits[" + std::to_string(i) + "].type: unknown rlimit \"" + l.type + "\"");
-    p.rlimits.push_back({*res, rlimit{rlim_t(l.soft), rlim_t(l.hard)}});
+    p.rlimits.push_back({*res, rlimit{rlim_t(l.soft), rlim_t(l.hard)}, l.type});
   }
   p.no_new_privs = process.no_new_privileges;
   if (seccomp) {

@@ -33,7 +33,12 @@ struct ProcessPlan {
   std::vector<gid_t> groups;
   CapSets caps;
   int last_cap = 40;                     // /proc/sys/kernel/cap_last_cap
-  std::vector<std::pair<int, rlimit>> rlimits;
+  struct Rlimit {
+    int resource;
+    rlimit limit;
+    std::string name;  // for messages
+  };
+  std::vector<Rlimit> rlimits;
   bool no_new_privs = false;
   std::vector<sock_filter> seccomp;      // empty: no filter
 };

@@ -88,3 +88,24 @@ TEST_F(CgroupFiles, RefusesExistingCgroup) {
 
 }  // namespace
 }  // namespace kata_sentry::agent
+
+namespace kata_sentry::agent {
+namespace {
+
+TEST_F(CgroupFiles, DelegatesThroughAncestors) {
+  // parent_/mid/c3: mid does not offer pids yet, parent_ does; enabling walks up.
+  fs::path mid = parent_ / "mid";
+  fs::create_directories(mid);
+  std::ofstream(mid / "cgroup.controllers") << "cpu\n";
+  std::ofstream(mid / "cgroup.subtree_control") << "";
+  auto cg = CgroupDir::create(mid, "c3");
+  ASSERT_TRUE(cg);
+  OciResources r;
+  r.pids_limit = 5;
+  ASSERT_TRUE((*cg)->apply_limits(r));
+  EXPECT_EQ(slurp(parent_ / "cgroup.subtree_control"), "+pids");
+  EXPECT_EQ(slurp(mid / "cgroup.subtree_control"), "+pids");
+}
+
+}  // namespace
+}  // namespace kata_sentry::agent

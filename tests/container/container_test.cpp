@@ -10,7 +10,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <sstream>
+#include <thread>
 
 #include "agent/container/container.h"
 
@@ -402,6 +404,62 @@ TEST_F(ContainerTest, BindMountReadonlyOption) {
   EXPECT_NE(r.out.find("content\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("rc=1"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(src / "g"));
+}
+
+TEST_F(ContainerTest, UserNamespaceMapsIds) {
+  auto s = spec({"sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /newfile; echo rc=$?; exec true"});
+  s.linux.namespaces.push_back({"user", ""});
+  s.linux.uid_mappings = {{0, 200000, 65536}};
+  s.linux.gid_mappings = {{0, 200000, 65536}};
+  auto r = run(s, "userns");
+  // uid 0 inside maps to 200000 outside; the rootfs belongs to the unmapped host root.
+  EXPECT_NE(r.out.find("0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("200000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Permission denied"), std::string::npos) << r.out;
+  ASSERT_TRUE(WIFEXITED(r.status));
+  EXPECT_EQ(WEXITSTATUS(r.status), 0);
+}
+
+TEST_F(ContainerTest, ExecIntoUserNamespaceContainer) {
+  auto s = spec({"sleep", "100"});
+  s.linux.namespaces.push_back({"user", ""});
+  s.linux.uid_mappings = {{0, 300000, 65536}};
+  s.linux.gid_mappings = {{0, 300000, 65536}};
+  auto c = create_container(s, options("userns-exec"));
+  ASSERT_TRUE(c) << c.error().describe();
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  OciProcess proc = s.process;
+  proc.user = {5, 6, {}};
+  proc.args = {"sh", "-c", "id -u; id -g; head -1 /proc/self/uid_map"};
+  auto e = (*c)->exec(proc, StdioFds{-1, p[1], p[1]});
+  ::close(p[1]);
+  ASSERT_TRUE(e) << e.error().describe();
+  std::string out = slurp_fd(p[0]);
+  ::close(p[0]);
+  EXPECT_NE(out.find("5\n6\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("300000"), std::string::npos) << out;
+  auto st = (*e)->wait();
+  ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0);
+}
+
+TEST_F(ContainerTest, LaunchesWhileOtherThreadsAllocate) {
+  // The agent is multithreaded: the child must not touch malloc or glibc's thread-list locks.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&] {
+      while (!stop) {
+        std::vector<std::string> junk(64, std::string(200, 'x'));
+        std::this_thread::yield();
+      }
+    });
+  for (int i = 0; i < 15; ++i) {
+    auto r = run(spec({"true"}), "threads" + std::to_string(i));
+    ASSERT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) << i;
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace
