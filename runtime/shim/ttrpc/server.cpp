@@ -1,0 +1,245 @@
+#include "runtime/shim/ttrpc/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <exception>
+
+#include "core/logging.h"
+#include "runtime/shim/ttrpc/frame.h"
+#include "ttrpc.pb.h"
+
+namespace kata_sentry::shim::ttrpc {
+namespace wire = ::kata_sentry::ttrpc::wire;  // generated from ttrpc.proto
+
+struct Server::Connection {
+  explicit Connection(UniqueFd f) : fd(std::move(f)) {}
+  UniqueFd fd;            // closed when the last reader/worker drops the connection
+  std::mutex write_mu;    // one frame at a time on the wire
+  int in_flight = 0;      // guarded by Server::mu_
+};
+
+struct Server::Registry {
+  std::map<std::string, std::map<std::string, Handler>> services;
+};
+
+namespace {
+
+// Serializes a Response; never fails for messages we build ourselves.
+std::string encode_response(const Reply& reply) {
+  wire::Response resp;
+  if (reply) {
+    resp.set_payload(*reply);
+  } else {
+    resp.mutable_status()->set_code(static_cast<int32_t>(reply.error().code));
+    resp.mutable_status()->set_message(reply.error().message);
+  }
+  return resp.SerializeAsString();
+}
+
+}  // namespace
+
+Server::Server() : registry_(std::make_shared<Registry>()) {}
+
+Server::~Server() { shutdown(); }
+
+void Server::register_method(const std::string& service, const std::string& method, Handler handler) {
+  std::lock_guard lock(mu_);
+  if (serving_) {
+    logger("shim")->error("ttrpc: {}/{} registered after serve(); ignored", service, method);
+    return;
+  }
+  registry_->services[service][method] = std::move(handler);
+}
+
+Status Server::serve(UniqueFd listener) {
+  std::lock_guard lock(mu_);
+  if (serving_ || stopping_) return fail(ErrorCode::internal, "ttrpc: server already serving or shut down");
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return fail_errno("ttrpc: wake pipe");
+  wake_read_ = UniqueFd(p[0]);
+  wake_write_ = UniqueFd(p[1]);
+  listener_ = std::move(listener);
+  serving_ = true;
+  acceptor_ = std::thread([this] { accept_loop(); });
+  return {};
+}
+
+void Server::accept_loop() {
+  for (;;) {
+    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_read_.get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      logger("shim")->error("ttrpc: poll on listener: {}", std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents) return;  // shutdown
+    if (!(fds[0].revents & POLLIN)) continue;
+    int cfd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (cfd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
+      logger("shim")->error("ttrpc: accept: {}", std::strerror(errno));
+      continue;
+    }
+    auto conn = std::make_shared<Connection>(UniqueFd(cfd));
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    connections_.push_back(conn);
+    readers_.emplace_back([this, conn] { read_loop(conn); });
+  }
+}
+
+void Server::read_loop(std::shared_ptr<Connection> conn) {
+  auto respond = [&](uint32_t stream, const Reply& reply) {
+    std::lock_guard wl(conn->write_mu);
+    auto st = write_frame(conn->fd.get(), stream, MessageType::response, encode_response(reply));
+    if (!st) logger("shim")->debug("ttrpc: {}", st.error().describe());
+  };
+  for (;;) {
+    auto frame = read_frame(conn->fd.get());
+    if (!frame) {
+      if (frame.error().code != ErrorCode::unavailable)
+        logger("shim")->warn("ttrpc: dropping connection: {}", frame.error().describe());
+      break;
+    }
+    const FrameHeader& h = frame->header;
+    if (frame->oversized) {
+      respond(h.stream_id, rpc_error(Code::resource_exhausted,
+                                     "message length " + std::to_string(h.length) +
+                                         " exceeds maximum message size of " + std::to_string(kMaxMessageSize)));
+      continue;
+    }
+    if (h.type == MessageType::response) continue;  // nothing of ours awaits a response
+    if (h.type != MessageType::request) {
+      respond(h.stream_id, rpc_error(Code::unimplemented, "ttrpc: streaming (message type " +
+                                                              std::to_string(int(h.type)) + ") is not supported"));
+      continue;
+    }
+    if (h.stream_id % 2 != 1) {
+      respond(h.stream_id, rpc_error(Code::invalid_argument, "StreamID must be odd for client initiated streams"));
+      continue;
+    }
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) break;
+      if (conn->in_flight >= kMaxInFlightPerConnection) {
+        lock.unlock();
+        respond(h.stream_id, rpc_error(Code::resource_exhausted, "too many requests in flight on this connection"));
+        continue;
+      }
+      conn->in_flight++;
+      in_flight_++;
+    }
+    try {
+      std::thread([this, conn, id = h.stream_id, payload = std::move(frame->payload)]() mutable {
+        dispatch(conn, id, std::move(payload));
+      }).detach();
+    } catch (const std::exception& e) {
+      {
+        std::lock_guard lock(mu_);
+        conn->in_flight--;
+        in_flight_--;
+      }
+      cv_.notify_all();
+      respond(h.stream_id, rpc_error(Code::resource_exhausted, std::string("ttrpc: cannot start a worker: ") + e.what()));
+    }
+  }
+  // Wake any peer still writing, and forget the connection; workers keep it alive until done.
+  ::shutdown(conn->fd.get(), SHUT_RDWR);
+  std::lock_guard lock(mu_);
+  std::erase(connections_, conn);
+}
+
+void Server::dispatch(std::shared_ptr<Connection> conn, uint32_t stream_id, std::string payload) {
+  Reply reply = rpc_error(Code::internal, "ttrpc: no reply");
+  wire::Request req;
+  if (!req.ParseFromString(payload)) {
+    reply = rpc_error(Code::invalid_argument, "ttrpc: request on stream " + std::to_string(stream_id) + " is not a valid Request message");
+  } else {
+    const Handler* handler = nullptr;
+    auto svc = registry_->services.find(req.service());
+    if (svc == registry_->services.end()) {
+      reply = rpc_error(Code::unimplemented, "service " + req.service());
+    } else if (auto m = svc->second.find(req.method()); m == svc->second.end()) {
+      reply = rpc_error(Code::unimplemented, "method " + req.method());
+    } else {
+      handler = &m->second;
+    }
+    if (handler) {
+      Call call{req.service(), req.method(), std::move(*req.mutable_payload()), req.timeout_nano(), {}};
+      for (const auto& kv : req.metadata()) call.metadata[kv.key()] = kv.value();
+      try {
+        reply = (*handler)(call);
+      } catch (const std::exception& e) {
+        reply = rpc_error(Code::internal, call.service + "/" + call.method + ": " + e.what());
+      } catch (...) {
+        reply = rpc_error(Code::internal, call.service + "/" + call.method + ": unknown exception");
+      }
+      if (!reply) logger("shim")->debug("ttrpc: {}/{} -> {}: {}", call.service, call.method, code_name(reply.error().code), reply.error().message);
+    }
+  }
+  std::string out = encode_response(reply);
+  if (out.size() > kMaxMessageSize)
+    out = encode_response(rpc_error(Code::resource_exhausted, "response of " + std::to_string(out.size()) + " bytes exceeds the maximum message size"));
+  {
+    std::lock_guard wl(conn->write_mu);
+    auto st = write_frame(conn->fd.get(), stream_id, MessageType::response, out);
+    if (!st) logger("shim")->debug("ttrpc: response on stream {}: {}", stream_id, st.error().describe());
+  }
+  {
+    std::lock_guard lock(mu_);
+    conn->in_flight--;
+    in_flight_--;
+  }
+  cv_.notify_all();
+}
+
+void Server::shutdown() {
+  std::vector<std::thread> readers;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    if (!serving_) {
+      stop_requested_ = true;
+      cv_.notify_all();
+      return;
+    }
+    char b = 1;
+    (void)!::write(wake_write_.get(), &b, 1);
+  }
+  if (acceptor_.joinable()) acceptor_.join();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& c : connections_) ::shutdown(c->fd.get(), SHUT_RDWR);
+    readers.swap(readers_);
+  }
+  for (auto& t : readers) t.join();
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return in_flight_ == 0; });
+  listener_ = UniqueFd();
+  stop_requested_ = true;
+  cv_.notify_all();
+}
+
+void Server::wait() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return stop_requested_; });
+}
+
+void Server::request_stop() {
+  std::lock_guard lock(mu_);
+  stop_requested_ = true;
+  cv_.notify_all();
+}
+
+int Server::connection_count() const {
+  std::lock_guard lock(mu_);
+  return int(connections_.size());
+}
+
+}  // namespace kata_sentry::shim::ttrpc

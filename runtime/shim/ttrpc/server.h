@@ -1,0 +1,91 @@
+// A ttrpc server: accepts connections on a listening unix socket and dispatches each request
+// ("service/method") to a registered handler. Every request runs on its own worker thread,
+// because containerd's Wait blocks until a process exits while State, Kill and the rest must
+// keep flowing on the same connection; responses are written under a per-connection lock.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+#include "runtime/shim/ttrpc/socket.h"
+#include "runtime/shim/ttrpc/status.h"
+
+namespace kata_sentry::shim::ttrpc {
+
+struct Call {
+  std::string service;
+  std::string method;
+  std::string payload;       // the serialized request message
+  int64_t timeout_nano = 0;  // the caller's timeout, 0 = none
+  std::map<std::string, std::string> metadata;
+};
+
+// Returns the serialized response, or a status error. Must not throw: an escaping exception
+// becomes an Internal status, but handlers are expected to report errors as RpcStatus.
+using Handler = std::function<Reply(const Call&)>;
+
+class Server {
+ public:
+  // Requests in flight on one connection beyond this limit are answered ResourceExhausted,
+  // so a misbehaving client cannot make the shim spawn threads without bound.
+  static constexpr int kMaxInFlightPerConnection = 256;
+
+  Server();
+  ~Server();  // shutdown()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Registers before serve(); later registrations are ignored with a log line.
+  void register_method(const std::string& service, const std::string& method, Handler handler);
+
+  // Takes ownership of a listening socket and starts accepting on a background thread.
+  // Fails if already serving or shut down.
+  Status serve(UniqueFd listener);
+
+  // Stops accepting, closes every connection for reading and writing, and waits for the
+  // handlers that are still running: a handler that never returns blocks shutdown, so a
+  // backend must release its blocked Waits first. Safe to call more than once and from any
+  // thread except a handler (a handler asks for shutdown by other means, see wait()).
+  void shutdown();
+
+  // Blocks until shutdown() ran or request_stop() was called.
+  void wait();
+  // Wakes wait() without shutting down: a Shutdown RPC calls this so that the main thread,
+  // not the handler, calls shutdown() after the response went out.
+  void request_stop();
+
+  int connection_count() const;
+
+ private:
+  struct Connection;
+  struct Registry;
+
+  void accept_loop();
+  void read_loop(std::shared_ptr<Connection> conn);
+  void dispatch(std::shared_ptr<Connection> conn, uint32_t stream_id, std::string payload);
+
+  std::shared_ptr<Registry> registry_;
+  UniqueFd listener_;
+  UniqueFd wake_read_, wake_write_;  // a pipe that wakes the accept loop on shutdown
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool serving_ = false;
+  bool stopping_ = false;
+  bool stop_requested_ = false;
+  std::vector<std::shared_ptr<Connection>> connections_;
+  std::vector<std::thread> readers_;
+  int in_flight_ = 0;  // handlers running, all connections
+  std::thread acceptor_;
+};
+
+}  // namespace kata_sentry::shim::ttrpc

@@ -1,0 +1,98 @@
+#include "runtime/shim/ttrpc/socket.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+namespace kata_sentry::shim::ttrpc {
+namespace {
+
+constexpr std::string_view kUnixPrefix = "unix://";
+
+struct SockAddr {
+  sockaddr_un addr{};
+  socklen_t len = 0;
+  bool abstract = false;
+  std::string path;  // filesystem path, or the abstract name without its leading NUL
+};
+
+Result<SockAddr> parse(const std::string& address) {
+  SockAddr s;
+  s.addr.sun_family = AF_UNIX;
+  if (address.starts_with(kUnixPrefix)) {
+    s.path = address.substr(kUnixPrefix.size());
+  } else {
+    s.abstract = true;
+    s.path = address.starts_with('@') ? address.substr(1) : address;
+  }
+  if (s.path.empty()) return fail(ErrorCode::invalid_argument, "socket address \"" + address + "\" is empty");
+  size_t need = s.path.size() + (s.abstract ? 1 : 1);  // leading NUL or trailing NUL
+  if (need > sizeof(s.addr.sun_path))
+    return fail(ErrorCode::invalid_argument, "socket address \"" + address + "\" is longer than " +
+                                                 std::to_string(sizeof(s.addr.sun_path) - 1) + " bytes");
+  if (s.abstract) {
+    std::memcpy(s.addr.sun_path + 1, s.path.data(), s.path.size());
+    s.len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + s.path.size());
+  } else {
+    std::memcpy(s.addr.sun_path, s.path.data(), s.path.size());
+    s.len = socklen_t(offsetof(sockaddr_un, sun_path) + s.path.size() + 1);
+  }
+  return s;
+}
+
+}  // namespace
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<UniqueFd> listen_unix(const std::string& address) {
+  auto sa = parse(address);
+  if (!sa) return std::unexpected(sa.error());
+  if (!sa->abstract) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(sa->path).parent_path(), ec);
+    if (ec) return fail(ErrorCode::io, "create directory for socket " + sa->path + ": " + ec.message());
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail_errno("socket for " + address);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa->addr), sa->len) != 0)
+    return fail_errno("bind " + address);
+  if (!sa->abstract && ::chmod(sa->path.c_str(), 0600) != 0) {
+    auto err = fail_errno("chmod 0600 " + sa->path);
+    ::unlink(sa->path.c_str());
+    return err;
+  }
+  if (::listen(fd.get(), 64) != 0) return fail_errno("listen " + address);
+  return fd;
+}
+
+Result<UniqueFd> connect_unix(const std::string& address) {
+  auto sa = parse(address);
+  if (!sa) return std::unexpected(sa.error());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail_errno("socket for " + address);
+  while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa->addr), sa->len) != 0) {
+    if (errno == EINTR) continue;
+    return fail_errno("connect " + address);
+  }
+  return fd;
+}
+
+void remove_socket(const std::string& address) {
+  if (address.starts_with(kUnixPrefix)) ::unlink(address.substr(kUnixPrefix.size()).c_str());
+}
+
+}  // namespace kata_sentry::shim::ttrpc
