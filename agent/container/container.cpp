@@ -1,6 +1,7 @@
 #include "agent/container/container.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -163,14 +164,20 @@ Error child_error(const std::string& prefix, const ChildReport& r) {
 // ---- OwnedProcess ----
 
 OwnedProcess::~OwnedProcess() {
-  if (!status_) {
+  if (!exited()) {
     ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
     (void)wait();
   }
   if (pidfd_ >= 0) ::close(pidfd_);
 }
 
+bool OwnedProcess::exited() const {
+  std::lock_guard lock(mu_);
+  return status_.has_value();
+}
+
 Status OwnedProcess::signal(int sig) {
+  std::lock_guard lock(mu_);  // held so the pid cannot be reaped (and reused) meanwhile
   if (status_) {
     errno = ESRCH;
     return fail_errno("signal " + std::to_string(sig) + " to pid " + std::to_string(pid_) + " (exited)");
@@ -189,26 +196,41 @@ static int wait_status_from(const siginfo_t& info) {
   }
 }
 
-Result<int> OwnedProcess::wait() {
-  if (status_) return *status_;
+std::optional<int> OwnedProcess::reap_locked() {
+  if (status_ || wait_errno_) return status_;
   siginfo_t info;
   for (;;) {
     std::memset(&info, 0, sizeof info);
-    if (::waitid(idtype_t(P_PIDFD), id_t(pidfd_), &info, WEXITED) == 0) break;
-    if (errno != EINTR) return fail_errno("wait for pid " + std::to_string(pid_));
+    if (::waitid(idtype_t(P_PIDFD), id_t(pidfd_), &info, WEXITED | WNOHANG) == 0) break;
+    if (errno == EINTR) continue;
+    wait_errno_ = errno;
+    return std::nullopt;
   }
+  if (info.si_pid == 0) return std::nullopt;  // WNOHANG, still running
   status_ = wait_status_from(info);
-  return *status_;
+  return status_;
+}
+
+Result<int> OwnedProcess::wait() {
+  // Sleep on the pidfd without the lock (it polls readable once the process exits), so other
+  // threads can still signal; then reap under the lock.
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (auto st = reap_locked()) return *st;
+      if (wait_errno_) {
+        errno = wait_errno_;
+        return fail_errno("wait for pid " + std::to_string(pid_));
+      }
+    }
+    struct pollfd pfd{pidfd_, POLLIN, 0};
+    if (::poll(&pfd, 1, -1) < 0 && errno != EINTR) return fail_errno("poll pidfd of pid " + std::to_string(pid_));
+  }
 }
 
 std::optional<int> OwnedProcess::try_wait() {
-  if (status_) return status_;
-  siginfo_t info;
-  std::memset(&info, 0, sizeof info);
-  if (::waitid(idtype_t(P_PIDFD), id_t(pidfd_), &info, WEXITED | WNOHANG) != 0 || info.si_pid == 0)
-    return std::nullopt;
-  status_ = wait_status_from(info);
-  return status_;
+  std::lock_guard lock(mu_);
+  return reap_locked();
 }
 
 // ---- Container ----

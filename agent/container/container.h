@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -47,6 +48,7 @@ struct ContainerStats {
 
 // A child process we own, addressed through a pidfd so that signals never hit a recycled pid.
 // Not copyable or movable. Destruction SIGKILLs and reaps a still-running process.
+// Thread-safe: one thread may block in wait() while others signal() or try_wait().
 class OwnedProcess {
  public:
   OwnedProcess(pid_t pid, int pidfd) noexcept : pid_(pid), pidfd_(pidfd) {}
@@ -59,17 +61,21 @@ class OwnedProcess {
   // Fails (ESRCH) once the process has been reaped.
   Status signal(int sig);
   // Blocks until exit; returns the wait(2)-style status (WIFEXITED/WEXITSTATUS/WTERMSIG).
-  // Calling it again returns the same status. Fails only if waitid fails (e.g. someone else
-  // reaped the child).
+  // Calling it again returns the same status. Fails only if waiting fails (e.g. someone else
+  // reaped the child with waitpid(-1)).
   Result<int> wait();
   // The status if the process has exited (and reaps it), std::nullopt while it runs.
   std::optional<int> try_wait();
-  bool exited() const noexcept { return status_.has_value(); }
+  bool exited() const;
 
  private:
-  pid_t pid_;
-  int pidfd_;
-  std::optional<int> status_;
+  std::optional<int> reap_locked();  // non-blocking waitid
+
+  const pid_t pid_;
+  const int pidfd_;
+  mutable std::mutex mu_;
+  std::optional<int> status_;  // guarded by mu_
+  int wait_errno_ = 0;         // guarded by mu_: why reaping failed, if it did
 };
 
 // A process started by Container::exec(). Destruction kills (SIGKILL) and reaps it if running.

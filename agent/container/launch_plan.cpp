@@ -4,7 +4,9 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -60,6 +62,11 @@ Result<std::string> clean_destination(const std::string& dest, const std::string
   while (s.size() > 1 && s.back() == '/') s.pop_back();
   if (s.empty() || s[0] != '/') return fail(ErrorCode::invalid_argument, field + ": \"" + dest + "\" must be absolute");
   return s;
+}
+
+bool cgroup2_unified() {
+  struct statfs st;
+  return ::statfs("/sys/fs/cgroup", &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
 }
 
 }  // namespace
@@ -236,6 +243,12 @@ Result<InitPlan> plan_init(const OciSpec& spec, const std::string& container_id,
       mp.file_target = !S_ISDIR(st.st_mode);
     } else if (mp.fstype.empty()) {
       return fail(ErrorCode::invalid_argument, field + ".type: required for a non-bind mount");
+    }
+    if (mp.fstype == "cgroup" && cgroup2_unified()) {
+      // Kubernetes specs ask for "cgroup"; on a cgroup2-only system (the guest) that means
+      // cgroup2, as runc translates it. In our cgroup namespace it shows the container's own tree.
+      mp.fstype = "cgroup2";
+      mp.data.clear();
     }
     if (*dest == "/dev" && mp.fstype == "tmpfs") plan.populate_dev = true;
     plan.mounts.push_back(std::move(mp));

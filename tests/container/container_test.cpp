@@ -443,6 +443,28 @@ TEST_F(ContainerTest, ExecIntoUserNamespaceContainer) {
   ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0);
 }
 
+TEST_F(ContainerTest, SysctlInOwnNetworkNamespace) {
+  auto s = spec({"cat", "/proc/sys/net/ipv4/ip_forward"});
+  s.linux.sysctl["net.ipv4.ip_forward"] = "1";
+  auto r = run(s, "sysctl");
+  EXPECT_EQ(r.out, "1\n");
+}
+
+TEST_F(ContainerTest, WaitInOneThreadSignalFromAnother) {
+  auto c = create_container(spec({"sleep", "100"}), options("threads-wait"));
+  ASSERT_TRUE(c) << c.error().describe();
+  Result<int> status = fail(ErrorCode::internal, "not waited");
+  std::thread waiter([&] { status = (*c)->wait(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE((*c)->signal(SIGKILL));
+  waiter.join();
+  ASSERT_TRUE(status) << status.error().describe();
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  auto again = (*c)->signal(SIGKILL);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().sys_errno, ESRCH);
+}
+
 TEST_F(ContainerTest, LaunchesWhileOtherThreadsAllocate) {
   // The agent is multithreaded: the child must not touch malloc or glibc's thread-list locks.
   std::atomic<bool> stop{false};
