@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -157,7 +158,10 @@ Result<ProcessPlan> plan_process(const OciProcess& process, const std::optional<
     const uint64_t own = own_bounding_set(p.last_cap);
     const uint64_t wanted = p.caps.bounding | p.caps.effective | p.caps.permitted | p.caps.inheritable | p.caps.ambient;
     if (wanted & ~own) {
-      logger("agent")->warn("process.capabilities: 0x{:x} not held by the agent, left out", wanted & ~own);
+      // Once per missing set, not per launch: a privileged spec asks for every capability.
+      static std::atomic<uint64_t> warned{0};
+      if ((wanted & ~own) & ~warned.fetch_or(wanted & ~own))
+        logger("agent")->warn("process.capabilities: 0x{:x} not held by the agent, left out", wanted & ~own);
       for (uint64_t* set : {&p.caps.bounding, &p.caps.effective, &p.caps.permitted, &p.caps.inheritable, &p.caps.ambient})
         *set &= own;
     }

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 
 namespace kata_sentry::agent {
@@ -39,7 +41,9 @@ scmp_compare compare_op(const std::string& op) {
 
 }  // namespace
 
-Result<std::vector<sock_filter>> compile_seccomp(const OciSeccomp& profile) {
+namespace {
+
+Result<std::vector<sock_filter>> compile_uncached(const OciSeccomp& profile) {
   const uint32_t default_action = action_value(profile.default_action, profile.default_errno_ret);
   CtxPtr ctx(seccomp_init(default_action));
   if (!ctx) return fail(ErrorCode::invalid_argument, "linux.seccomp.defaultAction: libseccomp refused " + profile.default_action);
@@ -99,6 +103,27 @@ Result<std::vector<sock_filter>> compile_seccomp(const OciSeccomp& profile) {
   ::close(fd);
   if (size <= 0 || n != ssize_t(prog.size() * sizeof(sock_filter)))
     return fail(ErrorCode::internal, "seccomp: read exported BPF (" + std::to_string(size) + " bytes)");
+  return prog;
+}
+
+}  // namespace
+
+Result<std::vector<sock_filter>> compile_seccomp(const OciSeccomp& profile) {
+  // Compiling a profile costs milliseconds; containers and execs of one pod share theirs.
+  static std::mutex mu;
+  static std::map<std::string, std::vector<sock_filter>> cache;
+  OciSpec key_spec;
+  key_spec.linux.seccomp = profile;
+  std::string key = oci_spec_to_json(key_spec);
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  auto prog = compile_uncached(profile);
+  if (!prog) return prog;
+  std::lock_guard lock(mu);
+  if (cache.size() >= 32) cache.clear();
+  cache.emplace(std::move(key), *prog);
   return prog;
 }
 
