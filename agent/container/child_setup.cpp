@@ -219,7 +219,7 @@ void finish_rootfs(int rfd, const InitPlan& plan) {
       if (errno == ENOENT) continue;
       die(rfd, errno, "stat masked path ", p.c_str());
     }
-    int rc = S_ISDIR(st.st_mode) ? ::mount("tmpfs", p.c_str(), "tmpfs", MS_RDONLY, "size=0")
+    int rc = S_ISDIR(st.st_mode) ? ::mount("tmpfs", p.c_str(), "tmpfs", MS_RDONLY, nullptr)
                                  : ::mount("/dev/null", p.c_str(), nullptr, MS_BIND, nullptr);
     if (rc != 0) die(rfd, errno, "mask path ", p.c_str());
   }

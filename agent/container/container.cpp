@@ -5,6 +5,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,32 @@ Result<Pipe> make_pipe(const char* what) {
   auto hw = dup_high(w.get(), what);
   if (!hw) return std::unexpected(hw.error());
   return Pipe{std::move(*hr), std::move(*hw)};
+}
+
+// The agent→child release channel: a socketpair, so that writing to a child that died early
+// fails with EPIPE instead of raising SIGPIPE in the agent.
+Result<Pipe> make_go_channel() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair go channel");
+  Fd a(sv[0]), b(sv[1]);
+  auto ha = dup_high(a.get(), "go channel");
+  if (!ha) return std::unexpected(ha.error());
+  auto hb = dup_high(b.get(), "go channel");
+  if (!hb) return std::unexpected(hb.error());
+  return Pipe{std::move(*ha), std::move(*hb)};
+}
+
+Status release_child(Fd& go) {
+  ssize_t n;
+  do n = ::send(go.get(), "g", 1, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  go.reset();
+  if (n != 1) {
+    errno = n < 0 ? e : EIO;
+    return fail_errno("release the child (it died during start-up)");
+  }
+  return {};
 }
 
 // The child's stdio: the caller's fds, /dev/null for -1.
@@ -276,7 +303,7 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
   if (!stdio) return std::unexpected(stdio.error());
   auto report = make_pipe("exec report");
   if (!report) return std::unexpected(report.error());
-  auto go = make_pipe("exec go");
+  auto go = make_go_channel();
   if (!go) return std::unexpected(go.error());
 
   int helper_pidfd = -1;
@@ -294,8 +321,10 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
     st.error().message = prefix + st.error().message;
     return std::unexpected(st.error());  // helper_proc's destructor kills and reaps it
   }
-  if (::write(go->w.get(), "g", 1) != 1) return fail_errno(prefix + "release exec helper");
-  go->w.reset();
+  if (auto st = release_child(go->w); !st) {
+    st.error().message = prefix + st.error().message;
+    return std::unexpected(st.error());
+  }
   ChildOutcome out = read_reports(report->r.get());
   auto helper_status = helper_proc.wait();
 
@@ -341,7 +370,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
   if (!stdio) return with_prefix(stdio.error());
   auto report = make_pipe("report");
   if (!report) return with_prefix(report.error());
-  auto go = make_pipe("go");
+  auto go = make_go_channel();
   if (!go) return with_prefix(go.error());
 
   int pidfd = -1;
@@ -366,8 +395,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
     if (auto st = write_proc_file(pid, "uid_map", id_map_text(plan->uid_mappings)); !st) return with_prefix(st.error());
     if (auto st = write_proc_file(pid, "gid_map", id_map_text(plan->gid_mappings)); !st) return with_prefix(st.error());
   }
-  if (::write(go->w.get(), "g", 1) != 1) return with_prefix(fail_errno("release container init").error());
-  go->w.reset();
+  if (auto st = release_child(go->w); !st) return with_prefix(st.error());
 
   ChildOutcome out = read_reports(report->r.get());
   if (out.error) {

@@ -9,6 +9,15 @@
 //
 // Container processes inherit no file descriptor except their stdio.
 //
+// Root filesystem: pivot_root. The kernel refuses pivot_root while the agent's root is the
+// initramfs itself (rootfs); the launcher then falls back to MS_MOVE + chroot, as
+// `runc --no-pivot` does, which a container holding CAP_SYS_CHROOT can climb out of into the
+// initramfs. The guest init should therefore `switch_root` (which also empties the initramfs)
+// before it execs the agent.
+//
+// Not supported yet: process.terminal (fails), linux.devices / hooks / apparmor / selinux /
+// oomScoreAdj (ignored), recursive read-only for rbind mounts (only the top mount is remounted).
+//
 // Reaping: the Container/ContainerExec objects reap their own children with waitid on a pidfd.
 // An agent running as PID 1 that reaps orphans must not call waitpid(-1)/wait(); it should use
 // waitid(P_ALL, WEXITED | WNOWAIT) and reap only pids that no Container/ContainerExec owns.
