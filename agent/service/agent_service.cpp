@@ -1,0 +1,177 @@
+#include "agent/service/agent_service.h"
+
+#include <sys/wait.h>
+
+#include "agent/service/grpc_status.h"
+#include "agent/service/guest_details.h"
+#include "agent/service/request_checks.h"
+#include "core/logging.h"
+
+namespace kata_sentry::agent {
+namespace {
+
+// Every process-addressed request has the same two ids.
+template <typename Req>
+Status check_process(const Req& r) {
+  if (auto s = check_id("container_id", r.container_id()); !s) return s;
+  return check_exec_id(r.exec_id());
+}
+
+Status check_hostname(const std::string& h) {
+  bool ok = h.size() <= 64;
+  for (char c : h)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.');
+  if (!ok) return fail(ErrorCode::invalid_argument, "hostname: must match [A-Za-z0-9.-]{0,64}");
+  return {};
+}
+
+}  // namespace
+
+AgentService::AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent,
+                           std::function<void()> on_destroyed,
+                           std::function<bool()> shutting_down)
+    : sandbox_(sandbox),
+      cgroup_parent_(std::move(cgroup_parent)),
+      on_destroyed_(std::move(on_destroyed)),
+      shutting_down_(std::move(shutting_down)) {}
+
+CancelCheck AgentService::cancel_check(grpc::ServerContext* ctx) const {
+  return [this, ctx] { return ctx->IsCancelled() || shutting_down_(); };
+}
+
+grpc::Status AgentService::Check(grpc::ServerContext*, const v1::CheckRequest*,
+                                 v1::CheckResponse* resp) {
+  resp->set_serving(true);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentService::GetGuestDetails(grpc::ServerContext*, const v1::GuestDetailsRequest*,
+                                           v1::GuestDetailsResponse* resp) {
+  GuestInfo g = collect_guest_info(cgroup_parent_);
+  resp->set_kernel_release(g.kernel_release);
+  resp->set_agent_version(g.agent_version);
+  for (auto& l : g.lsms) resp->add_lsms(l);
+  resp->set_bpf_lsm_active(g.bpf_lsm_active);
+  for (auto& c : g.cgroup_controllers) resp->add_cgroup_controllers(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentService::CreateSandbox(grpc::ServerContext*, const v1::CreateSandboxRequest* req,
+                                         v1::Empty*) {
+  Status s = check_hostname(req->hostname());
+  if (s && !req->shared_dir().empty()) s = check_absolute_path("shared_dir", req->shared_dir());
+  if (s) s = sandbox_.do_create_sandbox(req->hostname(), req->shared_dir());
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::DestroySandbox(grpc::ServerContext*, const v1::DestroySandboxRequest*,
+                                          v1::Empty*) {
+  Status s = sandbox_.do_destroy_sandbox();
+  if (s) on_destroyed_();  // the reply still goes out: shutdown lets running calls finish
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::CreateContainer(grpc::ServerContext*,
+                                           const v1::CreateContainerRequest* req, v1::Empty*) {
+  Status s = check_id("container_id", req->container_id());
+  if (s)
+    s = sandbox_.do_create_container(NewContainer{req->container_id(), req->oci_spec_json(),
+                                                  req->bundle(), req->open_stdin()});
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::StartContainer(grpc::ServerContext*, const v1::ContainerRequest* req,
+                                          v1::Empty*) {
+  Status s = check_id("container_id", req->container_id());
+  if (s) s = sandbox_.do_start_container(req->container_id());
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::RemoveContainer(grpc::ServerContext*, const v1::ContainerRequest* req,
+                                           v1::Empty*) {
+  Status s = check_id("container_id", req->container_id());
+  if (s) s = sandbox_.do_remove_container(req->container_id());
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::StatsContainer(grpc::ServerContext*, const v1::ContainerRequest* req,
+                                          v1::StatsContainerResponse* resp) {
+  Status s = check_id("container_id", req->container_id());
+  if (!s) return to_grpc_status(s);
+  auto stats = sandbox_.do_stats_container(req->container_id());
+  if (!stats) return to_grpc_status(stats.error());
+  if (stats->memory_current_bytes) resp->set_memory_current_bytes(*stats->memory_current_bytes);
+  if (stats->pids_current) resp->set_pids_current(*stats->pids_current);
+  if (stats->cpu_usage_usec) resp->set_cpu_usage_usec(*stats->cpu_usage_usec);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentService::ExecProcess(grpc::ServerContext*, const v1::ExecProcessRequest* req,
+                                       v1::Empty*) {
+  Status s = check_id("container_id", req->container_id());
+  if (s) s = check_id("exec_id", req->exec_id());
+  if (s) {
+    NewExec e{req->container_id(), req->exec_id(), req->oci_process_json(),
+              {req->args().begin(), req->args().end()}, {req->env().begin(), req->env().end()},
+              req->cwd(), req->open_stdin()};
+    s = sandbox_.do_exec_process(e);
+  }
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::SignalProcess(grpc::ServerContext*, const v1::SignalProcessRequest* req,
+                                         v1::Empty*) {
+  Status s = check_process(*req);
+  if (s) s = check_signal(req->signal());
+  if (s) s = sandbox_.do_signal_process(req->container_id(), req->exec_id(), req->signal());
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::WaitProcess(grpc::ServerContext* ctx, const v1::ProcessRequest* req,
+                                       v1::WaitProcessResponse* resp) {
+  Status s = check_process(*req);
+  if (!s) return to_grpc_status(s);
+  auto st = sandbox_.do_wait_process(req->container_id(), req->exec_id(), cancel_check(ctx));
+  if (!st) return to_grpc_status(st.error());
+  resp->set_wait_status(*st);
+  resp->set_exited(WIFEXITED(*st));
+  resp->set_exit_code(WIFEXITED(*st) ? WEXITSTATUS(*st) : 0);
+  resp->set_signal(WIFSIGNALED(*st) ? WTERMSIG(*st) : 0);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentService::WriteStdin(grpc::ServerContext* ctx, const v1::WriteStdinRequest* req,
+                                      v1::WriteStdinResponse* resp) {
+  Status s = check_process(*req);
+  if (!s) return to_grpc_status(s);
+  auto n = sandbox_.do_write_stdin(req->container_id(), req->exec_id(), req->data(),
+                                   cancel_check(ctx));
+  if (!n) return to_grpc_status(n.error());
+  resp->set_written(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentService::CloseStdin(grpc::ServerContext*, const v1::ProcessRequest* req,
+                                      v1::Empty*) {
+  Status s = check_process(*req);
+  if (s) s = sandbox_.do_close_stdin(req->container_id(), req->exec_id());
+  return to_grpc_status(s);
+}
+
+grpc::Status AgentService::ReadOutput(grpc::ServerContext* ctx, const v1::ProcessRequest* req,
+                                      grpc::ServerWriter<v1::OutputChunk>* writer) {
+  Status s = check_process(*req);
+  if (!s) return to_grpc_status(s);
+  v1::OutputChunk chunk;
+  OutputSink sink = [&](OutputStream stream, std::string_view data) {
+    chunk.set_stream(stream == OutputStream::out ? v1::OutputChunk::STREAM_STDOUT
+                                                 : v1::OutputChunk::STREAM_STDERR);
+    chunk.set_data(data.data(), data.size());
+    return writer->Write(chunk);
+  };
+  s = sandbox_.do_read_output(req->container_id(), req->exec_id(), sink, cancel_check(ctx));
+  return to_grpc_status(s);
+}
+
+}  // namespace kata_sentry::agent
