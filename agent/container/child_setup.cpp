@@ -329,9 +329,14 @@ void run_init_child(const InitPlan& plan, int rfd, int go_fd, ChildStdio stdio) 
     if (::setns(j.fd, j.type) != 0) die(rfd, errno, "setns ", j.path.c_str());
   if (plan.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) die(rfd, errno, "unshare cgroup namespace");
 
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die(rfd, errno, "make / rprivate");
+  // Nothing we mount may propagate back to the agent. EINVAL: our root is not a mount point
+  // (a chrooted agent); the rootfs bind below is made private on its own then.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 && errno != EINVAL)
+    die(rfd, errno, "make / rprivate");
   if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     die(rfd, errno, "bind mount rootfs ", plan.rootfs.c_str());
+  if (::mount(nullptr, plan.rootfs.c_str(), nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    die(rfd, errno, "make rootfs rprivate");
   for (const auto& m : plan.mounts) do_mount(rfd, plan, m);
   if (plan.populate_dev) populate_dev(rfd, plan);
   pivot(rfd, plan);

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <atomic>
@@ -463,6 +466,55 @@ TEST_F(ContainerTest, WaitInOneThreadSignalFromAnother) {
   auto again = (*c)->signal(SIGKILL);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().sys_errno, ESRCH);
+}
+
+// The guest agent runs from the initramfs, where pivot_root fails with EINVAL. Reproduce that
+// here: launch from a process chrooted into a directory that is not a mount point (pivot_root
+// then also says EINVAL) and check the MS_MOVE + chroot fallback runs the container correctly.
+TEST_F(ContainerTest, PivotRootFallbackWhenRootIsNotAMount) {
+  const fs::path jail = bundle_ / "jail";
+  for (const char* d : {"proc", "sys", "dev", "bundle/rootfs"}) fs::create_directories(jail / d);
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto step = [](bool ok, const char* what) {
+      if (!ok) {
+        std::fprintf(stderr, "jail setup: %s: %s\n", what, std::strerror(errno));
+        ::_exit(90);
+      }
+    };
+    step(::unshare(CLONE_NEWNS) == 0, "unshare");
+    step(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0, "rprivate");
+    for (const char* d : {"proc", "sys", "dev"})
+      step(::mount((std::string("/") + d).c_str(), (jail / d).c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0, d);
+    step(::mount((bundle_ / "rootfs").c_str(), (jail / "bundle/rootfs").c_str(), nullptr, MS_BIND, nullptr) == 0, "rootfs");
+    step(::chroot(jail.c_str()) == 0 && ::chdir("/") == 0, "chroot");
+    LaunchOptions o = options("fallback");
+    o.bundle_dir = "/bundle";
+    o.stdio.out = p[1];
+    OciSpec s = spec({"sh", "-c", "echo moved; ls /bundle 2>&1 | head -1; grep -c ' / ' /proc/self/mountinfo"});
+    s.root.readonly = true;
+    auto c = create_container(s, o);
+    if (!c) {
+      std::fprintf(stderr, "%s\n", c.error().describe().c_str());
+      ::_exit(91);
+    }
+    auto st = (*c)->wait();
+    c->reset();
+    ::_exit(st && WIFEXITED(*st) ? WEXITSTATUS(*st) : 92);
+  }
+  ::close(p[1]);
+  std::string out = slurp_fd(p[0]);
+  ::close(p[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  fs::remove_all(jail);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("moved\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("No such file or directory"), std::string::npos) << out;  // jail's /bundle unreachable
 }
 
 TEST_F(ContainerTest, LaunchesWhileOtherThreadsAllocate) {
