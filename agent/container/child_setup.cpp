@@ -6,7 +6,11 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -50,9 +54,41 @@ void wait_for_go(int go_fd) {
   ssize_t n;
   do n = ::read(go_fd, &b, 1);
   while (n < 0 && errno == EINTR);
-  // EOF: the agent gave up on us (or died) before releasing the child.
+  // EOF: the agent gave up on us (or died) before releasing the child. The channel stays
+  // open (it is CLOEXEC) for the pty master of a terminal process.
   if (n != 1) ::_exit(1);
-  ::close(go_fd);
+}
+
+// process.terminal: a pty from the container's own devpts (so `tty` names /dev/pts/N inside),
+// made our stdio and controlling terminal; the master goes to the agent over the go channel.
+void setup_console(int rfd, int go_fd) {
+  int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) die(rfd, errno, "process.terminal: open /dev/ptmx in the container");
+  int unlock = 0;
+  if (::ioctl(master, TIOCSPTLCK, &unlock) != 0) die(rfd, errno, "process.terminal: unlock pty");
+  int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (slave < 0) die(rfd, errno, "process.terminal: open pty slave");
+  for (int i = 0; i < 3; ++i)
+    if (::dup2(slave, i) < 0) die(rfd, errno, "process.terminal: dup2 pty slave");
+  ::close(slave);
+  if (::ioctl(0, TIOCSCTTY, 0) != 0) die(rfd, errno, "process.terminal: set controlling terminal");
+  char byte = 'c';
+  struct iovec iov = {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  std::memset(control, 0, sizeof control);
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &master, sizeof master);
+  if (::sendmsg(go_fd, &msg, MSG_NOSIGNAL) != 1) die(rfd, errno, "process.terminal: send pty master to the agent");
+  ::close(master);
 }
 
 // Signal state survives clone and SIG_IGN survives execve: start the container clean.
@@ -343,6 +379,7 @@ void run_init_child(const InitPlan& plan, int rfd, int go_fd, ChildStdio stdio) 
   finish_rootfs(rfd, plan);
   if (!plan.hostname.empty() && ::sethostname(plan.hostname.data(), plan.hostname.size()) != 0)
     die(rfd, errno, "sethostname ", plan.hostname.c_str());
+  if (plan.process.terminal) setup_console(rfd, go_fd);
   run_process(rfd, plan.process);
 }
 
@@ -360,6 +397,7 @@ void run_exec_helper(const ProcessPlan& plan, int init_pidfd, int ns_flags, int 
   if (pid < 0) die(rfd, errno, "clone the exec process");
   if (pid == 0) {
     if (::setsid() < 0) die(rfd, errno, "setsid");
+    if (plan.terminal) setup_console(rfd, go_fd);
     run_process(rfd, plan);
   }
   ChildReport r;

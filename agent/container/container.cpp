@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,12 +81,12 @@ Result<Pipe> make_go_channel() {
   return Pipe{std::move(*ha), std::move(*hb)};
 }
 
+// Keeps the channel open: a terminal child answers on it with its pty master.
 Status release_child(Fd& go) {
   ssize_t n;
   do n = ::send(go.get(), "g", 1, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   int e = errno;
-  go.reset();
   if (n != 1) {
     errno = n < 0 ? e : EIO;
     return fail_errno("release the child (it died during start-up)");
@@ -99,9 +100,34 @@ struct Stdio {
   ChildStdio raw() const { return ChildStdio{{fd[0].get(), fd[1].get(), fd[2].get()}}; }
 };
 
-Result<Stdio> prepare_stdio(const StdioFds& in) {
+// process.terminal: the child opened a pty in the container's devpts and sent the master over
+// the go channel before execve; it waits there, queued.
+Result<Fd> receive_console(int sock) {
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n != 1) {
+    if (n == 0) errno = EPIPE;
+    return fail_errno("process.terminal: receive the pty master from the child");
+  }
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+    return fail(ErrorCode::protocol, "process.terminal: the child sent no pty master");
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return Fd(fd);
+}
+
+Result<Stdio> prepare_stdio(const StdioFds& in, bool terminal) {
   Stdio s;
-  const int src[3] = {in.in, in.out, in.err};
+  // With a terminal the child replaces these by its pty slave; /dev/null until then.
+  const int src[3] = {terminal ? -1 : in.in, terminal ? -1 : in.out, terminal ? -1 : in.err};
   for (int i = 0; i < 3; ++i) {
     if (src[i] >= 0) {
       auto d = dup_high(src[i], "stdio fd");
@@ -263,14 +289,21 @@ std::optional<int> OwnedProcess::try_wait() {
 // ---- Container ----
 
 Container::Container(std::string id, OciSpec spec, std::unique_ptr<CgroupDir> cgroup,
-                     std::unique_ptr<OwnedProcess> init)
-    : id_(std::move(id)), spec_(std::move(spec)), cgroup_(std::move(cgroup)), init_(std::move(init)) {}
+                     std::unique_ptr<OwnedProcess> init, int console_master)
+    : id_(std::move(id)), spec_(std::move(spec)), cgroup_(std::move(cgroup)), init_(std::move(init)),
+      console_(console_master) {}
+
+ContainerExec::~ContainerExec() {
+  proc_.reset();
+  if (console_ >= 0) ::close(console_);
+}
 
 Container::~Container() {
   // Without a pid namespace, killing the init would leave its children running: kill the cgroup.
   if (cgroup_) cgroup_->kill_all();
   init_.reset();    // SIGKILL + reap if still running
   cgroup_.reset();  // rmdir
+  if (console_ >= 0) ::close(console_);
 }
 
 pid_t Container::pid() const { return init_->pid(); }
@@ -299,7 +332,7 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
     else if (ns.type == "cgroup") ns_flags |= CLONE_NEWCGROUP;
     else if (ns.type == "user" && ns.path.empty()) ns_flags |= CLONE_NEWUSER;
 
-  auto stdio = prepare_stdio(stdio_fds);
+  auto stdio = prepare_stdio(stdio_fds, process.terminal);
   if (!stdio) return std::unexpected(stdio.error());
   auto report = make_pipe("exec report");
   if (!report) return std::unexpected(report.error());
@@ -317,6 +350,7 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
   OwnedProcess helper_proc(helper, helper_pidfd);
   report->w.reset();
   go->r.reset();
+  for (auto& f : stdio->fd) f.reset();
   if (auto st = cgroup_->add_process(helper); !st) {
     st.error().message = prefix + st.error().message;
     return std::unexpected(st.error());  // helper_proc's destructor kills and reaps it
@@ -348,7 +382,13 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
     return fail(ErrorCode::internal, prefix + "process died during setup (" +
                                          (st ? describe_status(*st) : st.error().describe()) + ")");
   }
-  return std::make_unique<ContainerExec>(std::move(proc));
+  Fd console;
+  if (process.terminal) {
+    auto c = receive_console(go->w.get());
+    if (!c) return fail(c.error().code, prefix + c.error().message, c.error().sys_errno);
+    console = std::move(*c);
+  }
+  return std::make_unique<ContainerExec>(std::move(proc), console.release());
 }
 
 // ---- create_container ----
@@ -366,7 +406,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
   if (!cgroup) return with_prefix(cgroup.error());
   if (auto st = (*cgroup)->apply_limits(spec.linux.resources); !st) return with_prefix(st.error());
 
-  auto stdio = prepare_stdio(options.stdio);
+  auto stdio = prepare_stdio(options.stdio, spec.process.terminal);
   if (!stdio) return with_prefix(stdio.error());
   auto report = make_pipe("report");
   if (!report) return with_prefix(report.error());
@@ -384,9 +424,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
   auto init = std::make_unique<OwnedProcess>(pid, pidfd);
   report->w.reset();
   go->r.reset();
-  stdio->fd[0].reset();
-  stdio->fd[1].reset();
-  stdio->fd[2].reset();
+  for (auto& f : stdio->fd) f.reset();
 
   // Placed in the cgroup before it runs a single instruction of setup, so every byte it
   // allocates and every process it forks is accounted.
@@ -407,8 +445,15 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
     return fail(ErrorCode::internal, prefix + "init died during setup (" +
                                          (st ? describe_status(*st) : st.error().describe()) + ")");
   }
+  Fd console;
+  if (spec.process.terminal) {
+    auto c = receive_console(go->w.get());
+    if (!c) return with_prefix(c.error());
+    console = std::move(*c);
+  }
   logger("agent")->debug("container {} started, pid {}", options.container_id, pid);
-  return std::make_unique<Container>(options.container_id, spec, std::move(*cgroup), std::move(init));
+  return std::make_unique<Container>(options.container_id, spec, std::move(*cgroup), std::move(init),
+                                     console.release());
 }
 
 }  // namespace kata_sentry::agent

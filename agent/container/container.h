@@ -15,7 +15,11 @@
 // initramfs. The guest init should therefore `switch_root` (which also empties the initramfs)
 // before it execs the agent.
 //
-// Not supported yet: process.terminal (fails), linux.devices / hooks / apparmor / selinux /
+// process.terminal: the launcher allocates a pty from the agent's /dev/ptmx (devpts must be
+// mounted in the guest), makes the slave the controlling terminal and stdio of the process,
+// and hands the master out as console_fd().
+//
+// Not supported yet: linux.devices / hooks / apparmor / selinux /
 // oomScoreAdj (ignored), recursive read-only for rbind mounts (only the top mount is remounted).
 //
 // Reaping: the Container/ContainerExec objects reap their own children with waitid on a pidfd.
@@ -90,14 +94,22 @@ class OwnedProcess {
 // A process started by Container::exec(). Destruction kills (SIGKILL) and reaps it if running.
 class ContainerExec {
  public:
-  explicit ContainerExec(std::unique_ptr<OwnedProcess> proc) : proc_(std::move(proc)) {}
+  ContainerExec(std::unique_ptr<OwnedProcess> proc, int console_master = -1)
+      : proc_(std::move(proc)), console_(console_master) {}
+  ~ContainerExec();
+  ContainerExec(const ContainerExec&) = delete;
+  ContainerExec& operator=(const ContainerExec&) = delete;
   pid_t pid() const { return proc_->pid(); }
+  // process.terminal: the pty master (read output, write input, TIOCSWINSZ); else -1.
+  // Owned by this object.
+  int console_fd() const { return console_; }
   Status signal(int sig) { return proc_->signal(sig); }
   Result<int> wait() { return proc_->wait(); }
   std::optional<int> try_wait() { return proc_->try_wait(); }
 
  private:
   std::unique_ptr<OwnedProcess> proc_;
+  int console_;
 };
 
 class CgroupDir;  // agent/container/cgroup.h
@@ -108,7 +120,7 @@ class CgroupDir;  // agent/container/cgroup.h
 class Container {
  public:
   Container(std::string id, OciSpec spec, std::unique_ptr<CgroupDir> cgroup,
-            std::unique_ptr<OwnedProcess> init);
+            std::unique_ptr<OwnedProcess> init, int console_master = -1);
   ~Container();
   Container(const Container&) = delete;
   Container& operator=(const Container&) = delete;
@@ -116,6 +128,9 @@ class Container {
   pid_t pid() const;  // host-side (agent namespace) pid of the init
   const std::string& id() const { return id_; }
   const std::filesystem::path& cgroup_path() const;
+  // process.terminal: the pty master of the init's controlling terminal (stdio is the pty
+  // slave, LaunchOptions::stdio is ignored); else -1. Owned by the Container.
+  int console_fd() const { return console_; }
 
   Status signal(int sig);        // to the container init; fails with ESRCH once reaped
   Result<int> wait();            // blocks; exact wait(2) status of the init
@@ -135,13 +150,14 @@ class Container {
   OciSpec spec_;
   std::unique_ptr<CgroupDir> cgroup_;  // destroyed after init_ (members destroy bottom-up)
   std::unique_ptr<OwnedProcess> init_;
+  int console_ = -1;
 };
 
 // Validates the spec against this kernel, creates the cgroup (limits written, controllers
 // enabled in the parent when available), clones the init into the namespaces, sets it up and
 // execs process.args. Returns once execve has succeeded. Fails with:
-//  - invalid_argument: bad id, unsupported spec content (terminal, unknown seccomp syscall
-//    architecture, hostname without a uts namespace, ...);
+//  - invalid_argument: bad id, unsupported spec content (unknown seccomp architecture,
+//    hostname without a uts namespace, ...);
 //  - unavailable: a limit asks for a cgroup controller the parent cannot enable;
 //  - io/not_found/permission_denied: a setup step failed; the message names it
 //    ("container c1: pivot_root /b/rootfs: Invalid argument").

@@ -130,8 +130,6 @@ void parse_mount_options(const std::vector<std::string>& options, MountPlan& m) 
 Result<ProcessPlan> plan_process(const OciProcess& process, const std::optional<OciSeccomp>& seccomp) {
   if (process.args.empty() || process.args[0].empty())
     return fail(ErrorCode::invalid_argument, "process.args: must be a non-empty array");
-  if (process.terminal)
-    return fail(ErrorCode::invalid_argument, "process.terminal: a pseudo-terminal is not supported yet");
   if (process.cwd.empty() || process.cwd[0] != '/')
     return fail(ErrorCode::invalid_argument, "process.cwd: must be an absolute path");
   ProcessPlan p;
@@ -173,6 +171,7 @@ Result<ProcessPlan> plan_process(const OciProcess& process, const std::optional<
     p.rlimits.push_back({*res, rlimit{rlim_t(l.soft), rlim_t(l.hard)}, l.type});
   }
   p.no_new_privs = process.no_new_privileges;
+  p.terminal = process.terminal;
   if (seccomp) {
     auto prog = compile_seccomp(*seccomp);
     if (!prog) return std::unexpected(prog.error());

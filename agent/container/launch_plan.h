@@ -41,6 +41,7 @@ struct ProcessPlan {
   std::vector<Rlimit> rlimits;
   bool no_new_privs = false;
   std::vector<sock_filter> seccomp;      // empty: no filter
+  bool terminal = false;                 // stdio is a pty slave: make it the controlling tty
 };
 
 struct MountPlan {

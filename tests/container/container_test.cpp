@@ -517,6 +517,42 @@ TEST_F(ContainerTest, PivotRootFallbackWhenRootIsNotAMount) {
   EXPECT_NE(out.find("No such file or directory"), std::string::npos) << out;  // jail's /bundle unreachable
 }
 
+// Reads a pty master until the slave side is gone (EIO).
+std::string slurp_console(int fd) {
+  std::string out;
+  char buf[1024];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) out.append(buf, size_t(n));
+    else if (n < 0 && errno == EINTR) continue;
+    else break;
+  }
+  return out;
+}
+
+TEST_F(ContainerTest, TerminalGivesContainerPtyAndConsoleFd) {
+  auto s = spec({"sh", "-c", "tty; [ -t 0 ] && echo stdin-is-tty; sleep 100"});
+  s.process.terminal = true;
+  auto c = create_container(s, options("tty"));
+  ASSERT_TRUE(c) << c.error().describe();
+  ASSERT_GE((*c)->console_fd(), 0);
+
+  OciProcess p = s.process;
+  p.args = {"sh", "-c", "read line; echo got:$line; tty"};
+  auto e = (*c)->exec(p, {});
+  ASSERT_TRUE(e) << e.error().describe();
+  ASSERT_GE((*e)->console_fd(), 0);
+  ASSERT_EQ(::write((*e)->console_fd(), "abc\n", 4), 4);
+  std::string exec_out = slurp_console((*e)->console_fd());
+  auto st = (*e)->wait();
+  ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << exec_out;
+  EXPECT_NE(exec_out.find("got:abc\r\n/dev/pts/1\r\n"), std::string::npos) << exec_out;
+
+  ASSERT_TRUE((*c)->signal(SIGKILL));
+  std::string out = slurp_console((*c)->console_fd());
+  EXPECT_NE(out.find("/dev/pts/0\r\nstdin-is-tty\r\n"), std::string::npos) << out;
+}
+
 TEST_F(ContainerTest, LaunchesWhileOtherThreadsAllocate) {
   // The agent is multithreaded: the child must not touch malloc or glibc's thread-list locks.
   std::atomic<bool> stop{false};
