@@ -1,3 +1,7 @@
+# The shim's ttrpc server and Task service (runtime/shim), no privileges needed.
 ks_test(ttrpc_test TIER unit
   SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/ttrpc_test.cpp
   LIBS ks_ttrpc)
+ks_test(task_service_test TIER unit
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/task_service_test.cpp
+  LIBS ks_shim ks_containerd_proto)

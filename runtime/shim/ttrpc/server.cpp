@@ -148,8 +148,7 @@ void Server::read_loop(std::shared_ptr<Connection> conn) {
       respond(h.stream_id, rpc_error(Code::resource_exhausted, std::string("ttrpc: cannot start a worker: ") + e.what()));
     }
   }
-  // Wake any peer still writing, and forget the connection; workers keep it alive until done.
-  ::shutdown(conn->fd.get(), SHUT_RDWR);
+  // Forget the connection; workers keep it (and its fd) alive until they have answered.
   std::lock_guard lock(mu_);
   std::erase(connections_, conn);
 }
@@ -213,14 +212,19 @@ void Server::shutdown() {
     (void)!::write(wake_write_.get(), &b, 1);
   }
   if (acceptor_.joinable()) acceptor_.join();
+  // Stop reading new requests but let running handlers answer (containerd's Shutdown call
+  // wants its reply), then close the connections for good.
+  std::vector<std::shared_ptr<Connection>> conns;
   {
     std::lock_guard lock(mu_);
-    for (auto& c : connections_) ::shutdown(c->fd.get(), SHUT_RDWR);
+    conns = connections_;
+    for (auto& c : conns) ::shutdown(c->fd.get(), SHUT_RD);
     readers.swap(readers_);
   }
   for (auto& t : readers) t.join();
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return in_flight_ == 0; });
+  for (auto& c : conns) ::shutdown(c->fd.get(), SHUT_RDWR);
   listener_ = UniqueFd();
   stop_requested_ = true;
   cv_.notify_all();

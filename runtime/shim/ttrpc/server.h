@@ -51,9 +51,9 @@ class Server {
   // Fails if already serving or shut down.
   Status serve(UniqueFd listener);
 
-  // Stops accepting, closes every connection for reading and writing, and waits for the
-  // handlers that are still running: a handler that never returns blocks shutdown, so a
-  // backend must release its blocked Waits first. Safe to call more than once and from any
+  // Stops accepting and reading requests, waits for the handlers that are still running
+  // (their responses still go out), then closes every connection. A handler that never
+  // returns blocks shutdown, so a backend must release its blocked Waits first. Safe to call more than once and from any
   // thread except a handler (a handler asks for shutdown by other means, see wait()).
   void shutdown();
 
