@@ -82,6 +82,11 @@ Status serve_agent(int channel_fd, const AgentServerOptions& options) {
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  // The host pings (HTTP/2 keepalive) to notice a hung guest during long calls; accept those
+  // pings instead of answering them with GOAWAY "too_many_pings".
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   grpc::ResourceQuota quota("kata-sentry-agent");
   quota.SetMaxThreads(kMaxServerThreads);
   builder.SetResourceQuota(quota);

@@ -22,6 +22,11 @@ struct AgentClientOptions {
   std::chrono::milliseconds call_deadline{10000};  // per unary call; WaitProcess/ReadOutput have
                                                    // none (they end when the process does)
   size_t max_message_bytes = 4 << 20;  // anything larger from the guest is refused, not buffered
+  // HTTP/2 pings while calls are open: a guest that stops answering them for
+  // keepalive_timeout breaks the channel, so even WaitProcess/ReadOutput end with
+  // "connection lost" instead of hanging. Zero disables.
+  std::chrono::milliseconds keepalive_interval{15000};
+  std::chrono::milliseconds keepalive_timeout{20000};
 };
 
 struct GuestDetails {
