@@ -243,6 +243,20 @@ TEST_F(ContainerTest, SeccompArgumentComparisonAndErrnoRet) {
   EXPECT_NE(r.out.find("cont-ok"), std::string::npos) << r.out;
 }
 
+TEST_F(ContainerTest, SeccompWithoutNoNewPrivsForNonRootUser) {
+  // Without no_new_privs the filter goes in while the launcher still has CAP_SYS_ADMIN.
+  auto s = spec({"sh", "-c", "id -u; mkdir /tmp/x; echo rc=$?; grep NoNewPrivs /proc/self/status"});
+  s.process.no_new_privileges = false;
+  s.process.user = {1000, 1000, {}};
+  OciSeccomp sc;
+  sc.syscalls.push_back({{"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO", std::nullopt, {}});
+  s.linux.seccomp = sc;
+  auto r = run(s, "seccomp-nnp");
+  EXPECT_NE(r.out.find("1000\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Operation not permitted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("NoNewPrivs:\t0"), std::string::npos) << r.out;
+}
+
 TEST_F(ContainerTest, DefaultProfileDeniesMount) {
   auto r = run(spec({"sh", "-c", "unshare -m true; echo rc=$?"}), "defprof");
   EXPECT_NE(r.out.find("rc=1"), std::string::npos) << r.out;
