@@ -181,6 +181,17 @@ void do_mount(int rfd, const InitPlan& plan, const MountPlan& m) {
       if (::mount(nullptr, target, nullptr, f, nullptr) != 0 &&
           (errno != EPERM || ::mount(nullptr, target, nullptr, f | statfs_mount_flags(target), nullptr) != 0))
         die(rfd, errno, "remount ", m.destination.c_str(), " with its options");
+      // A remount changes only the top mount; rbind brings submounts that must be covered too.
+      if ((m.flags & MS_REC) && (m.remount_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC))) {
+        struct mount_attr attr;
+        std::memset(&attr, 0, sizeof attr);
+        if (m.remount_flags & MS_RDONLY) attr.attr_set |= MOUNT_ATTR_RDONLY;
+        if (m.remount_flags & MS_NOSUID) attr.attr_set |= MOUNT_ATTR_NOSUID;
+        if (m.remount_flags & MS_NODEV) attr.attr_set |= MOUNT_ATTR_NODEV;
+        if (m.remount_flags & MS_NOEXEC) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+        if (::syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr) != 0 && errno != ENOSYS)
+          die(rfd, errno, "apply options recursively to ", m.destination.c_str());
+      }
     }
   } else {
     if (::mount(m.source.c_str(), target, m.fstype.c_str(), m.flags, m.data.empty() ? nullptr : m.data.c_str()) != 0)

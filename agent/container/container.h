@@ -20,7 +20,7 @@
 // and hands the master out as console_fd().
 //
 // Not supported yet: linux.devices / hooks / apparmor / selinux /
-// oomScoreAdj (ignored), recursive read-only for rbind mounts (only the top mount is remounted).
+// oomScoreAdj (ignored).
 //
 // Reaping: the Container/ContainerExec objects reap their own children with waitid on a pidfd.
 // An agent running as PID 1 that reaps orphans must not call waitpid(-1)/wait(); it should use

@@ -415,12 +415,21 @@ TEST_F(ContainerTest, BindMountReadonlyOption) {
   fs::path src = bundle_ / "share";
   fs::create_directories(src);
   std::ofstream(src / "f") << "content\n";
-  auto s = spec({"sh", "-c", "cat /data/f; touch /data/g; echo rc=$?"});
+  // A submount inside the source: "rbind,ro" must make it read-only too.
+  fs::create_directories(src / "sub");
+  fs::path sub = bundle_ / "subsrc";
+  fs::create_directories(sub);
+  auto s = spec({"sh", "-c", "cat /data/f; touch /data/g; echo rc=$?; touch /data/sub/h; echo sub-rc=$?"});
   s.mounts.push_back({"/data", "bind", src.string(), {"rbind", "ro", "nosuid"}});
+  // Mounted here for the run only: the container's rbind copies it into its own namespace.
+  ASSERT_EQ(::mount(sub.c_str(), (src / "sub").c_str(), nullptr, MS_BIND, nullptr), 0) << std::strerror(errno);
   auto r = run(s, "bind");
+  ::umount2((src / "sub").c_str(), MNT_DETACH);
   EXPECT_NE(r.out.find("content\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("rc=1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sub-rc=1"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(src / "g"));
+  EXPECT_FALSE(fs::exists(sub / "h"));
 }
 
 TEST_F(ContainerTest, UserNamespaceMapsIds) {
