@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "agent/container/cgroup.h"
 #include "agent/container/child_setup.h"
@@ -214,7 +217,49 @@ Error child_error(const std::string& prefix, const ChildReport& r) {
 
 }  // namespace
 
+// ---- child registry: lets reap_children() reap everything without stealing statuses ----
+
+namespace {
+
+struct ChildRegistry {
+  std::shared_mutex gate;  // shared: launches in flight; exclusive: reap_children()
+  std::mutex mu;
+  std::unordered_set<pid_t> owned;         // guarded by mu
+  std::unordered_map<pid_t, int> parked;   // guarded by mu: statuses reaped for an owner
+};
+
+ChildRegistry& registry() {
+  static ChildRegistry r;
+  return r;
+}
+
+}  // namespace
+
+ReapGuard::ReapGuard() { registry().gate.lock_shared(); }
+ReapGuard::~ReapGuard() { registry().gate.unlock_shared(); }
+
+int reap_children() {
+  ChildRegistry& r = registry();
+  std::unique_lock gate(r.gate);
+  int n = 0;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG | __WALL);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid <= 0) break;
+    ++n;
+    std::lock_guard lock(r.mu);
+    if (r.owned.contains(pid)) r.parked[pid] = status;
+  }
+  return n;
+}
+
 // ---- OwnedProcess ----
+
+OwnedProcess::OwnedProcess(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {
+  std::lock_guard lock(registry().mu);
+  registry().owned.insert(pid);
+}
 
 OwnedProcess::~OwnedProcess() {
   if (!exited()) {
@@ -222,6 +267,9 @@ OwnedProcess::~OwnedProcess() {
     (void)wait();
   }
   if (pidfd_ >= 0) ::close(pidfd_);
+  std::lock_guard lock(registry().mu);
+  registry().owned.erase(pid_);
+  registry().parked.erase(pid_);
 }
 
 bool OwnedProcess::exited() const {
@@ -256,6 +304,15 @@ std::optional<int> OwnedProcess::reap_locked() {
     std::memset(&info, 0, sizeof info);
     if (::waitid(idtype_t(P_PIDFD), id_t(pidfd_), &info, WEXITED | WNOHANG) == 0) break;
     if (errno == EINTR) continue;
+    if (errno == ECHILD) {  // reap_children() got there first and kept the status for us
+      std::lock_guard lock(registry().mu);
+      if (auto it = registry().parked.find(pid_); it != registry().parked.end()) {
+        status_ = it->second;
+        registry().parked.erase(it);
+        return status_;
+      }
+      errno = ECHILD;
+    }
     wait_errno_ = errno;
     return std::nullopt;
   }
@@ -339,6 +396,8 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
   auto go = make_go_channel();
   if (!go) return std::unexpected(go.error());
 
+  // Until the exec'd process is registered (after the reports), reap_children() must wait.
+  std::optional<ReapGuard> reap_guard(std::in_place);
   int helper_pidfd = -1;
   pid_t helper = clone_child(0, &helper_pidfd);
   if (helper < 0) return fail_errno(prefix + "clone exec helper");
@@ -372,6 +431,7 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
     }
     proc = std::make_unique<OwnedProcess>(*out.exec_pid, pidfd);
   }
+  reap_guard.reset();
   if (out.error) return std::unexpected(child_error(prefix, *out.error));  // proc reaped by its destructor
   if (!proc)
     return fail(ErrorCode::internal, prefix + "exec helper ended (" +
@@ -414,6 +474,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
   if (!go) return with_prefix(go.error());
 
   int pidfd = -1;
+  std::optional<ReapGuard> reap_guard(std::in_place);
   pid_t pid = clone_child(uint64_t(plan->clone_flags), &pidfd);
   if (pid < 0) return with_prefix(fail_errno("clone3 container init").error());
   if (pid == 0) {
@@ -422,6 +483,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
     run_init_child(*plan, report->w.get(), go->r.get(), stdio->raw());
   }
   auto init = std::make_unique<OwnedProcess>(pid, pidfd);
+  reap_guard.reset();
   report->w.reset();
   go->r.reset();
   for (auto& f : stdio->fd) f.reset();

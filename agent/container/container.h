@@ -23,8 +23,8 @@
 // oomScoreAdj (ignored).
 //
 // Reaping: the Container/ContainerExec objects reap their own children with waitid on a pidfd.
-// An agent running as PID 1 that reaps orphans must not call waitpid(-1)/wait(); it should use
-// waitid(P_ALL, WEXITED | WNOWAIT) and reap only pids that no Container/ContainerExec owns.
+// An agent running as PID 1 must reap orphans with reap_children() below, never with
+// waitpid(-1)/wait(), which would steal a container's exit status.
 #pragma once
 
 #include <sys/types.h>
@@ -64,7 +64,9 @@ struct ContainerStats {
 // Thread-safe: one thread may block in wait() while others signal() or try_wait().
 class OwnedProcess {
  public:
-  OwnedProcess(pid_t pid, int pidfd) noexcept : pid_(pid), pidfd_(pidfd) {}
+  // Takes ownership of pidfd and registers pid with reap_children(). Construct it under a
+  // ReapGuard taken before the process was cloned, or reap_children() may reap it first.
+  OwnedProcess(pid_t pid, int pidfd);
   ~OwnedProcess();
   OwnedProcess(const OwnedProcess&) = delete;
   OwnedProcess& operator=(const OwnedProcess&) = delete;
@@ -110,6 +112,23 @@ class ContainerExec {
  private:
   std::unique_ptr<OwnedProcess> proc_;
   int console_;
+};
+
+// For an agent that is PID 1 (or a child subreaper): reaps every exited child of this process
+// without blocking and returns how many. The status of a child an OwnedProcess owns is kept for
+// its wait(). Call it from a thread on SIGCHLD (signalfd) or periodically, not from a signal
+// handler (it takes locks). Waits while a launch is between clone and registering its process
+// (a few milliseconds). Never fails.
+int reap_children();
+
+// Held (shared) by launches from before clone until the new OwnedProcess exists, so that
+// reap_children() cannot reap a process nobody has registered yet.
+class ReapGuard {
+ public:
+  ReapGuard();
+  ~ReapGuard();
+  ReapGuard(const ReapGuard&) = delete;
+  ReapGuard& operator=(const ReapGuard&) = delete;
 };
 
 class CgroupDir;  // agent/container/cgroup.h

@@ -576,6 +576,43 @@ TEST_F(ContainerTest, TerminalGivesContainerPtyAndConsoleFd) {
   EXPECT_NE(out.find("/dev/pts/0\r\nstdin-is-tty\r\n"), std::string::npos) << out;
 }
 
+TEST_F(ContainerTest, ReapChildrenKeepsContainerStatuses) {
+  // An agent as PID 1 reaps everything; exit statuses of containers and execs must survive it.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reaped{0};
+  std::thread reaper([&] {
+    while (!stop) {
+      reaped += reap_children();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  pid_t orphan = ::fork();  // a child nobody owns: reap_children() must collect it
+  if (orphan == 0) ::_exit(0);
+  for (int i = 0; i < 8; ++i) {
+    auto c = create_container(spec({"sh", "-c", "exit " + std::to_string(10 + i)}), options("reap" + std::to_string(i)));
+    ASSERT_TRUE(c) << c.error().describe();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the reaper win the race
+    auto st = (*c)->wait();
+    ASSERT_TRUE(st) << st.error().describe();
+    ASSERT_TRUE(WIFEXITED(*st));
+    EXPECT_EQ(WEXITSTATUS(*st), 10 + i);
+  }
+  auto c = create_container(spec({"sleep", "100"}), options("reap-exec"));
+  ASSERT_TRUE(c) << c.error().describe();
+  OciProcess p = default_oci_spec({"sh", "-c", "exit 33"}, false).process;
+  auto e = (*c)->exec(p, {});
+  ASSERT_TRUE(e) << e.error().describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto st = (*e)->wait();
+  ASSERT_TRUE(st && WIFEXITED(*st)) << (st ? "" : st.error().describe());
+  EXPECT_EQ(WEXITSTATUS(*st), 33);
+  stop = true;
+  reaper.join();
+  EXPECT_GT(reaped.load(), 8);
+  EXPECT_EQ(::waitpid(orphan, nullptr, WNOHANG), -1);  // already reaped
+  EXPECT_EQ(errno, ECHILD);
+}
+
 TEST_F(ContainerTest, LaunchesWhileOtherThreadsAllocate) {
   // The agent is multithreaded: the child must not touch malloc or glibc's thread-list locks.
   std::atomic<bool> stop{false};
