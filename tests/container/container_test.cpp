@@ -71,6 +71,7 @@ class ContainerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (bundle_.empty()) return;  // skipped: not root
     // Every container cgroup must be gone, and no mount of ours visible in the test's namespace.
     if (fs::exists(cgroup_parent_))
       for (const auto& e : fs::directory_iterator(cgroup_parent_))
