@@ -294,6 +294,14 @@ void load_seccomp(int rfd, const ProcessPlan& p) {
 }
 
 [[noreturn]] void run_process(int rfd, const ProcessPlan& p) {
+  ::umask(p.umask);
+  if (!p.oom_score_adj.empty()) {
+    // Still privileged here: lowering the score needs CAP_SYS_RESOURCE.
+    int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, p.oom_score_adj.data(), p.oom_score_adj.size()) != ssize_t(p.oom_score_adj.size()))
+      die(rfd, errno, "write /proc/self/oom_score_adj (process.oomScoreAdj)");
+    ::close(fd);
+  }
   for (const auto& l : p.rlimits)
     if (::syscall(SYS_prlimit64, 0, l.resource, &l.limit, nullptr) != 0) die(rfd, errno, "setrlimit ", l.name.c_str());
   // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while we have it.

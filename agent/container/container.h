@@ -19,8 +19,7 @@
 // mounted in the guest), makes the slave the controlling terminal and stdio of the process,
 // and hands the master out as console_fd().
 //
-// Not supported yet: linux.devices / hooks / apparmor / selinux /
-// oomScoreAdj (ignored).
+// Not supported yet (ignored): linux.devices, hooks, apparmor, selinux, domainname.
 //
 // Reaping: the Container/ContainerExec objects reap their own children with waitid on a pidfd.
 // An agent running as PID 1 must reap orphans with reap_children() below, never with

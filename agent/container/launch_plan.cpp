@@ -172,6 +172,8 @@ Result<ProcessPlan> plan_process(const OciProcess& process, const std::optional<
   }
   p.no_new_privs = process.no_new_privileges;
   p.terminal = process.terminal;
+  p.umask = mode_t(process.user.umask.value_or(022));
+  if (process.oom_score_adj) p.oom_score_adj = std::to_string(*process.oom_score_adj);
   if (seccomp) {
     auto prog = compile_seccomp(*seccomp);
     if (!prog) return std::unexpected(prog.error());

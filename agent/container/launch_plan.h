@@ -42,6 +42,8 @@ struct ProcessPlan {
   bool no_new_privs = false;
   std::vector<sock_filter> seccomp;      // empty: no filter
   bool terminal = false;                 // stdio is a pty slave: make it the controlling tty
+  mode_t umask = 022;
+  std::string oom_score_adj;             // decimal text for /proc/self/oom_score_adj; empty: leave
 };
 
 struct MountPlan {

@@ -135,6 +135,8 @@ void read_process(Reader& r, const json& obj, OciProcess& proc) {
   if (const json* user = Reader::member(obj, "user"); r.object(user, "process.user")) {
     r.integer(*user, "uid", "process.user.uid", proc.user.uid);
     r.integer(*user, "gid", "process.user.gid", proc.user.gid);
+    r.integer(*user, "umask", "process.user.umask", proc.user.umask);
+    if (proc.user.umask && *proc.user.umask > 0777) r.error("process.user.umask", "must be at most 0777");
     r.array(*user, "additionalGids", "process.user.additionalGids", [&](const json& e, const std::string& p) {
       uint32_t g = 0;
       if (r.integer(e, p, g)) proc.user.additional_gids.push_back(g);
@@ -155,6 +157,9 @@ void read_process(Reader& r, const json& obj, OciProcess& proc) {
     proc.rlimits.push_back(std::move(l));
   });
   r.boolean(obj, "noNewPrivileges", "process.noNewPrivileges", proc.no_new_privileges);
+  r.integer(obj, "oomScoreAdj", "process.oomScoreAdj", proc.oom_score_adj);
+  if (proc.oom_score_adj && (*proc.oom_score_adj < -1000 || *proc.oom_score_adj > 1000))
+    r.error("process.oomScoreAdj", "must be in -1000..1000");
 }
 
 void read_seccomp(Reader& r, const json& obj, OciSeccomp& sc) {

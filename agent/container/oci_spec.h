@@ -26,6 +26,7 @@ struct OciUser {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> additional_gids;
+  std::optional<uint32_t> umask;  // absent: 0022, like runc
 };
 
 // Capability names as in the spec ("CAP_CHOWN"), validated at parse time.
@@ -48,6 +49,7 @@ struct OciProcess {
   std::optional<OciCapabilities> capabilities;  // absent: the launcher drops every capability
   std::vector<OciRlimit> rlimits;
   bool no_new_privileges = false;
+  std::optional<int> oom_score_adj;  // -1000..1000
 };
 
 struct OciRoot {

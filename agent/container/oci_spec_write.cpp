@@ -18,6 +18,8 @@ json process_json(const OciProcess& p) {
             {"user", {{"uid", p.user.uid}, {"gid", p.user.gid}}},
             {"noNewPrivileges", p.no_new_privileges}};
   if (!p.user.additional_gids.empty()) j["user"]["additionalGids"] = p.user.additional_gids;
+  if (p.user.umask) j["user"]["umask"] = *p.user.umask;
+  if (p.oom_score_adj) j["oomScoreAdj"] = *p.oom_score_adj;
   if (p.capabilities) j["capabilities"] = caps_json(*p.capabilities);
   if (!p.rlimits.empty()) {
     json& rl = j["rlimits"] = json::array();

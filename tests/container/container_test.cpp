@@ -272,6 +272,12 @@ TEST_F(ContainerTest, HostnameEnvCwdRlimit) {
   s.process.rlimits = {{"RLIMIT_NOFILE", 100, 100}};
   auto r = run(s, "misc");
   EXPECT_EQ(r.out, "box1\nbar baz\n/tmp\n100\n");
+
+  s = spec({"sh", "-c", "cat /proc/self/oom_score_adj; umask"});
+  s.process.oom_score_adj = 500;
+  s.process.user.umask = 077;
+  r = run(s, "oom");
+  EXPECT_EQ(r.out, "500\n0077\n");
 }
 
 TEST_F(ContainerTest, MaskedAndReadonlyPaths) {

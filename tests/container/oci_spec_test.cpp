@@ -8,7 +8,7 @@ namespace {
 const char* kMinimal = R"({
   "ociVersion": "1.0.2",
   "process": {"args": ["sh", "-c", "echo hi"], "cwd": "/", "env": ["PATH=/bin"],
-              "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6]},
+              "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6], "umask": 18}, "oomScoreAdj": -5,
               "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]},
               "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 64, "soft": 32}],
               "noNewPrivileges": true},
@@ -33,6 +33,8 @@ TEST(OciSpec, ParsesEveryField) {
   EXPECT_EQ(spec->process.args.size(), 3u);
   EXPECT_EQ(spec->process.user.uid, 1000u);
   EXPECT_EQ(spec->process.user.additional_gids, (std::vector<uint32_t>{5, 6}));
+  EXPECT_EQ(spec->process.user.umask, 18u);
+  EXPECT_EQ(spec->process.oom_score_adj, -5);
   ASSERT_TRUE(spec->process.capabilities);
   EXPECT_EQ(spec->process.capabilities->bounding, std::vector<std::string>{"CAP_KILL"});
   EXPECT_EQ(spec->process.rlimits.at(0).soft, 32u);
