@@ -68,6 +68,21 @@ struct {
 	__type(value, __u64);
 } stats_map SEC(".maps");
 
+/* User pointers whose read failed at sys_enter, typically because the page was not
+ * faulted in yet (string literals right after fork). The syscall itself faults the page
+ * in, so sys_exit reads them again. Entries live only between enter and exit. */
+struct retry_ptrs {
+	__u64 path;
+	__u64 path2;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);   /* tid */
+	__type(value, struct retry_ptrs);
+} retry_map SEC(".maps");
+
 /* A record is ~1.2 KiB, far over the 512-byte stack; argv reads may spill past the
  * record's end (the verifier cannot prove offset + size <= KS_ARGV_LEN), hence the slack. */
 struct scratch {
@@ -192,6 +207,24 @@ static __always_inline void submit(struct ks_event *e)
 	count(KS_STAT_EVENTS);
 }
 
+static __always_inline void remember_retry(struct ks_event *e, const void *user_ptr, bool second)
+{
+	__u32 tid = e->proc.tid;
+	struct retry_ptrs *r = bpf_map_lookup_elem(&retry_map, &tid);
+	struct retry_ptrs fresh = {};
+
+	if (!r) {
+		bpf_map_update_elem(&retry_map, &tid, &fresh, BPF_ANY);
+		r = bpf_map_lookup_elem(&retry_map, &tid);
+		if (!r)
+			return;
+	}
+	if (second)
+		r->path2 = (__u64)user_ptr;
+	else
+		r->path = (__u64)user_ptr;
+}
+
 static __always_inline void read_path(struct ks_event *e, const void *user_ptr)
 {
 	long n;
@@ -200,7 +233,7 @@ static __always_inline void read_path(struct ks_event *e, const void *user_ptr)
 		return;
 	n = bpf_probe_read_user_str(e->path, sizeof(e->path), user_ptr);
 	if (n < 0) {
-		count(KS_STAT_READ_ERRORS);
+		remember_retry(e, user_ptr, false);
 		return;
 	}
 	e->path_len = n;
@@ -216,7 +249,7 @@ static __always_inline void read_path2(struct ks_event *e, const void *user_ptr)
 		return;
 	n = bpf_probe_read_user_str(e->path2, sizeof(e->path2), user_ptr);
 	if (n < 0) {
-		count(KS_STAT_READ_ERRORS);
+		remember_retry(e, user_ptr, true);
 		return;
 	}
 	e->path2_len = n;
@@ -272,6 +305,42 @@ static __always_inline void read_argv(struct ks_event *e, const char *const *uar
 	e->argv_len = off > KS_ARGV_LEN ? KS_ARGV_LEN : off;
 }
 
+struct count_ctx {
+	struct ks_event *e;
+	__u64 len;
+};
+
+/* Counts into the record (map memory) rather than a stack variable: the verifier
+ * tracks stack scalars exactly and would explore every count separately. */
+static long count_nul(__u64 i, void *data)
+{
+	struct count_ctx *c = data;
+
+	if (i >= c->len)
+		return 1;
+	if (c->e->argv[i & (KS_ARGV_LEN - 1)] == 0)
+		c->e->hdr.argc++;
+	return 0;
+}
+
+/* argv copied in one block from the new image: count its strings (bpf_loop, because an
+ * open-coded 512-step loop exceeds the verifier's budget). */
+static __always_inline void count_args(struct ks_event *e, __u64 len)
+{
+	struct count_ctx c = { .e = e, .len = len };
+
+	e->hdr.argc = 0;
+	bpf_loop(KS_ARGV_LEN, count_nul, &c, 0);
+	/* A last string cut by the length bound has no NUL; the decoder stops at argv_len. */
+	if (e->argv[(len - 1) & (KS_ARGV_LEN - 1)] != 0)
+		e->hdr.argc++;
+	if (e->hdr.argc > KS_ARGV_MAX_ARGS) {
+		e->hdr.argc = KS_ARGV_MAX_ARGS;
+		e->hdr.flags |= KS_F_ARGV_MORE;
+	}
+	e->argv_len = len;
+}
+
 static __always_inline void read_sockaddr(struct ks_event *e, const void *uaddr, __u64 len)
 {
 	__u16 family = 0;
@@ -321,6 +390,30 @@ static __always_inline void read_sockaddr(struct ks_event *e, const void *uaddr,
 	SEC("tp/syscalls/sys_exit_" #sys) \
 	int handle_sys_exit_##sys(struct trace_event_raw_sys_exit *ctx) { return finish_syscall(ctx); }
 
+static __always_inline void retry_reads(struct ks_event *e, __u32 tid)
+{
+	struct retry_ptrs *r = bpf_map_lookup_elem(&retry_map, &tid);
+	long n;
+
+	if (!r)
+		return;
+	if (r->path && !e->path_len) {
+		n = bpf_probe_read_user_str(e->path, sizeof(e->path), (const void *)r->path);
+		if (n > 0)
+			e->path_len = n;
+		else
+			count(KS_STAT_READ_ERRORS);
+	}
+	if (r->path2 && !e->path2_len) {
+		n = bpf_probe_read_user_str(e->path2, sizeof(e->path2), (const void *)r->path2);
+		if (n > 0)
+			e->path2_len = n;
+		else
+			count(KS_STAT_READ_ERRORS);
+	}
+	bpf_map_delete_elem(&retry_map, &tid);
+}
+
 static __always_inline int finish_syscall(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -330,6 +423,7 @@ static __always_inline int finish_syscall(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	e->res = ctx->ret;
 	e->hdr.flags |= KS_F_HAS_RES;
+	retry_reads(e, tid);
 	if ((e->hdr.type == KS_EVT_EXECVE || e->hdr.type == KS_EVT_EXECVEAT) && ctx->ret == 0)
 		bpf_get_current_comm(e->proc.comm, sizeof(e->proc.comm)); /* the new image's name */
 	submit(e);
@@ -364,6 +458,50 @@ ENTER(execveat)
 	return stash(e);
 }
 EXIT(execveat)
+
+/*
+ * A successful exec: fill what sys_enter could not read (the filename is in kernel
+ * memory here, argv is on the new image's stack, which exec has just written), and
+ * re-key the pending record when a non-leader thread exec'd and took over the tgid.
+ */
+SEC("tp/sched/sched_process_exec")
+int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u32 old_tid = ctx->old_pid;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ks_event *e = bpf_map_lookup_elem(&pending_map, &old_tid);
+	struct task_struct *task;
+	unsigned long start, end;
+	__u64 len;
+	long n;
+
+	if (!e)
+		return 0;
+	if (!e->path_len) {
+		n = bpf_probe_read_kernel_str(e->path, sizeof(e->path),
+					      (const char *)ctx + (ctx->__data_loc_filename & 0xFFFF));
+		if (n > 0)
+			e->path_len = n;
+	}
+	if (!e->hdr.argc) {
+		task = (struct task_struct *)bpf_get_current_task();
+		start = BPF_CORE_READ(task, mm, arg_start);
+		end = BPF_CORE_READ(task, mm, arg_end);
+		len = end > start ? end - start : 0;
+		if (len > KS_ARGV_LEN) {
+			len = KS_ARGV_LEN;
+			e->hdr.flags |= KS_F_TRUNCATED;
+		}
+		asm volatile("%0 &= 1023" : "+r"(len));
+		if (len && len <= KS_ARGV_LEN && !bpf_probe_read_user(e->argv, len, (const void *)start))
+			count_args(e, len);
+	}
+	if (tid != old_tid) {
+		bpf_map_update_elem(&pending_map, &tid, e, BPF_ANY);
+		bpf_map_delete_elem(&pending_map, &old_tid);
+	}
+	return 0;
+}
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child)

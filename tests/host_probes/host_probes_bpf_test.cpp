@@ -1,0 +1,337 @@
+// Privileged tests: load the real host probes, trigger real syscalls from a forked child
+// and assert on the decoded events of that child's process tree only (the machine is
+// shared: other sessions' processes are traced by the same kernel).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/event_decode.h"
+#include "host-probes/host_probes.h"
+#include "host-probes/proc_table.h"
+
+namespace kata_sentry::probes {
+namespace {
+
+// CAP_BPF (or CAP_SYS_ADMIN on older kernels) plus CAP_PERFMON for tracepoints.
+std::string missing_capability() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) != 0) return "capget failed";
+  auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1; };
+  if (!has(CAP_SYS_ADMIN) && !(has(CAP_BPF) && has(CAP_PERFMON))) return "needs CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN";
+  return "";
+}
+
+#define REQUIRE_BPF_CAPS()                                   \
+  do {                                                       \
+    if (auto why = missing_capability(); !why.empty())       \
+      GTEST_SKIP() << why;                                   \
+  } while (0)
+
+// A forked child that waits until the parent has set up the scope, then runs `body`
+// and exits with its return value. The destructor reaps it whatever happens.
+class Child {
+ public:
+  explicit Child(const std::function<int()>& body) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(fds[1]);
+      char go;
+      if (read(fds[0], &go, 1) != 1) _exit(99);
+      _exit(body());
+    }
+    close(fds[0]);
+    go_fd_ = fds[1];
+  }
+  ~Child() {
+    if (go_fd_ >= 0) close(go_fd_);
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  void start() {
+    char go = 1;
+    (void)!write(go_fd_, &go, 1);
+  }
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int go_fd_ = -1;
+  bool reaped_ = false;
+};
+
+struct Trace {
+  std::vector<Event> events;  // of the child's process tree, enriched
+  int status = 0;
+};
+
+// Polls until the procexit of `root` arrives (or 10 s pass); keeps the events of root's tree.
+std::vector<Event> collect_tree(HostProbes& probes, uint32_t root) {
+  BootClock clock;
+  ProcTable table;
+  std::set<uint32_t> tree{root};
+  std::vector<Event> out;
+  bool root_exited = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!root_exited && std::chrono::steady_clock::now() < deadline) {
+    auto n = probes.poll(100, [&](std::span<const uint8_t> record) {
+      auto e = decode_event(record, View::host, clock);
+      EXPECT_TRUE(e.has_value()) << (e ? "" : e.error().describe());
+      if (!e) return;
+      table.enrich(*e);
+      table.update(*e);
+      if (!tree.count(e->proc.pid)) return;
+      if (e->type == EventType::clone && !(e->arg_or(1) & 0x00010000)) tree.insert(static_cast<uint32_t>(e->arg_or(0)));
+      if (e->type == EventType::procexit && e->proc.pid == root) root_exited = true;
+      out.push_back(std::move(*e));
+    });
+    EXPECT_TRUE(n.has_value());
+  }
+  EXPECT_TRUE(root_exited) << "no procexit for pid " << root << " within 10 s";
+  return out;
+}
+
+std::unique_ptr<HostProbes> open_scoped() {
+  HostProbesOptions o;
+  o.scope_enabled = true;
+  auto p = HostProbes::open(o);
+  EXPECT_TRUE(p.has_value()) << (p ? "" : p.error().describe());
+  return p ? std::move(*p) : nullptr;
+}
+
+Trace run_watched(const std::function<int()>& body) {
+  Trace t;
+  auto probes = open_scoped();
+  if (!probes) return t;
+  Child child(body);
+  EXPECT_TRUE(probes->watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
+  child.start();
+  t.events = collect_tree(*probes, static_cast<uint32_t>(child.pid()));
+  t.status = child.wait();
+  return t;
+}
+
+const Event* find(const std::vector<Event>& events, const std::function<bool(const Event&)>& pred) {
+  for (const auto& e : events)
+    if (pred(e)) return &e;
+  return nullptr;
+}
+
+TEST(HostProbesBpf, ExecOfAKnownBinaryWithArguments) {
+  REQUIRE_BPF_CAPS();
+  auto t = run_watched([] {
+    pid_t p = fork();
+    if (p == 0) {
+      char* const argv[] = {const_cast<char*>("true"), const_cast<char*>("alpha"), const_cast<char*>("beta"), nullptr};
+      execv("/bin/true", argv);
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+  });
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0);
+  const Event* exec = find(t.events, [](const Event& e) { return e.type == EventType::execve; });
+  ASSERT_NE(exec, nullptr) << t.events.size() << " events, none an execve";
+  EXPECT_TRUE(exec->has_res);
+  EXPECT_EQ(exec->res, 0);
+  EXPECT_EQ(exec->proc.name, "true");
+  EXPECT_EQ(exec->proc.cmdline(), "true alpha beta");
+  EXPECT_TRUE(exec->proc.exepath == "/bin/true" || exec->proc.exepath == "/usr/bin/true") << exec->proc.exepath;
+  EXPECT_EQ(exec->path, "/bin/true");
+  EXPECT_NE(exec->proc.ppid, 0u);
+  EXPECT_NE(exec->proc.cgroup_id, 0u);
+  EXPECT_NE(exec->proc.pid_ns, 0u);
+  EXPECT_NE(exec->proc.mnt_ns, 0u);
+  EXPECT_NE(exec->time_ns, 0u);
+  // The fork that made the exec'ing process, seen from its parent.
+  const Event* clone = find(t.events, [&](const Event& e) {
+    return e.type == EventType::clone && e.arg_or(0) == exec->proc.pid;
+  });
+  ASSERT_NE(clone, nullptr);
+  EXPECT_EQ(exec->proc.ppid, clone->proc.pid);
+}
+
+TEST(HostProbesBpf, OpenOfATemporaryPathWithFlagsAndResult) {
+  REQUIRE_BPF_CAPS();
+  std::string path = "/tmp/ks_host_probes_open_" + std::to_string(getpid());
+  std::string missing = path + "_missing/x";
+  auto t = run_watched([&] {
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return 1;
+    close(fd);
+    if (open(missing.c_str(), O_RDONLY) >= 0) return 2;
+    return 0;
+  });
+  std::filesystem::remove(path);
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0);
+  const Event* ok = find(t.events, [&](const Event& e) { return e.type == EventType::openat && e.path == path; });
+  ASSERT_NE(ok, nullptr);
+  EXPECT_TRUE(ok->has_res);
+  EXPECT_GE(ok->res, 0);
+  EXPECT_EQ(ok->arg_or(0), uint64_t(O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC));
+  EXPECT_EQ(ok->arg_or(1), 0600u);
+  EXPECT_EQ(static_cast<int64_t>(ok->arg_or(2)), AT_FDCWD);
+  const Event* bad = find(t.events, [&](const Event& e) { return e.type == EventType::openat && e.path == missing; });
+  ASSERT_NE(bad, nullptr);
+  EXPECT_EQ(bad->res, -ENOENT);
+}
+
+TEST(HostProbesBpf, RefusedLoopbackConnect) {
+  REQUIRE_BPF_CAPS();
+  // A port nobody listens on: bound (so nobody else takes it meanwhile) but not listening.
+  int holder = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len);
+  uint16_t port = ntohs(addr.sin_port);
+  auto t = run_watched([&] {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int r = connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    return r == -1 && errno == ECONNREFUSED ? 0 : 1;
+  });
+  close(holder);
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0);
+  const Event* sock = find(t.events, [](const Event& e) { return e.type == EventType::socket; });
+  ASSERT_NE(sock, nullptr);
+  EXPECT_EQ(sock->arg_or(0), uint64_t(AF_INET));
+  EXPECT_GE(sock->res, 0);
+  const Event* conn = find(t.events, [](const Event& e) { return e.type == EventType::connect; });
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(conn->res, -ECONNREFUSED);
+  EXPECT_EQ(conn->addr.family, AF_INET);
+  EXPECT_EQ(conn->addr.ip, "127.0.0.1");
+  EXPECT_EQ(conn->addr.port, port);
+  EXPECT_EQ(conn->arg_or(0), uint64_t(sock->res));
+}
+
+TEST(HostProbesBpf, ExitCode) {
+  REQUIRE_BPF_CAPS();
+  auto t = run_watched([] { return 42; });
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 42);
+  const Event* exit = find(t.events, [](const Event& e) { return e.type == EventType::procexit; });
+  ASSERT_NE(exit, nullptr);
+  EXPECT_TRUE(exit->has_res);
+  EXPECT_EQ(exit->res, 42 << 8);
+}
+
+TEST(HostProbesBpf, UnrelatedProcessesProduceNothingAndStatsAreReadable) {
+  REQUIRE_BPF_CAPS();
+  auto probes = open_scoped();
+  ASSERT_NE(probes, nullptr);
+  std::string path = "/tmp/ks_host_probes_scope_" + std::to_string(getpid());
+  auto body = [&] {
+    for (int i = 0; i < 20; ++i) {
+      int fd = open(path.c_str(), O_RDONLY | O_CREAT, 0600);
+      if (fd >= 0) close(fd);
+    }
+    return 0;
+  };
+  Child unrelated(body);  // never watched
+  Child watched(body);
+  ASSERT_TRUE(probes->watch_tgid(static_cast<uint32_t>(watched.pid())).has_value());
+  unrelated.start();
+  unrelated.wait();
+  watched.start();
+  auto events = collect_tree(*probes, static_cast<uint32_t>(watched.pid()));
+  watched.wait();
+  std::filesystem::remove(path);
+
+  size_t opens = 0;
+  for (const auto& e : events)
+    if (e.type == EventType::openat && e.path == path) ++opens;
+  EXPECT_EQ(opens, 20u);
+  // Drain whatever is left and make sure nothing of the unrelated child is among it.
+  BootClock clock;
+  size_t unrelated_events = 0;
+  for (int i = 0; i < 3; ++i)
+    (void)probes->poll(50, [&](std::span<const uint8_t> r) {
+      auto e = decode_event(r, View::host, clock);
+      if (e && e->proc.pid == static_cast<uint32_t>(unrelated.pid())) ++unrelated_events;
+    });
+  EXPECT_EQ(unrelated_events, 0u);
+  for (const auto& e : events) EXPECT_NE(e.proc.pid, static_cast<uint32_t>(unrelated.pid()));
+
+  auto stats = probes->stats();
+  ASSERT_TRUE(stats.has_value()) << stats.error().describe();
+  EXPECT_GE(stats->events, events.size());
+  EXPECT_EQ(stats->ringbuf_drops, 0u);
+  EXPECT_EQ(stats->pending_drops, 0u);
+  // The exit removed the watched tgid in the kernel; unwatching again is not an error.
+  EXPECT_TRUE(probes->unwatch_tgid(static_cast<uint32_t>(watched.pid())).has_value());
+}
+
+TEST(HostProbesBpf, CgroupScopeCoversTheCgroupAndItsChildren) {
+  REQUIRE_BPF_CAPS();
+  std::string base = "/sys/fs/cgroup/unified";
+  ASSERT_TRUE(std::filesystem::exists(base + "/cgroup.procs")) << "no cgroup2 mount at " << base;
+  std::string parent = base + "/ks_host_probes_test_" + std::to_string(getpid());
+  std::string child_dir = parent + "/inner";
+  ASSERT_TRUE(std::filesystem::create_directories(child_dir));
+  struct Cleanup {
+    std::string parent, child;
+    ~Cleanup() {
+      rmdir(child.c_str());
+      rmdir(parent.c_str());
+    }
+  } cleanup{parent, child_dir};
+
+  auto probes = open_scoped();
+  ASSERT_NE(probes, nullptr);
+  auto id = HostProbes::cgroup_id_of(parent);
+  ASSERT_TRUE(id.has_value());
+  ASSERT_TRUE(probes->watch_cgroup(*id).has_value());
+
+  std::string path = "/tmp/ks_host_probes_cg_" + std::to_string(getpid());
+  Child child([&] {
+    int fd = open(path.c_str(), O_RDONLY | O_CREAT, 0600);
+    if (fd >= 0) close(fd);
+    return 0;
+  });
+  // Move the (still waiting) child into the nested cgroup: the watched one is its ancestor.
+  {
+    int fd = open((child_dir + "/cgroup.procs").c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    std::string pid = std::to_string(child.pid());
+    ASSERT_EQ(write(fd, pid.data(), pid.size()), static_cast<ssize_t>(pid.size()));
+    close(fd);
+  }
+  child.start();
+  auto events = collect_tree(*probes, static_cast<uint32_t>(child.pid()));
+  child.wait();
+  std::filesystem::remove(path);
+  const Event* open_ev = find(events, [&](const Event& e) { return e.type == EventType::openat && e.path == path; });
+  ASSERT_NE(open_ev, nullptr);
+  EXPECT_NE(open_ev->proc.cgroup_id, *id);  // it is in the nested cgroup, matched via the ancestor
+  EXPECT_TRUE(probes->unwatch_cgroup(*id).has_value());
+}
+
+}  // namespace
+}  // namespace kata_sentry::probes
