@@ -192,6 +192,10 @@ Status Sandbox::check_root_path(const OciSpec& spec, const fs::path& bundle) con
 }
 
 Status Sandbox::do_create_container(const NewContainer& request) {
+  {
+    std::lock_guard lock(mu_);  // checked again on insertion; this one orders the errors
+    if (!created_) return fail(ErrorCode::unavailable, "no sandbox: CreateSandbox must come first");
+  }
   auto bundle = bundle_dir_for(request);
   if (!bundle) return std::unexpected(bundle.error());
   const std::string source = "container " + request.id + " config.json";
