@@ -1,0 +1,471 @@
+#include "policy-engine/compile.h"
+
+#include <arpa/inet.h>
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <unordered_set>
+
+#include <re2/re2.h>
+
+namespace kata_sentry::policy {
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+std::string to_lower(std::string_view s) {
+  std::string o(s);
+  for (auto& c : o) c = lower(c);
+  return o;
+}
+
+std::string b64_decode(std::string_view in) {
+  static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    auto p = kAlphabet.find(c);
+    if (p == std::string::npos) return std::string(in);  // not base64: Falco leaves it as is
+    buf = (buf << 6) | static_cast<uint32_t>(p);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buf >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+// Extracts an operand's value, applying transformers. False = absent.
+bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
+  if (!o.field.info->get(in, o.field, idx, v)) return false;
+  for (Transformer t : o.transformers) {
+    std::string s(v.str);
+    switch (t) {
+      case Transformer::tolower: for (auto& c : s) c = lower(c); break;
+      case Transformer::toupper: for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c))); break;
+      case Transformer::b64: s = b64_decode(s); break;
+      case Transformer::basename: {
+        auto slash = s.rfind('/');
+        if (slash != std::string::npos) s = s.substr(slash + 1);
+        break;
+      }
+    }
+    v.scratch = std::move(s);
+    v.str = v.scratch;
+  }
+  return true;
+}
+
+// Calls `test` on the operand's value — or on each ancestor's for proc.aname without [N]
+// (true if any matches). Absent values never match.
+template <typename F>
+bool for_values(const Operand& o, const EvalInput& in, F&& test) {
+  Value v;
+  if (!o.field.any_ancestor()) return extract(o, in, o.field.index, v) && test(v);
+  for (int i = 1; i < 64; ++i) {
+    if (!extract(o, in, i, v)) return false;
+    if (test(v)) return true;
+  }
+  return false;
+}
+
+class AndNode final : public Node {
+ public:
+  explicit AndNode(std::vector<NodePtr> k) : kids_(std::move(k)) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    for (const auto& k : kids_)
+      if (!k->eval(in)) return false;
+    return true;
+  }
+ private:
+  std::vector<NodePtr> kids_;
+};
+class OrNode final : public Node {
+ public:
+  explicit OrNode(std::vector<NodePtr> k) : kids_(std::move(k)) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    for (const auto& k : kids_)
+      if (k->eval(in)) return true;
+    return false;
+  }
+ private:
+  std::vector<NodePtr> kids_;
+};
+class NotNode final : public Node {
+ public:
+  explicit NotNode(NodePtr k) : kid_(std::move(k)) {}
+  bool eval(const EvalInput& in) const noexcept override { return !kid_->eval(in); }
+ private:
+  NodePtr kid_;
+};
+class ConstNode final : public Node {
+ public:
+  explicit ConstNode(bool v) : v_(v) {}
+  bool eval(const EvalInput&) const noexcept override { return v_; }
+ private:
+  bool v_;
+};
+class TypeNode final : public Node {
+ public:
+  explicit TypeNode(TypeSet s) : set_(s) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    auto t = static_cast<size_t>(in.event->type);
+    return t < set_.size() && set_.test(t);
+  }
+ private:
+  TypeSet set_;
+};
+class ExistsNode final : public Node {
+ public:
+  explicit ExistsNode(Operand o) : o_(std::move(o)) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [](const Value&) { return true; });
+  }
+ private:
+  Operand o_;
+};
+
+bool glob_match(const std::string& pattern, std::string_view v) {
+  std::string s(v);
+  return fnmatch(pattern.c_str(), s.c_str(), 0) == 0;
+}
+
+class StringNode final : public Node {
+ public:
+  StringNode(Operand o, Op op, std::string lit) : o_(std::move(o)), op_(op), lit_(std::move(lit)) {
+    if (op_ == Op::icontains) lit_ = to_lower(lit_);
+  }
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [this](const Value& v) {
+      std::string_view s = v.str;
+      switch (op_) {
+        case Op::eq: return s == lit_;
+        case Op::ne: return s != lit_;
+        case Op::lt: return s < lit_;
+        case Op::le: return s <= lit_;
+        case Op::gt: return s > lit_;
+        case Op::ge: return s >= lit_;
+        case Op::contains: case Op::bcontains: return s.find(lit_) != std::string_view::npos;
+        case Op::icontains: return std::search(s.begin(), s.end(), lit_.begin(), lit_.end(),
+                                               [](char a, char b) { return lower(a) == b; }) != s.end();
+        case Op::startswith: case Op::bstartswith: return s.starts_with(lit_);
+        case Op::endswith: return s.ends_with(lit_);
+        case Op::glob: return glob_match(lit_, s);
+        default: return false;
+      }
+    });
+  }
+ private:
+  Operand o_;
+  Op op_;
+  std::string lit_;
+};
+
+class StringSetNode final : public Node {
+ public:
+  StringSetNode(Operand o, const std::vector<std::string>& items) : o_(std::move(o)), set_(items.begin(), items.end()) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [this](const Value& v) { return set_.find(v.str) != set_.end(); });
+  }
+ private:
+  Operand o_;
+  StringSet set_;
+};
+
+// Falco's pmatch: the value is one of the paths or lies below one of them.
+class PmatchNode final : public Node {
+ public:
+  PmatchNode(Operand o, std::vector<std::string> p) : o_(std::move(o)), prefixes_(std::move(p)) {
+    for (auto& x : prefixes_)
+      while (x.size() > 1 && x.back() == '/') x.pop_back();
+  }
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [this](const Value& v) {
+      for (const auto& p : prefixes_) {
+        if (v.str == p) return true;
+        if (v.str.starts_with(p) && (p == "/" || (v.str.size() > p.size() && v.str[p.size()] == '/'))) return true;
+      }
+      return false;
+    });
+  }
+ private:
+  Operand o_;
+  std::vector<std::string> prefixes_;
+};
+
+class RegexNode final : public Node {
+ public:
+  RegexNode(Operand o, std::unique_ptr<re2::RE2> re) : o_(std::move(o)), re_(std::move(re)) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [this](const Value& v) { return re2::RE2::FullMatch(v.str, *re_); });
+  }
+ private:
+  Operand o_;
+  std::unique_ptr<re2::RE2> re_;
+};
+
+class NumberNode final : public Node {
+ public:
+  NumberNode(Operand o, Op op, int64_t lit) : o_(std::move(o)), op_(op), lit_(lit) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [this](const Value& v) {
+      switch (op_) {
+        case Op::eq: return v.num == lit_;
+        case Op::ne: return v.num != lit_;
+        case Op::lt: return v.num < lit_;
+        case Op::le: return v.num <= lit_;
+        case Op::gt: return v.num > lit_;
+        case Op::ge: return v.num >= lit_;
+        default: return false;
+      }
+    });
+  }
+ private:
+  Operand o_;
+  Op op_;
+  int64_t lit_;
+};
+
+class NumberSetNode final : public Node {
+ public:
+  NumberSetNode(Operand o, std::vector<int64_t> v) : o_(std::move(o)), set_(v.begin(), v.end()) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [this](const Value& v) { return set_.count(v.num) != 0; });
+  }
+ private:
+  Operand o_;
+  std::unordered_set<int64_t> set_;
+};
+
+struct Cidr {
+  int family = AF_INET;
+  unsigned char addr[16] = {};
+  int bits = 0;
+};
+bool parse_ip(std::string_view text, int& family, unsigned char* out) {
+  std::string s(text);
+  if (inet_pton(AF_INET, s.c_str(), out) == 1) {
+    family = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), out) == 1) {
+    family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+std::optional<Cidr> parse_cidr(std::string_view text) {
+  Cidr c;
+  auto slash = text.find('/');
+  if (!parse_ip(text.substr(0, slash), c.family, c.addr)) return std::nullopt;
+  int max = c.family == AF_INET ? 32 : 128;
+  c.bits = max;
+  if (slash != std::string_view::npos) {
+    auto b = text.substr(slash + 1);
+    auto [p, ec] = std::from_chars(b.data(), b.data() + b.size(), c.bits);
+    if (ec != std::errc() || p != b.data() + b.size() || c.bits < 0 || c.bits > max) return std::nullopt;
+  }
+  return c;
+}
+bool in_cidr(const Cidr& c, std::string_view ip) {
+  int family;
+  unsigned char a[16];
+  if (!parse_ip(ip, family, a) || family != c.family) return false;
+  int full = c.bits / 8, rest = c.bits % 8;
+  if (std::memcmp(a, c.addr, full) != 0) return false;
+  if (rest == 0) return true;
+  unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (a[full] & mask) == (c.addr[full] & mask);
+}
+
+class NetNode final : public Node {
+ public:
+  NetNode(Operand o, bool negate, std::vector<Cidr> nets) : o_(std::move(o)), negate_(negate), nets_(std::move(nets)) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    return for_values(o_, in, [this](const Value& v) {
+      bool hit = std::any_of(nets_.begin(), nets_.end(), [&](const Cidr& c) { return in_cidr(c, v.str); });
+      return hit != negate_;
+    });
+  }
+ private:
+  Operand o_;
+  bool negate_;
+  std::vector<Cidr> nets_;
+};
+
+// field OP val(other field)
+class FieldCompareNode final : public Node {
+ public:
+  FieldCompareNode(Operand l, Op op, Operand r) : l_(std::move(l)), op_(op), r_(std::move(r)) {}
+  bool eval(const EvalInput& in) const noexcept override {
+    Value rv;
+    if (!extract(r_, in, r_.field.index < 0 ? 1 : r_.field.index, rv)) return false;
+    bool numeric = l_.field.type() != FieldType::string && l_.field.type() != FieldType::ipnet &&
+                   l_.field.type() != FieldType::evttype;
+    std::string rs(rv.str);
+    return for_values(l_, in, [&](const Value& v) {
+      if (numeric) {
+        switch (op_) {
+          case Op::eq: return v.num == rv.num;
+          case Op::ne: return v.num != rv.num;
+          case Op::lt: return v.num < rv.num;
+          case Op::le: return v.num <= rv.num;
+          case Op::gt: return v.num > rv.num;
+          case Op::ge: return v.num >= rv.num;
+          default: return false;
+        }
+      }
+      switch (op_) {
+        case Op::eq: return v.str == rs;
+        case Op::ne: return v.str != rs;
+        case Op::contains: return v.str.find(rs) != std::string_view::npos;
+        case Op::startswith: return v.str.starts_with(rs);
+        case Op::endswith: return v.str.ends_with(rs);
+        default: return false;
+      }
+    });
+  }
+ private:
+  Operand l_;
+  Op op_;
+  Operand r_;
+};
+
+std::optional<int64_t> parse_number(std::string_view s, FieldType type) {
+  if (type == FieldType::boolean) {
+    if (s == "true") return 1;
+    if (s == "false") return 0;
+    return std::nullopt;
+  }
+  int64_t v = 0;
+  int base = 10;
+  if (s.starts_with("0x")) {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::optional<std::string> hex_bytes(std::string_view s) {
+  if (s.size() % 2) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < s.size(); i += 2) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(s.data() + i, s.data() + i + 2, v, 16);
+    if (ec != std::errc() || p != s.data() + i + 2) return std::nullopt;
+    out += static_cast<char>(v);
+  }
+  return out;
+}
+
+using Compiled = std::expected<NodePtr, CompileError>;
+
+Compiled err(const Ast& a, std::string msg) {
+   return std::unexpected(CompileError{a.offset, a.source, "'" + a.lhs.field.text + " " + std::string(op_name(a.op)) + "': " + msg});
+}
+
+Compiled compile_check(const Ast& a) {
+  const Operand& o = a.lhs;
+  FieldType type = o.transformers.empty() ? o.field.type() : FieldType::string;
+  if (a.op == Op::exists) return std::make_unique<ExistsNode>(o);
+  if (a.rhs_field) {
+    if (a.op != Op::eq && a.op != Op::ne && a.op != Op::lt && a.op != Op::le && a.op != Op::gt && a.op != Op::ge &&
+        a.op != Op::contains && a.op != Op::startswith && a.op != Op::endswith)
+      return err(a, "operator does not take val()");
+    return std::make_unique<FieldCompareNode>(o, a.op, *a.rhs_field);
+  }
+  bool list_op = a.op == Op::in || a.op == Op::intersects || a.op == Op::pmatch;
+  switch (type) {
+    case FieldType::evttype: {
+      if (a.op != Op::eq && a.op != Op::ne && !list_op)
+        return std::make_unique<StringNode>(o, a.op, a.values.empty() ? "" : a.values[0]);
+      TypeSet s;
+      for (const auto& v : a.values)
+        if (auto t = event_type_for_falco_name(v)) s.set(static_cast<size_t>(*t));
+      if (a.op == Op::ne) return std::make_unique<NotNode>(std::make_unique<TypeNode>(s));
+      return std::make_unique<TypeNode>(s);
+    }
+    case FieldType::number:
+    case FieldType::boolean: {
+      std::vector<int64_t> nums;
+      for (const auto& v : a.values) {
+        auto n = parse_number(v, type);
+        if (!n) return err(a, "'" + v + "' is not a " + (type == FieldType::boolean ? "bool (true|false)" : "number"));
+        nums.push_back(*n);
+      }
+      if (list_op) {
+        if (a.op == Op::pmatch) return err(a, "pmatch needs a string field");
+        return std::make_unique<NumberSetNode>(o, std::move(nums));
+      }
+      if (a.op > Op::ge) return err(a, "operator needs a string field, this one is a " + std::string(field_type_name(type)));
+      if (type == FieldType::boolean && a.op != Op::eq && a.op != Op::ne) return err(a, "a bool field takes = or !=");
+      return std::make_unique<NumberNode>(o, a.op, nums[0]);
+    }
+    case FieldType::ipnet: {
+      std::vector<Cidr> nets;
+      for (const auto& v : a.values) {
+        auto c = parse_cidr(v);
+        if (!c) return err(a, "'" + v + "' is not an address or CIDR");
+        nets.push_back(*c);
+      }
+      if (a.op != Op::eq && a.op != Op::ne && a.op != Op::in) return err(a, "a network field takes =, != or in");
+      return std::make_unique<NetNode>(o, a.op == Op::ne, std::move(nets));
+    }
+    case FieldType::string:
+      break;
+  }
+  if (a.op == Op::in || a.op == Op::intersects) return std::make_unique<StringSetNode>(o, a.values);
+  if (a.op == Op::pmatch) return std::make_unique<PmatchNode>(o, a.values);
+  const std::string& lit = a.values.at(0);
+  if (a.op == Op::regex) {
+    auto re = std::make_unique<re2::RE2>(lit, re2::RE2::Quiet);
+    if (!re->ok()) return err(a, "bad regex '" + lit + "': " + re->error());
+    return std::make_unique<RegexNode>(o, std::move(re));
+  }
+  if (a.op == Op::bcontains || a.op == Op::bstartswith) {
+    auto bytes = hex_bytes(lit);
+    if (!bytes) return err(a, "'" + lit + "' is not hex bytes");
+    return std::make_unique<StringNode>(o, a.op, *bytes);
+  }
+  return std::make_unique<StringNode>(o, a.op, lit);
+}
+
+}  // namespace
+
+std::expected<NodePtr, CompileError> compile_condition(const Ast& a) {
+  switch (a.kind) {
+    case Ast::Kind::constant: return std::make_unique<ConstNode>(a.constant);
+    case Ast::Kind::check: return compile_check(a);
+    case Ast::Kind::not_: {
+      auto k = compile_condition(*a.kids[0]);
+      if (!k) return k;
+      return std::make_unique<NotNode>(std::move(*k));
+    }
+    case Ast::Kind::and_:
+    case Ast::Kind::or_: {
+      std::vector<NodePtr> kids;
+      for (const auto& k : a.kids) {
+        auto c = compile_condition(*k);
+        if (!c) return c;
+        kids.push_back(std::move(*c));
+      }
+      if (a.kind == Ast::Kind::and_) return std::make_unique<AndNode>(std::move(kids));
+      return std::make_unique<OrNode>(std::move(kids));
+    }
+  }
+  return std::make_unique<ConstNode>(false);
+}
+
+}  // namespace kata_sentry::policy

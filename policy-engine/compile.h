@@ -1,0 +1,30 @@
+// Turns a condition AST into a tree of typed evaluation nodes: literal lists become hash
+// sets, regexes are compiled once (RE2), CIDRs parsed once, evt.type checks become bit
+// tests. Evaluation never parses or allocates for the common cases.
+#pragma once
+
+#include <memory>
+
+#include "core/result.h"
+#include "policy-engine/condition.h"
+
+namespace kata_sentry::policy {
+
+class Node {
+ public:
+  virtual ~Node() = default;
+  // noexcept: nothing on the event path throws.
+  virtual bool eval(const EvalInput& in) const noexcept = 0;
+};
+using NodePtr = std::unique_ptr<const Node>;
+
+// Fails (invalid_argument) when a literal does not fit its field ("abc" for user.uid,
+// a bad regex, a bad CIDR); the message names the check, and `offset` where it is.
+struct CompileError {
+  size_t offset = 0;
+  const SourceText* source = nullptr;
+  std::string message;
+};
+std::expected<NodePtr, CompileError> compile_condition(const Ast& ast);
+
+}  // namespace kata_sentry::policy

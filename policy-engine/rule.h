@@ -1,0 +1,73 @@
+// A loaded rule set: rules, sequence rules, and what they need at evaluation time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy-engine/compile.h"
+#include "policy-engine/enforcement_spec.h"
+#include "policy-engine/output.h"
+
+namespace kata_sentry::policy {
+
+// Falco's eight levels, most severe first.
+enum class Priority : uint8_t { emergency, alert, critical, error, warning, notice, informational, debug };
+std::optional<Priority> priority_from_name(std::string_view name);  // case-insensitive; "info" too
+std::string_view priority_name(Priority p);                         // Falco's JSON form: "Warning"
+
+enum class Action : uint8_t { alert, deny, kill, kill_sandbox };
+std::optional<Action> action_from_name(std::string_view name);
+std::string_view action_name(Action a);
+
+struct Rule {
+  std::string name;
+  std::string desc;
+  std::string condition;  // as loaded (after append/override and exceptions)
+  std::shared_ptr<const Node> node;
+  TypeSet types;          // event types it can match (the index)
+  OutputTemplate output;
+  Priority priority = Priority::warning;
+  std::vector<std::string> tags;
+  std::string source = "syscall";
+  bool enabled = true;
+  Action action = Action::alert;
+  std::optional<EnforcementSpec> enforcement;  // set for action: deny
+  SourcePos pos;
+  std::string file;
+};
+
+struct SequenceStep {
+  std::string rule;  // a named rule matched this event, or
+  std::shared_ptr<const Node> condition;  // this condition holds
+  std::string condition_text;
+  int rule_index = -1;
+  TypeSet types;
+};
+
+struct Sequence {
+  std::string name;
+  std::string desc;
+  std::vector<FieldRef> by;     // the key; default sandbox.id
+  uint64_t within_ns = 0;
+  std::vector<SequenceStep> steps;
+  OutputTemplate output;
+  Priority priority = Priority::warning;
+  std::vector<std::string> tags;
+  bool enabled = true;
+  Action action = Action::alert;
+  TypeSet types;                // union of the steps'
+  SourcePos pos;
+  std::string file;
+};
+
+struct RuleSet {
+  std::vector<Rule> rules;
+  std::vector<Sequence> sequences;
+  size_t macro_count = 0;
+  size_t list_count = 0;
+};
+
+}  // namespace kata_sentry::policy

@@ -1,0 +1,12 @@
+# Policy engine unit tests: pure code, synthetic events (tests/support/event_builder.h).
+ks_test(policy_test TIER unit
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/policy/condition_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/loader_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/falco_rules_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/default_rules_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/engine_test.cpp
+  LIBS ks_policy)
+target_include_directories(policy_test PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(policy_test PRIVATE
+  KS_FALCO_RULES="${PROJECT_SOURCE_DIR}/../shared/compat/falco/falco_rules.yaml"
+  KS_DEFAULT_RULES_DIR="${PROJECT_SOURCE_DIR}/rules")
