@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
@@ -188,7 +189,9 @@ Result<std::unique_ptr<HostProbes>> HostProbes::open(const HostProbesOptions& op
     skel->rodata->cfg.scope.scope_enabled = options.scope_enabled ? 1 : 0;
     skel->rodata->cfg.scope.follow_children = options.follow_children ? 1 : 0;
     skel->rodata->cfg.self_tgid = options.exclude_tgid ? options.exclude_tgid : static_cast<uint32_t>(getpid());
-    bpf_map__set_max_entries(skel->maps.events, static_cast<uint32_t>(round_ring_size(options.ring_buffer_bytes)));
+    size_t ring_bytes = round_ring_size(options.ring_buffer_bytes);
+    bpf_map__set_max_entries(skel->maps.events, static_cast<uint32_t>(ring_bytes));
+    skel->rodata->cfg.wakeup_bytes = static_cast<uint32_t>(std::min(options.wakeup_bytes, ring_bytes / 2));
     bpf_program__set_autoload(skel->progs.handle_lsm_bprm_check, backend.use_lsm);
     int err = host_probes__load(skel);
     if (err == 0) break;
@@ -288,6 +291,11 @@ Status HostProbes::unwatch_cgroup(uint64_t cgroup_id) {
 Result<int> HostProbes::poll(int timeout_ms, const RecordFn& on_record) {
   impl_->on_record = &on_record;
   int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);
+  if (n >= 0) {
+    // Records below the wakeup threshold do not wake epoll; take them now.
+    int more = ring_buffer__consume(impl_->ring.get());
+    n = more < 0 ? more : n + more;
+  }
   impl_->on_record = nullptr;
   if (n == -EINTR) return 0;
   if (n < 0) return fail(ErrorCode::io, "poll host_probes ring buffer: " + errno_name(-n), -n);

@@ -29,6 +29,9 @@ struct HostProbesOptions {
   // Never traced, decided in the kernel; 0 = the calling process itself.
   uint32_t exclude_tgid = 0;
   size_t ring_buffer_bytes = 8u << 20;  // rounded up to a power of two, at least one page
+  // The kernel wakes the consumer once this much is queued (0 = on every record); below
+  // it, records wait for the consumer's poll timeout. Trades latency for CPU.
+  size_t wakeup_bytes = 256u << 10;
   bool allow_lsm = true;                // use the LSM set when capability detection allows
 };
 
@@ -59,8 +62,9 @@ class HostProbes {
   static Result<uint64_t> cgroup_id_of(const std::string& path);
 
   using RecordFn = std::function<void(std::span<const uint8_t> record)>;
-  // Waits up to timeout_ms for records and hands each to `on_record` (on this thread).
-  // Returns the number of records; EINTR counts as 0 records, not an error.
+  // Waits up to timeout_ms for records and hands each to `on_record` (on this thread),
+  // then drains whatever is queued below the wakeup threshold. Returns the number of
+  // records; EINTR counts as 0 records, not an error.
   Result<int> poll(int timeout_ms, const RecordFn& on_record);
 
   // Sum over CPUs of the BPF-side counters.

@@ -83,7 +83,7 @@ Result<TraceSummary> run_trace(const TraceOptions& options, std::FILE* out, cons
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(options.duration_s));
   while (!stop.load(std::memory_order_relaxed)) {
-    int timeout_ms = 200;
+    int timeout_ms = 100;  // also the latency bound for records below the wakeup threshold
     if (options.duration_s > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) break;

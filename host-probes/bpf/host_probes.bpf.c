@@ -200,7 +200,10 @@ static __always_inline int stash(struct ks_event *e)
 
 static __always_inline void submit(struct ks_event *e)
 {
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0)) {
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 flags = queued >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags)) {
 		count(KS_STAT_RINGBUF_DROPS);
 		return;
 	}

@@ -9,7 +9,9 @@
 struct host_probes_cfg {
 	struct ks_scope_cfg scope;
 	__u32 self_tgid; /* the loader itself: never traced, or it would trace its own reads */
-	__u32 _pad;
+	/* Wake the consumer only once this much is queued: a wakeup per record costs more
+	 * than the record itself. The consumer also drains on its poll timeout. */
+	__u32 wakeup_bytes;
 };
 
 #endif
