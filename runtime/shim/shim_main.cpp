@@ -27,6 +27,9 @@
 #include "runtime/shim/ttrpc/server.h"
 #include "runtime/shim/ttrpc/socket.h"
 #include "runtime/shim/unavailable_backend.h"
+#ifdef KS_SHIM_HAVE_SANDBOX
+#include "runtime/shim/sandbox_backend.h"
+#endif
 
 extern char** environ;
 
@@ -258,7 +261,11 @@ int run_serve(const ShimOptions& o) {
     events = std::make_unique<ExecPublisher>(o.publish_binary, o.address, o.ns);
   else
     events = std::make_unique<RecordingPublisher>();
+#ifdef KS_SHIM_HAVE_SANDBOX
+  SandboxBackend backend(runtime::SandboxOptions{});
+#else
   UnavailableBackend backend;
+#endif
   ttrpc::Server server;
   TaskService service(backend, *events, [&server] { server.request_stop(); });
   service.register_methods(server);

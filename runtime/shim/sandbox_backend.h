@@ -1,0 +1,70 @@
+// The real TaskBackend: one kata-sentry Sandbox (a QEMU VM with the agent) per shim, that is
+// per pod. The VM boots on the first create(), containers and exec processes run through the
+// agent, stdio is pumped between containerd's FIFOs and the agent, and the VM is destroyed when
+// the pod's last container is removed or the shim shuts down.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "runtime/sandbox/sandbox.h"
+#include "runtime/shim/task_backend.h"
+#include "runtime/shim/ttrpc/socket.h"
+
+namespace kata_sentry::shim {
+
+class SandboxBackend final : public TaskBackend {
+ public:
+  // `options.id` empty: the sandbox is named after the pod's first container.
+  explicit SandboxBackend(runtime::SandboxOptions options);
+  ~SandboxBackend() override;  // shutdown()
+
+  void set_observer(BackendObserver observer) override;
+  Result<uint32_t> create(const ContainerSpec& spec) override;
+  Result<uint32_t> start(const std::string& id, const std::string& exec_id) override;
+  Status exec(const ExecSpec& spec) override;
+  Status remove(const std::string& id, const std::string& exec_id) override;
+  Status kill(const std::string& id, const std::string& exec_id, uint32_t signal, bool all) override;
+  Result<std::vector<ProcessInfo>> pids(const std::string& id) override;
+  Status resize_pty(const std::string& id, const std::string& exec_id, uint32_t width, uint32_t height) override;
+  Status close_stdin(const std::string& id, const std::string& exec_id) override;
+  Status pause(const std::string& id) override;
+  Status resume(const std::string& id) override;
+  Status update(const std::string& id, const std::string& resources_json) override;
+  Result<TaskStats> stats(const std::string& id) override;
+  void shutdown() override;
+
+ private:
+  // One container init or exec process and the threads that serve it.
+  struct Proc {
+    std::string cid, exec_id;
+    Stdio stdio;
+    std::string process_json;  // exec only
+    ttrpc::UniqueFd in, out, err;
+    ttrpc::UniqueFd stdin_stop_r, stdin_stop_w;  // wakes the stdin pump on CloseIO/teardown
+    std::thread input, output, waiter;
+    std::atomic<bool> output_done{false};
+    std::atomic<bool> stdin_closed{false};
+    uint32_t pid = 0;
+  };
+  using Key = std::pair<std::string, std::string>;
+
+  Status open_stdio(Proc& p);
+  void start_pumps(const std::shared_ptr<Proc>& p);
+  void stop_stdin(Proc& p);
+  static void join(Proc& p);
+  void report_exit(const Proc& p, uint32_t status);
+
+  runtime::SandboxOptions options_;
+  std::mutex mu_;  // guards everything below; never held across agent calls that may block
+  BackendObserver observer_;
+  std::shared_ptr<runtime::Sandbox> sandbox_;
+  std::map<std::string, std::filesystem::path> rootfs_mounts_;  // container id → mounted rootfs
+  std::map<Key, std::shared_ptr<Proc>> procs_;
+};
+
+}  // namespace kata_sentry::shim
