@@ -1,13 +1,114 @@
-// Placeholder until the issue that owns `kata-sentry run` lands.
-#include <cstdio>
+// kata-sentry run: parses flags, builds the container's OCI spec, and hands over to
+// runtime::run_container() (runtime/sandbox/run.h). Signals are turned into a flag by a
+// dedicated thread; teardown happens in the main path.
+#include <signal.h>
 
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "agent/container/oci_spec.h"
+#include "core/logging.h"
 #include "runtime/cli/commands.h"
+#include "runtime/cli/flags.h"
+#include "runtime/sandbox/run.h"
 
 namespace kata_sentry::cli {
+namespace {
 
-int cmd_run(int, char**) {
-  std::fputs("kata-sentry run: not built yet\n", stderr);
-  return 1;
+// Blocks SIGINT/SIGTERM/SIGHUP in every thread (call before any thread starts) and records the
+// first one that arrives in `caught`.
+class SignalCatcher {
+ public:
+  explicit SignalCatcher(std::atomic<int>* caught) : caught_(caught) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before teardown
+    thread_ = std::thread([this] {
+      timespec tick{0, 50'000'000};
+      while (!stop_.load()) {
+        int sig = sigtimedwait(&set_, nullptr, &tick);
+        if (sig > 0 && caught_->load() == 0) caught_->store(sig);
+      }
+    });
+  }
+  ~SignalCatcher() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  sigset_t set_;
+  std::atomic<int>* caught_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  std::string rootfs, image, spec_path, id;
+  int64_t memory_mb = 512, cpus = 1;
+  bool privileged = false, interactive = false, verbose = false;
+  FlagParser flags("kata-sentry run [flags] -- CMD ARG...",
+                   "Boots a sandbox VM, runs CMD in a container inside it with stdio streamed, and exits with "
+                   "the container's status (128+N for signal N). Everything is torn down afterwards, also on "
+                   "Ctrl-C.");
+  flags.add_string("rootfs", '\0', "DIR", "container root filesystem (default: the built-in busybox rootfs)", &rootfs);
+  flags.add_string("image", '\0', "OCI-TAR", "container image as an OCI layout tarball (not supported yet)", &image);
+  flags.add_string("spec", '\0', "CONFIG.JSON",
+                   "OCI runtime spec to use instead of the default one; CMD, if given, replaces process.args", &spec_path);
+  flags.add_int("memory", 'm', "MB", "guest memory", &memory_mb);
+  flags.add_int("cpus", 'c', "N", "guest vCPUs", &cpus);
+  flags.add_string("id", '\0', "ID", "sandbox id (default: random)", &id);
+  flags.add_bool("privileged", '\0', "all capabilities, no masked paths, no seccomp", &privileged);
+  flags.add_bool("interactive", 'i', "stream stdin to the container", &interactive);
+  flags.add_bool("verbose", 'v', "print the time of each phase and the sandbox's lifecycle", &verbose);
+  flags.set_epilog("Examples:\n  kata-sentry run -- echo hello\n  echo hi | kata-sentry run -i -- cat\n"
+                   "  kata-sentry run -v --memory 256 -- sh -c 'uname -r; exit 7'\n");
+  std::vector<std::string> args = flags.parse(argc, argv, 2);
+
+  if (!image.empty()) throw UsageError{"--image: OCI image tarballs are not supported yet; use --rootfs DIR"};
+  if (memory_mb < 128 || memory_mb > 65536) throw UsageError{"--memory: must be between 128 and 65536 MB"};
+  if (cpus < 1 || cpus > 64) throw UsageError{"--cpus: must be between 1 and 64"};
+
+  runtime::RunRequest req;
+  // The spec is checked before anything boots: a bad config.json costs no VM.
+  if (!spec_path.empty()) {
+    auto spec = agent::load_oci_spec(spec_path);
+    if (!spec) {
+      std::fprintf(stderr, "kata-sentry run: %s\n", spec.error().describe().c_str());
+      return 2;
+    }
+    req.spec = std::move(*spec);
+    if (!args.empty()) req.spec.process.args = args;
+  } else {
+    if (args.empty()) throw UsageError{"missing CMD (usage: kata-sentry run [flags] -- CMD ARG...)"};
+    req.spec = agent::default_oci_spec(args, privileged);
+  }
+  if (!rootfs.empty() && !std::filesystem::is_directory(rootfs)) throw UsageError{"--rootfs: " + rootfs + " is not a directory"};
+  req.rootfs = rootfs;
+  req.interactive = interactive;
+  req.verbose = verbose;
+  req.sandbox.id = id;
+  req.sandbox.memory_mb = static_cast<int>(memory_mb);
+  req.sandbox.cpus = static_cast<int>(cpus);
+  if (verbose) set_log_level("info");
+
+  std::atomic<int> caught{0};
+  Result<int> status;
+  {
+    SignalCatcher catcher(&caught);
+    status = runtime::run_container(req, caught);
+  }
+  if (!status) {
+    std::fprintf(stderr, "kata-sentry run: %s\n", status.error().describe().c_str());
+    return 125;  // like docker/podman: the runtime failed, not the container
+  }
+  return *status;
 }
 
 }  // namespace kata_sentry::cli

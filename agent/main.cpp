@@ -1,0 +1,52 @@
+// kata-sentry-agent: the guest's /init. Builds the guest's world (init/guest_init.h), bridges
+// the virtio-serial agent port into a socket and serves the Agent gRPC API on it until the host
+// destroys the sandbox or goes away; then powers the VM off.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "agent/init/guest_init.h"
+#include "agent/init/port_bridge.h"
+#include "agent/service/agent_server.h"
+
+namespace ks = kata_sentry::agent;
+
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+  ks::console_log("fatal: " + what);
+  ks::power_off();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (::getpid() != 1) {
+    std::fprintf(stderr,
+                 "kata-sentry-agent: runs as PID 1 of a kata-sentry guest VM (it mounts filesystems, loads\n"
+                 "kernel modules and powers the machine off); it is started by the kernel as /init.\n");
+    return 2;
+  }
+  // Failing to switch is not fatal: containers then run with the launcher's chroot fallback.
+  if (auto st = ks::switch_root_if_initramfs(argv); !st) ks::console_log("warning: " + st.error().describe());
+  ks::GuestInitOptions init_options;
+  if (auto st = ks::init_guest(init_options); !st) die(st.error().describe());
+
+  std::string port_name = ks::kernel_cmdline_value("ks.port", "agent.0");
+  auto port = ks::find_virtio_port(port_name, std::chrono::seconds(10));
+  if (!port) die(port.error().describe());
+  int agent_fd = -1;
+  auto bridge = ks::PortBridge::start(*port, &agent_fd);
+  if (!bridge) die(bridge.error().describe());
+  ks::console_log("serving on " + port->string());
+
+  ks::AgentServerOptions server_options;
+  server_options.shared_dir = init_options.share_mount;
+  server_options.cgroup_parent = init_options.cgroup_parent;
+  server_options.set_hostname = true;
+  if (auto st = ks::serve_agent(agent_fd, server_options); !st) die(st.error().describe());
+  ks::console_log("agent stopped; powering off");
+  ks::power_off();
+}

@@ -1,0 +1,106 @@
+// Cold `kata-sentry run -- true`, phase by phase (median of N runs, each a fresh sandbox), plus
+// the resident memory of QEMU (host) and of the agent (guest PID 1). Measured through the same
+// library calls as `kata-sentry run`. On hosts without usable KVM this is TCG: the table says so.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/container/oci_spec.h"
+#include "runtime/sandbox/sandbox.h"
+
+namespace ks = kata_sentry;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// "VmRSS:   12345 kB" -> 12345
+long status_kb(const std::string& status_text, const std::string& key) {
+  auto pos = status_text.find(key + ":");
+  if (pos == std::string::npos) return -1;
+  return std::strtol(status_text.c_str() + pos + key.size() + 1, nullptr, 10);
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (::geteuid() != 0) {
+    std::puts("vm_run_bench: SKIPPED (needs root)");
+    return 0;
+  }
+  int runs = argc > 1 ? std::atoi(argv[1]) : 5;
+  const char* phases[] = {"vm started (QMP up)", "agent ready", "container started", "container exited", "torn down"};
+  std::map<std::string, std::vector<double>> at;
+  std::vector<double> qemu_rss, qemu_rss_anon, agent_rss;
+  std::string accel;
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = Clock::now();
+    auto sb = ks::runtime::Sandbox::create({});
+    if (!sb) {
+      std::fprintf(stderr, "vm_run_bench: %s\n", sb.error().describe().c_str());
+      return 1;
+    }
+    auto& s = **sb;
+    accel = ks::vm::accelerator_name(s.vm().accelerator());
+    at[phases[0]].push_back(s.timings().vm_started.count());
+    at[phases[1]].push_back(s.timings().agent_ready.count());
+    auto spec = ks::agent::default_oci_spec({"true"}, false);
+    if (auto st = s.create_container("bench", spec, "", false); !st) {
+      std::fprintf(stderr, "vm_run_bench: %s\n", st.error().describe().c_str());
+      return 1;
+    }
+    if (auto st = s.agent().start_container("bench"); !st) return 1;
+    at[phases[2]].push_back(ms_since(t0));
+    auto waited = s.agent().wait_process("bench", "");
+    if (!waited) return 1;
+    at[phases[3]].push_back(ms_since(t0));
+
+    // The agent's RSS: a container that shares the agent's pid namespace reads /proc/1/status.
+    auto probe = ks::agent::default_oci_spec({"grep", "VmRSS", "/proc/1/status"}, true);
+    std::erase_if(probe.linux.namespaces, [](const auto& n) { return n.type == "pid"; });
+    if (s.create_container("rss", probe, "", false) && s.agent().start_container("rss")) {
+      std::string out;
+      (void)s.agent().read_output("rss", "", [&](std::string_view d) { out.append(d); }, [](std::string_view) {});
+      (void)s.agent().wait_process("rss", "");
+      agent_rss.push_back(status_kb(out, "VmRSS"));
+    }
+    auto qs = read_all("/proc/" + std::to_string(s.vm().qemu_pid()) + "/status");
+    qemu_rss.push_back(status_kb(qs, "VmRSS"));
+    qemu_rss_anon.push_back(status_kb(qs, "RssAnon"));
+    auto t_down = Clock::now();
+    (void)s.destroy();
+    at[phases[4]].push_back(at[phases[3]].back() + ms_since(t_down));
+    sb->reset();
+  }
+  std::printf("cold `kata-sentry run -- true`: median of %d runs, accelerator %s%s\n", runs, accel.c_str(),
+              accel == "tcg" ? " (TCG software emulation: no usable KVM on this host; KVM is far faster)" : "");
+  std::printf("  %-24s %10s %10s\n", "phase (since start)", "median ms", "max ms");
+  for (const char* p : phases) {
+    auto& v = at[p];
+    std::printf("  %-24s %10.0f %10.0f\n", p, median(v), *std::max_element(v.begin(), v.end()));
+  }
+  std::printf("  QEMU RSS                 %7.1f MiB (anon %.1f MiB; the rest is shared guest memory touched)\n",
+              median(qemu_rss) / 1024, median(qemu_rss_anon) / 1024);
+  std::printf("  agent RSS (guest PID 1)  %7.1f MiB\n", median(agent_rss) / 1024);
+  return 0;
+}

@@ -1,0 +1,34 @@
+// `kata-sentry run` as a library call: a fresh sandbox, one container in it, stdio streamed to
+// this process, the exit status returned, and everything torn down before returning.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "agent/container/oci_spec.h"
+#include "core/result.h"
+#include "runtime/sandbox/sandbox.h"
+
+namespace kata_sentry::runtime {
+
+struct RunRequest {
+  SandboxOptions sandbox;
+  agent::OciSpec spec;
+  std::filesystem::path rootfs;  // empty: the guest image's busybox rootfs
+  std::string container_id = "main";
+  bool interactive = false;      // stream this process's stdin to the container
+  bool verbose = false;          // print each phase's time on stderr
+  int stdout_fd = 1;
+  int stderr_fd = 2;
+  int stdin_fd = 0;
+};
+
+// Returns the container's shell-convention status (exit code, or 128 + signal). When `interrupt`
+// becomes non-zero (a signal number, set by the caller's signal handling), the container is
+// killed and the sandbox torn down; the result is then 128 + that signal. Fails naming the step
+// (boot, agent, container) when the container could not run to completion; the sandbox is gone
+// either way.
+Result<int> run_container(const RunRequest& request, const std::atomic<int>& interrupt);
+
+}  // namespace kata_sentry::runtime

@@ -1,0 +1,83 @@
+// A sandbox: one VM with its agent, and the host-side state around it, all under
+// /run/kata-sentry/sandboxes/<id>/ (sockets, logs, the virtio-fs shared dir with each container's
+// bundle, the overlay upper dirs). Created in order dir → shared mount → virtiofsd + QEMU →
+// agent ready → CreateSandbox; torn down in reverse, also when creation fails half-way and from
+// the destructor, so that no process, mount or directory outlives it.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/container/oci_spec.h"
+#include "core/result.h"
+#include "runtime/agent_client/agent_client.h"
+#include "runtime/vm/vm.h"
+
+namespace kata_sentry::runtime {
+
+struct SandboxOptions {
+  std::string id;  // empty: 16 random hex digits
+  std::filesystem::path root = "/run/kata-sentry/sandboxes";
+  std::filesystem::path guest_dir;  // empty: vm::GuestImage::default_dir()
+  int cpus = 1;
+  int memory_mb = 512;
+  std::chrono::milliseconds boot_timeout{60000};  // QEMU start to agent ready
+};
+
+// Durations since Sandbox::create() began.
+struct SandboxTimings {
+  std::chrono::milliseconds vm_started{0};   // QEMU up (QMP answers)
+  std::chrono::milliseconds agent_ready{0};  // the agent answered its health check
+};
+
+class Sandbox {
+ public:
+  // Fails naming the step; nothing is left behind on failure.
+  static Result<std::unique_ptr<Sandbox>> create(const SandboxOptions& options);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Makes <shared>/<container_id>/rootfs an overlay of `rootfs` (writes land in the sandbox dir,
+  // never in `rootfs`), writes config.json there (root.path forced to "rootfs") and asks the
+  // agent to create the container. `rootfs` empty: the guest image's busybox rootfs.
+  Status create_container(const std::string& container_id, const agent::OciSpec& spec,
+                          const std::filesystem::path& rootfs, bool open_stdin);
+
+  AgentClient& agent() { return *agent_; }
+  vm::Vm& vm() { return *vm_; }
+  const std::string& id() const { return id_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  const vm::GuestImage& image() const { return image_; }
+  const SandboxTimings& timings() const { return timings_; }
+
+  // When an agent call failed because the VM is gone, the error says so, with the reason
+  // (qemu's exit and the last console line); other errors are returned unchanged.
+  Error explain(const Error& error);
+
+  // DestroySandbox (short deadline), QEMU and virtiofsd stopped, rootfs and shared-dir mounts
+  // detached, the sandbox dir removed. Idempotent; reports the first problem but always
+  // completes every step.
+  Status destroy();
+
+ private:
+  Sandbox() = default;
+  Status mount_shared_dir();
+  Status place_rootfs(const std::string& container_id, const std::filesystem::path& rootfs);
+
+  std::string id_;
+  std::filesystem::path dir_;
+  std::filesystem::path shared_;
+  vm::GuestImage image_;
+  SandboxTimings timings_;
+  bool shared_mounted_ = false;
+  std::vector<std::filesystem::path> rootfs_mounts_;
+  std::unique_ptr<vm::Vm> vm_;
+  std::unique_ptr<AgentClient> agent_;
+  bool destroyed_ = false;
+};
+
+}  // namespace kata_sentry::runtime

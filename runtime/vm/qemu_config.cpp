@@ -1,0 +1,49 @@
+#include "runtime/vm/qemu_config.h"
+
+#include "core/host_support.h"
+
+namespace kata_sentry::vm {
+
+const char* accelerator_name(Accelerator accel) { return accel == Accelerator::kvm ? "kvm" : "tcg"; }
+
+AcceleratorChoice choose_accelerator() {
+  Capability kvm = probe_kvm();
+  if (kvm.available) return {Accelerator::kvm, "KVM usable" + (kvm.detail.empty() ? "" : ": " + kvm.detail)};
+  return {Accelerator::tcg, "KVM not usable (" + kvm.detail + ")"};
+}
+
+std::vector<std::string> qemu_argv(const QemuConfig& c) {
+  std::vector<std::string> a = {c.binary.string()};
+  auto add = [&a](std::initializer_list<std::string> words) { a.insert(a.end(), words); };
+  if (!c.name.empty()) add({"-name", c.name});
+  // No default devices (VGA, NIC, floppy, monitor): less for TCG to emulate and probe.
+  add({"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"});
+  if (c.accel == Accelerator::kvm) {
+    add({"-accel", "kvm", "-cpu", "host"});
+  } else {
+    add({"-accel", "tcg", "-cpu", "max"});
+  }
+  add({"-smp", std::to_string(c.cpus), "-m", std::to_string(c.memory_mb) + "M"});
+  if (c.share) {
+    // vhost-user-fs maps guest memory into virtiofsd, so it must be a shareable memfd.
+    add({"-object", "memory-backend-memfd,id=mem,share=on,size=" + std::to_string(c.memory_mb) + "M",
+         "-numa", "node,memdev=mem"});
+  }
+  add({"-kernel", c.kernel.string(), "-initrd", c.initrd.string(), "-append", c.kernel_cmdline});
+  add({"-chardev", "file,id=console,path=" + c.console_log.string(), "-serial", "chardev:console"});
+  add({"-chardev", "socket,id=qmp,path=" + c.qmp_socket.string() + ",server=on,wait=off",
+       "-mon", "chardev=qmp,mode=control"});
+  add({"-device", "virtio-serial-pci,id=vser0",
+       "-chardev", "socket,id=agent,path=" + c.agent_socket.string() + ",server=on,wait=off",
+       "-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + c.agent_port_name});
+  if (c.share) {
+    add({"-chardev", "socket,id=vfs,path=" + c.share->vhost_socket.string(),
+         "-device", "vhost-user-fs-pci,chardev=vfs,tag=" + c.share->tag});
+  }
+  if (c.seccomp_sandbox) {
+    add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
+  }
+  return a;
+}
+
+}  // namespace kata_sentry::vm

@@ -1,0 +1,158 @@
+#include "runtime/vm/vm.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "core/host_support.h"
+#include "core/logging.h"
+
+namespace kata_sentry::vm {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kShareTag = "kshared";
+
+// Waits until `path` exists while `child` keeps running.
+// `what` names the step for errors: "start qemu: /usr/bin/qemu-system-x86_64".
+Status wait_for_socket(ChildProcess& child, const std::string& what, const std::filesystem::path& path,
+                       std::chrono::milliseconds timeout, const std::filesystem::path& log) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!std::filesystem::exists(path)) {
+    if (!child.running()) {
+      return fail(ErrorCode::unavailable, what + " " + child.describe_exit() + ": " + last_log_line(log));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return fail(ErrorCode::timeout, what + ": no socket " + path.string() + " after " +
+                                          std::to_string(timeout.count()) + " ms");
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string last_log_line(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
+  auto log = logger("vm");
+  std::unique_ptr<Vm> vm(new Vm(config));
+  vm->accel_ = choose_accelerator();
+  if (vm->accel_.accel == Accelerator::tcg) {
+    log->info("sandbox {}: accelerator tcg -cpu max ({})", config.id, vm->accel_.reason);
+  } else {
+    log->info("sandbox {}: accelerator kvm ({})", config.id, vm->accel_.reason);
+  }
+
+  std::string virtiofsd = find_virtiofsd();
+  if (virtiofsd.empty()) return fail(ErrorCode::unavailable, "start virtiofsd: not installed (apt-get install qemu-system-common)");
+  auto vfs_socket = config.run_dir / "virtiofsd.sock";
+  auto vfs_log = config.run_dir / "virtiofsd.log";
+  auto vfsd = ChildProcess::spawn({virtiofsd, "--socket-path=" + vfs_socket.string(), "-o",
+                                   "source=" + config.share_source.string(), "-o", "cache=none"},
+                                  vfs_log);
+  if (!vfsd) return std::unexpected(vfsd.error());
+  vm->virtiofsd_ = std::move(*vfsd);
+  if (auto st = wait_for_socket(vm->virtiofsd_, "start virtiofsd: " + virtiofsd, vfs_socket, 5000ms, vfs_log); !st) return std::unexpected(st.error());
+
+  QemuConfig q;
+  q.name = "kata-sentry-" + config.id;
+  q.accel = vm->accel_.accel;
+  q.cpus = config.cpus;
+  q.memory_mb = config.memory_mb;
+  q.kernel = config.image.kernel;
+  q.initrd = config.image.initrd;
+  q.kernel_cmdline = "console=ttyS0 panic=-1 quiet ks.port=" + q.agent_port_name;
+  q.console_log = config.run_dir / "console.log";
+  q.qmp_socket = config.run_dir / "qmp.sock";
+  q.agent_socket = config.run_dir / "agent.sock";
+  q.share = VirtioFsShare{kShareTag, vfs_socket};
+  auto argv = qemu_argv(q);
+  {
+    std::string line;
+    for (const auto& a : argv) line += a + " ";
+    log->debug("sandbox {}: {}", config.id, line);
+  }
+  auto qemu_log = config.run_dir / "qemu.log";
+  auto qemu = ChildProcess::spawn(argv, qemu_log);
+  if (!qemu) return std::unexpected(qemu.error());
+  vm->qemu_ = std::move(*qemu);
+
+  // QEMU creates its server sockets before the guest runs; QMP answering means the machine is up.
+  auto deadline = std::chrono::steady_clock::now() + config.start_timeout;
+  if (auto st = wait_for_socket(vm->qemu_, "start qemu: " + argv[0], q.qmp_socket, config.start_timeout, qemu_log); !st) {
+    return std::unexpected(st.error());
+  }
+  for (;;) {
+    auto qmp = QmpClient::connect(q.qmp_socket, 5000ms);
+    if (qmp) {
+      vm->qmp_ = std::move(*qmp);
+      break;
+    }
+    if (!vm->qemu_.running()) {
+      return fail(ErrorCode::unavailable, "start qemu: " + argv[0] + " " + vm->qemu_.describe_exit() + ": " + last_log_line(qemu_log));
+    }
+    if (std::chrono::steady_clock::now() > deadline) return std::unexpected(qmp.error());
+    std::this_thread::sleep_for(10ms);
+  }
+  log->info("sandbox {}: qemu pid {}, virtiofsd pid {}", config.id, vm->qemu_.pid(), vm->virtiofsd_.pid());
+  return vm;
+}
+
+Vm::~Vm() { shutdown(2000ms); }
+
+Result<int> Vm::connect_agent() {
+  auto path = (config_.run_dir / "agent.sock").string();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail_errno("agent channel " + path + ": socket");
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    auto err = fail_errno("agent channel " + path + ": connect");
+    ::close(fd);
+    return err;
+  }
+  return fd;
+}
+
+void Vm::shutdown(std::chrono::milliseconds grace) {
+  if (qemu_.running()) {
+    // quit stops the emulator at once; the guest has nothing to flush (its disk is the host's).
+    (void)qmp_.quit();
+    if (!qemu_.wait_exit(grace)) qemu_.terminate(0ms);
+  }
+  qmp_ = QmpClient();
+  qemu_.terminate(0ms);
+  // virtiofsd exits when its vhost-user peer goes away; give it a moment, then make sure.
+  if (virtiofsd_.running() && !virtiofsd_.wait_exit(500ms)) virtiofsd_.terminate(0ms);
+}
+
+void Vm::kill_qemu() noexcept {
+  if (qemu_.pidfd() >= 0) ::syscall(SYS_pidfd_send_signal, qemu_.pidfd(), SIGKILL, nullptr, 0);
+}
+
+std::string Vm::death_report() {
+  std::string report = "qemu (pid " + std::to_string(qemu_.pid()) + ") " + qemu_.describe_exit();
+  if (auto line = last_log_line(config_.run_dir / "qemu.log"); !line.empty()) report += "; qemu: " + line;
+  if (auto line = last_log_line(config_.run_dir / "console.log"); !line.empty()) report += "; last console line: " + line;
+  return report;
+}
+
+}  // namespace kata_sentry::vm
