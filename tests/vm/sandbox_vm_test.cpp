@@ -173,8 +173,9 @@ TEST_F(SandboxVm, CgroupMemoryLimitHolds) {
   // `tail /dev/zero` buffers a line that never ends: only the limit stops it (OOM kill).
   auto s = spec({"sh", "-c", "cat /sys/fs/cgroup/memory.max; exec tail /dev/zero"});
   s.linux.resources.memory_limit = 32 << 20;
+  s.mounts.push_back({"/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "ro"}});
   auto o = run("memlimit", s);
-  EXPECT_EQ(o.out, std::to_string(32 << 20) + "\n");
+  EXPECT_EQ(o.out, std::to_string(32 << 20) + "\n") << o.err;
   EXPECT_EQ(o.code, 128 + SIGKILL);
 }
 
