@@ -68,7 +68,7 @@ const std::string& hostname() {
 
 // --- event argument rendering (evt.arg.NAME) ---
 
-enum ArgFormat : uint8_t { kDec, kOpenFlags, kMode, kPtraceReq, kSockDomain, kSockType, kSignal, kCloneFlags, kBpfCmd, kString };
+enum ArgFormat : uint8_t { kDec, kOpenFlags, kMode, kNodeMode, kPtraceReq, kSockDomain, kSockType, kSignal, kCloneFlags, kBpfCmd, kString };
 constexpr int8_t kPath = 100, kPath2 = 101, kFstype = 102;
 
 std::string ptrace_request_name(uint64_t r) {
@@ -135,6 +135,14 @@ std::string render_arg(uint8_t fmt, uint64_t v) {
       std::snprintf(buf, sizeof buf, "0%llo", static_cast<unsigned long long>(v));
       return buf;
     }
+    case kNodeMode: {
+      // mknod: the file type by name, then the permission bits (S_IFBLK|0660)
+      const char* kind = (v & 0170000) == 0060000 ? "S_IFBLK" : (v & 0170000) == 0020000 ? "S_IFCHR"
+                       : (v & 0170000) == 0010000 ? "S_IFIFO" : (v & 0170000) == 0140000 ? "S_IFSOCK" : "S_IFREG";
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "%s|0%llo", kind, static_cast<unsigned long long>(v & 07777));
+      return buf;
+    }
     case kPtraceReq: return ptrace_request_name(v);
     case kSockDomain: return sock_domain_name(v);
     case kSockType: return sock_type_name(v);
@@ -149,6 +157,7 @@ uint8_t format_for(T t, std::string_view name) {
   if (name == "flags" && is_open(t)) return kOpenFlags;
   if (name == "flags" && (t == T::unshare || t == T::clone)) return kCloneFlags;
   if (name == "nstype") return kCloneFlags;
+  if (name == "mode" && (t == T::mknodat || t == T::lsm_inode_mknod)) return kNodeMode;
   if (name == "mode") return kMode;
   if (name == "request") return kPtraceReq;
   if (name == "domain") return kSockDomain;
@@ -432,6 +441,10 @@ const FieldInfo kFields[] = {
     {"evt.rawarg", FieldType::number, ArgKind::event_arg, get_event_arg, "evt.rawarg.NAME: an argument as a number",
      "absent when the event type has no such numeric argument"},
     {"evt.args", FieldType::string, ArgKind::none, get_evt_args, "all arguments as name=value text", ""},
+    {"evt.exit_signal", FieldType::number, ArgKind::none,
+     KS_LAMBDA(const Event& e = ev(in); if (e.type != T::procexit || !e.has_res) return false;
+               return set_num(out, e.res & 0x7f);),
+     "kata-sentry: procexit: the signal that ended the process, 0 for a normal exit", "absent for other types"},
     {"evt.hostname", FieldType::string, ArgKind::none,
      KS_LAMBDA(if (in.extra && in.extra->hostname) return set_str(out, *in.extra->hostname); return set_str(out, hostname());),
      "host name of the node evaluating the event", ""},
@@ -507,7 +520,7 @@ const FieldInfo kFields[] = {
     // user.*, group.*
     {"user.uid", FieldType::number, ArgKind::none, KS_LAMBDA(return set_num(out, ev(in).proc.uid);), "user id", ""},
     {"user.loginuid", FieldType::number, ArgKind::none,
-     KS_LAMBDA(uint32_t l = ev(in).proc.loginuid; return set_num(out, l == UINT32_MAX ? -1 : l);),
+     KS_LAMBDA(uint32_t l = ev(in).proc.loginuid; return set_num(out, l == UINT32_MAX ? int64_t{-1} : int64_t{l});),
      "audit login uid (-1 = unset)", ""},
     {"user.name", FieldType::string, ArgKind::none, get_user_name, "user name",
      "root for uid 0; other uids absent unless the runtime supplies the name (Enrichment)"},

@@ -99,6 +99,7 @@ struct SequenceDef {
 
 std::vector<std::string> scalars(const YAML::Node& n) {
   std::vector<std::string> out;
+  if (!n) return out;
   if (n.IsScalar()) {
     out.push_back(n.Scalar());
   } else if (n.IsSequence()) {

@@ -37,7 +37,7 @@ int validate(const std::vector<std::string>& paths, bool json) {
     out["errors"] = d.error_count();
     out["warnings"] = d.warning_count();
     auto diags = nlohmann::ordered_json::array();
-    for (const auto& x : d.items()) diags.push_back(x.to_json());
+    for (const auto& x : d.items()) diags.push_back(nlohmann::ordered_json::parse(x.to_json().dump()));
     out["diagnostics"] = diags;
     auto files = nlohmann::ordered_json::array();
     for (const auto& f : r->files)
@@ -82,7 +82,7 @@ int list(const std::vector<std::string>& paths, bool json) {
       nlohmann::ordered_json j = {{"kind", "rule"}, {"name", rule.name}, {"priority", policy::priority_name(rule.priority)},
                                   {"action", policy::action_name(rule.action)}, {"enabled", rule.enabled},
                                   {"event_types", types_text(rule.types)}, {"file", rule.file}, {"tags", rule.tags}};
-      if (rule.enforcement) j["enforcement"] = rule.enforcement->to_json();
+      if (rule.enforcement) j["enforcement"] = nlohmann::ordered_json::parse(rule.enforcement->to_json().dump());
       out.push_back(j);
     } else {
       std::printf("%-55s %-13s %-12s %s%s\n", rule.name.c_str(), std::string(policy::priority_name(rule.priority)).c_str(),
