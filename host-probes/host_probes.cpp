@@ -241,7 +241,9 @@ Result<std::unique_ptr<HostProbes>> HostProbes::open(const HostProbesOptions& op
   }
 
   if (!skipped.empty())
-    log->warn("host probes: tracepoints missing in this kernel, not traced: {}", skipped);
+    // Only syscalls this kernel does not have (e.g. module loading with CONFIG_MODULES=n):
+    // nothing can call them, so this is not a degraded mode.
+    log->info("host probes: syscalls absent from this kernel, not traced: {}", skipped);
 
   impl->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_ring_record, impl.get(), nullptr));
   if (!impl->ring) return fail_errno("create ring buffer for host_probes events");

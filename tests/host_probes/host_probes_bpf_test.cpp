@@ -16,12 +16,16 @@
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/event_decode.h"
+#include "core/event_json.h"
 #include "host-probes/host_probes.h"
 #include "host-probes/proc_table.h"
+#include "host-probes/trace.h"
 
 namespace kata_sentry::probes {
 namespace {
@@ -331,6 +335,60 @@ TEST(HostProbesBpf, CgroupScopeCoversTheCgroupAndItsChildren) {
   ASSERT_NE(open_ev, nullptr);
   EXPECT_NE(open_ev->proc.cgroup_id, *id);  // it is in the nested cgroup, matched via the ancestor
   EXPECT_TRUE(probes->unwatch_cgroup(*id).has_value());
+}
+
+}  // namespace
+}  // namespace kata_sentry::probes
+
+// The `kata-sentry trace` path end to end (run_trace): pid scope, --comm filter, JSON lines.
+namespace kata_sentry::probes {
+namespace {
+
+TEST(TraceBpf, JsonLinesForAWatchedPidFilteredByComm) {
+  REQUIRE_BPF_CAPS();
+  Child child([] {
+    int fd = open("/dev/null", O_RDONLY);  // before exec: proc.name is still this test's
+    if (fd >= 0) close(fd);
+    char* const argv[] = {const_cast<char*>("true"), const_cast<char*>("alpha"), const_cast<char*>("beta"), nullptr};
+    execv("/bin/true", argv);
+    return 127;
+  });
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  TraceOptions options;
+  options.pid = static_cast<uint32_t>(child.pid());
+  options.comm = "true";  // drops the child's pre-exec events (comm = this test binary)
+  options.duration_s = 4;
+  std::atomic<bool> stop{false};
+  Result<TraceSummary> summary = fail(ErrorCode::internal, "not run");
+  std::thread tracer([&] { summary = run_trace(options, out, stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // load + attach take ~0.2 s
+  child.start();
+  EXPECT_EQ(child.wait(), 0);
+  tracer.join();
+  ASSERT_TRUE(summary.has_value()) << summary.error().describe();
+  EXPECT_GT(summary->received, summary->printed);  // the filter dropped something
+  EXPECT_EQ(summary->ringbuf_drops + summary->pending_drops, 0u);
+
+  std::rewind(out);
+  char buf[65536];
+  int execs = 0, lines = 0;
+  while (std::fgets(buf, sizeof buf, out)) {
+    ++lines;
+    auto e = event_from_json_line(std::string_view(buf, strcspn(buf, "\n")));
+    ASSERT_TRUE(e.has_value()) << buf;
+    EXPECT_EQ(e->proc.name, "true");
+    EXPECT_EQ(e->proc.pid, static_cast<uint32_t>(child.pid()));
+    if (e->type == EventType::execve) {
+      ++execs;
+      EXPECT_EQ(e->proc.cmdline(), "true alpha beta");
+      EXPECT_EQ(e->proc.exepath, "/bin/true");
+      EXPECT_EQ(e->res, 0);
+    }
+  }
+  std::fclose(out);
+  EXPECT_EQ(execs, 1);
+  EXPECT_GE(lines, 2);  // at least the exec and the exit
 }
 
 }  // namespace
