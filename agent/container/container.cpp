@@ -18,6 +18,7 @@
 
 #include "agent/container/cgroup.h"
 #include "agent/container/child_setup.h"
+#include "agent/container/device_filter.h"
 #include "agent/container/launch_plan.h"
 #include "core/logging.h"
 
@@ -465,6 +466,9 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
   auto cgroup = CgroupDir::create(options.cgroup_parent, options.container_id);
   if (!cgroup) return with_prefix(cgroup.error());
   if (auto st = (*cgroup)->apply_limits(spec.linux.resources); !st) return with_prefix(st.error());
+  if (!spec.linux.resources.devices.empty())
+    if (auto st = attach_device_filter((*cgroup)->path(), spec.linux.resources.devices); !st)
+      return with_prefix(st.error());
 
   auto stdio = prepare_stdio(options.stdio, spec.process.terminal);
   if (!stdio) return with_prefix(stdio.error());

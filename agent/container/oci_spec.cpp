@@ -222,6 +222,20 @@ void read_linux(Reader& r, const json& obj, OciLinux& lx) {
       r.integer(*mem, "limit", "linux.resources.memory.limit", lx.resources.memory_limit);
     if (const json* pids = Reader::member(*res, "pids"); r.object(pids, "linux.resources.pids"))
       r.integer(*pids, "limit", "linux.resources.pids.limit", lx.resources.pids_limit);
+    r.array(*res, "devices", "linux.resources.devices", [&](const json& e, const std::string& p) {
+      if (!r.object(&e, p)) return;
+      OciDeviceRule d;
+      if (!Reader::member(e, "allow")) r.error(p + ".allow", "is required");
+      r.boolean(e, "allow", p + ".allow", d.allow);
+      r.string(e, "type", p + ".type", d.type);
+      if (d.type != "a" && d.type != "c" && d.type != "b") r.error(p + ".type", "must be \"a\", \"c\" or \"b\"");
+      r.integer(e, "major", p + ".major", d.major);
+      r.integer(e, "minor", p + ".minor", d.minor);
+      r.string(e, "access", p + ".access", d.access);
+      if (d.access.empty() || d.access.find_first_not_of("rwm") != std::string::npos)
+        r.error(p + ".access", "must be letters of \"rwm\"");
+      lx.resources.devices.push_back(std::move(d));
+    });
     if (const json* cpu = Reader::member(*res, "cpu"); r.object(cpu, "linux.resources.cpu")) {
       r.integer(*cpu, "shares", "linux.resources.cpu.shares", lx.resources.cpu_shares);
       r.integer(*cpu, "quota", "linux.resources.cpu.quota", lx.resources.cpu_quota);

@@ -73,12 +73,23 @@ struct OciIdMapping {
   uint32_t container_id = 0, host_id = 0, size = 0;
 };
 
+// linux.resources.devices: like writes to cgroup v1 devices.allow/deny, applied in order.
+struct OciDeviceRule {
+  bool allow = false;
+  std::string type = "a";           // "a" (all), "c", "b"
+  std::optional<int64_t> major;     // absent or -1: any
+  std::optional<int64_t> minor;
+  std::string access = "rwm";       // subset of "rwm"
+};
+
 struct OciResources {
   std::optional<int64_t> memory_limit;  // bytes; -1 = unlimited
   std::optional<int64_t> pids_limit;    // -1 or 0 = unlimited
   std::optional<uint64_t> cpu_shares;   // cgroup v1 shares, converted to cpu.weight
   std::optional<int64_t> cpu_quota;     // usec per period; -1 = unlimited
   std::optional<uint64_t> cpu_period;   // usec
+  // Enforced with a cgroup BPF device program. Empty: no program, every device usable.
+  std::vector<OciDeviceRule> devices;
 };
 
 struct OciSeccompArg {
@@ -135,9 +146,11 @@ Result<OciSpec> load_oci_spec(const std::filesystem::path& config_json);
 // cwd "/", hostname "kata-sentry", the standard mounts (proc; /dev tmpfs, devpts, shm, mqueue;
 // sysfs ro), new pid/mount/uts/ipc/network/cgroup namespaces, RLIMIT_NOFILE 1024,
 // noNewPrivileges.
-// privileged=false: containerd's default capability set, runc's masked and readonly paths, and a
-// deny-list seccomp profile (kernel modules, kexec, bpf, perf, mount, ptrace, keyring, ... → EPERM).
-// privileged=true: every capability, no masked/readonly paths, no seccomp, sysfs rw.
+// privileged=false: containerd's default capability set, runc's masked and readonly paths and
+// device rules (only null, zero, full, random, urandom, tty, console, ptmx, pts, tun may be
+// opened), and a deny-list seccomp profile (kernel modules, kexec, bpf, perf, mount, ptrace,
+// keyring, ... → EPERM).
+// privileged=true: every capability and device, no masked/readonly paths, no seccomp, sysfs rw.
 OciSpec default_oci_spec(std::vector<std::string> args, bool privileged);
 
 // Serialises to config.json text that parse_oci_spec() reads back to an equal spec. Never fails.

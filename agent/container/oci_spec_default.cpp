@@ -46,6 +46,24 @@ OciSpec default_oci_spec(std::vector<std::string> args, bool privileged) {
       {"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}},
       {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", privileged ? "rw" : "ro"}},
   };
+  if (privileged) {
+    s.linux.resources.devices = {{true, "a", std::nullopt, std::nullopt, "rwm"}};
+  } else {
+    // runc's defaults: deny everything, allow mknod of any node (opening it is what counts)
+    // and the standard character devices.
+    auto c = [](int64_t major, std::optional<int64_t> minor) {
+      return OciDeviceRule{true, "c", major, minor, "rwm"};
+    };
+    s.linux.resources.devices = {
+        {false, "a", std::nullopt, std::nullopt, "rwm"},
+        {true, "c", std::nullopt, std::nullopt, "m"},
+        {true, "b", std::nullopt, std::nullopt, "m"},
+        c(1, 3), c(1, 5), c(1, 7), c(1, 8), c(1, 9),  // null zero full random urandom
+        c(5, 0), c(5, 1), c(5, 2),                     // tty console ptmx
+        c(136, std::nullopt),                          // pts/*
+        c(10, 200),                                    // net/tun
+    };
+  }
   s.linux.namespaces = {{"pid", ""}, {"network", ""}, {"ipc", ""}, {"uts", ""}, {"mount", ""}, {"cgroup", ""}};
   if (!privileged) {
     s.linux.masked_paths = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",

@@ -69,6 +69,15 @@ json linux_json(const OciLinux& lx) {
   if (r.cpu_shares) res["cpu"]["shares"] = *r.cpu_shares;
   if (r.cpu_quota) res["cpu"]["quota"] = *r.cpu_quota;
   if (r.cpu_period) res["cpu"]["period"] = *r.cpu_period;
+  if (!r.devices.empty()) {
+    json& devs = res["devices"] = json::array();
+    for (const auto& d : r.devices) {
+      json e = {{"allow", d.allow}, {"type", d.type}, {"access", d.access}};
+      if (d.major) e["major"] = *d.major;
+      if (d.minor) e["minor"] = *d.minor;
+      devs.push_back(std::move(e));
+    }
+  }
   if (!res.empty()) j["resources"] = std::move(res);
   if (lx.seccomp) j["seccomp"] = seccomp_json(*lx.seccomp);
   if (!lx.cgroups_path.empty()) j["cgroupsPath"] = lx.cgroups_path;

@@ -630,6 +630,41 @@ TEST_F(ContainerTest, ReapChildrenKeepsContainerStatuses) {
   EXPECT_EQ(errno, ECHILD);
 }
 
+TEST_F(ContainerTest, DeviceRulesDenyUnlistedDevices) {
+  // CAP_MKNOD is in the default set, so without a device program /dev/mem would be one mknod
+  // away. mknod is allowed (like runc), opening what is not listed is not.
+  auto r = run(spec({"sh", "-c",
+                     "rm -f /mem /zero2; mknod /mem c 1 1 && echo mknod-ok; head -c 1 /mem > /dev/null; "
+                     "echo rc=$?; mknod /zero2 c 1 5; head -c 3 /zero2 | wc -c; echo x > /dev/null && echo null-ok; "
+                     "rm -f /mem /zero2"}),
+               "devices");
+  EXPECT_NE(r.out.find("mknod-ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Operation not permitted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rc=1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n3\n"), std::string::npos) << r.out;  // 1:5 (zero) is listed
+  EXPECT_NE(r.out.find("null-ok"), std::string::npos) << r.out;
+
+  // privileged: every device; /dev/kmsg's number (1:11) opens.
+  r = run(spec({"sh", "-c", "rm -f /kmsg2; mknod /kmsg2 c 1 11 && : < /kmsg2 && echo open-ok; rm -f /kmsg2"}, true),
+          "devices-priv");
+  EXPECT_NE(r.out.find("open-ok"), std::string::npos) << r.out;
+
+  // Order and access: allow everything, then deny writes to 1:3. Reads still open.
+  const std::string script =
+      "rm -f /null2; mknod /null2 c 1 3; cat /null2 && echo read-ok; echo x > /null2 && echo write-ok; rm -f /null2";
+  auto s = spec({"sh", "-c", script});
+  s.linux.resources.devices = {{true, "a", std::nullopt, std::nullopt, "rwm"}, {false, "c", 1, 3, "w"}};
+  r = run(s, "devices-order");
+  EXPECT_NE(r.out.find("read-ok"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("write-ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Operation not permitted"), std::string::npos) << r.out;
+
+  // No rules at all: no program.
+  s.linux.resources.devices.clear();
+  r = run(s, "devices-none");
+  EXPECT_NE(r.out.find("read-ok\nwrite-ok"), std::string::npos) << r.out;
+}
+
 TEST_F(ContainerTest, LaunchesWhileOtherThreadsAllocate) {
   // The agent is multithreaded: the child must not touch malloc or glibc's thread-list locks.
   std::atomic<bool> stop{false};

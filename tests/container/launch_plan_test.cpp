@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "agent/container/device_filter.h"
 #include "agent/container/launch_plan.h"
 #include "agent/container/seccomp_program.h"
 
@@ -106,6 +107,20 @@ TEST(Seccomp, CompilesAndCaches) {
   auto bad = compile_seccomp(sc);
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("linux.seccomp.architectures[0]: unknown architecture"), std::string::npos);
+}
+
+TEST(DeviceFilter, OneBlockPerRuleAndADefaultDeny) {
+  auto empty = build_device_filter({});
+  ASSERT_EQ(empty.size(), 8u);  // 6 prologue + "r0 = 0; exit"
+  EXPECT_EQ(empty.back().code, BPF_JMP | BPF_EXIT);
+  auto prog = build_device_filter({{false, "a", std::nullopt, std::nullopt, "rwm"},
+                                   {true, "c", 1, 3, "rwm"}});
+  // prologue 6 + allow c 1:3 (type jump, mov, and, jne, major, minor, mov, exit = 8)
+  //            + deny a (mov, and, jeq, mov, exit = 5) + default 2
+  ASSERT_EQ(prog.size(), 21u);
+  EXPECT_EQ(prog[6].code, BPF_JMP | BPF_JNE | BPF_K);  // type check of the last rule first
+  EXPECT_EQ(prog[6].off, 7);                           // skips the rest of its block
+  EXPECT_EQ(prog[12].imm, 1);                          // allow verdict
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ const char* kMinimal = R"({
   "linux": {"namespaces": [{"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"}],
             "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
             "resources": {"memory": {"limit": 1048576}, "pids": {"limit": 10},
+                          "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}],
                           "cpu": {"shares": 512, "quota": 50000, "period": 100000}},
             "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
                         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
@@ -45,6 +46,10 @@ TEST(OciSpec, ParsesEveryField) {
   EXPECT_EQ(spec->linux.namespaces.at(1).path, "/proc/1/ns/net");
   EXPECT_EQ(*spec->linux.resources.memory_limit, 1048576);
   EXPECT_EQ(*spec->linux.resources.cpu_quota, 50000);
+  ASSERT_EQ(spec->linux.resources.devices.size(), 2u);
+  EXPECT_EQ(spec->linux.resources.devices[0].type, "a");
+  EXPECT_EQ(spec->linux.resources.devices[1].minor, 3);
+  EXPECT_EQ(spec->linux.resources.devices[1].access, "rw");
   ASSERT_TRUE(spec->linux.seccomp);
   EXPECT_EQ(spec->linux.seccomp->syscalls.at(0).args.at(0).op, "SCMP_CMP_EQ");
   EXPECT_EQ(*spec->linux.seccomp->syscalls.at(0).errno_ret, 1u);
@@ -109,6 +114,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "linux.seccomp.syscalls[0].args[0].index: must be 0..5"},
         BadCase{R"({"process": {"args": ["a"], "cwd": "/"}, "root": {"path": "r"}, "linux": {"resources": {"memory": {"limit": "1G"}}}})",
                 "linux.resources.memory.limit: must be an integer"},
+        BadCase{R"({"process": {"args": ["a"], "cwd": "/"}, "root": {"path": "r"}, "linux": {"resources": {"devices": [{"allow": true, "type": "x", "access": "rwq"}]}}})",
+                "linux.resources.devices[0].type: must be"},
         BadCase{R"({"process": )", "invalid JSON at byte"},
         BadCase{R"([1, 2])", "top level must be an object"}));
 
