@@ -326,9 +326,24 @@ TEST_F(ShimE2e, EventsReachContainerdThroughThePublishBinary) {
     ::execvp(argv[0], argv.data());
     _exit(127);
   }
-  std::this_thread::sleep_for(500ms);  // let the subscription open
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{watcher};
   {
     ExecPublisher publisher("/usr/bin/containerd", cd_.socket().string(), cd_.ns());
+    // `ctr events` subscribes asynchronously: publish a marker until it shows up, so the
+    // events under test cannot be sent before anyone listens.
+    for (int i = 0; i < 50 && read_text(log).find("ks-warmup") == std::string::npos; i++) {
+      ::containerd::events::TaskOOM warm;
+      warm.set_container_id("ks-warmup");
+      publisher.publish({"/tasks/oom", "containerd.events.TaskOOM", warm.SerializeAsString()});
+      std::this_thread::sleep_for(200ms);
+    }
+    ASSERT_NE(read_text(log).find("ks-warmup"), std::string::npos) << "ctr events never saw a published event: " << read_text(log);
     ::containerd::events::TaskOOM oom;
     oom.set_container_id("ks-oom-probe");
     publisher.publish({"/tasks/oom", "containerd.events.TaskOOM", oom.SerializeAsString()});
@@ -343,8 +358,6 @@ TEST_F(ShimE2e, EventsReachContainerdThroughThePublishBinary) {
     if (seen.find("ks-exit-probe") != std::string::npos) break;
     std::this_thread::sleep_for(100ms);
   }
-  ::kill(watcher, SIGKILL);
-  ::waitpid(watcher, nullptr, 0);
   EXPECT_NE(seen.find("/tasks/oom"), std::string::npos) << seen;
   EXPECT_NE(seen.find("ks-oom-probe"), std::string::npos) << seen;
   EXPECT_NE(seen.find("/tasks/exit"), std::string::npos) << seen;
