@@ -1,5 +1,6 @@
 // Launches an OCI container: namespaces, rootfs (pivot_root), mounts, masked/readonly paths,
-// cgroup v2 limits, capabilities, no_new_privs, seccomp, rlimits, ids, env, cwd, hostname.
+// cgroup v2 limits and device rules, capabilities, no_new_privs, seccomp, rlimits, ids, env,
+// cwd, hostname, umask, oom_score_adj, terminal.
 //
 // Everything that can fail is computed in the calling process before clone (spec translation,
 // the seccomp BPF program, mount flags, PATH lookup list); the child then runs only raw syscalls
@@ -15,11 +16,13 @@
 // initramfs. The guest init should therefore `switch_root` (which also empties the initramfs)
 // before it execs the agent.
 //
-// process.terminal: the launcher allocates a pty from the agent's /dev/ptmx (devpts must be
-// mounted in the guest), makes the slave the controlling terminal and stdio of the process,
-// and hands the master out as console_fd().
+// process.terminal: the child opens a pty in the container's own devpts (the spec needs a
+// /dev/pts mount with newinstance and /dev/ptmx reachable), makes the slave its controlling
+// terminal and stdio, and passes the master to the agent: console_fd().
 //
-// Not supported yet (ignored): linux.devices, hooks, apparmor, selinux, domainname.
+// linux.resources.devices is enforced with a cgroup BPF device program (device_filter.h).
+// Not supported yet (ignored): linux.devices (extra device nodes), hooks, apparmor, selinux,
+// domainname.
 //
 // Reaping: the Container/ContainerExec objects reap their own children with waitid on a pidfd.
 // An agent running as PID 1 must reap orphans with reap_children() below, never with
