@@ -79,6 +79,10 @@ struct Sandbox::Process {
   std::optional<int> status;
   bool gone = false;                      // removed before anyone collected its status
   bool reader_attached = false;
+  // An exec'd process is forgotten once both are true, so that output can still be read
+  // after WaitProcess returned (or the other way round).
+  bool collected = false;                 // WaitProcess handed out the status
+  bool drained = false;                   // a ReadOutput reached EOF on both pipes
 };
 
 struct Sandbox::ContainerRecord {
@@ -382,8 +386,8 @@ Result<int> Sandbox::do_wait_process(const std::string& container_id, const std:
   }
   int status = *proc->status;
   if (!exec_id.empty()) {
-    // Hand an exec'd process's status out once, then forget it (bounded records).
-    if (ContainerRecord* r = find_container_locked(container_id)) r->execs.erase(exec_id);
+    proc->collected = true;
+    forget_exec_if_done_locked(container_id, exec_id, *proc);
   }
   return status;
 }
@@ -445,11 +449,18 @@ Status Sandbox::do_read_output(const std::string& container_id, const std::strin
   struct Detach {  // a later ReadOutput may resume where a cancelled one stopped
     Sandbox* s;
     Process* p;
+    const std::string& cid;
+    const std::string& eid;
+    bool drained = false;
     ~Detach() {
       std::lock_guard lock(s->mu_);
       p->reader_attached = false;
+      if (drained && !eid.empty()) {
+        p->drained = true;
+        s->forget_exec_if_done_locked(cid, eid, *p);
+      }
     }
-  } detach{this, proc.get()};
+  } detach{this, proc.get(), container_id, exec_id};
 
   pollfd fds[2] = {{proc->stdout_r.get(), POLLIN, 0}, {proc->stderr_r.get(), POLLIN, 0}};
   const OutputStream which[2] = {OutputStream::out, OutputStream::err};
@@ -471,7 +482,17 @@ Status Sandbox::do_read_output(const std::string& container_id, const std::strin
       }
     }
   }
+  detach.drained = true;
   return {};
+}
+
+void Sandbox::forget_exec_if_done_locked(const std::string& container_id,
+                                         const std::string& exec_id, const Process& proc) {
+  if (!proc.collected || !proc.drained) return;
+  ContainerRecord* r = find_container_locked(container_id);
+  if (!r) return;
+  auto it = r->execs.find(exec_id);
+  if (it != r->execs.end() && it->second.get() == &proc) r->execs.erase(it);
 }
 
 void Sandbox::wake_reaper() {
@@ -497,21 +518,9 @@ void Sandbox::reap_locked() {
       }
     }
   }
-  // As PID 1 of the guest the agent also inherits orphans; reap those that no Container or
-  // ContainerExec owns (WNOWAIT first, so an owned child is left to its owner).
-  if (::getpid() == 1) {
-    for (int i = 0; i < 64; ++i) {
-      siginfo_t info{};
-      if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
-      bool owned = false;
-      for (auto& [id, r] : containers_) {
-        owned = owned || (r->container && r->container->pid() == info.si_pid);
-        for (auto& [eid, p] : r->execs) owned = owned || (p->exec && p->exec->pid() == info.si_pid);
-      }
-      if (owned) break;  // collected on the next pass through try_wait
-      ::waitpid(info.si_pid, nullptr, WNOHANG);
-    }
-  }
+  // As PID 1 of the guest the agent also inherits orphans; the container library reaps them
+  // while parking the statuses of the processes it owns for their try_wait().
+  if (::getpid() == 1) reap_children();
   if (any) exited_.notify_all();
 }
 

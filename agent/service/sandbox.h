@@ -71,7 +71,8 @@ class Sandbox {
 
   Status do_exec_process(const NewExec& request);
   Status do_signal_process(const std::string& container_id, const std::string& exec_id, int sig);
-  // The wait(2) status. An exec'd process is forgotten once its status is returned.
+  // The wait(2) status. An exec'd process is forgotten once its status has been returned and
+  // its output read to EOF (or with its container), so later calls on it get not_found.
   Result<int> do_wait_process(const std::string& container_id, const std::string& exec_id,
                               const CancelCheck& cancelled);
   // Returns the number of bytes written (all of data on success).
@@ -96,6 +97,8 @@ class Sandbox {
   // Moves the running objects out of the record so they die (SIGKILL + reap) outside mu_.
   void retire_locked(ContainerRecord& record, std::vector<std::unique_ptr<ContainerExec>>& execs,
                      std::vector<std::unique_ptr<Container>>& containers);
+  void forget_exec_if_done_locked(const std::string& container_id, const std::string& exec_id,
+                                  const Process& proc);
   void reap_locked();
   void reaper_loop();
   void wake_reaper();
