@@ -274,10 +274,8 @@ static __always_inline void read_argv(struct ks_event *e, const char *const *uar
 	if (!uargv)
 		return;
 	for (i = 0; i < KS_ARGV_MAX_ARGS; i++) {
-		if (bpf_probe_read_user(&arg, sizeof(arg), &uargv[i])) {
-			count(KS_STAT_READ_ERRORS);
-			break;
-		}
+		if (bpf_probe_read_user(&arg, sizeof(arg), &uargv[i]))
+			goto unreadable;
 		if (!arg)
 			break;
 		if (off >= KS_ARGV_LEN) {
@@ -289,10 +287,8 @@ static __always_inline void read_argv(struct ks_event *e, const char *const *uar
 		pos = off;
 		asm volatile("%0 &= 511" : "+r"(pos));
 		n = bpf_probe_read_user_str(&e->argv[pos], KS_ARGV_LEN - pos, arg);
-		if (n <= 0) {
-			count(KS_STAT_READ_ERRORS);
-			break;
-		}
+		if (n <= 0)
+			goto unreadable;
 		e->hdr.argc++;
 		off += n;
 		if (off >= KS_ARGV_LEN && i + 1 < KS_ARGV_MAX_ARGS) {
@@ -306,6 +302,13 @@ static __always_inline void read_argv(struct ks_event *e, const char *const *uar
 			e->hdr.flags |= KS_F_ARGV_MORE;
 	}
 	e->argv_len = off > KS_ARGV_LEN ? KS_ARGV_LEN : off;
+	return;
+unreadable:
+	/* Pages not faulted in yet (common right after fork): start over from the new
+	 * image's stack at sched_process_exec, which only fills an empty argv. */
+	e->hdr.argc = 0;
+	e->argv_len = 0;
+	e->hdr.flags &= ~(KS_F_TRUNCATED | KS_F_ARGV_MORE);
 }
 
 struct count_ctx {
@@ -536,6 +539,12 @@ int handle_sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct ks_event *e;
 
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	/* A thread killed inside a syscall never reaches sys_exit: drop what it parked,
+	 * or such entries would pile up until the pairing table is full. */
+	bpf_map_delete_elem(&pending_map, &tid);
+	bpf_map_delete_elem(&retry_map, &tid);
 	/* Only the last thread ends the process; signal->live is already decremented. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
+#include <linux/types.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #include "host-probes/host_probes.h"
 #include "host-probes/proc_table.h"
 #include "host-probes/trace.h"
+#include "kata_sentry/event_abi.h"
 
 namespace kata_sentry::probes {
 namespace {
@@ -178,6 +180,34 @@ TEST(HostProbesBpf, ExecOfAKnownBinaryWithArguments) {
   });
   ASSERT_NE(clone, nullptr);
   EXPECT_EQ(exec->proc.ppid, clone->proc.pid);
+}
+
+TEST(HostProbesBpf, ExecArgvIsBoundedAndFlagged) {
+  REQUIRE_BPF_CAPS();
+  // 20 arguments on the heap (readable at sys_enter): 16 are kept, the rest flagged.
+  std::vector<std::string> args{"echo"};
+  for (int i = 1; i < 20; ++i) args.push_back("a" + std::to_string(i));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto t = run_watched([&] {
+    pid_t p = fork();
+    if (p == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      execv("/bin/echo", argv.data());
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+  });
+  const Event* exec = find(t.events, [](const Event& e) { return e.type == EventType::execve; });
+  ASSERT_NE(exec, nullptr);
+  EXPECT_EQ(exec->proc.args.size(), size_t(KS_ARGV_MAX_ARGS - 1));
+  EXPECT_EQ(exec->proc.args.front(), "a1");
+  EXPECT_EQ(exec->proc.args.back(), "a15");
+  EXPECT_TRUE(exec->flags & KS_F_ARGV_MORE);
 }
 
 TEST(HostProbesBpf, OpenOfATemporaryPathWithFlagsAndResult) {
