@@ -653,12 +653,10 @@ class Loader {
     report(parsed, cond, obj);
     auto out = OutputTemplate::parse(def.output);
     if (!out) d_.error(def.output_src.at(out.error().first), obj, out.error().second);
-    if (!parsed.ast || !out || !prio || !action) return;
+    if (!parsed.ast) return;
     auto node = compile_condition(*parsed.ast);
-    if (!node) {
-      compile_error(node.error(), obj);
-      return;
-    }
+    if (!node) compile_error(node.error(), obj);
+    if (!node || !out || !prio || !action) return;
     r.node = std::move(*node);
     r.types = condition_types(*parsed.ast);
     if (r.types.none()) d_.warning(def.pos, obj, "the condition matches no event type kata-sentry produces; it never fires");

@@ -53,7 +53,9 @@ inline bool has(const std::vector<std::string>& v, const std::string& s) {
 
 // A one-rule file around `condition` (event types free), for operator tests.
 inline std::string one_rule(const std::string& condition, const std::string& extra_items = "") {
-  return extra_items + "- rule: R\n  desc: d\n  condition: '" + condition + "'\n  output: o\n  priority: INFO\n";
+  std::string quoted;  // YAML single-quoted: '' is a quote
+  for (char c : condition) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  return extra_items + "- rule: R\n  desc: d\n  condition: '" + quoted + "'\n  output: o\n  priority: INFO\n";
 }
 
 }  // namespace kata_sentry::policy::test

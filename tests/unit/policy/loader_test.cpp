@@ -1,1 +1,221 @@
+// Loading: Falco's item semantics (append, override, replacement, macro visibility,
+// exceptions, enabled, priorities) and golden error messages with positions.
 #include "tests/unit/policy/helpers.h"
+
+namespace kata_sentry::policy::test {
+namespace {
+
+const Rule* find_rule(const LoadResult& r, const std::string& name) {
+  for (const auto& x : r.rules.rules)
+    if (x.name == name) return &x;
+  return nullptr;
+}
+
+constexpr const char* kBase = R"(
+- list: shells
+  items: [sh]
+- macro: is_shell
+  condition: proc.name in (shells)
+- rule: Shell
+  desc: a shell
+  condition: evt.type = execve and is_shell
+  output: shell %proc.name
+  priority: warning
+  tags: [a]
+)";
+
+TEST(Loader, ListAppendAndOverride) {
+  auto e = engine_for(std::string(kBase) + "- list: shells\n  items: [bash]\n  append: true\n");
+  EXPECT_TRUE(has(fired(e, EventBuilder().exec("/bin/bash")), "Shell"));
+  EXPECT_TRUE(has(fired(e, EventBuilder().exec("/bin/sh")), "Shell"));
+  auto o = engine_for(std::string(kBase) + "- list: shells\n  items: [zsh]\n  override:\n    items: replace\n");
+  EXPECT_FALSE(has(fired(o, EventBuilder().exec("/bin/sh")), "Shell"));
+  EXPECT_TRUE(has(fired(o, EventBuilder().exec("/bin/zsh")), "Shell"));
+}
+
+TEST(Loader, MacroAppendAndReplace) {
+  auto a = engine_for(std::string(kBase) + "- macro: is_shell\n  condition: or proc.name = ksh\n  append: true\n");
+  EXPECT_TRUE(has(fired(a, EventBuilder().exec("/bin/ksh")), "Shell"));
+  auto r = engine_for(std::string(kBase) + "- macro: is_shell\n  condition: proc.name = ksh\n");
+  EXPECT_FALSE(has(fired(r, EventBuilder().exec("/bin/sh")), "Shell")) << "a later definition replaces";
+  EXPECT_TRUE(has(fired(r, EventBuilder().exec("/bin/ksh")), "Shell"));
+}
+
+TEST(Loader, RuleAppendAndOverride) {
+  auto a = engine_for(std::string(kBase) + "- rule: Shell\n  condition: and user.uid = 0\n  append: true\n");
+  EXPECT_TRUE(has(fired(a, EventBuilder().exec("/bin/sh").uid(0)), "Shell"));
+  EXPECT_FALSE(has(fired(a, EventBuilder().exec("/bin/sh").uid(5)), "Shell"));
+
+  auto o = load_text(std::string(kBase) +
+                     "- rule: Shell\n  condition: and user.uid = 5\n  output: and more\n  priority: CRITICAL\n"
+                     "  tags: [b]\n  override:\n    condition: append\n    output: append\n    priority: replace\n    tags: append\n");
+  ASSERT_FALSE(o.diagnostics.has_errors()) << diagnostics_text(o);
+  const Rule* r = find_rule(o, "Shell");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->priority, Priority::critical);
+  EXPECT_EQ(r->output.text(), "shell %proc.name and more");
+  EXPECT_EQ(r->tags, (std::vector<std::string>{"a", "b"}));
+  Engine e(o.rules, {});
+  EXPECT_TRUE(has(fired(e, EventBuilder().exec("/bin/sh").uid(5)), "Shell"));
+  EXPECT_FALSE(has(fired(e, EventBuilder().exec("/bin/sh").uid(0)), "Shell"));
+
+  auto rep = engine_for(std::string(kBase) +
+                        "- rule: Shell\n  condition: evt.type = execve and proc.name = ksh\n  override:\n    condition: replace\n");
+  EXPECT_TRUE(has(fired(rep, EventBuilder().exec("/bin/ksh")), "Shell"));
+  EXPECT_FALSE(has(fired(rep, EventBuilder().exec("/bin/sh")), "Shell"));
+}
+
+TEST(Loader, EnabledAndLaterDefinitionReplaces) {
+  auto off = engine_for(std::string(kBase) + "- rule: Shell\n  enabled: false\n");
+  EXPECT_TRUE(fired(off, EventBuilder().exec("/bin/sh")).empty());
+  auto again = load_text(std::string(kBase) +
+                         "- rule: Shell\n  desc: d2\n  condition: evt.type = execve and proc.name = ksh\n  output: o\n  priority: info\n");
+  ASSERT_FALSE(again.diagnostics.has_errors());
+  EXPECT_EQ(again.rules.rules.size(), 1u);
+  EXPECT_EQ(again.rules.rules[0].priority, Priority::informational);
+}
+
+TEST(Loader, PrioritiesAreCaseInsensitive) {
+  for (auto [text, p] : {std::pair{"EMERGENCY", Priority::emergency}, {"alert", Priority::alert},
+                         {"Critical", Priority::critical}, {"ERROR", Priority::error}, {"warning", Priority::warning},
+                         {"NOTICE", Priority::notice}, {"Informational", Priority::informational},
+                         {"INFO", Priority::informational}, {"debug", Priority::debug}}) {
+    auto r = load_text("- rule: R\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: " + std::string(text) + "\n");
+    ASSERT_FALSE(r.diagnostics.has_errors()) << text << diagnostics_text(r);
+    EXPECT_EQ(r.rules.rules[0].priority, p) << text;
+  }
+}
+
+TEST(Loader, Exceptions) {
+  auto e = engine_for(std::string(kBase) + R"(
+- rule: Shell
+  exceptions:
+    - name: trusted_parent
+      fields: [proc.pname, user.uid]
+      comps: [=, =]
+      values:
+        - [cron, 0]
+    - name: by_name
+      fields: proc.pname
+      values: [sshd, login]
+  override:
+    exceptions: append
+)");
+  EXPECT_FALSE(has(fired(e, EventBuilder().exec("/bin/sh").parent("cron").uid(0)), "Shell"));
+  EXPECT_TRUE(has(fired(e, EventBuilder().exec("/bin/sh").parent("cron").uid(1)), "Shell"));
+  EXPECT_FALSE(has(fired(e, EventBuilder().exec("/bin/sh").parent("login")), "Shell"));
+  EXPECT_TRUE(has(fired(e, EventBuilder().exec("/bin/sh").parent("nginx")), "Shell"));
+}
+
+TEST(Loader, MacrosSeeOnlyEarlierMacros) {
+  auto r = load_text(R"(
+- macro: a
+  condition: b and proc.name = x
+- macro: b
+  condition: evt.type = execve
+)");
+  EXPECT_TRUE(r.diagnostics.has_errors());
+  EXPECT_EQ(diagnostics_text(r), "test.yaml:3:14: error: macro 'a': undefined macro 'b'\n");
+}
+
+TEST(Loader, SkipIfUnknownFilter) {
+  auto r = load_text("- rule: R\n  desc: d\n  condition: evt.type = execve and proc.future_field = 1\n  output: o\n"
+                     "  priority: info\n  skip-if-unknown-filter: true\n");
+  EXPECT_FALSE(r.diagnostics.has_errors()) << diagnostics_text(r);
+  EXPECT_TRUE(r.rules.rules.empty());
+  EXPECT_GE(r.diagnostics.warning_count(), 1u);
+}
+
+TEST(Loader, RequiredEngineVersion) {
+  EXPECT_FALSE(load_text("- required_engine_version: 0.31.0\n").diagnostics.has_errors());
+  auto r = load_text("- required_engine_version: 9.0.0\n");
+  EXPECT_EQ(diagnostics_text(r), "test.yaml:1:28: error: requires engine version 9.0.0, this engine implements 0.57.0\n");
+}
+
+// Golden messages: every problem, with its position, and nothing loaded.
+TEST(Loader, GoldenErrors) {
+  auto r = load_text(R"(- macro: shell
+  condition: proc.name in (sh, bash)
+
+- rule: Typo field
+  desc: d
+  condition: evt.type = execve and proc.nmae = sh
+  output: o
+  priority: WARNING
+
+- rule: Unbalanced
+  desc: d
+  condition: >
+    evt.type = execve and
+      (proc.name = sh or proc.name = bash
+  output: o
+  priority: WARNING
+
+- rule: Undefined macro
+  desc: d
+  condition: evt.type = execve and shell and not undefined_macro_here
+  output: o %proc.nope
+  priority: SEVERE
+
+- rule: Bad literal
+  desc: d
+  condition: evt.type = execve and user.uid = root and proc.name regex "("
+  output: o
+  priority: INFO
+  action: explode
+)", "bad.yaml");
+  EXPECT_TRUE(r.rules.rules.empty());
+  EXPECT_EQ(diagnostics_text(r),
+            "bad.yaml:6:36: error: rule 'Typo field': unknown field 'proc.nmae'\n"
+            "bad.yaml:14:7: error: rule 'Unbalanced': unbalanced parenthesis: '(' is never closed\n"
+            "bad.yaml:22:13: error: rule 'Undefined macro': unknown priority 'SEVERE' (emergency..debug)\n"
+            "bad.yaml:20:50: error: rule 'Undefined macro': undefined macro 'undefined_macro_here'\n"
+            "bad.yaml:21:13: error: rule 'Undefined macro': unknown field 'proc.nope' in output\n"
+            "bad.yaml:29:11: error: rule 'Bad literal': unknown action 'explode' (alert|deny|kill|kill_sandbox)\n"
+            "bad.yaml:26:36: error: rule 'Bad literal': 'user.uid =': 'root' is not a number\n");
+  auto j = r.diagnostics.items().front().to_json();
+  EXPECT_EQ(j["line"], 6);
+  EXPECT_EQ(j["column"], 36);
+  EXPECT_EQ(j["severity"], "error");
+}
+
+TEST(Loader, YamlAndStructureErrors) {
+  EXPECT_EQ(diagnostics_text(load_text("- rule: [unclosed\n")).substr(0, 16), "test.yaml:2:1: e");
+  EXPECT_EQ(diagnostics_text(load_text("rule: x\n")),
+            "test.yaml:1:1: error: a rules file is a YAML list of rule, macro and list items\n");
+  EXPECT_EQ(diagnostics_text(load_text("- rule: R\n  desc: d\n  output: o\n  priority: info\n")),
+            "test.yaml:1:3: error: rule 'R': 'condition' is required and must be a string\n");
+  EXPECT_EQ(diagnostics_text(load_text("- macro: m\n  condition: x\n  append: true\n")),
+            "test.yaml:1:3: error: macro 'm': append to an undefined macro\n");
+}
+
+TEST(Loader, DenyMustBeEnforceableInKernel) {
+  auto ok = load_text("- rule: D\n  desc: d\n  condition: evt.type = openat and fd.name startswith /secret and user.uid = 0"
+                      " and container.id != host\n  output: o\n  priority: error\n  action: deny\n");
+  ASSERT_FALSE(ok.diagnostics.has_errors()) << diagnostics_text(ok);
+  const auto& spec = *ok.rules.rules[0].enforcement;
+  EXPECT_EQ(spec.event_types, std::vector<EventType>{EventType::openat});
+  EXPECT_EQ(spec.path_prefixes, std::vector<std::string>{"/secret"});
+  EXPECT_EQ(spec.uid, 0u);
+  EXPECT_TRUE(spec.any_container);
+
+  auto bad = load_text("- rule: D\n  desc: d\n  condition: evt.type = execve and proc.pname = nginx\n  output: o\n"
+                       "  priority: error\n  action: deny\n");
+  EXPECT_EQ(diagnostics_text(bad),
+            "test.yaml:3:14: error: rule 'D': action deny: 'proc.pname = nginx' cannot be enforced in-kernel: "
+            "in-kernel enforcement matches only evt.type, fd.name (exact or prefix), proc.exepath/proc.name, user.uid, "
+            "container.id, proc.cgroup_id, sandbox.id and view\n");
+  auto hook = load_text("- rule: D\n  desc: d\n  condition: evt.type = unshare\n  output: o\n  priority: error\n  action: deny\n");
+  EXPECT_NE(diagnostics_text(hook).find("evt.type 'unshare' has no in-kernel enforcement hook"), std::string::npos);
+}
+
+TEST(Loader, ReadsDirectoriesInOrder) {
+  auto s = read_rule_sources({KS_DEFAULT_RULES_DIR});
+  ASSERT_TRUE(s);
+  ASSERT_FALSE(s->empty());
+  EXPECT_TRUE(s->front().name.ends_with(".yaml"));
+  EXPECT_FALSE(read_rule_sources({"/nonexistent/rules.yaml"}));
+}
+
+}  // namespace
+}  // namespace kata_sentry::policy::test
