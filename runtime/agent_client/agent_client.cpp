@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent.grpc.pb.h"
+#include "event_convert.h"
 #include "runtime/agent_client/agent_errors.h"
 
 namespace kata_sentry::runtime {
@@ -321,6 +322,113 @@ Status AgentClient::read_output(const std::string& container_id, const std::stri
   if (bad) return std::unexpected(*bad);
   if (!s.ok()) return std::unexpected(agent_error(s, "ReadOutput", object, {}));
   return {};
+}
+
+namespace {
+
+GuestSensorStats stats_from_proto(const v1::GuestSensorStats& m) {
+  GuestSensorStats s;
+  s.ringbuf_drops = m.ringbuf_drops();
+  s.rate_limited = m.rate_limited();
+  s.sent = m.sent();
+  s.queue_drops = m.queue_drops();
+  s.lsm_enforcing = m.lsm_enforcing();
+  s.lsm_unavailable_reason = sanitize_guest_text(m.lsm_unavailable_reason(), 256);
+  return s;
+}
+
+}  // namespace
+
+Status AgentClient::stream_events(const std::function<bool(GuestEventBatch&&)>& on_batch) {
+  v1::StreamEventsRequest req;
+  grpc::ClientContext ctx;  // no deadline: heartbeats every second, keepalive for a dead guest
+  auto reader = impl_->stub->StreamEvents(&ctx, req);
+  v1::EventBatch msg;
+  std::optional<Error> bad;
+  std::optional<uint64_t> next_seq;
+  bool stopped = false;
+  while (reader->Read(&msg)) {
+    GuestEventBatch batch;
+    batch.first_seq = msg.first_seq();
+    batch.heartbeat = msg.heartbeat();
+    batch.stats = stats_from_proto(msg.stats());
+    // A gap is reported (not hidden): the caller sees first_seq and raises its alert; only
+    // a sequence going backwards is a protocol error (the guest reuses numbers).
+    if (next_seq && batch.first_seq < *next_seq) {
+      bad = Error{ErrorCode::protocol, 0,
+                  "agent StreamEvents: sequence went backwards (" +
+                      std::to_string(batch.first_seq) + " < " + std::to_string(*next_seq) + ")"};
+      break;
+    }
+    batch.events.reserve(size_t(msg.events_size()));
+    for (const auto& pe : msg.events()) {
+      auto ev = event_from_proto(pe);
+      if (!ev) {
+        bad = Error{ErrorCode::protocol, 0,
+                    "agent StreamEvents: invalid event at seq " +
+                        std::to_string(batch.first_seq + batch.events.size()) + ": " +
+                        sanitize_guest_text(ev.error().message, 200)};
+        break;
+      }
+      ev->sandbox_id.clear();
+      ev->sandbox_name.clear();
+      ev->vmm_pid = 0;
+      ev->view = View::guest;
+      batch.events.push_back(std::move(*ev));
+    }
+    if (bad) break;
+    next_seq = batch.first_seq + batch.events.size();
+    if (!on_batch(std::move(batch))) {
+      stopped = true;
+      break;
+    }
+  }
+  if (bad || stopped) ctx.TryCancel();
+  grpc::Status s = reader->Finish();
+  if (bad) return std::unexpected(*bad);
+  if (stopped) return {};
+  if (!s.ok()) return std::unexpected(agent_error(s, "StreamEvents", "", {}));
+  return {};
+}
+
+Result<std::vector<std::string>> AgentClient::set_enforcement(
+    const std::vector<DenyRuleSpec>& rules) {
+  v1::SetEnforcementRequest req;
+  for (const auto& r : rules) {
+    auto* m = req.add_rules();
+    m->set_name(r.name);
+    for (auto t : r.event_types) m->add_event_types(uint32_t(t));
+    for (const auto& p : r.exact_paths) m->add_exact_paths(p);
+    for (const auto& p : r.path_prefixes) m->add_path_prefixes(p);
+    for (const auto& b : r.binaries) m->add_binaries(b);
+    for (const auto& c : r.comms) m->add_comms(c);
+    if (r.uid) m->set_uid(*r.uid);
+    m->set_any_container(r.any_container);
+    for (const auto& c : r.container_ids) m->add_container_ids(c);
+    for (auto c : r.cgroup_ids) m->add_cgroup_ids(c);
+  }
+  v1::SetEnforcementResponse resp;
+  auto s = impl_->call("SetEnforcement", "", [&](grpc::ClientContext* c) {
+    return impl_->stub->SetEnforcement(c, req, &resp);
+  });
+  if (!s) return std::unexpected(s.error());
+  std::vector<std::string> refused;
+  for (int i = 0; i < resp.refused_size() && i < 4096; ++i)
+    refused.push_back(sanitize_guest_text(resp.refused(i), 512));
+  return refused;
+}
+
+Status AgentClient::kill_guest_process(uint32_t guest_pid, int sig) {
+  if (guest_pid <= 1 || sig < 1 || sig > 64)
+    return fail(ErrorCode::invalid_argument, "agent KillGuestProcess: pid " +
+                                                 std::to_string(guest_pid) + " signal " +
+                                                 std::to_string(sig) + ": out of range");
+  v1::KillGuestProcessRequest req;
+  req.set_pid(guest_pid);
+  req.set_signal(sig);
+  v1::Empty resp;
+  return impl_->call("KillGuestProcess", "pid " + std::to_string(guest_pid),
+                     [&](grpc::ClientContext* c) { return impl_->stub->KillGuestProcess(c, req, &resp); });
 }
 
 }  // namespace kata_sentry::runtime

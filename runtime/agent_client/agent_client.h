@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/event.h"
 #include "core/result.h"
 
 namespace kata_sentry::runtime {
@@ -73,6 +74,39 @@ struct ContainerStats {
   std::optional<uint64_t> cpu_usage_usec;
 };
 
+// The guest sensor's own counters, as the guest reports them (untrusted, informative).
+struct GuestSensorStats {
+  uint64_t ringbuf_drops = 0, rate_limited = 0, sent = 0;
+  uint64_t queue_drops = 0;  // dropped in the agent because the stream's queue was full
+  bool lsm_enforcing = false;
+  std::string lsm_unavailable_reason;
+};
+
+// One EventBatch of StreamEvents: events[i] has sequence number first_seq + i.
+struct GuestEventBatch {
+  uint64_t first_seq = 0;
+  std::vector<Event> events;  // view=guest; sandbox_id/sandbox_name/vmm_pid cleared
+  bool heartbeat = false;
+  GuestSensorStats stats;
+};
+
+// A deny rule as the guest LSM enforces it; mirrors policy::EnforcementSpec without the
+// host-only parts (sandbox ids and view are resolved on the host before pushing, see
+// runtime/agent_client/deny_rule_spec.h). Every list is an OR, the lists are ANDed, an
+// empty list means any.
+struct DenyRuleSpec {
+  std::string name;
+  std::vector<EventType> event_types;  // never empty
+  std::vector<std::string> exact_paths;
+  std::vector<std::string> path_prefixes;
+  std::vector<std::string> binaries;
+  std::vector<std::string> comms;
+  std::optional<uint32_t> uid;
+  bool any_container = false;
+  std::vector<std::string> container_ids;
+  std::vector<uint64_t> cgroup_ids;
+};
+
 class AgentClient {
  public:
   // Takes ownership of a connected stream fd (the QEMU virtio-serial chardev socket on the
@@ -114,6 +148,20 @@ class AgentClient {
   Status read_output(const std::string& container_id, const std::string& exec_id,
                      std::function<void(std::string_view)> on_stdout,
                      std::function<void(std::string_view)> on_stderr);
+
+  // Guest sensor. Blocks delivering batches (on this thread) until the stream ends, the
+  // channel breaks, or on_batch returns false (then returns success). Each event is
+  // re-validated (event_from_proto) and has sandbox_id/sandbox_name/vmm_pid cleared and
+  // view forced to guest: only the host sets those. A batch over max_message_bytes, an
+  // invalid event, or a first_seq that is not contiguous with the previous batch ends the
+  // stream with a protocol error. No deadline (heartbeats come every second; keepalive
+  // catches a dead guest).
+  Status stream_events(const std::function<bool(GuestEventBatch&&)>& on_batch);
+  // Replaces the guest's whole deny set; returns "<rule>: <reason>" for each rule the guest
+  // could not install (empty: all installed). Fails if the agent could not apply the set.
+  Result<std::vector<std::string>> set_enforcement(const std::vector<DenyRuleSpec>& rules);
+  // Signals a guest process (by guest tgid) that belongs to one of the containers.
+  Status kill_guest_process(uint32_t guest_pid, int sig);
 
  private:
   struct Impl;

@@ -1,0 +1,41 @@
+// policy::EnforcementSpec -> DenyRuleSpec for one sandbox, so the host side (monitor) and
+// the agent client do not depend on each other's internals. Header-only: callers already
+// link the policy engine; ks_agent_client does not.
+#pragma once
+
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
+#include "policy-engine/enforcement_spec.h"
+#include "runtime/agent_client/agent_client.h"
+
+namespace kata_sentry::runtime {
+
+// The guest-enforceable subset for the sandbox `sandbox_id`: specs restricted to the host
+// view or to other sandboxes are left out (they are not this guest's to enforce).
+inline std::vector<DenyRuleSpec> guest_deny_rules(const std::vector<policy::EnforcementSpec>& specs,
+                                                  std::string_view sandbox_id) {
+  std::vector<DenyRuleSpec> out;
+  for (const auto& s : specs) {
+    if (s.view && *s.view != View::guest) continue;
+    if (!s.sandbox_ids.empty() &&
+        std::find(s.sandbox_ids.begin(), s.sandbox_ids.end(), sandbox_id) == s.sandbox_ids.end())
+      continue;
+    DenyRuleSpec d;
+    d.name = s.rule;
+    d.event_types = s.event_types;
+    d.exact_paths = s.exact_paths;
+    d.path_prefixes = s.path_prefixes;
+    d.binaries = s.binaries;
+    d.comms = s.comms;
+    d.uid = s.uid;
+    d.any_container = s.any_container;
+    d.container_ids = s.container_ids;
+    d.cgroup_ids = s.cgroup_ids;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace kata_sentry::runtime
