@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds the kata-sentry guest image from the guest kernel that scripts/setup.sh unpacked:
 #   OUT/vmlinuz        the Debian cloud kernel
-#   OUT/initrd.img     gzip newc cpio: kata-sentry-agent as /init, its shared libraries, busybox,
+#   OUT/initrd.img     lz4 (legacy frame) newc cpio: kata-sentry-agent as /init, its shared libraries, busybox,
 #                      the virtio/virtiofs/overlay modules with a modules.dep for exactly those
 #   OUT/rootfs-busybox the default container root filesystem (busybox-static + applet links)
 #   OUT/release        the guest kernel release
-# Reproducible: sorted cpio with fixed mtimes/owners and gzip -n, so equal inputs give equal bytes.
+# Reproducible: sorted cpio with fixed mtimes/owners and no timestamps in the compressed stream.
+# Compression (KS_INITRD_COMPRESSION=lz4|gzip|zstd|none): lz4 by default, measured fastest to
+# agent-ready under TCG (4.5-5.9 s vs gzip 6.9-8.5 s, zstd 7.4-9.8 s; the image is ~13 MB).
 # Usage: build-guest-image.sh KERNEL_DIR AGENT_BINARY OUT_DIR   (KERNEL_DIR = BUILD/guest-kernel)
 set -euo pipefail
 KDIR=$1; AGENT=$2; OUT=$3
@@ -50,8 +52,15 @@ done
 sort -o "$IR/lib/modules/$KV/modules.dep" "$IR/lib/modules/$KV/modules.dep"
 
 find "$IR" -exec touch -h -d "@$EPOCH" {} +
+case "${KS_INITRD_COMPRESSION:-lz4}" in
+  gzip) compress=(gzip -n -6) ;;
+  lz4)  compress=(lz4 -l -9 -q) ;;   # the kernel reads only lz4's legacy frame format
+  zstd) compress=(zstd -q -19) ;;
+  none) compress=(cat) ;;
+  *) echo "guest image: KS_INITRD_COMPRESSION must be gzip, lz4, zstd or none" >&2; exit 1 ;;
+esac
 (cd "$IR" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --reproducible -R 0:0) \
-  | gzip -n -6 > "$STAGE/initrd.img"
+  | "${compress[@]}" > "$STAGE/initrd.img"
 
 # Default container rootfs: busybox-static with one link per applet.
 RF=$STAGE/rootfs-busybox
