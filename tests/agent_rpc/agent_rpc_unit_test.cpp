@@ -230,6 +230,25 @@ TEST(AgentRpc, KilledAgentProcessGivesConnectionLost) {
   EXPECT_EQ(d.error().message, "agent GetGuestDetails: connection lost (guest died?)");
 }
 
+// A hung guest (stopped, socket still open) is noticed by keepalive even in a call that has no
+// deadline, instead of hanging the host forever.
+TEST(AgentRpc, HungGuestIsNoticedWithoutADeadline) {
+  auto opts = server_options();
+  AgentProcess agent(AGENT_RPC_SERVER_HELPER, opts.shared_dir, opts.cgroup_parent,
+                     {.keepalive_interval = 500ms, .keepalive_timeout = 1000ms});
+  ASSERT_GT(agent.pid(), 0);
+  ASSERT_TRUE(agent.client()->wait_ready(10s));
+  ::kill(agent.pid(), SIGSTOP);
+  int st = 0;  // SIGSTOP is asynchronous: make sure it stopped before the call goes out
+  ASSERT_EQ(::waitpid(agent.pid(), &st, WUNTRACED), agent.pid());
+  ASSERT_TRUE(WIFSTOPPED(st));
+  auto start = std::chrono::steady_clock::now();
+  auto w = agent.client()->wait_process("c1", "");
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().message, "agent WaitProcess c1: connection lost (guest died?)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+}
+
 // A guest that lies: huge replies, impossible statuses, unknown streams.
 class LyingAgent final : public v1::Agent::Service {
   grpc::Status GetGuestDetails(grpc::ServerContext*, const v1::GuestDetailsRequest*,
