@@ -25,9 +25,11 @@ struct AgentClientOptions {
   size_t max_message_bytes = 4 << 20;  // anything larger from the guest is refused, not buffered
   // HTTP/2 pings while calls are open: a guest that stops answering them for
   // keepalive_timeout breaks the channel, so even WaitProcess/ReadOutput end with
-  // "connection lost" instead of hanging. Zero disables.
-  std::chrono::milliseconds keepalive_interval{15000};
-  std::chrono::milliseconds keepalive_timeout{20000};
+  // "connection lost" instead of hanging. Zero disables. Pings also run during wait_ready(),
+  // so interval + timeout must exceed the time the guest needs to start serving (a TCG boot
+  // takes seconds; 60 s leaves room on a loaded machine).
+  std::chrono::milliseconds keepalive_interval{30000};
+  std::chrono::milliseconds keepalive_timeout{30000};
 };
 
 struct GuestDetails {

@@ -263,6 +263,21 @@ TEST_F(AgentContainers, ExecRunsInsideTheContainer) {
   EXPECT_TRUE(c->remove_container("c1"));
 }
 
+// The agent's channel, pipes, pidfds and eventfd are all close-on-exec: a container process
+// sees only its stdio (and the fd ls opens for the directory itself).
+TEST_F(AgentContainers, NoAgentFdReachesTheContainer) {
+  auto* c = start_agent();
+  Run r = run(c, "c1", {"ls", "/proc/self/fd"});
+  EXPECT_EQ(r.out, "0\n1\n2\n3\n");
+  create(c, "c2", {"sleep", "1000"});
+  ASSERT_TRUE(c->start_container("c2"));
+  ASSERT_TRUE(c->exec_process("c2", "e1", {.args = {"ls", "/proc/self/fd"}, .open_stdin = true}));
+  OutputReader out(c, "c2", "e1");
+  EXPECT_EQ(out.out(), "0\n1\n2\n3\n");
+  EXPECT_TRUE(c->wait_process("c2", "e1"));
+  EXPECT_TRUE(c->remove_container("c2"));
+}
+
 TEST_F(AgentContainers, TwoContainersAtOnce) {
   auto* c = start_agent();
   create(c, "ca", {"sh", "-c", "read x; echo a-$x"}, true);
