@@ -109,6 +109,8 @@ struct DenyRuleSpec {
   std::vector<uint64_t> cgroup_ids;
 };
 
+// Thread-safe: calls may run concurrently (e.g. wait_process on one thread while read_output
+// streams on another and write_stdin feeds a third).
 class AgentClient {
  public:
   // Takes ownership of a connected stream fd (the QEMU virtio-serial chardev socket on the

@@ -92,6 +92,50 @@ TEST(AgentRpc, MalformedSpecNamesTheField) {
   EXPECT_EQ(bad_json.error().code, ErrorCode::invalid_argument);
 }
 
+constexpr const char* kValidSpec =
+    R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["true"],"cwd":"/"}})";
+
+TEST(AgentRpc, RecordsAreBounded) {
+  auto opts = server_options();
+  opts.max_containers = 2;
+  InProcessAgent agent(opts);
+  auto* c = agent.client();
+  ASSERT_TRUE(c->create_sandbox({}));
+  ASSERT_TRUE(c->create_container("c1", kValidSpec));
+  ASSERT_TRUE(c->create_container("c2", kValidSpec));
+  auto third = c->create_container("c3", kValidSpec);
+  ASSERT_FALSE(third);
+  EXPECT_THAT(third.error().message, HasSubstr("too many containers"));
+  ASSERT_TRUE(c->remove_container("c1"));  // never started: just forgotten
+  EXPECT_TRUE(c->create_container("c3", kValidSpec));
+  auto exec = c->exec_process("c2", "e1", {.args = {"true"}});
+  ASSERT_FALSE(exec);
+  EXPECT_THAT(exec.error().message, HasSubstr("not started"));
+}
+
+TEST(AgentRpc, SpecIsReadFromTheBundleWhenNotSent) {
+  auto opts = server_options();
+  struct RemoveAll {
+    fs::path p;
+    ~RemoveAll() { fs::remove_all(p); }
+  } cleanup{opts.shared_dir};
+  fs::create_directories(opts.shared_dir / "c1");
+  fs::create_directories(opts.shared_dir / "c2");
+  std::ofstream(opts.shared_dir / "c1" / "config.json") << kValidSpec;
+  std::ofstream(opts.shared_dir / "c2" / "config.json") << R"({"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":[],"cwd":"/"}})";
+  InProcessAgent agent(opts);
+  auto* c = agent.client();
+  ASSERT_TRUE(c->create_sandbox({}));
+  auto ok = c->create_container("c1", "");
+  EXPECT_TRUE(ok) << describe(ok);
+  auto bad = c->create_container("c2", "");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("process.args"));
+  auto missing = c->create_container("c3", "");
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error().message, HasSubstr("config.json"));
+}
+
 TEST(AgentRpc, InvalidIdsAreRefusedByTheClient) {
   InProcessAgent agent(server_options());
   for (std::string id : std::vector<std::string>{"", "a/b", "..", std::string(65, 'x'), "a b", "c\n1"}) {
