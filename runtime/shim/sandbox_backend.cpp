@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <future>
 
 #include "agent/container/oci_spec.h"
 #include "core/logging.h"
@@ -73,9 +74,46 @@ Result<ttrpc::UniqueFd> open_output(const std::string& path) {
 
 }  // namespace
 
-SandboxBackend::SandboxBackend(runtime::SandboxOptions options) : options_(std::move(options)) {}
+SandboxBackend::SandboxBackend(runtime::SandboxOptions options) : options_(std::move(options)) {
+  owner_ = std::thread([this] { owner_loop(); });
+}
 
-SandboxBackend::~SandboxBackend() { shutdown(); }
+SandboxBackend::~SandboxBackend() {
+  shutdown();
+  {
+    std::lock_guard lock(owner_mu_);
+    owner_stop_ = true;
+  }
+  owner_cv_.notify_all();
+  owner_.join();
+}
+
+void SandboxBackend::owner_loop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(owner_mu_);
+      owner_cv_.wait(lock, [this] { return owner_stop_ || !owner_jobs_.empty(); });
+      if (owner_jobs_.empty()) return;
+      job = std::move(owner_jobs_.front());
+      owner_jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+void SandboxBackend::on_owner(std::function<void()> job) {
+  std::promise<void> done;
+  {
+    std::lock_guard lock(owner_mu_);
+    owner_jobs_.push_back([&] {
+      job();
+      done.set_value();
+    });
+  }
+  owner_cv_.notify_all();
+  done.get_future().wait();
+}
 
 void SandboxBackend::set_observer(BackendObserver observer) {
   std::lock_guard lock(mu_);
@@ -145,7 +183,8 @@ Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
     runtime::SandboxOptions o = options_;
     if (o.id.empty()) o.id = spec.id;
     log->info("booting sandbox {} for {}", o.id, spec.id);
-    auto created = runtime::Sandbox::create(o);
+    Result<std::unique_ptr<runtime::Sandbox>> created = fail(ErrorCode::internal, "not run");
+    on_owner([&] { created = runtime::Sandbox::create(o); });
     if (!created) {
       undo_rootfs();
       return std::unexpected(created.error());

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,7 +62,19 @@ class SandboxBackend final : public TaskBackend {
   static void join(Proc& p);
   void report_exit(const Proc& p, uint32_t status);
 
+  // Runs `job` on owner_ and waits for it. QEMU and virtiofsd die with the *thread* that
+  // spawned them (PR_SET_PDEATHSIG), and RPC handlers run on short-lived threads, so the VM is
+  // booted from this one long-lived thread.
+  void on_owner(std::function<void()> job);
+  void owner_loop();
+
   runtime::SandboxOptions options_;
+  std::mutex owner_mu_;
+  std::condition_variable owner_cv_;
+  std::deque<std::function<void()>> owner_jobs_;
+  bool owner_stop_ = false;
+  std::thread owner_;
+
   std::mutex mu_;  // guards everything below; never held across agent calls that may block
   BackendObserver observer_;
   std::shared_ptr<runtime::Sandbox> sandbox_;

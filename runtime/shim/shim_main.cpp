@@ -167,6 +167,14 @@ int run_start(const ShimOptions& o) {
     return 1;
   }
 
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    std::cerr << "start: readlink /proc/self/exe: " << std::strerror(errno) << "\n";
+    ttrpc::remove_socket(address);
+    return 1;
+  }
+  self[n] = '\0';
   // Re-exec ourselves detached (new session, stdio on /dev/null, the socket as fd 3): the
   // server must not hold containerd's output pipe open, or containerd waits forever.
   posix_spawn_file_actions_t fa;
@@ -178,13 +186,6 @@ int run_start(const ShimOptions& o) {
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) {
-    std::cerr << "start: readlink /proc/self/exe: " << std::strerror(errno) << "\n";
-    return 1;
-  }
-  self[n] = '\0';
   std::vector<std::string> args = {self, "-namespace", o.ns, "-address", o.address,
                                    "-publish-binary", o.publish_binary, "-id", o.id,
                                    "-bundle", bundle.string(), "-socket-fd", "3"};

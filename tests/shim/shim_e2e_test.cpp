@@ -140,8 +140,12 @@ class PrivateContainerd {
     return fail(ErrorCode::timeout, "containerd socket did not appear; log: " + read_text(dir_ / "containerd.log"));
   }
   ~PrivateContainerd() {
-    // Shims of our namespace first (a failed test may leave one), then containerd.
-    for (pid_t p : processes_with("-namespace " + ns_ + " ")) ::kill(p, SIGKILL);
+    // Shims of our namespace first (a failed test may leave one): SIGTERM lets a shim tear its
+    // VM down and unmount; SIGKILL whatever is still there after that.
+    auto shims = processes_with("-namespace " + ns_ + " ");
+    for (pid_t p : shims) ::kill(p, SIGTERM);
+    for (pid_t p : shims)
+      if (!wait_gone(p, 15s)) ::kill(p, SIGKILL);
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       for (int i = 0; i < 100 && ::waitpid(pid_, nullptr, WNOHANG) == 0; i++) std::this_thread::sleep_for(50ms);
@@ -222,6 +226,14 @@ class ShimE2e : public ::testing::Test {
     auto r = c.call(kTaskService, "Shutdown", req.SerializeAsString());
     EXPECT_TRUE(r || r.error().code == ttrpc::Code::unavailable);
     EXPECT_TRUE(wait_gone(pid, 5s)) << "shim " << pid << " did not exit after Shutdown";
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::string log = read_text(cd_.dir() / "containerd.log");
+      if (log.size() > 4000) log = log.substr(log.size() - 4000);
+      std::cerr << "--- containerd.log (tail) ---\n" << log << "\n";
+    }
   }
 
   PrivateContainerd cd_;
