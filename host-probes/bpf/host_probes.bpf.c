@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "kata_sentry/event_abi.h"
+#include "kata_sentry/task_context.bpf.h"
 #include "bpf/host_probes_cfg.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -134,39 +135,6 @@ static __always_inline bool tgid_in_scope(__u32 tgid)
 	if (bpf_map_lookup_elem(&watched_tgids_map, &tgid))
 		return true;
 	return watched_cgroup_count && cgroup_in_scope();
-}
-
-static __always_inline void fill_proc(struct ks_event *e)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct pid *tp;
-	struct upid up = {};
-	unsigned int level;
-
-	e->hdr.abi_version = KS_EVENT_ABI_VERSION;
-	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
-	e->proc.pid = pid_tgid >> 32;
-	e->proc.tid = (__u32)pid_tgid;
-	e->proc.uid = (__u32)uid_gid;
-	e->proc.gid = uid_gid >> 32;
-	e->proc.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	e->proc.loginuid = (__u32)-1;
-	if (bpf_core_field_exists(task->loginuid))
-		e->proc.loginuid = BPF_CORE_READ(task, loginuid.val);
-	e->proc.cgroup_id = bpf_get_current_cgroup_id();
-	e->proc.mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	/* The task's own pid namespace is the one at its pid's deepest level;
-	 * nsproxy->pid_ns_for_children differs after unshare(CLONE_NEWPID). */
-	tp = BPF_CORE_READ(task, thread_pid);
-	if (tp) {
-		level = BPF_CORE_READ(tp, level);
-		bpf_core_read(&up, sizeof(up), &tp->numbers[level & 31]);
-		if (up.ns)
-			e->proc.pid_ns = BPF_CORE_READ(up.ns, ns.inum);
-	}
-	bpf_get_current_comm(e->proc.comm, sizeof(e->proc.comm));
 }
 
 /* A zeroed record for the current task, or NULL when it is out of scope. */

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Guest LSM probes: BPF LSM programs in the guest kernel that report security-relevant
+ * operations as struct ks_event records (KS_EVT_LSM_*) and refuse those that match the
+ * deny set. Deciding at the LSM hook means the operation never happens: the caller gets
+ * -EPERM from the syscall, unlike a signal sent from a tracepoint.
+ *
+ * The agent registers its own tgid in agent_tgids_map (only user space writes that map,
+ * so a workload cannot make itself the agent by its name). Agent tasks are never denied,
+ * and ptrace of or signals to the agent from other tasks are refused when
+ * cfg.protect_agent is set.
+ *
+ * The deny set lives in two banks of deny_rules_map; deny_active names the bank and the
+ * number of entries in one word, so user space writes the idle bank and then switches.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "kata_sentry/event_abi.h"
+#include "kata_sentry/task_context.bpf.h"
+#include "bpf/guest_lsm_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define EPERM 1
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_VSOCK 40
+
+const volatile struct guest_lsm_cfg cfg = {};
+
+/* Bank bit and entry count of the active deny set (see guest_lsm_abi.h). */
+volatile __u32 deny_active = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} agent_tgids_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * KS_DENY_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct ks_deny_rule);
+} deny_rules_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_event);
+} scratch_map SEC(".maps");
+
+/* Never written: the source for clearing a record. */
+const volatile struct ks_event zero_event = {};
+
+static __always_inline void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats_map, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool is_agent_tgid(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&agent_tgids_map, &tgid) != NULL;
+}
+
+static __always_inline bool current_is_agent(void)
+{
+	return is_agent_tgid(bpf_get_current_pid_tgid() >> 32);
+}
+
+/* A zeroed record for the current task with its process context filled. */
+static __always_inline struct ks_event *begin(__u16 type, bool agent)
+{
+	__u32 zero = 0;
+	struct ks_event *e = bpf_map_lookup_elem(&scratch_map, &zero);
+
+	if (!e)
+		return NULL;
+	bpf_probe_read_kernel(e, sizeof(*e), (const void *)&zero_event);
+	e->hdr.type = type;
+	fill_proc(e);
+	if (agent)
+		e->hdr.flags |= KS_F_AGENT;
+	return e;
+}
+
+static __always_inline void set_kernel_str(char *dst, __u16 *len, const char *src)
+{
+	long n;
+
+	if (!src)
+		return;
+	n = bpf_probe_read_kernel_str(dst, KS_PATH_LEN, src);
+	if (n > 0)
+		*len = n;
+	else
+		count(KS_STAT_READ_ERRORS);
+}
+
+static __always_inline void set_d_path(char *dst, __u16 *len, const struct path *path)
+{
+	/* bpf_d_path takes a non-const pointer but does not write through it. */
+	long n = bpf_d_path((struct path *)path, dst, KS_PATH_LEN);
+
+	if (n > 0)
+		*len = n;
+	else
+		count(KS_STAT_READ_ERRORS);
+}
+
+/* --- deny set ------------------------------------------------------------------- */
+
+struct match_ctx {
+	struct ks_event *ev;
+	__u64 cgroups[KS_MAX_CGROUP_DEPTH + 1]; /* own cgroup, then ancestors from level 1 */
+	__u32 base;
+	__u32 type;
+	__s32 hit; /* rule_id of the first match, -1 when none */
+};
+
+static __always_inline bool path_matches(const struct ks_deny_rule *r, const char *p, __u16 plen)
+{
+	__u32 n = r->path_len;
+
+	if (!plen)
+		return false;
+	/* plen counts the NUL: an exact match has exactly n bytes before it. */
+	if ((r->flags & KS_DENY_F_PATH_EXACT) && plen != n + 1)
+		return false;
+	if (plen < n + 1)
+		return false;
+	for (__u32 i = 0; i < KS_DENY_PATH_LEN; i++) {
+		if (i >= n)
+			break;
+		if (p[i] != r->path[i])
+			return false;
+	}
+	return true;
+}
+
+static long match_one(__u32 i, void *data)
+{
+	struct match_ctx *m = data;
+	struct ks_event *e = m->ev;
+	__u32 idx = m->base + i;
+	struct ks_deny_rule *r = bpf_map_lookup_elem(&deny_rules_map, &idx);
+
+	if (!r)
+		return 1;
+	if (!(r->type_mask & (1ULL << (m->type & 63))))
+		return 0;
+	if ((r->flags & KS_DENY_F_UID) && r->uid != e->proc.uid)
+		return 0;
+	if (r->flags & KS_DENY_F_COMM) {
+		for (int k = 0; k < KS_COMM_LEN; k++) {
+			if (r->comm[k] != e->proc.comm[k])
+				return 0;
+			if (!r->comm[k])
+				break;
+		}
+	}
+	if (r->flags & KS_DENY_F_CGROUP) {
+		bool in = false;
+
+		for (int k = 0; k <= KS_MAX_CGROUP_DEPTH; k++) {
+			if (m->cgroups[k] && m->cgroups[k] == r->cgroup_id) {
+				in = true;
+				break;
+			}
+		}
+		if (!in)
+			return 0;
+	}
+	if (r->flags & (KS_DENY_F_PATH_EXACT | KS_DENY_F_PATH_PREFIX)) {
+		/* A mount rule names either the source or the target. */
+		if (!path_matches(r, e->path, e->path_len) &&
+		    !(m->type == KS_EVT_LSM_SB_MOUNT && path_matches(r, e->path2, e->path2_len)))
+			return 0;
+	}
+	m->hit = r->rule_id;
+	return 1; /* stop: the first match decides */
+}
+
+/* -1 when nothing in the active deny set matches, else the matching rule's id. */
+static __always_inline __s32 match_deny(struct ks_event *e)
+{
+	__u32 active = deny_active;
+	__u32 n = active & 0xffff;
+	struct match_ctx m = {};
+
+	if (!n)
+		return -1;
+	if (n > KS_DENY_MAX_RULES)
+		n = KS_DENY_MAX_RULES;
+	m.ev = e;
+	m.type = e->hdr.type;
+	m.base = (active & KS_DENY_BANK_BIT) ? KS_DENY_MAX_RULES : 0;
+	m.hit = -1;
+	m.cgroups[0] = e->proc.cgroup_id;
+	for (int level = 1; level <= KS_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			break;
+		m.cgroups[level] = id;
+	}
+	bpf_loop(n, match_one, &m, 0);
+	return m.hit;
+}
+
+static __always_inline void emit(struct ks_event *e)
+{
+	__u64 flags = 0;
+
+	if (cfg.wakeup_bytes &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < cfg.wakeup_bytes)
+		flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags))
+		count(KS_STAT_RINGBUF_DROPS);
+	else
+		count(KS_STAT_EVENTS);
+}
+
+/*
+ * Decides and reports. `enforce`: the hook is one the deny set applies to; `forced`: the
+ * operation is refused regardless of rules (an attack on the agent). Agent tasks are
+ * never refused.
+ */
+static __always_inline int finish(struct ks_event *e, bool agent, bool enforce, bool forced)
+{
+	int ret = 0;
+
+	if (!agent) {
+		__s32 hit = enforce ? match_deny(e) : -1;
+
+		if (hit >= 0 || forced) {
+			e->hdr.flags |= KS_F_DENIED;
+			e->arg[3] = hit >= 0 ? (__u64)hit : (__u64)-1;
+			count(KS_STAT_DENIED);
+			ret = -EPERM;
+		}
+	}
+	if (!agent || cfg.report_agent)
+		emit(e);
+	return ret;
+}
+
+/* --- hooks ------------------------------------------------------------------------ */
+
+SEC("lsm/file_open")
+int BPF_PROG(handle_file_open, struct file *file, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	/* The agent opens files all the time; its opens are neither denied nor reported. */
+	if (agent && !cfg.report_agent)
+		return 0;
+	e = begin(KS_EVT_LSM_FILE_OPEN, agent);
+	if (!e)
+		return 0;
+	set_d_path(e->path, &e->path_len, &file->f_path);
+	e->arg[0] = BPF_CORE_READ(file, f_flags);
+	e->arg[1] = BPF_CORE_READ(file, f_mode);
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(handle_bprm_check_security, struct linux_binprm *bprm, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	if (agent && !cfg.report_agent)
+		return 0;
+	e = begin(KS_EVT_LSM_BPRM_CHECK, agent);
+	if (!e)
+		return 0;
+	set_d_path(e->path, &e->path_len, &bprm->file->f_path);
+	/* What the caller asked to run (a symlink, /proc/self/fd/N for a memfd exec, ...). */
+	set_kernel_str(e->path2, &e->path2_len, BPF_CORE_READ(bprm, filename));
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/kernel_read_file")
+int BPF_PROG(handle_kernel_read_file, struct file *file, enum kernel_read_file_id id,
+	     bool contents, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_KERNEL_READ_FILE, agent);
+	if (!e)
+		return 0;
+	if (file)
+		set_d_path(e->path, &e->path_len, &file->f_path);
+	e->arg[0] = id;
+	e->arg[1] = contents;
+	/* Rules refuse module loads only; firmware and policy reads stay reported. */
+	return finish(e, agent, id == READING_MODULE, false);
+}
+
+SEC("lsm/kernel_module_request")
+int BPF_PROG(handle_kernel_module_request, char *kmod_name, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_MODULE_REQUEST, agent);
+	if (!e)
+		return 0;
+	set_kernel_str(e->path, &e->path_len, kmod_name);
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(handle_ptrace_access_check, struct task_struct *child, unsigned int mode, int ret)
+{
+	bool agent = current_is_agent();
+	__u32 target = BPF_CORE_READ(child, tgid);
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_PTRACE_ACCESS, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = mode;
+	e->arg[1] = target;
+	return finish(e, agent, true, cfg.protect_agent && is_agent_tgid(target));
+}
+
+SEC("lsm/bpf")
+int BPF_PROG(handle_bpf, int cmd, union bpf_attr *attr, unsigned int size, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	/* The agent's own map updates and loads would flood the stream. */
+	if (agent && !cfg.report_agent)
+		return 0;
+	e = begin(KS_EVT_LSM_BPF, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = cmd;
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/task_kill")
+int BPF_PROG(handle_task_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
+	     const struct cred *cred, int ret)
+{
+	__u32 target = BPF_CORE_READ(p, tgid);
+	bool agent;
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	/* Only signals aimed at the agent matter here; kill(2) in general is traced. */
+	if (!is_agent_tgid(target))
+		return 0;
+	agent = current_is_agent();
+	if (agent)
+		return 0;
+	e = begin(KS_EVT_LSM_TASK_KILL, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = target;
+	e->arg[1] = sig;
+	return finish(e, agent, false, cfg.protect_agent && sig != 0);
+}
+
+SEC("lsm/socket_connect")
+int BPF_PROG(handle_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen,
+	     int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+	__u16 family;
+
+	if (ret)
+		return ret;
+	family = BPF_CORE_READ(address, sa_family);
+	if (family != AF_INET && family != AF_INET6 && family != AF_VSOCK)
+		return 0;
+	e = begin(KS_EVT_LSM_SOCKET_CONNECT, agent);
+	if (!e)
+		return 0;
+	e->addr.family = family;
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)address;
+
+		e->addr.port = bpf_ntohs(BPF_CORE_READ(in, sin_port));
+		bpf_probe_read_kernel(e->addr.addr, 4, &in->sin_addr);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+
+		e->addr.port = bpf_ntohs(BPF_CORE_READ(in6, sin6_port));
+		bpf_probe_read_kernel(e->addr.addr, 16, &in6->sin6_addr);
+	} else {
+		struct sockaddr_vm *vm = (struct sockaddr_vm *)address;
+
+		e->addr.port = (__u16)BPF_CORE_READ(vm, svm_port);
+		e->addr.vsock_cid = BPF_CORE_READ(vm, svm_cid);
+		e->arg[0] = BPF_CORE_READ(vm, svm_port); /* the full 32-bit port */
+	}
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/inode_mknod")
+int BPF_PROG(handle_inode_mknod, struct inode *dir, struct dentry *dentry, umode_t mode,
+	     dev_t dev, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_INODE_MKNOD, agent);
+	if (!e)
+		return 0;
+	/* No struct path here, so only the new entry's name (rules cannot match paths). */
+	set_kernel_str(e->path, &e->path_len, (const char *)BPF_CORE_READ(dentry, d_name.name));
+	e->arg[0] = mode;
+	e->arg[1] = dev;
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/sb_mount")
+int BPF_PROG(handle_sb_mount, const char *dev_name, const struct path *path, const char *type,
+	     unsigned long flags, void *data, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+	long n;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_SB_MOUNT, agent);
+	if (!e)
+		return 0;
+	set_kernel_str(e->path, &e->path_len, dev_name);
+	set_d_path(e->path2, &e->path2_len, path);
+	if (type) {
+		n = bpf_probe_read_kernel_str(e->argv, KS_PATH_LEN, type);
+		if (n > 0) {
+			e->argv_len = n;
+			e->hdr.argc = 1;
+		}
+	}
+	e->arg[0] = flags;
+	return finish(e, agent, true, false);
+}

@@ -1,0 +1,410 @@
+#include "guest-probes/guest_sensor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/event_decode.h"
+#include "core/logging.h"
+#include "guest_lsm.skel.h"
+#include "host-probes/host_probes.h"
+
+namespace kata_sentry::guest_probes {
+namespace {
+
+struct SkelDeleter {
+  void operator()(guest_lsm* s) const noexcept { guest_lsm__destroy(s); }
+};
+using SkelPtr = std::unique_ptr<guest_lsm, SkelDeleter>;
+struct RingBufferDeleter {
+  void operator()(ring_buffer* rb) const noexcept { ring_buffer__free(rb); }
+};
+using RingBufferPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
+
+std::string errno_text(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "errno " + std::to_string(err);
+}
+
+size_t round_pow2_pages(size_t bytes) {
+  size_t n = size_t(::sysconf(_SC_PAGESIZE));
+  while (n < bytes) n <<= 1;
+  return n;
+}
+
+// The cgroup v2 path of a process ("/kata-sentry/c1"), from /proc/<pid>/cgroup.
+std::string proc_cgroup(uint32_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return {};
+}
+
+}  // namespace
+
+Result<void> bpf_lsm_active(const std::filesystem::path& lsm_list) {
+  std::ifstream f(lsm_list);
+  if (!f)
+    return fail(ErrorCode::unavailable,
+                lsm_list.string() + " is not readable (securityfs not mounted?)");
+  std::string text;
+  std::getline(f, text);
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (item == "bpf") return {};
+  return fail(ErrorCode::unavailable,
+              "BPF LSM is not active (\"bpf\" missing from " + lsm_list.string() + ": \"" + text +
+                  "\"); boot with lsm=...,bpf");
+}
+
+struct GuestSensor::Impl {
+  GuestSensorOptions options;
+  SkelPtr skel;                                    // destroyed after the ring buffer (below)
+  RingBufferPtr lsm_rb;
+  std::unique_ptr<probes::HostProbes> tracepoints;
+  EventStream stream;
+  BootClock clock;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> streaming{false};
+  std::atomic<uint64_t> decode_errors{0};
+  std::string lsm_reason;  // empty when the LSM programs are attached
+  uint64_t parent_cgroup_id = 0;
+
+  std::mutex mu;  // containers, rules, the deny map
+  std::map<std::string, std::filesystem::path> containers;  // id -> cgroup dir
+  std::map<uint64_t, std::string> cgroup_to_container;
+  std::chrono::steady_clock::time_point last_rescan{};
+  bool dirty = true;  // a container changed since the last rescan
+  std::vector<DenyRule> rules;
+
+  std::vector<std::thread> readers;  // last: joined before the rest goes away
+
+  explicit Impl(const GuestSensorOptions& o) : options(o), stream(o.stream) {}
+
+  // Re-reads the inode numbers of the known containers' cgroup directories. Caller holds mu.
+  void rescan_locked() {
+    cgroup_to_container.clear();
+    for (const auto& [id, dir] : containers) {
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) == 0) cgroup_to_container[uint64_t(st.st_ino)] = id;
+    }
+    last_rescan = std::chrono::steady_clock::now();
+    dirty = false;
+  }
+
+  std::string container_of(uint64_t cgroup_id) {
+    if (!cgroup_id) return {};
+    std::lock_guard lock(mu);
+    auto it = cgroup_to_container.find(cgroup_id);
+    if (it != cgroup_to_container.end()) return it->second;
+    // A container's cgroup exists only once it starts; rescan on a miss, but rarely, so a
+    // flood of events from unknown cgroups (the agent's, the root) costs no stat storm.
+    auto now = std::chrono::steady_clock::now();
+    if (dirty || now - last_rescan > std::chrono::milliseconds(500)) {
+      rescan_locked();
+      it = cgroup_to_container.find(cgroup_id);
+      if (it != cgroup_to_container.end()) return it->second;
+    }
+    return {};
+  }
+
+  void on_record(std::span<const uint8_t> record) noexcept {
+    try {
+      auto ev = decode_event(record, View::guest, clock);
+      if (!ev) {
+        ++decode_errors;
+        return;
+      }
+      ev->container_id = container_of(ev->proc.cgroup_id);
+      stream.push(std::move(*ev));
+    } catch (...) {
+      ++decode_errors;
+    }
+  }
+
+  static int lsm_record(void* ctx, void* data, size_t size) noexcept {
+    static_cast<Impl*>(ctx)->on_record(
+        std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+    return 0;
+  }
+
+  ContainerCgroups cgroups_locked() {
+    rescan_locked();
+    ContainerCgroups cg;
+    cg.parent_cgroup_id = parent_cgroup_id;
+    for (const auto& [cgid, id] : cgroup_to_container) cg.containers[id] = cgid;
+    return cg;
+  }
+
+  // Writes the idle bank, then switches to it in one store: the programs see either the
+  // whole old set or the whole new one. Caller holds mu.
+  Status install_locked(const CompiledDenySet& set) {
+    if (!skel) return {};
+    uint32_t active = __atomic_load_n(&skel->bss->deny_active, __ATOMIC_ACQUIRE);
+    uint32_t bank = (active & KS_DENY_BANK_BIT) ? 0 : 1;
+    int fd = bpf_map__fd(skel->maps.deny_rules_map);
+    for (size_t i = 0; i < set.entries.size(); ++i) {
+      uint32_t key = bank * KS_DENY_MAX_RULES + uint32_t(i);
+      if (bpf_map_update_elem(fd, &key, &set.entries[i], BPF_ANY) != 0)
+        return fail_errno("guest_lsm: write deny_rules_map[" + std::to_string(key) + "]");
+    }
+    uint32_t next = (bank ? KS_DENY_BANK_BIT : 0) | uint32_t(set.entries.size());
+    __atomic_store_n(&skel->bss->deny_active, next, __ATOMIC_RELEASE);
+    return {};
+  }
+
+  Result<EnforcementResult> apply_locked() {
+    EnforcementResult res;
+    if (!skel) {
+      for (const auto& r : rules)
+        res.refused.push_back(r.name + ": in-guest enforcement unavailable: " + lsm_reason);
+      return res;
+    }
+    CompiledDenySet set = compile_deny_set(rules, cgroups_locked());
+    if (auto s = install_locked(set); !s) return std::unexpected(s.error());
+    res.installed = set.installed;
+    res.refused = std::move(set.refused);
+    logger("probes")->info("guest deny set: {} rules, {} kernel entries, {} refused",
+                           res.installed, set.entries.size(), res.refused.size());
+    return res;
+  }
+
+  uint64_t lsm_stat(uint32_t index) const {
+    if (!skel) return 0;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return 0;
+    std::vector<uint64_t> values(size_t(ncpu), 0);
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats_map), &index, values.data()) != 0)
+      return 0;
+    uint64_t sum = 0;
+    for (auto v : values) sum += v;
+    return sum;
+  }
+};
+
+GuestSensor::GuestSensor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GuestSensor::~GuestSensor() {
+  impl_->stopping = true;
+  impl_->stream.close();
+  for (auto& t : impl_->readers) t.join();
+}
+
+Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions& options) {
+  auto log = logger("probes");
+  auto impl = std::make_unique<Impl>(options);
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.cgroup_parent, ec);
+  if (auto id = probes::HostProbes::cgroup_id_of(options.cgroup_parent.string()))
+    impl->parent_cgroup_id = *id;
+  else
+    log->warn("guest sensor: {}: container-wide rules and syscall tracing unavailable",
+              id.error().describe());
+
+  // LSM set: only where BPF LSM actually runs programs.
+  if (!options.load_lsm) {
+    impl->lsm_reason = "LSM probes disabled by configuration";
+  } else if (auto active = bpf_lsm_active(options.lsm_list); !active) {
+    impl->lsm_reason = active.error().message;
+  } else {
+    SkelPtr skel(guest_lsm__open());
+    if (!skel) {
+      impl->lsm_reason = "open guest_lsm: " + errno_text(errno);
+    } else {
+      skel->rodata->cfg.protect_agent = options.protect_agent;
+      skel->rodata->cfg.report_agent = options.report_agent;
+      skel->rodata->cfg.wakeup_bytes = 64u << 10;
+      bpf_map__set_max_entries(skel->maps.events,
+                               uint32_t(round_pow2_pages(options.ring_buffer_bytes)));
+      int err = guest_lsm__load(skel.get());
+      if (!err) {
+        uint32_t self = uint32_t(::getpid());
+        uint8_t one = 1;
+        err = bpf_map_update_elem(bpf_map__fd(skel->maps.agent_tgids_map), &self, &one, BPF_ANY);
+        if (err) err = -errno;
+      }
+      if (!err) err = guest_lsm__attach(skel.get());
+      if (err) {
+        impl->lsm_reason = "load/attach guest_lsm: " + errno_text(-err);
+      } else {
+        impl->lsm_rb.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::lsm_record,
+                                            impl.get(), nullptr));
+        if (!impl->lsm_rb) impl->lsm_reason = "guest_lsm ring buffer: " + errno_text(errno);
+        else impl->skel = std::move(skel);
+      }
+    }
+  }
+  if (impl->skel)
+    log->info("guest sensor: BPF LSM probes attached (enforcement available)");
+  else
+    log->warn("guest sensor: in-guest enforcement unavailable: {}", impl->lsm_reason);
+
+  // Syscall events: the host tracepoint object, scoped to the containers' cgroups, so the
+  // agent (in the root cgroup) never traces itself.
+  if (options.load_tracepoints && impl->parent_cgroup_id) {
+    probes::HostProbesOptions tp;
+    tp.scope_enabled = true;
+    tp.watch_cgroups = {impl->parent_cgroup_id};
+    tp.ring_buffer_bytes = options.ring_buffer_bytes;
+    tp.wakeup_bytes = 64u << 10;
+    tp.allow_lsm = false;  // the guest LSM set above is ours
+    auto probes = probes::HostProbes::open(tp);
+    if (probes)
+      impl->tracepoints = std::move(*probes);
+    else
+      log->warn("guest sensor: syscall tracepoints unavailable: {}", probes.error().describe());
+  }
+  if (!impl->skel && !impl->tracepoints)
+    return fail(ErrorCode::unavailable,
+                "guest sensor: neither LSM probes (" + impl->lsm_reason + ") nor tracepoints loaded");
+
+  Impl* p = impl.get();
+  if (p->lsm_rb)
+    p->readers.emplace_back([p] {
+      while (!p->stopping) {
+        int n = ring_buffer__poll(p->lsm_rb.get(), 100);
+        if (n < 0 && n != -EINTR) {
+          logger("probes")->error("guest_lsm ring buffer poll: {}", errno_text(-n));
+          return;
+        }
+      }
+    });
+  if (p->tracepoints)
+    p->readers.emplace_back([p] {
+      auto on = [p](std::span<const uint8_t> r) { p->on_record(r); };
+      while (!p->stopping) {
+        auto n = p->tracepoints->poll(100, on);
+        if (!n) {
+          logger("probes")->error("guest tracepoints poll: {}", n.error().describe());
+          return;
+        }
+      }
+    });
+  return std::unique_ptr<GuestSensor>(new GuestSensor(std::move(impl)));
+}
+
+void GuestSensor::container_changed(const std::string& id, const std::filesystem::path& cgroup_dir,
+                                    bool present) {
+  std::lock_guard lock(impl_->mu);
+  if (present)
+    impl_->containers[id] = cgroup_dir;
+  else
+    impl_->containers.erase(id);
+  impl_->dirty = true;
+  bool names_containers = false;
+  for (const auto& r : impl_->rules) names_containers |= !r.container_ids.empty();
+  if (names_containers) {
+    if (auto res = impl_->apply_locked(); !res)
+      logger("probes")->error("guest deny set after container {} changed: {}", id,
+                              res.error().describe());
+  }
+}
+
+Result<EnforcementResult> GuestSensor::set_enforcement(std::vector<DenyRule> rules) {
+  std::lock_guard lock(impl_->mu);
+  auto old = std::move(impl_->rules);
+  impl_->rules = std::move(rules);
+  auto res = impl_->apply_locked();
+  if (!res) impl_->rules = std::move(old);  // the kernel still enforces the old set
+  return res;
+}
+
+Status GuestSensor::stream(const std::function<bool(EventBatchOut&&)>& send,
+                           const std::function<bool()>& cancelled, size_t max_batch_events,
+                           std::chrono::milliseconds max_batch_delay,
+                           std::chrono::milliseconds heartbeat_interval) {
+  if (impl_->streaming.exchange(true))
+    return fail(ErrorCode::unavailable, "StreamEvents: another stream is active");
+  struct Release {
+    std::atomic<bool>& f;
+    ~Release() { f = false; }
+  } release{impl_->streaming};
+  max_batch_events = std::clamp<size_t>(max_batch_events ? max_batch_events : 256, 1, 4096);
+  if (max_batch_delay.count() <= 0) max_batch_delay = std::chrono::milliseconds(50);
+  max_batch_delay = std::min(max_batch_delay, std::chrono::milliseconds(1000));
+  auto last_heartbeat = std::chrono::steady_clock::time_point{};
+  while (!impl_->stopping && !(cancelled && cancelled())) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_heartbeat >= heartbeat_interval) {
+      // Sent even while events flow: the host's liveness check needs no event traffic.
+      EventBatchOut hb;
+      hb.heartbeat = true;
+      hb.first_seq = impl_->stream.counters().sent;
+      hb.stats = stats();
+      if (!send(std::move(hb))) return {};
+      last_heartbeat = now;
+    }
+    EventBatchOut batch;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        last_heartbeat + heartbeat_interval - std::chrono::steady_clock::now());
+    wait = std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(200));
+    if (!impl_->stream.take(batch.events, batch.first_seq, max_batch_events, max_batch_delay, wait))
+      break;
+    if (batch.events.empty()) continue;
+    batch.stats = stats();
+    if (!send(std::move(batch))) return {};
+  }
+  return {};
+}
+
+Status GuestSensor::kill_container_process(uint32_t pid, int sig) {
+  const std::string what = "KillGuestProcess pid " + std::to_string(pid);
+  if (pid <= 1 || pid == uint32_t(::getpid()))
+    return fail(ErrorCode::permission_denied, what + ": the agent's own process");
+  if (sig < 1 || sig > 64) return fail(ErrorCode::invalid_argument, what + ": bad signal");
+  if (impl_->skel) {
+    uint8_t v;
+    if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.agent_tgids_map), &pid, &v) == 0)
+      return fail(ErrorCode::permission_denied, what + ": an agent process");
+  }
+  int pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return fail_errno(what + ": pidfd_open");
+  // Checked after the pidfd pins the process, so the pid cannot be recycled in between.
+  std::string cg = proc_cgroup(pid);
+  std::string parent = impl_->options.cgroup_parent.string();
+  const std::string root = "/sys/fs/cgroup";
+  std::string rel = parent.rfind(root, 0) == 0 ? parent.substr(root.size()) : parent;
+  bool inside = !rel.empty() && cg.size() > rel.size() && cg.rfind(rel + "/", 0) == 0;
+  Status s;
+  if (!inside)
+    s = fail(ErrorCode::permission_denied,
+             what + ": not in a container (cgroup \"" + cg + "\")");
+  else if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0)
+    s = fail_errno(what + ": pidfd_send_signal");
+  ::close(pidfd);
+  return s;
+}
+
+GuestSensorStats GuestSensor::stats() const {
+  GuestSensorStats s;
+  auto c = impl_->stream.counters();
+  s.rate_limited = c.rate_limited;
+  s.queue_drops = c.queue_drops;
+  s.sent = c.sent;
+  s.decode_errors = impl_->decode_errors;
+  s.ringbuf_drops = impl_->lsm_stat(KS_STAT_RINGBUF_DROPS);
+  s.denied = impl_->lsm_stat(KS_STAT_DENIED);
+  if (impl_->tracepoints)
+    if (auto t = impl_->tracepoints->stats()) s.ringbuf_drops += t->drops();
+  s.lsm_enforcing = impl_->skel != nullptr;
+  s.lsm_unavailable_reason = impl_->lsm_reason;
+  return s;
+}
+
+bool GuestSensor::lsm_enforcing() const { return impl_->skel != nullptr; }
+
+}  // namespace kata_sentry::guest_probes

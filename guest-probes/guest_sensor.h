@@ -1,0 +1,104 @@
+// The in-guest sensor: loads the guest LSM programs (guest_lsm.bpf.c: LSM events and the
+// deny set) and the host-probes tracepoint object (syscall events, scoped in the kernel to
+// the containers' cgroups so the agent's own work is not traced), reads both ring buffers
+// on their own threads, attributes each event to its container, and queues it for the one
+// StreamEvents call. libbpf stays inside the .cpp.
+//
+// Capability detection: without "bpf" in /sys/kernel/security/lsm the LSM programs would
+// load but never run, so they are not loaded, lsm_enforcing() is false and
+// lsm_unavailable_reason() says why; every deny rule is then refused with that reason.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+#include "core/result.h"
+#include "guest-probes/deny_compiler.h"
+#include "guest-probes/event_stream.h"
+
+namespace kata_sentry::guest_probes {
+
+struct GuestSensorOptions {
+  std::filesystem::path cgroup_parent = "/sys/fs/cgroup/kata-sentry";  // created if missing
+  std::filesystem::path lsm_list = "/sys/kernel/security/lsm";
+  bool load_lsm = true;
+  bool load_tracepoints = true;
+  bool protect_agent = true;     // refuse ptrace of / signals to the agent from other tasks
+  bool report_agent = false;     // also stream the agent's own LSM records (KS_F_AGENT)
+  size_t ring_buffer_bytes = 4u << 20;
+  EventStreamOptions stream;
+};
+
+struct GuestSensorStats {
+  uint64_t ringbuf_drops = 0;  // both ring buffers (+ tracepoint pairing-table drops)
+  uint64_t rate_limited = 0;
+  uint64_t queue_drops = 0;
+  uint64_t sent = 0;
+  uint64_t decode_errors = 0;
+  uint64_t denied = 0;         // LSM refusals counted in the kernel
+  bool lsm_enforcing = false;
+  std::string lsm_unavailable_reason;
+};
+
+struct EnforcementResult {
+  uint32_t installed = 0;
+  std::vector<std::string> refused;
+};
+
+struct EventBatchOut {
+  uint64_t first_seq = 0;
+  std::vector<Event> events;
+  bool heartbeat = false;
+  GuestSensorStats stats;
+};
+
+class GuestSensor {
+ public:
+  // Fails only when nothing could be loaded at all; a missing LSM or a failing tracepoint
+  // set is logged at warn and reported in stats(). Registers the calling process as the agent.
+  static Result<std::unique_ptr<GuestSensor>> start(const GuestSensorOptions& options);
+  ~GuestSensor();
+  GuestSensor(const GuestSensor&) = delete;  // reader threads hold `this`
+  GuestSensor& operator=(const GuestSensor&) = delete;
+
+  // Container bookkeeping (from the agent's Sandbox): attribution and container rules.
+  // present=false forgets the container.
+  void container_changed(const std::string& id, const std::filesystem::path& cgroup_dir,
+                         bool present);
+
+  // Replaces the deny set; rules that cannot be enforced are refused with the reason.
+  // Fails only when the kernel map could not be written (then the old set stays active).
+  Result<EnforcementResult> set_enforcement(std::vector<DenyRule> rules);
+
+  // Serves one stream: calls send() for each batch (and a heartbeat every
+  // heartbeat_interval without events) until send() returns false, cancelled() is true or
+  // the sensor stops. Fails with unavailable when another stream is active.
+  Status stream(const std::function<bool(EventBatchOut&&)>& send,
+                const std::function<bool()>& cancelled, size_t max_batch_events,
+                std::chrono::milliseconds max_batch_delay,
+                std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(1));
+
+  // Signals a container process; refuses the agent itself and processes outside the
+  // containers' cgroups. Uses a pidfd so a recycled pid is never hit.
+  Status kill_container_process(uint32_t pid, int sig);
+
+  GuestSensorStats stats() const;
+  bool lsm_enforcing() const;
+
+ private:
+  struct Impl;
+  explicit GuestSensor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "bpf" in the LSM list file, or the reason it is not usable.
+Result<void> bpf_lsm_active(const std::filesystem::path& lsm_list);
+
+}  // namespace kata_sentry::guest_probes
