@@ -172,22 +172,18 @@ Result<std::shared_ptr<Sandbox::Process>> Sandbox::find_process_locked(
   return it->second;
 }
 
-Result<fs::path> Sandbox::bundle_dir_for(const NewContainer& request) const {
-  return confined_path(settings_.shared_dir, request.bundle.empty() ? request.id : request.bundle,
-                       "bundle");
-}
-
 // The rootfs must come from the sandbox's share: a relative root.path stays inside the
 // bundle, an absolute one must lie under the shared dir.
-Status Sandbox::check_root_path(const OciSpec& spec, const fs::path& bundle) const {
+Status Sandbox::check_root_path(const OciSpec& spec, const fs::path& shared_dir,
+                                const fs::path& bundle) const {
   fs::path root(spec.root.path);
   if (root.is_absolute()) {
     if (auto s = check_absolute_path("root.path", spec.root.path); !s) return s;
-    auto rel = root.lexically_normal().lexically_relative(settings_.shared_dir.lexically_normal());
+    auto rel = root.lexically_normal().lexically_relative(shared_dir.lexically_normal());
     if (rel.empty() || *rel.begin() == "..")
       return fail(ErrorCode::invalid_argument,
                   "root.path \"" + spec.root.path + "\": must lie under the shared dir " +
-                      settings_.shared_dir.string());
+                      shared_dir.string());
     return {};
   }
   auto inside = confined_path(bundle, spec.root.path, "root.path");
@@ -196,17 +192,20 @@ Status Sandbox::check_root_path(const OciSpec& spec, const fs::path& bundle) con
 }
 
 Status Sandbox::do_create_container(const NewContainer& request) {
+  fs::path shared_dir;
   {
     std::lock_guard lock(mu_);  // checked again on insertion; this one orders the errors
     if (!created_) return fail(ErrorCode::unavailable, "no sandbox: CreateSandbox must come first");
+    shared_dir = settings_.shared_dir;
   }
-  auto bundle = bundle_dir_for(request);
+  auto bundle = confined_path(shared_dir, request.bundle.empty() ? request.id : request.bundle,
+                              "bundle");
   if (!bundle) return std::unexpected(bundle.error());
   const std::string source = "container " + request.id + " config.json";
   Result<OciSpec> spec = request.spec_json.empty() ? load_oci_spec(*bundle / "config.json")
                                                    : parse_oci_spec(request.spec_json, source);
   if (!spec) return std::unexpected(spec.error());
-  if (auto s = check_root_path(*spec, *bundle); !s) return s;
+  if (auto s = check_root_path(*spec, shared_dir, *bundle); !s) return s;
 
   auto stdio = make_stdio("container " + request.id, request.open_stdin);
   if (!stdio) return std::unexpected(stdio.error());

@@ -91,8 +91,8 @@ class Sandbox {
                                                        const std::string& exec_id);
   ContainerRecord* find_container_locked(const std::string& id);
   size_t process_count_locked() const;
-  Result<std::filesystem::path> bundle_dir_for(const NewContainer& request) const;
-  Status check_root_path(const OciSpec& spec, const std::filesystem::path& bundle) const;
+  Status check_root_path(const OciSpec& spec, const std::filesystem::path& shared_dir,
+                         const std::filesystem::path& bundle) const;
   Result<OciProcess> exec_process_spec(const NewExec& request, const OciSpec& container_spec) const;
   // Moves the running objects out of the record so they die (SIGKILL + reap) outside mu_.
   void retire_locked(ContainerRecord& record, std::vector<std::unique_ptr<ContainerExec>>& execs,
