@@ -420,6 +420,44 @@ TEST_F(ShimE2e, CtrRunPropagatesTheExactExitStatus) {
   // The sandbox is named after the pod's first container: its QEMU and virtiofsd are gone too.
   EXPECT_TRUE(processes_with("/run/kata-sentry/sandboxes/t3/").empty()) << "VM processes left running";
 }
+
+// A detached task driven with ctr task exec / ps / kill / ls / rm, one VM throughout.
+TEST_F(ShimE2e, CtrTaskExecPsKillOnADetachedTask) {
+  auto imported = run(cd_.ctr({"images", "import", KS_BUSYBOX_OCI}));
+  ASSERT_EQ(imported.status, 0) << imported.out;
+  auto started = run(cd_.ctr({"run", "-d", "--runtime", KS_SHIM_BINARY, "docker.io/kata-sentry/busybox:latest", "t4",
+                              "sleep", "1000"}),
+                     "", true, 180s);
+  ASSERT_EQ(started.status, 0) << started.out;
+  auto ls = run(cd_.ctr({"task", "ls"}));
+  EXPECT_NE(ls.out.find("RUNNING"), std::string::npos) << ls.out;
+
+  auto ex = run(cd_.ctr({"task", "exec", "--exec-id", "e1", "t4", "sh", "-c", "echo exec-ok; exit 5"}), "", true, 60s);
+  EXPECT_EQ(ex.status, 5) << ex.out;
+  EXPECT_NE(ex.out.find("exec-ok"), std::string::npos) << ex.out;
+
+  auto ps = run(cd_.ctr({"task", "ps", "t4"}));
+  EXPECT_EQ(ps.status, 0) << ps.out;
+  EXPECT_NE(ps.out.find("PID"), std::string::npos) << ps.out;
+
+  auto kill = run(cd_.ctr({"task", "kill", "-s", "SIGKILL", "t4"}));
+  EXPECT_EQ(kill.status, 0) << kill.out;
+  std::string state;
+  for (int i = 0; i < 100; i++) {
+    state = run(cd_.ctr({"task", "ls"})).out;
+    if (state.find("STOPPED") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(state.find("STOPPED"), std::string::npos) << state;
+  auto rm = run(cd_.ctr({"task", "rm", "t4"}), "", true, 60s);
+  EXPECT_EQ(rm.status, 0) << rm.out;
+  EXPECT_NE(rm.out.find("137"), std::string::npos) << "ctr task rm prints the exit status: " << rm.out;
+  EXPECT_EQ(run(cd_.ctr({"container", "rm", "t4"})).status, 0);
+  for (int i = 0; i < 100 && !processes_with("-namespace " + cd_.ns() + " ").empty(); i++) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(processes_with("-namespace " + cd_.ns() + " ").empty()) << "shim left running";
+  EXPECT_TRUE(processes_with("/run/kata-sentry/sandboxes/t4/").empty()) << "VM processes left running";
+  EXPECT_FALSE(fs::exists("/run/kata-sentry/sandboxes/t4"));
+}
 #endif
 
 }  // namespace
