@@ -21,6 +21,7 @@
 #include "core/logging.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
 #include "runtime/cli/flags.h"
+#include "runtime/shim/dead_sandbox.h"
 #include "runtime/shim/events.h"
 #include "runtime/shim/task_service.h"
 #include "runtime/shim/ttrpc/client.h"
@@ -40,6 +41,9 @@ namespace fs = std::filesystem;
 
 constexpr const char* kAddressFile = "address";  // in the bundle: where containerd and pods look
 constexpr const char* kLogFifo = "log";          // in the bundle: containerd copies it to its log
+// Where the pod VMs live: the Sandbox runtime's default root, passed to it explicitly so that
+// `delete` looks where `serve` put them. A pod's sandbox is named after its grouping id.
+constexpr const char* kSandboxRoot = "/run/kata-sentry/sandboxes";
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p);
@@ -216,8 +220,13 @@ int run_start(const ShimOptions& o) {
 int run_delete(const ShimOptions& o) {
   fs::path bundle = o.bundle.empty() ? fs::current_path() : fs::path(o.bundle);
   std::string address = trim(read_file(bundle / kAddressFile));
-  // A pod's shim may still be serving the other containers; only a dead one's socket goes.
-  if (!address.empty() && !shim_alive(address)) ttrpc::remove_socket(address);
+  // A pod's shim may still be serving the other containers; only a dead one is cleaned up.
+  bool alive = !address.empty() && shim_alive(address);
+  if (!address.empty() && !alive) ttrpc::remove_socket(address);
+  if (!alive && !o.id.empty()) {
+    if (auto st = cleanup_dead_sandbox(kSandboxRoot, grouping_id(bundle, o.id)); !st)
+      std::cerr << "delete: " << st.error().describe() << "\n";  // containerd logs it as a warning
+  }
   std::error_code ec;
   fs::remove(bundle / kAddressFile, ec);
 
@@ -263,7 +272,10 @@ int run_serve(const ShimOptions& o) {
   else
     events = std::make_unique<RecordingPublisher>();
 #ifdef KS_SHIM_HAVE_SANDBOX
-  SandboxBackend backend(runtime::SandboxOptions{});
+  runtime::SandboxOptions sandbox_options;
+  sandbox_options.root = kSandboxRoot;
+  sandbox_options.id = grouping_id(o.bundle, o.id);
+  SandboxBackend backend(sandbox_options);
 #else
   UnavailableBackend backend;
 #endif

@@ -236,6 +236,16 @@ class ShimE2e : public ::testing::Test {
     }
   }
 
+  // Our namespace's shims (not the short-lived `containerd publish` runs, which name it too).
+  std::vector<pid_t> shim_processes() {
+    std::vector<pid_t> out;
+    for (pid_t p : processes_with("-namespace " + cd_.ns() + " ")) {
+      std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
+      if (cmd.find("containerd-shim-kata-sentry-v2") != std::string::npos) out.push_back(p);
+    }
+    return out;
+  }
+
   PrivateContainerd cd_;
 };
 
@@ -268,7 +278,7 @@ TEST_F(ShimE2e, StartPrintsOnlyAnAddressThatAnswersTtrpcAndDeleteCleansUp) {
   auto again = shim_start("t5", bundle);
   EXPECT_EQ(again.status, 0);
   EXPECT_EQ(again.out, address);
-  EXPECT_EQ(processes_with("-namespace " + cd_.ns() + " ").size(), 1u);
+  EXPECT_EQ(shim_processes().size(), 1u);
 
   shutdown_shim(*c, pid);
   c.reset();
@@ -315,7 +325,7 @@ TEST_F(ShimE2e, ContainersOfOnePodShareTheSandboxShim) {
   auto o = shim_start("solo", other);
   ASSERT_EQ(o.status, 0) << o.out;
   EXPECT_NE(o.out, s.out) << "a plain task is a pod of its own";
-  EXPECT_EQ(processes_with("-namespace " + cd_.ns() + " ").size(), 2u);
+  EXPECT_EQ(shim_processes().size(), 2u);
   for (const auto& a : {s.out, o.out}) {
     auto cl = connect(a);
     ASSERT_TRUE(cl);
@@ -397,8 +407,8 @@ TEST_F(ShimE2e, CtrRunGoesThroughTheShimAndLeavesNothingBehind) {
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("Sandbox runtime"), std::string::npos) << r.out;
 #endif
-  for (int i = 0; i < 100 && !processes_with("-namespace " + cd_.ns() + " ").empty(); i++) std::this_thread::sleep_for(50ms);
-  EXPECT_TRUE(processes_with("-namespace " + cd_.ns() + " ").empty()) << "shim left running";
+  for (int i = 0; i < 100 && !shim_processes().empty(); i++) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(shim_processes().empty()) << "shim left running";
   auto tasks = run(cd_.ctr({"tasks", "ls", "-q"}));
   EXPECT_EQ(tasks.status, 0);
   EXPECT_EQ(tasks.out, "");
@@ -415,8 +425,8 @@ TEST_F(ShimE2e, CtrRunPropagatesTheExactExitStatus) {
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_NE(r.out.find("out\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("err\n"), std::string::npos) << r.out;
-  for (int i = 0; i < 100 && !processes_with("-namespace " + cd_.ns() + " ").empty(); i++) std::this_thread::sleep_for(50ms);
-  EXPECT_TRUE(processes_with("-namespace " + cd_.ns() + " ").empty()) << "shim left running";
+  for (int i = 0; i < 100 && !shim_processes().empty(); i++) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(shim_processes().empty()) << "shim left running";
   // The sandbox is named after the pod's first container: its QEMU and virtiofsd are gone too.
   EXPECT_TRUE(processes_with("/run/kata-sentry/sandboxes/t3/").empty()) << "VM processes left running";
 }
@@ -453,10 +463,39 @@ TEST_F(ShimE2e, CtrTaskExecPsKillOnADetachedTask) {
   EXPECT_EQ(rm.status, 0) << rm.out;
   EXPECT_NE(rm.out.find("137"), std::string::npos) << "ctr task rm prints the exit status: " << rm.out;
   EXPECT_EQ(run(cd_.ctr({"container", "rm", "t4"})).status, 0);
-  for (int i = 0; i < 100 && !processes_with("-namespace " + cd_.ns() + " ").empty(); i++) std::this_thread::sleep_for(50ms);
-  EXPECT_TRUE(processes_with("-namespace " + cd_.ns() + " ").empty()) << "shim left running";
+  for (int i = 0; i < 100 && !shim_processes().empty(); i++) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(shim_processes().empty()) << "shim left running";
   EXPECT_TRUE(processes_with("/run/kata-sentry/sandboxes/t4/").empty()) << "VM processes left running";
   EXPECT_FALSE(fs::exists("/run/kata-sentry/sandboxes/t4"));
+}
+
+// Failure case: the shim is SIGKILLed under a running task. containerd must see the task exit,
+// and the VM, its mounts and its directory must not outlive the shim.
+TEST_F(ShimE2e, KillingTheShimEndsTheTaskAndLeaksNothing) {
+  auto imported = run(cd_.ctr({"images", "import", KS_BUSYBOX_OCI}));
+  ASSERT_EQ(imported.status, 0) << imported.out;
+  auto started = run(cd_.ctr({"run", "-d", "--runtime", KS_SHIM_BINARY, "docker.io/kata-sentry/busybox:latest", "t7",
+                              "sleep", "1000"}),
+                     "", true, 180s);
+  ASSERT_EQ(started.status, 0) << started.out;
+  auto shims = shim_processes();
+  ASSERT_EQ(shims.size(), 1u);
+  ASSERT_FALSE(processes_with("/run/kata-sentry/sandboxes/t7/").empty()) << "no VM for t7?";
+  ASSERT_EQ(::kill(shims[0], SIGKILL), 0);
+
+  std::string tasks;
+  for (int i = 0; i < 100; i++) {
+    tasks = run(cd_.ctr({"task", "ls"})).out;
+    if (tasks.find("RUNNING") == std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(tasks.find("RUNNING"), std::string::npos) << tasks;
+  for (int i = 0; i < 100 && fs::exists("/run/kata-sentry/sandboxes/t7"); i++) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(processes_with("/run/kata-sentry/sandboxes/t7/").empty()) << "VM processes outlived the shim";
+  EXPECT_FALSE(fs::exists("/run/kata-sentry/sandboxes/t7")) << "sandbox dir left behind";
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find("/run/kata-sentry/sandboxes/t7"), std::string::npos) << "mounts left";
+  (void)run(cd_.ctr({"task", "rm", "-f", "t7"}));
+  EXPECT_EQ(run(cd_.ctr({"container", "rm", "t7"})).status, 0);
 }
 #endif
 
