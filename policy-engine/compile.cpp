@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <unordered_set>
 
 #include <re2/re2.h>
@@ -442,14 +443,106 @@ Compiled compile_check(const Ast& a) {
   return std::make_unique<StringNode>(o, a.op, lit);
 }
 
+// Rough evaluation cost, to run cheap and selective checks first.
+int cost(const Ast& a) {
+  switch (a.kind) {
+    case Ast::Kind::constant: return 0;
+    case Ast::Kind::not_: return cost(*a.kids[0]);
+    case Ast::Kind::and_: case Ast::Kind::or_: {
+      int c = 0;
+      for (const auto& k : a.kids) c += cost(*k);
+      return c + 1;
+    }
+    case Ast::Kind::check: break;
+  }
+  const FieldRef& f = a.lhs.field;
+  if (!f.info) return 5;
+  if (f.info->type == FieldType::evttype) return 1;
+  int c = f.type() == FieldType::string ? 3 : 2;
+  if (f.any_ancestor() || !a.lhs.transformers.empty() || a.rhs_field) c += 6;
+  if (f.text == "proc.cmdline" || f.text == "proc.args" || f.text == "proc.pcmdline" || f.text == "evt.args" ||
+      f.text.starts_with("evt.arg")) c += 3;  // built per event
+  if (a.op == Op::regex || a.op == Op::glob) c += 4;
+  return c;
+}
+
+AstPtr constant_ast(bool v) {
+  auto a = std::make_shared<Ast>();
+  a->kind = Ast::Kind::constant;
+  a->constant = v;
+  return a;
+}
+
+// Returns a simplified copy; the input (possibly a shared macro tree) is not modified.
+AstPtr simplify(const AstPtr& a, const TypeSet& ctx) {
+  switch (a->kind) {
+    case Ast::Kind::constant: return a;
+    case Ast::Kind::check: {
+      auto t = type_check(*a);
+      if (!t) return a;
+      if ((ctx & ~*t).none()) return constant_ast(true);
+      if ((ctx & *t).none()) return constant_ast(false);
+      return a;
+    }
+    case Ast::Kind::not_: {
+      AstPtr k = simplify(a->kids[0], ctx);
+      if (k->kind == Ast::Kind::constant) return constant_ast(!k->constant);
+      if (k == a->kids[0]) return a;
+      auto n = std::make_shared<Ast>(*a);
+      n->kids = {k};
+      return n;
+    }
+    case Ast::Kind::and_: case Ast::Kind::or_: {
+      bool is_and = a->kind == Ast::Kind::and_;
+      std::vector<AstPtr> kids;
+      std::function<void(const AstPtr&)> add = [&](const AstPtr& k) {
+        if (k->kind == a->kind) {
+          for (const auto& g : k->kids) add(g);
+          return;
+        }
+        kids.push_back(k);
+      };
+      for (const auto& k : a->kids) add(simplify(k, ctx));
+      std::vector<AstPtr> kept;
+      for (auto& k : kids) {
+        if (k->kind == Ast::Kind::constant) {
+          if (k->constant != is_and) return constant_ast(k->constant);  // false in and / true in or
+          continue;
+        }
+        kept.push_back(k);
+      }
+      if (kept.empty()) return constant_ast(is_and);
+      if (kept.size() == 1) return kept[0];
+      std::stable_sort(kept.begin(), kept.end(), [](const AstPtr& x, const AstPtr& y) { return cost(*x) < cost(*y); });
+      auto n = std::make_shared<Ast>();
+      n->kind = a->kind;
+      n->kids = std::move(kept);
+      return n;
+    }
+  }
+  return a;
+}
+
+Compiled compile_node(const Ast& a);
+
 }  // namespace
 
-std::expected<NodePtr, CompileError> compile_condition(const Ast& a) {
+std::expected<NodePtr, CompileError> compile_condition(const Ast& a, const TypeSet& context) {
+  // Literal errors are reported for the whole tree, even parts the context folds away.
+  auto check = compile_node(a);
+  if (!check) return check;
+  AstPtr simple = simplify(std::make_shared<Ast>(a), context);
+  return compile_node(*simple);
+}
+
+namespace {
+
+Compiled compile_node(const Ast& a) {
   switch (a.kind) {
     case Ast::Kind::constant: return std::make_unique<ConstNode>(a.constant);
     case Ast::Kind::check: return compile_check(a);
     case Ast::Kind::not_: {
-      auto k = compile_condition(*a.kids[0]);
+      auto k = compile_node(*a.kids[0]);
       if (!k) return k;
       return std::make_unique<NotNode>(std::move(*k));
     }
@@ -457,7 +550,7 @@ std::expected<NodePtr, CompileError> compile_condition(const Ast& a) {
     case Ast::Kind::or_: {
       std::vector<NodePtr> kids;
       for (const auto& k : a.kids) {
-        auto c = compile_condition(*k);
+        auto c = compile_node(*k);
         if (!c) return c;
         kids.push_back(std::move(*c));
       }
@@ -468,4 +561,5 @@ std::expected<NodePtr, CompileError> compile_condition(const Ast& a) {
   return std::make_unique<ConstNode>(false);
 }
 
+}  // namespace
 }  // namespace kata_sentry::policy

@@ -25,6 +25,9 @@ struct CompileError {
   const SourceText* source = nullptr;
   std::string message;
 };
-std::expected<NodePtr, CompileError> compile_condition(const Ast& ast);
+// `context`: the event types the node will ever see (the rule's index entries); type
+// checks that the index already decides are folded away, nested and/or are flattened,
+// and the cheapest checks of an and/or run first.
+std::expected<NodePtr, CompileError> compile_condition(const Ast& ast, const TypeSet& context = all_types());
 
 }  // namespace kata_sentry::policy

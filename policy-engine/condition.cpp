@@ -386,8 +386,6 @@ TypeSet all_types() {
   return s;
 }
 
-namespace {
-
 // Types matched by a pure evt.type check, or nullopt if `a` is not one.
 std::optional<TypeSet> type_check(const Ast& a) {
   if (a.kind != Ast::Kind::check || !a.lhs.field.info || a.lhs.field.info->type != FieldType::evttype ||
@@ -400,16 +398,14 @@ std::optional<TypeSet> type_check(const Ast& a) {
     case Op::eq: case Op::in: case Op::intersects: return named;
     case Op::ne: return all_types() & ~named;
     case Op::exists: return all_types();
-    default: return all_types();  // startswith etc.: not indexable, conservatively all
+    default: return std::nullopt;  // startswith etc.: not a pure type check
   }
 }
-
-}  // namespace
 
 TypeSet condition_types(const Ast& a) {
   switch (a.kind) {
     case Ast::Kind::constant: return a.constant ? all_types() : TypeSet{};
-    case Ast::Kind::check: return type_check(a).value_or(all_types());
+    case Ast::Kind::check: return type_check(a).value_or(all_types());  // NOLINT
     case Ast::Kind::and_: {
       TypeSet s = all_types();
       for (const auto& k : a.kids) s &= condition_types(*k);

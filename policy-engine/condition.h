@@ -78,6 +78,8 @@ ParseResult parse_condition(std::string_view text, const ParseContext& ctx);
 using TypeSet = std::bitset<64>;
 TypeSet condition_types(const Ast& ast);
 TypeSet all_types();
+// The types a pure evt.type check (=, !=, in) matches; nullopt for any other node.
+std::optional<TypeSet> type_check(const Ast& a);
 
 // Falco names kata-sentry's probes fold into one type (symlink → symlinkat, dup2 → dup...).
 std::optional<EventType> event_type_for_falco_name(std::string_view name);

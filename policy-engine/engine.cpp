@@ -82,6 +82,11 @@ void Engine::advance_sequences(const EvalInput& in, const std::vector<uint8_t>& 
       ++stats_.rule_evaluations;
       return st.condition->eval(in);
     };
+    // Most events match no step: find out before paying for the key.
+    uint64_t step_hits = 0;
+    for (size_t k = 0; k < s.steps.size() && k < 64; ++k)
+      if (step_matches(k)) step_hits |= uint64_t{1} << k;
+    if (step_hits == 0) continue;
     // The key: the `by` fields' values; an event lacking one cannot join a sequence.
     std::string key;
     bool complete_key = true;
@@ -102,7 +107,7 @@ void Engine::advance_sequences(const EvalInput& in, const std::vector<uint8_t>& 
       it = state.keys.end();
     }
     if (it == state.keys.end()) {
-      if (!step_matches(0)) continue;
+      if (!(step_hits & 1)) continue;
       if (state.keys.size() >= config_.sequence_key_cap && !state.order.empty()) {
         state.keys.erase(state.order.front());
         state.order.pop_front();
@@ -118,7 +123,7 @@ void Engine::advance_sequences(const EvalInput& in, const std::vector<uint8_t>& 
       continue;
     }
     Progress& p = it->second;
-    if (!step_matches(p.next_step)) continue;
+    if (p.next_step >= 64 || !(step_hits & (uint64_t{1} << p.next_step))) continue;
     p.events.push_back(e);
     if (++p.next_step < s.steps.size()) continue;
     Alert a = make_alert(s.output, s.name, s.priority, s.tags, s.action, in);

@@ -654,11 +654,11 @@ class Loader {
     auto out = OutputTemplate::parse(def.output);
     if (!out) d_.error(def.output_src.at(out.error().first), obj, out.error().second);
     if (!parsed.ast) return;
-    auto node = compile_condition(*parsed.ast);
+    r.types = condition_types(*parsed.ast);
+    auto node = compile_condition(*parsed.ast, r.types);
     if (!node) compile_error(node.error(), obj);
     if (!node || !out || !prio || !action) return;
     r.node = std::move(*node);
-    r.types = condition_types(*parsed.ast);
     if (r.types.none()) d_.warning(def.pos, obj, "the condition matches no event type kata-sentry produces; it never fires");
     else if (r.types == all_types()) d_.warning(def.pos, obj, "the condition does not restrict evt.type; it is evaluated for every event");
     r.output = std::move(*out);
@@ -738,7 +738,8 @@ class Loader {
           ok = false;
           continue;
         }
-        auto node = compile_condition(*parsed.ast);
+        step.types = condition_types(*parsed.ast);
+        auto node = compile_condition(*parsed.ast, step.types);
         if (!node) {
           compile_error(node.error(), obj);
           ok = false;
@@ -746,7 +747,6 @@ class Loader {
         }
         step.condition = std::move(*node);
         step.condition_text = st.condition.text;
-        step.types = condition_types(*parsed.ast);
       }
       s.types |= step.types;
       s.steps.push_back(std::move(step));

@@ -32,11 +32,6 @@ TEST_F(FalcoRules, LoadsUnchangedWith25Rules87Macros49Lists) {
   for (const auto& r : load_->rules.rules) EXPECT_TRUE(r.types.any()) << r.name << " is indexed on no type";
 }
 
-Enrichment container_extra() {
-  Enrichment x;
-  x.image_repository = "docker.io/library/nginx";
-  return x;
-}
 
 TEST_F(FalcoRules, RunShellUntrusted) {
   EXPECT_TRUE(fires("Run shell untrusted", EventBuilder().exec("/bin/sh", {"-c", "id"}).parent("nginx").container("c1")));
