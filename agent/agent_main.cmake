@@ -11,7 +11,7 @@ if(TARGET ks_agent_service)
   target_link_libraries(ks_agent_init PUBLIC ks_core Threads::Threads)
 
   add_executable(kata-sentry-agent ${CMAKE_CURRENT_SOURCE_DIR}/main.cpp)
-  target_link_libraries(kata-sentry-agent PRIVATE ks_agent_init ks_agent_service)
+  target_link_libraries(kata-sentry-agent PRIVATE ks_agent_init ks_agent_service ks_guest_probes)
 else()
   message(STATUS "kata-sentry-agent: ks_agent_service not defined yet; agent and guest image skipped")
 endif()

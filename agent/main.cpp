@@ -12,6 +12,7 @@
 #include "agent/init/guest_init.h"
 #include "agent/init/port_bridge.h"
 #include "agent/service/agent_server.h"
+#include "guest-probes/guest_sensor.h"
 
 namespace ks = kata_sentry::agent;
 
@@ -50,7 +51,19 @@ int main(int argc, char** argv) {
     ks::console_log("serving on " + port->string() + " at uptime " + seconds + " s");
   }
 
+  // The guest sensor runs for the whole life of the agent so events from the first container
+  // start are queued before the host opens StreamEvents. Failing to load is not fatal:
+  // the sensor RPCs then say why, and GetGuestDetails reports the LSM list as it is.
+  kata_sentry::guest_probes::GuestSensorOptions sensor_options;
+  sensor_options.cgroup_parent = init_options.cgroup_parent;
+  auto sensor = kata_sentry::guest_probes::GuestSensor::start(sensor_options);
+  if (!sensor) ks::console_log("warning: guest sensor: " + sensor.error().describe());
+  else if (!(*sensor)->lsm_enforcing())
+    ks::console_log("warning: guest sensor: in-guest enforcement unavailable: " +
+                    (*sensor)->stats().lsm_unavailable_reason);
+
   ks::AgentServerOptions server_options;
+  if (sensor) server_options.sensor = sensor->get();
   server_options.shared_dir = init_options.share_mount;
   server_options.cgroup_parent = init_options.cgroup_parent;
   server_options.set_hostname = true;

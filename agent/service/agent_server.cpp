@@ -76,7 +76,7 @@ Status serve_agent(int channel_fd, const AgentServerOptions& options) {
   std::atomic<bool> shutting_down{false};
   AgentService service(
       sandbox, options.cgroup_parent, [&] { stop.trigger("DestroySandbox"); },
-      [&] { return shutting_down.load(); });
+      [&] { return shutting_down.load(); }, options.sensor);
 
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);

@@ -8,6 +8,8 @@
 
 #include "core/result.h"
 
+namespace kata_sentry::guest_probes { class GuestSensor; }
+
 namespace kata_sentry::agent {
 
 struct AgentServerOptions {
@@ -24,6 +26,9 @@ struct AgentServerOptions {
   // Bounds on what the host may make the agent hold.
   size_t max_containers = 64;
   size_t max_processes = 512;  // live or not-yet-collected processes, all containers
+  // The in-guest sensor behind StreamEvents/SetEnforcement/KillGuestProcess (not owned);
+  // null: those RPCs answer UNAVAILABLE.
+  guest_probes::GuestSensor* sensor = nullptr;
 };
 
 // Serves the Agent service on an already-connected byte stream (e.g. one end of a socketpair

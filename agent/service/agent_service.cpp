@@ -2,10 +2,12 @@
 
 #include <sys/wait.h>
 
+#include "agent/sensor/sensor_rpc.h"
 #include "agent/service/grpc_status.h"
 #include "agent/service/guest_details.h"
 #include "agent/service/request_checks.h"
 #include "core/logging.h"
+#include "guest-probes/guest_sensor.h"
 
 namespace kata_sentry::agent {
 namespace {
@@ -30,11 +32,13 @@ Status check_hostname(const std::string& h) {
 
 AgentService::AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent,
                            std::function<void()> on_destroyed,
-                           std::function<bool()> shutting_down)
+                           std::function<bool()> shutting_down,
+                           guest_probes::GuestSensor* sensor)
     : sandbox_(sandbox),
       cgroup_parent_(std::move(cgroup_parent)),
       on_destroyed_(std::move(on_destroyed)),
-      shutting_down_(std::move(shutting_down)) {}
+      shutting_down_(std::move(shutting_down)),
+      sensor_(sensor) {}
 
 CancelCheck AgentService::cancel_check(grpc::ServerContext* ctx) const {
   return [this, ctx] { return ctx->IsCancelled() || shutting_down_(); };
@@ -78,6 +82,8 @@ grpc::Status AgentService::CreateContainer(grpc::ServerContext*,
   if (s)
     s = sandbox_.do_create_container(NewContainer{req->container_id(), req->oci_spec_json(),
                                                   req->bundle(), req->open_stdin()});
+  // The sensor attributes events by the container's cgroup <cgroup_parent>/<id>.
+  if (s && sensor_) sensor_->container_changed(req->container_id(), cgroup_parent_ / req->container_id(), true);
   return to_grpc_status(s);
 }
 
@@ -85,6 +91,8 @@ grpc::Status AgentService::StartContainer(grpc::ServerContext*, const v1::Contai
                                           v1::Empty*) {
   Status s = check_id("container_id", req->container_id());
   if (s) s = sandbox_.do_start_container(req->container_id());
+  // Now that its cgroup exists: rules naming this container get their kernel entries.
+  if (s && sensor_) sensor_->container_changed(req->container_id(), cgroup_parent_ / req->container_id(), true);
   return to_grpc_status(s);
 }
 
@@ -92,6 +100,7 @@ grpc::Status AgentService::RemoveContainer(grpc::ServerContext*, const v1::Conta
                                            v1::Empty*) {
   Status s = check_id("container_id", req->container_id());
   if (s) s = sandbox_.do_remove_container(req->container_id());
+  if (s && sensor_) sensor_->container_changed(req->container_id(), {}, false);
   return to_grpc_status(s);
 }
 
@@ -172,6 +181,23 @@ grpc::Status AgentService::ReadOutput(grpc::ServerContext* ctx, const v1::Proces
   };
   s = sandbox_.do_read_output(req->container_id(), req->exec_id(), sink, cancel_check(ctx));
   return to_grpc_status(s);
+}
+
+grpc::Status AgentService::StreamEvents(grpc::ServerContext* ctx,
+                                       const v1::StreamEventsRequest* req,
+                                       grpc::ServerWriter<v1::EventBatch>* writer) {
+  return sensor_stream_events(sensor_, *req, writer, cancel_check(ctx));
+}
+
+grpc::Status AgentService::SetEnforcement(grpc::ServerContext*,
+                                         const v1::SetEnforcementRequest* req,
+                                         v1::SetEnforcementResponse* resp) {
+  return sensor_set_enforcement(sensor_, *req, resp);
+}
+
+grpc::Status AgentService::KillGuestProcess(grpc::ServerContext*,
+                                           const v1::KillGuestProcessRequest* req, v1::Empty*) {
+  return sensor_kill_process(sensor_, *req);
 }
 
 }  // namespace kata_sentry::agent

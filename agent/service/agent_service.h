@@ -8,6 +8,8 @@
 #include "agent.grpc.pb.h"
 #include "agent/service/sandbox.h"
 
+namespace kata_sentry::guest_probes { class GuestSensor; }
+
 namespace kata_sentry::agent {
 
 class AgentService final : public kata_sentry::v1::Agent::Service {
@@ -15,7 +17,8 @@ class AgentService final : public kata_sentry::v1::Agent::Service {
   // on_destroyed runs after DestroySandbox has done its work (serve_agent then shuts down).
   // shutting_down is polled by the blocking and streaming handlers.
   AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent,
-               std::function<void()> on_destroyed, std::function<bool()> shutting_down);
+               std::function<void()> on_destroyed, std::function<bool()> shutting_down,
+               guest_probes::GuestSensor* sensor = nullptr);  // null: sensor RPCs UNAVAILABLE
 
   grpc::Status Check(grpc::ServerContext*, const v1::CheckRequest*, v1::CheckResponse*) override;
   grpc::Status GetGuestDetails(grpc::ServerContext*, const v1::GuestDetailsRequest*,
@@ -43,6 +46,12 @@ class AgentService final : public kata_sentry::v1::Agent::Service {
   grpc::Status CloseStdin(grpc::ServerContext*, const v1::ProcessRequest*, v1::Empty*) override;
   grpc::Status ReadOutput(grpc::ServerContext*, const v1::ProcessRequest*,
                           grpc::ServerWriter<v1::OutputChunk>*) override;
+  grpc::Status StreamEvents(grpc::ServerContext*, const v1::StreamEventsRequest*,
+                            grpc::ServerWriter<v1::EventBatch>*) override;
+  grpc::Status SetEnforcement(grpc::ServerContext*, const v1::SetEnforcementRequest*,
+                              v1::SetEnforcementResponse*) override;
+  grpc::Status KillGuestProcess(grpc::ServerContext*, const v1::KillGuestProcessRequest*,
+                                v1::Empty*) override;
 
  private:
   CancelCheck cancel_check(grpc::ServerContext* ctx) const;
@@ -51,6 +60,7 @@ class AgentService final : public kata_sentry::v1::Agent::Service {
   std::filesystem::path cgroup_parent_;
   std::function<void()> on_destroyed_;
   std::function<bool()> shutting_down_;
+  guest_probes::GuestSensor* sensor_;
 };
 
 }  // namespace kata_sentry::agent

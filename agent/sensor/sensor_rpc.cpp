@@ -1,0 +1,81 @@
+#include "agent/sensor/sensor_rpc.h"
+
+#include "agent/service/grpc_status.h"
+#include "event_convert.h"
+
+namespace kata_sentry::agent {
+namespace {
+
+grpc::Status no_sensor() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "guest sensor not running");
+}
+
+void stats_to_proto(const guest_probes::GuestSensorStats& s, v1::GuestSensorStats* m) {
+  m->set_ringbuf_drops(s.ringbuf_drops);
+  m->set_rate_limited(s.rate_limited);
+  m->set_sent(s.sent);
+  m->set_queue_drops(s.queue_drops);
+  m->set_lsm_enforcing(s.lsm_enforcing);
+  m->set_lsm_unavailable_reason(s.lsm_unavailable_reason);
+}
+
+}  // namespace
+
+grpc::Status sensor_stream_events(guest_probes::GuestSensor* sensor,
+                                  const v1::StreamEventsRequest& req,
+                                  grpc::ServerWriter<v1::EventBatch>* writer,
+                                  const std::function<bool()>& cancelled) {
+  if (!sensor) return no_sensor();
+  v1::EventBatch msg;
+  auto send = [&](guest_probes::EventBatchOut&& b) {
+    msg.Clear();
+    msg.set_first_seq(b.first_seq);
+    msg.set_heartbeat(b.heartbeat);
+    for (const auto& e : b.events) {
+      // Sandbox identity is the host's to set; the sequence number is the stream's.
+      auto* pe = msg.add_events();
+      event_to_proto(e, *pe);
+      pe->set_seq(b.first_seq + uint64_t(msg.events_size() - 1));
+    }
+    stats_to_proto(b.stats, msg.mutable_stats());
+    return writer->Write(msg);
+  };
+  Status s = sensor->stream(send, cancelled, req.max_batch_events(),
+                            std::chrono::milliseconds(req.max_batch_delay_ms()));
+  return to_grpc_status(s);
+}
+
+grpc::Status sensor_set_enforcement(guest_probes::GuestSensor* sensor,
+                                    const v1::SetEnforcementRequest& req,
+                                    v1::SetEnforcementResponse* resp) {
+  if (!sensor) return no_sensor();
+  std::vector<guest_probes::DenyRule> rules;
+  rules.reserve(size_t(req.rules_size()));
+  for (const auto& m : req.rules()) {
+    guest_probes::DenyRule r;
+    r.name = m.name();
+    for (auto t : m.event_types()) r.event_types.push_back(EventType(uint16_t(t)));
+    r.exact_paths.assign(m.exact_paths().begin(), m.exact_paths().end());
+    r.path_prefixes.assign(m.path_prefixes().begin(), m.path_prefixes().end());
+    r.binaries.assign(m.binaries().begin(), m.binaries().end());
+    r.comms.assign(m.comms().begin(), m.comms().end());
+    if (m.has_uid()) r.uid = m.uid();
+    r.any_container = m.any_container();
+    r.container_ids.assign(m.container_ids().begin(), m.container_ids().end());
+    r.cgroup_ids.assign(m.cgroup_ids().begin(), m.cgroup_ids().end());
+    rules.push_back(std::move(r));
+  }
+  auto res = sensor->set_enforcement(std::move(rules));
+  if (!res) return to_grpc_status(res.error());
+  resp->set_installed(res->installed);
+  for (auto& r : res->refused) resp->add_refused(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status sensor_kill_process(guest_probes::GuestSensor* sensor,
+                                 const v1::KillGuestProcessRequest& req) {
+  if (!sensor) return no_sensor();
+  return to_grpc_status(sensor->kill_container_process(req.pid(), req.signal()));
+}
+
+}  // namespace kata_sentry::agent

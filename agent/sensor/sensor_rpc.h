@@ -1,0 +1,25 @@
+// The agent's guest-sensor RPCs (StreamEvents, SetEnforcement, KillGuestProcess): protobuf in,
+// guest_probes calls, protobuf out. AgentService's handlers forward here; a null sensor (it
+// failed to start) answers UNAVAILABLE with the reason.
+#pragma once
+
+#include <functional>
+
+#include <grpcpp/grpcpp.h>
+
+#include "agent.grpc.pb.h"
+#include "guest-probes/guest_sensor.h"
+
+namespace kata_sentry::agent {
+
+grpc::Status sensor_stream_events(guest_probes::GuestSensor* sensor,
+                                  const v1::StreamEventsRequest& req,
+                                  grpc::ServerWriter<v1::EventBatch>* writer,
+                                  const std::function<bool()>& cancelled);
+grpc::Status sensor_set_enforcement(guest_probes::GuestSensor* sensor,
+                                    const v1::SetEnforcementRequest& req,
+                                    v1::SetEnforcementResponse* resp);
+grpc::Status sensor_kill_process(guest_probes::GuestSensor* sensor,
+                                 const v1::KillGuestProcessRequest& req);
+
+}  // namespace kata_sentry::agent
