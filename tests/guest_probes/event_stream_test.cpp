@@ -1,0 +1,61 @@
+#include "guest-probes/event_stream.h"
+
+#include <gtest/gtest.h>
+
+namespace kata_sentry::guest_probes {
+namespace {
+
+using namespace std::chrono_literals;
+
+Event ev(uint32_t pid) {
+  Event e;
+  e.type = EventType::openat;
+  e.proc.pid = pid;
+  return e;
+}
+
+TEST(EventStream, BatchesCarryContiguousSequenceNumbers) {
+  EventStream s({.queue_capacity = 100, .rate_per_second = 0, .burst = 0});
+  for (uint32_t i = 0; i < 10; ++i) s.push(ev(i));
+  std::vector<Event> out;
+  uint64_t seq = 99;
+  ASSERT_TRUE(s.take(out, seq, 4, 0ms, 10ms));
+  EXPECT_EQ(seq, 0u);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[3].proc.pid, 3u);
+  ASSERT_TRUE(s.take(out, seq, 100, 0ms, 10ms));
+  EXPECT_EQ(seq, 4u);
+  EXPECT_EQ(out.size(), 6u);
+  EXPECT_EQ(s.counters().sent, 10u);
+}
+
+TEST(EventStream, FullQueueDropsAndCountsInsteadOfBlocking) {
+  EventStream s({.queue_capacity = 3, .rate_per_second = 0, .burst = 0});
+  for (uint32_t i = 0; i < 10; ++i) s.push(ev(i));
+  auto c = s.counters();
+  EXPECT_EQ(c.queued, 3u);
+  EXPECT_EQ(c.queue_drops, 7u);
+}
+
+TEST(EventStream, RateLimitDropsOverTheBucket) {
+  EventStream s({.queue_capacity = 1000, .rate_per_second = 1, .burst = 5});
+  for (uint32_t i = 0; i < 50; ++i) s.push(ev(i));
+  auto c = s.counters();
+  EXPECT_EQ(c.queued, 5u);
+  EXPECT_EQ(c.rate_limited, 45u);
+}
+
+TEST(EventStream, EmptyWaitReturnsNoEventsForAHeartbeat) {
+  EventStream s;
+  std::vector<Event> out;
+  uint64_t seq = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(s.take(out, seq, 10, 5ms, 30ms));
+  EXPECT_TRUE(out.empty());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 25ms);
+  s.close();
+  EXPECT_FALSE(s.take(out, seq, 10, 5ms, 1000ms));
+}
+
+}  // namespace
+}  // namespace kata_sentry::guest_probes

@@ -1,0 +1,262 @@
+// vm tier: the guest sensor in a real booted sandbox. One VM for the whole suite (a TCG boot
+// costs seconds): the host opens StreamEvents through AgentClient at boot and collects every
+// batch; each test runs a privileged container and looks for its events, then checks the
+// deny set (SetEnforcement), the stream's sequence numbers and heartbeats.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "agent/container/oci_spec.h"
+#include "runtime/sandbox/sandbox.h"
+
+namespace kata_sentry::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr uint32_t kDenied = 1u << 1;  // KS_F_DENIED
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+class GuestProbesVm : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    auto created = Sandbox::create(SandboxOptions{});
+    if (!created) {
+      boot_error_ = created.error().describe();
+      return;
+    }
+    sandbox_ = std::move(*created);
+    streamer_ = std::thread([] {
+      auto s = sandbox_->agent().stream_events([](GuestEventBatch&& b) {
+        std::lock_guard lock(mu_);
+        batches_.push_back(std::move(b));
+        cv_.notify_all();
+        return !stop_;
+      });
+      std::lock_guard lock(mu_);
+      stream_status_ = s ? "ended" : s.error().describe();
+      cv_.notify_all();
+    });
+  }
+  static void TearDownTestSuite() {
+    stop_ = true;
+    if (sandbox_) (void)sandbox_->destroy();  // ends the stream if the heartbeat did not
+    if (streamer_.joinable()) streamer_.join();
+    sandbox_.reset();
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (QEMU, mounts)";
+    ASSERT_TRUE(boot_error_.empty()) << boot_error_;
+    ASSERT_TRUE(sandbox_);
+  }
+
+  static Outcome run(const std::string& id, std::vector<std::string> args) {
+    Outcome o;
+    auto& agent = sandbox_->agent();
+    auto st = sandbox_->create_container(id, agent::default_oci_spec(std::move(args), true), "", false);
+    EXPECT_TRUE(st) << st.error().describe();
+    if (!st) return o;
+    auto started = agent.start_container(id);
+    EXPECT_TRUE(started) << started.error().describe();
+    if (!started) return o;
+    std::thread output([&] {
+      (void)agent.read_output(
+          id, "", [&](std::string_view d) { o.out.append(d); },
+          [&](std::string_view d) { o.err.append(d); });
+    });
+    auto waited = agent.wait_process(id, "");
+    output.join();
+    EXPECT_TRUE(waited) << waited.error().describe();
+    if (waited) o.code = waited->shell_code();
+    (void)agent.remove_container(id);
+    return o;
+  }
+
+  // Waits (up to `timeout`) for an event matching `pred`; returns a copy.
+  static std::optional<Event> wait_event(const std::function<bool(const Event&)>& pred,
+                                         std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu_);
+    std::optional<Event> found;
+    cv_.wait_for(lock, timeout, [&] {
+      for (const auto& b : batches_)
+        for (const auto& e : b.events)
+          if (pred(e)) {
+            found = e;
+            return true;
+          }
+      return false;
+    });
+    return found;
+  }
+
+  static std::string describe_seen(const std::string& container) {
+    std::lock_guard lock(mu_);
+    std::string s;
+    int n = 0;
+    for (const auto& b : batches_)
+      for (const auto& e : b.events)
+        if (e.container_id == container && n++ < 40)
+          s += std::string(event_type_name(e.type)) + " " + e.path + " flags=" +
+               std::to_string(e.flags) + "\n";
+    return s.empty() ? "(no events from container " + container + ")" : s;
+  }
+
+  static inline std::unique_ptr<Sandbox> sandbox_;
+  static inline std::string boot_error_;
+  static inline std::thread streamer_;
+  static inline std::mutex mu_;
+  static inline std::condition_variable cv_;
+  static inline std::vector<GuestEventBatch> batches_;
+  static inline std::atomic<bool> stop_{false};
+  static inline std::string stream_status_;
+};
+
+TEST_F(GuestProbesVm, HeartbeatSaysLsmEnforcing) {
+  auto details = sandbox_->agent().guest_details();
+  ASSERT_TRUE(details) << details.error().describe();
+  std::unique_lock lock(mu_);
+  ASSERT_TRUE(cv_.wait_for(lock, 5s, [] {
+    return std::any_of(batches_.begin(), batches_.end(), [](auto& b) { return b.heartbeat; });
+  })) << "no heartbeat; stream: " << stream_status_;
+  auto hb = std::find_if(batches_.begin(), batches_.end(), [](auto& b) { return b.heartbeat; });
+  EXPECT_EQ(hb->stats.lsm_enforcing, details->bpf_lsm_active);
+  EXPECT_TRUE(hb->stats.lsm_enforcing) << hb->stats.lsm_unavailable_reason;
+}
+
+TEST_F(GuestProbesVm, ReadingEtcShadowIsReportedWithTheContainer) {
+  auto o = run("shadow", {"sh", "-c", "[ -e /etc/shadow ] || echo 'root:*:1::::::' > /etc/shadow; cat /etc/shadow"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  auto e = wait_event([](const Event& e) {
+    return e.container_id == "shadow" && e.path == "/etc/shadow" &&
+           (e.type == EventType::lsm_file_open || e.type == EventType::openat);
+  });
+  ASSERT_TRUE(e) << describe_seen("shadow");
+  EXPECT_EQ(e->view, View::guest);
+  EXPECT_TRUE(e->sandbox_id.empty());  // only the host sets it
+  EXPECT_FALSE(e->proc.is_agent);
+}
+
+TEST_F(GuestProbesVm, CorePatternWriteIsReported) {
+  auto o = run("corepat", {"sh", "-c", "echo core > /proc/sys/kernel/core_pattern"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  auto e = wait_event([](const Event& e) {
+    return e.container_id == "corepat" && e.type == EventType::lsm_file_open &&
+           e.path == "/proc/sys/kernel/core_pattern" && (e.arg_or(0) & 3) != 0;  // O_WRONLY/O_RDWR
+  });
+  EXPECT_TRUE(e) << describe_seen("corepat");
+}
+
+TEST_F(GuestProbesVm, UnshareUserIsReported) {
+  auto o = run("unshare", {"unshare", "-U", "true"});
+  auto e = wait_event([](const Event& e) {
+    return e.container_id == "unshare" && e.type == EventType::unshare;
+  });
+  EXPECT_TRUE(e) << "exit " << o.code << " " << o.err << "\n" << describe_seen("unshare");
+}
+
+TEST_F(GuestProbesVm, DenyRuleBlocksCorePatternWriteWithEperm) {
+  auto& agent = sandbox_->agent();
+  DenyRuleSpec rule;
+  rule.name = "Deny core_pattern write";
+  rule.event_types = {EventType::openat};
+  rule.exact_paths = {"/proc/sys/kernel/core_pattern"};
+  rule.any_container = true;
+  auto refused = agent.set_enforcement({rule});
+  ASSERT_TRUE(refused) << refused.error().describe();
+  EXPECT_TRUE(refused->empty()) << refused->front();
+
+  auto o = run("denied", {"sh", "-c", "echo x > /proc/sys/kernel/core_pattern"});
+  EXPECT_NE(o.code, 0);
+  EXPECT_NE(o.err.find("Operation not permitted"), std::string::npos) << o.err;
+  auto e = wait_event([](const Event& e) {
+    return e.container_id == "denied" && (e.flags & kDenied) &&
+           e.path == "/proc/sys/kernel/core_pattern";
+  });
+  EXPECT_TRUE(e) << describe_seen("denied");
+
+  // Other files still open; the agent is never denied even by a rule that names everything.
+  DenyRuleSpec all;
+  all.name = "Deny every open";
+  all.event_types = {EventType::openat};
+  all.path_prefixes = {"/"};
+  ASSERT_TRUE(agent.set_enforcement({all}));
+  auto details = agent.guest_details();  // the agent reads /proc and /sys for this
+  EXPECT_TRUE(details) << details.error().describe();
+  if (details) EXPECT_FALSE(details->kernel_release.empty());
+  auto cleared = agent.set_enforcement({});
+  ASSERT_TRUE(cleared) << cleared.error().describe();
+  auto after = run("after", {"sh", "-c", "cat /proc/sys/kernel/core_pattern"});
+  EXPECT_EQ(after.code, 0) << after.err;
+}
+
+TEST_F(GuestProbesVm, InexpressibleRulesAreRefusedWithAReason) {
+  DenyRuleSpec unlink;
+  unlink.name = "No unlink";
+  unlink.event_types = {EventType::unlinkat};
+  DenyRuleSpec mknod_path;
+  mknod_path.name = "No mknod under /dev";
+  mknod_path.event_types = {EventType::mknodat};
+  mknod_path.path_prefixes = {"/dev/"};
+  auto refused = sandbox_->agent().set_enforcement({unlink, mknod_path});
+  ASSERT_TRUE(refused) << refused.error().describe();
+  ASSERT_EQ(refused->size(), 2u);
+  EXPECT_NE((*refused)[0].find("No unlink: "), std::string::npos) << (*refused)[0];
+  EXPECT_NE((*refused)[1].find("No mknod under /dev: "), std::string::npos) << (*refused)[1];
+  ASSERT_TRUE(sandbox_->agent().set_enforcement({}));
+}
+
+TEST_F(GuestProbesVm, KillGuestProcessKillsAContainerProcessButNotTheAgent) {
+  auto& agent = sandbox_->agent();
+  ASSERT_TRUE(sandbox_->create_container("victim", agent::default_oci_spec({"sleep", "60"}, true), "", false));
+  ASSERT_TRUE(agent.start_container("victim"));
+  auto exec = wait_event([](const Event& e) {
+    return e.container_id == "victim" &&
+           (e.type == EventType::lsm_bprm_check || e.type == EventType::execve);
+  });
+  ASSERT_TRUE(exec) << describe_seen("victim");
+  EXPECT_FALSE(agent.kill_guest_process(1, SIGKILL));  // the agent itself
+  auto killed = agent.kill_guest_process(exec->proc.pid, SIGKILL);
+  EXPECT_TRUE(killed) << killed.error().describe();
+  auto waited = agent.wait_process("victim", "");
+  ASSERT_TRUE(waited) << waited.error().describe();
+  EXPECT_EQ(waited->signal.value_or(0), SIGKILL);
+  (void)agent.remove_container("victim");
+}
+
+TEST_F(GuestProbesVm, SequenceNumbersAreContiguousAndHeartbeatsKeepComing) {
+  std::this_thread::sleep_for(2500ms);
+  std::lock_guard lock(mu_);
+  ASSERT_FALSE(batches_.empty());
+  uint64_t next = batches_.front().first_seq;
+  size_t heartbeats = 0, events = 0;
+  for (const auto& b : batches_) {
+    EXPECT_EQ(b.first_seq, next) << "gap in the guest stream";
+    next = b.first_seq + b.events.size();
+    heartbeats += b.heartbeat;
+    events += b.events.size();
+  }
+  EXPECT_GE(heartbeats, 3u);
+  EXPECT_GT(events, 0u);
+  const auto& last = batches_.back().stats;
+  std::printf("guest stream: %zu batches, %zu events, %zu heartbeats; ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu\n",
+              batches_.size(), events, heartbeats, (unsigned long long)last.ringbuf_drops,
+              (unsigned long long)last.rate_limited, (unsigned long long)last.queue_drops);
+}
+
+}  // namespace
+}  // namespace kata_sentry::runtime
