@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -151,6 +152,16 @@ class PrivateContainerd {
       for (int i = 0; i < 100 && ::waitpid(pid_, nullptr, WNOHANG) == 0; i++) std::this_thread::sleep_for(50ms);
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
+    }
+    // runc (the reference runtime) leaves empty <ns> cgroup directories in every hierarchy.
+    std::error_code cec;
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", cec)) {
+      fs::path d = h.path() / ns_;
+      std::error_code ec;
+      if (!fs::is_directory(d, ec)) continue;
+      for (const auto& sub : fs::directory_iterator(d, ec))
+        if (sub.is_directory(ec)) ::rmdir(sub.path().c_str());
+      ::rmdir(d.c_str());
     }
     if (!dir_.empty()) {
       // Snapshot mounts under our root must go before the directory can.
@@ -425,6 +436,19 @@ TEST_F(ShimE2e, CtrRunPropagatesTheExactExitStatus) {
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_NE(r.out.find("out\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("err\n"), std::string::npos) << r.out;
+  // runc is the reference: the same image and command give the same output and status.
+  auto ref = run(cd_.ctr({"run", "--rm", "docker.io/kata-sentry/busybox:latest", "r3", "sh", "-c",
+                          "echo out; echo err >&2; exit 3"}),
+                 "", true, 60s);
+  EXPECT_EQ(ref.status, r.status) << ref.out;
+  auto sorted = [](const std::string& s) {  // stdout and stderr lines interleave freely
+    std::vector<std::string> lines;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  EXPECT_TRUE(sorted(ref.out) == sorted(r.out)) << "runc: [" << ref.out << "] kata-sentry: [" << r.out << "]";
   for (int i = 0; i < 100 && !shim_processes().empty(); i++) std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(shim_processes().empty()) << "shim left running";
   // The sandbox is named after the pod's first container: its QEMU and virtiofsd are gone too.
