@@ -2,6 +2,7 @@
 // runtime::run_container() (runtime/sandbox/run.h). Signals are turned into a flag by a
 // dedicated thread; teardown happens in the main path.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "core/logging.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/flags.h"
+#include "runtime/sandbox/oci_image.h"
 #include "runtime/sandbox/run.h"
 
 namespace kata_sentry::cli {
@@ -58,7 +60,7 @@ int cmd_run(int argc, char** argv) {
                    "the container's status (128+N for signal N). Everything is torn down afterwards, also on "
                    "Ctrl-C.");
   flags.add_string("rootfs", '\0', "DIR", "container root filesystem (default: the built-in busybox rootfs)", &rootfs);
-  flags.add_string("image", '\0', "OCI-TAR", "container image as an OCI layout tarball (not supported yet)", &image);
+  flags.add_string("image", '\0', "OCI-TAR", "container image: an OCI image-layout tarball (its Entrypoint/Cmd, Env and WorkingDir apply)", &image);
   flags.add_string("spec", '\0', "CONFIG.JSON",
                    "OCI runtime spec to use instead of the default one; CMD, if given, replaces process.args", &spec_path);
   flags.add_int("memory", 'm', "MB", "guest memory", &memory_mb);
@@ -71,7 +73,7 @@ int cmd_run(int argc, char** argv) {
                    "  kata-sentry run -v --memory 256 -- sh -c 'uname -r; exit 7'\n");
   std::vector<std::string> args = flags.parse(argc, argv, 2);
 
-  if (!image.empty()) throw UsageError{"--image: OCI image tarballs are not supported yet; use --rootfs DIR"};
+  if (!image.empty() && !rootfs.empty()) throw UsageError{"--image and --rootfs exclude each other"};
   if (memory_mb < 128 || memory_mb > 65536) throw UsageError{"--memory: must be between 128 and 65536 MB"};
   if (cpus < 1 || cpus > 64) throw UsageError{"--cpus: must be between 1 and 64"};
 
@@ -85,9 +87,37 @@ int cmd_run(int argc, char** argv) {
     }
     req.spec = std::move(*spec);
     if (!args.empty()) req.spec.process.args = args;
-  } else {
+  } else if (image.empty()) {
     if (args.empty()) throw UsageError{"missing CMD (usage: kata-sentry run [flags] -- CMD ARG...)"};
     req.spec = agent::default_oci_spec(args, privileged);
+  }
+  // Unpacked before boot, so a bad tarball costs no VM; removed when this function returns.
+  runtime::UnpackedImage unpacked;
+  if (!image.empty()) {
+    auto work = std::filesystem::path("/run/kata-sentry/images") / ("run-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(work.parent_path());
+    auto u = runtime::UnpackedImage::unpack(image, work);
+    if (!u) {
+      std::fprintf(stderr, "kata-sentry run: %s\n", u.error().describe().c_str());
+      return 2;
+    }
+    unpacked = std::move(*u);
+    const auto& ic = unpacked.config();
+    if (spec_path.empty()) {
+      std::vector<std::string> command = args;
+      if (command.empty()) {
+        command = ic.entrypoint;
+        command.insert(command.end(), ic.cmd.begin(), ic.cmd.end());
+      }
+      if (command.empty()) throw UsageError{"missing CMD: the image has no Entrypoint or Cmd"};
+      req.spec = agent::default_oci_spec(command, privileged);
+      if (!ic.env.empty()) {
+        req.spec.process.env = ic.env;
+        req.spec.process.env.push_back("TERM=xterm");
+      }
+      if (!ic.working_dir.empty()) req.spec.process.cwd = ic.working_dir;
+    }
+    rootfs = unpacked.rootfs().string();
   }
   if (!rootfs.empty() && !std::filesystem::is_directory(rootfs)) throw UsageError{"--rootfs: " + rootfs + " is not a directory"};
   req.rootfs = rootfs;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -246,6 +247,24 @@ TEST(RunCli, EchoHelloEndToEndLeavesNothingBehind) {
   EXPECT_EQ(r.out, "hello\n");
   EXPECT_LT(r.seconds, 60.0);
   EXPECT_EQ(sandbox_count(), before);
+}
+
+TEST(RunCli, OciImageTarballRunsWithItsConfig) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (QEMU, mounts)";
+  auto tar = fs::temp_directory_path() / ("ks-image-" + std::to_string(::getpid()) + ".tar");
+  ASSERT_EQ(std::system((std::string(KS_SOURCE_DIR) + "/scripts/mkimage-busybox.sh " + tar.string() + " >/dev/null").c_str()), 0);
+  auto unpacked = [] {
+    std::error_code ec;
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator("/run/kata-sentry/images", ec)) ++n;
+    return n;
+  };
+  size_t before = unpacked();
+  auto r = run_cli("--image " + tar.string() + " -- sh -c 'echo $PATH; exit 3'");
+  fs::remove(tar);
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_EQ(r.out, "/usr/sbin:/usr/bin:/sbin:/bin\n");  // the image config's Env
+  EXPECT_EQ(unpacked(), before) << "the unpacked image was left behind";
 }
 
 }  // namespace
