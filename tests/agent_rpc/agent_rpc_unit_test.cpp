@@ -11,6 +11,7 @@
 #include <grpcpp/server_posix.h>
 
 #include "agent.grpc.pb.h"
+#include "runtime/agent_client/agent_errors.h"
 #include "tests/agent_rpc/agent_harness.h"
 
 namespace kata_sentry::testing {
@@ -291,6 +292,35 @@ TEST(AgentRpc, HungGuestIsNoticedWithoutADeadline) {
   ASSERT_FALSE(w);
   EXPECT_EQ(w.error().message, "agent WaitProcess c1: connection lost (guest died?)");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+}
+
+// The host's one grpc::Status -> Error table.
+TEST(AgentRpc, StatusesMapToErrors) {
+  struct Case {
+    grpc::StatusCode code;
+    ErrorCode want;
+    const char* text;
+  } cases[] = {
+      {grpc::StatusCode::DEADLINE_EXCEEDED, ErrorCode::timeout, "agent X c1: deadline exceeded after 10 s"},
+      {grpc::StatusCode::UNAVAILABLE, ErrorCode::unavailable, "agent X c1: connection lost (guest died?)"},
+      {grpc::StatusCode::INVALID_ARGUMENT, ErrorCode::invalid_argument, "agent X c1: said"},
+      {grpc::StatusCode::NOT_FOUND, ErrorCode::not_found, "agent X c1: said"},
+      {grpc::StatusCode::PERMISSION_DENIED, ErrorCode::permission_denied, "agent X c1: said"},
+      {grpc::StatusCode::FAILED_PRECONDITION, ErrorCode::unavailable, "agent X c1: said"},
+      {grpc::StatusCode::INTERNAL, ErrorCode::io, "agent X c1: said"},
+      {grpc::StatusCode::RESOURCE_EXHAUSTED, ErrorCode::protocol, "agent X c1: refused: said"},
+      {grpc::StatusCode::UNIMPLEMENTED, ErrorCode::protocol, "agent X c1: the agent does not implement it"},
+      {grpc::StatusCode::DATA_LOSS, ErrorCode::protocol, "agent X c1: status 15: said"},
+  };
+  for (const auto& c : cases) {
+    Error e = runtime::agent_error(grpc::Status(c.code, "said"), "X", "c1", 10s);
+    EXPECT_EQ(e.code, c.want) << c.text;
+    EXPECT_EQ(e.message, c.text);
+  }
+  EXPECT_EQ(runtime::agent_error(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, ""), "Check", "", 1500ms).message,
+            "agent Check: deadline exceeded after 1500 ms");
+  EXPECT_EQ(runtime::sanitize_guest_text(std::string("a\x1b[2J\nb\xff", 8)), "a?[2J?b?");
+  EXPECT_EQ(runtime::sanitize_guest_text(std::string(600, 'x')).size(), 515u);
 }
 
 // A guest that lies: huge replies, impossible statuses, unknown streams.
