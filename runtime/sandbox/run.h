@@ -12,6 +12,18 @@
 
 namespace kata_sentry::runtime {
 
+// Watches the sandbox while the container runs (the joined-view monitor, runtime/monitor/).
+// run_container() calls attach() once the VM is up, before the container is created, and
+// detach() after the container exited (or the run failed), before teardown.
+class SandboxObserver {
+ public:
+  virtual ~SandboxObserver() = default;
+  // Failing aborts the run (the sandbox is torn down).
+  virtual Status attach(Sandbox& sandbox) = 0;
+  // Delivers what is still in flight and stops watching; the sandbox is still up.
+  virtual void detach(bool container_ran) noexcept = 0;
+};
+
 struct RunRequest {
   SandboxOptions sandbox;
   agent::OciSpec spec;
@@ -22,6 +34,7 @@ struct RunRequest {
   int stdout_fd = 1;
   int stderr_fd = 2;
   int stdin_fd = 0;
+  SandboxObserver* observer = nullptr;  // not owned; may be null
 };
 
 // Returns the container's shell-convention status (exit code, or 128 + signal). When `interrupt`
