@@ -46,13 +46,8 @@ class PhaseClock {
 Result<int> run_container(const RunRequest& req, const std::atomic<int>& interrupt) {
   PhaseClock clock(req.verbose);
   if (int sig = interrupt.load()) return 128 + sig;
-  SandboxOptions options = req.sandbox;
-  options.interrupt = &interrupt;
-  auto created = Sandbox::create(options);
-  if (!created) {
-    if (int sig = interrupt.load()) return 128 + sig;
-    return std::unexpected(created.error());
-  }
+  auto created = Sandbox::create(req.sandbox);
+  if (!created) return std::unexpected(created.error());
   std::unique_ptr<Sandbox> sb = std::move(*created);
   clock.at(std::string("vm started (") + vm::accelerator_name(sb->vm().accelerator()) + ")", sb->timings().vm_started);
   clock.at("agent ready", sb->timings().agent_ready);
