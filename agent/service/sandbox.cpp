@@ -230,6 +230,7 @@ Status Sandbox::do_create_container(const NewContainer& request) {
   if (containers_.size() >= settings_.max_containers)
     return fail(ErrorCode::unavailable, "container " + request.id + ": too many containers (" +
                                             std::to_string(settings_.max_containers) + ")");
+  if (process_count_locked() >= settings_.max_processes) evict_collected_locked();
   if (process_count_locked() >= settings_.max_processes)
     return fail(ErrorCode::unavailable, "container " + request.id + ": too many processes");
   containers_.emplace(request.id, std::move(record));
@@ -333,6 +334,7 @@ Status Sandbox::do_exec_process(const NewExec& request) {
       return fail(ErrorCode::unavailable, "container " + request.container_id + ": not started");
     if (r->execs.contains(request.exec_id))
       return fail(ErrorCode::invalid_argument, name + ": already exists");
+    if (process_count_locked() >= settings_.max_processes) evict_collected_locked();
     if (process_count_locked() >= settings_.max_processes)
       return fail(ErrorCode::unavailable, name + ": too many processes (" +
                                               std::to_string(settings_.max_processes) + ")");
@@ -492,6 +494,22 @@ void Sandbox::forget_exec_if_done_locked(const std::string& container_id,
   if (!r) return;
   auto it = r->execs.find(exec_id);
   if (it != r->execs.end() && it->second.get() == &proc) r->execs.erase(it);
+}
+
+size_t Sandbox::evict_collected_locked() {
+  size_t evicted = 0;
+  for (auto& [id, r] : containers_) {
+    for (auto it = r->execs.begin(); it != r->execs.end();) {
+      if (it->second->collected && !it->second->reader_attached) {
+        it = r->execs.erase(it);
+        ++evicted;
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (evicted) logger("agent")->debug("forgot {} exited processes whose output was never read", evicted);
+  return evicted;
 }
 
 void Sandbox::wake_reaper() {

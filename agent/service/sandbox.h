@@ -99,6 +99,9 @@ class Sandbox {
                      std::vector<std::unique_ptr<Container>>& containers);
   void forget_exec_if_done_locked(const std::string& container_id, const std::string& exec_id,
                                   const Process& proc);
+  // Forgets exec'd processes whose status was collected but whose output nobody read, so a
+  // host that never reads exec output cannot use up max_processes. Returns how many.
+  size_t evict_collected_locked();
   void reap_locked();
   void reaper_loop();
   void wake_reaper();

@@ -110,8 +110,8 @@ class AgentContainers : public ::testing::Test {
     return o;
   }
 
-  runtime::AgentClient* start_agent() {
-    agent_ = std::make_unique<InProcessAgent>(server_options());
+  runtime::AgentClient* start_agent(std::optional<agent::AgentServerOptions> options = std::nullopt) {
+    agent_ = std::make_unique<InProcessAgent>(options.value_or(server_options()));
     runtime::AgentClient* c = agent_->client();
     EXPECT_TRUE(c->wait_ready(10s));
     auto s = c->create_sandbox({.hostname = "sb"});
@@ -278,6 +278,28 @@ TEST_F(AgentContainers, NoAgentFdReachesTheContainer) {
   EXPECT_EQ(out.out(), "0\n1\n2\n3\n");
   EXPECT_TRUE(c->wait_process("c2", "e1"));
   EXPECT_TRUE(c->remove_container("c2"));
+}
+
+// Exec records stay until status and output are both collected, but a host that never reads
+// exec output cannot use up the process limit: collected records make room.
+TEST_F(AgentContainers, UnreadExecRecordsMakeRoom) {
+  auto opts = server_options();
+  opts.max_processes = 3;
+  auto* c = start_agent(opts);
+  create(c, "c1", {"sleep", "1000"});
+  ASSERT_TRUE(c->start_container("c1"));
+  for (int i = 0; i < 6; ++i) {
+    std::string eid = "e" + std::to_string(i);
+    auto s = c->exec_process("c1", eid, {.args = {"echo", eid}});
+    ASSERT_TRUE(s) << s.error().describe();
+    ASSERT_TRUE(c->wait_process("c1", eid));
+  }
+  ASSERT_TRUE(c->exec_process("c1", "live1", {.args = {"sleep", "100"}}));
+  ASSERT_TRUE(c->exec_process("c1", "live2", {.args = {"sleep", "100"}}));
+  auto full = c->exec_process("c1", "live3", {.args = {"sleep", "100"}});
+  ASSERT_FALSE(full);  // running processes are never forgotten
+  EXPECT_THAT(full.error().message, HasSubstr("too many processes"));
+  EXPECT_TRUE(c->remove_container("c1"));
 }
 
 TEST_F(AgentContainers, TwoContainersAtOnce) {
