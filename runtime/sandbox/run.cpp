@@ -46,8 +46,13 @@ class PhaseClock {
 Result<int> run_container(const RunRequest& req, const std::atomic<int>& interrupt) {
   PhaseClock clock(req.verbose);
   if (int sig = interrupt.load()) return 128 + sig;
-  auto created = Sandbox::create(req.sandbox);
-  if (!created) return std::unexpected(created.error());
+  SandboxOptions options = req.sandbox;
+  options.interrupt = &interrupt;
+  auto created = Sandbox::create(options);
+  if (!created) {
+    if (int sig = interrupt.load()) return 128 + sig;
+    return std::unexpected(created.error());
+  }
   std::unique_ptr<Sandbox> sb = std::move(*created);
   clock.at(std::string("vm started (") + vm::accelerator_name(sb->vm().accelerator()) + ")", sb->timings().vm_started);
   clock.at("agent ready", sb->timings().agent_ready);
@@ -65,11 +70,9 @@ Result<int> run_container(const RunRequest& req, const std::atomic<int>& interru
     while (!done.load() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
     if (!done.load()) sb->vm().kill_qemu();
   });
-  bool observed = false;
   auto finish = [&](Result<int> result) -> Result<int> {
     done = true;
     watcher.join();
-    if (observed) req.observer->detach(result.has_value());
     auto teardown = sb->destroy();
     clock.now("torn down");
     if (int sig = interrupt.load()) return 128 + sig;
@@ -77,11 +80,6 @@ Result<int> run_container(const RunRequest& req, const std::atomic<int>& interru
     return result;
   };
 
-  if (req.observer) {
-    if (auto st = req.observer->attach(*sb); !st) return finish(std::unexpected(st.error()));
-    observed = true;
-    clock.now("monitor attached");
-  }
   if (auto st = sb->create_container(cid, req.spec, req.rootfs, req.interactive); !st) return finish(std::unexpected(st.error()));
   if (auto st = agent.start_container(cid); !st) return finish(std::unexpected(sb->explain(st.error())));
   clock.now("container started");

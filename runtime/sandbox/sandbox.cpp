@@ -100,11 +100,19 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxOptions& options) 
   auto client = AgentClient::connect(*fd);
   if (!client) return std::unexpected(client.error());
   sb->agent_ = std::move(*client);
-  auto remaining = options.boot_timeout - since();
-  if (remaining < 1000ms) remaining = 1000ms;
-  if (auto st = sb->agent_->wait_ready(std::chrono::duration_cast<std::chrono::milliseconds>(remaining)); !st) {
-    return std::unexpected(sb->explain(st.error()));
+  // Waited for in slices so that Ctrl-C during a (TCG: several seconds) boot is honoured.
+  for (;;) {
+    if (options.interrupt && options.interrupt->load() != 0) {
+      return fail(ErrorCode::internal, "sandbox " + sb->id_ + ": interrupted by signal " +
+                                           std::to_string(options.interrupt->load()) + " while booting");
+    }
+    auto st = sb->agent_->wait_ready(500ms);
+    if (st) break;
+    if (st.error().code != ErrorCode::timeout || since() > options.boot_timeout) {
+      return std::unexpected(sb->explain(st.error()));
+    }
   }
+  sb->agent_ready_ = true;
   sb->timings_.agent_ready = since();
   log->info("sandbox {}: agent ready after {} ms", sb->id_, sb->timings_.agent_ready.count());
 
@@ -182,7 +190,7 @@ Status Sandbox::destroy() {
       if (result) result = std::move(st);
     }
   };
-  if (agent_ && vm_ && vm_->qemu_running()) (void)agent_->destroy_sandbox();  // best effort: QEMU goes away next
+  if (agent_ && agent_ready_ && vm_ && vm_->qemu_running()) (void)agent_->destroy_sandbox();  // best effort: QEMU goes away next
   agent_.reset();
   if (vm_) vm_->shutdown(2000ms);
   vm_.reset();

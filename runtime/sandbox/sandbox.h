@@ -5,6 +5,7 @@
 // the destructor, so that no process, mount or directory outlives it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -25,6 +26,9 @@ struct SandboxOptions {
   int cpus = 1;
   int memory_mb = 512;
   std::chrono::milliseconds boot_timeout{60000};  // QEMU start to agent ready
+  // When set and it becomes non-zero (a signal number) while the guest boots, create() stops
+  // waiting, tears down and fails with ErrorCode::internal "interrupted by signal N".
+  const std::atomic<int>* interrupt = nullptr;
 };
 
 // Durations since Sandbox::create() began.
@@ -77,6 +81,7 @@ class Sandbox {
   std::vector<std::filesystem::path> rootfs_mounts_;
   std::unique_ptr<vm::Vm> vm_;
   std::unique_ptr<AgentClient> agent_;
+  bool agent_ready_ = false;  // DestroySandbox is only worth its deadline once the agent answered
   bool destroyed_ = false;
 };
 
