@@ -70,9 +70,11 @@ Result<int> run_container(const RunRequest& req, const std::atomic<int>& interru
     while (!done.load() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
     if (!done.load()) sb->vm().kill_qemu();
   });
+  bool observed = false;
   auto finish = [&](Result<int> result) -> Result<int> {
     done = true;
     watcher.join();
+    if (observed) req.observer->detach(result.has_value());
     auto teardown = sb->destroy();
     clock.now("torn down");
     if (int sig = interrupt.load()) return 128 + sig;
@@ -80,6 +82,11 @@ Result<int> run_container(const RunRequest& req, const std::atomic<int>& interru
     return result;
   };
 
+  if (req.observer) {
+    if (auto st = req.observer->attach(*sb); !st) return finish(std::unexpected(st.error()));
+    observed = true;
+    clock.now("monitor attached");
+  }
   if (auto st = sb->create_container(cid, req.spec, req.rootfs, req.interactive); !st) return finish(std::unexpected(st.error()));
   if (auto st = agent.start_container(cid); !st) return finish(std::unexpected(sb->explain(st.error())));
   clock.now("container started");
