@@ -1,6 +1,7 @@
 # containerd's shim v2 protocol, compiled from the files Debian ships in
-# golang-github-containerd-containerd-dev and golang-github-gogo-protobuf-dev (installed by
-# scripts/setup.sh); nothing of containerd's is copied into the repository.
+# golang-github-containerd-containerd-dev (which pulls in golang-github-containerd-cgroups-dev,
+# home of the Stats metrics message) and golang-github-gogo-protobuf-dev, installed by
+# scripts/setup.sh; nothing of containerd's is copied into the repository.
 #
 # protoc's C++ generator aborts on `import weak` (it is only supported inside Google), and
 # containerd imports gogo.proto weakly. So each file is first copied into the build tree with
@@ -13,6 +14,7 @@ set(ks_cd_files
   github.com/containerd/containerd/api/types/task/task.proto
   github.com/containerd/containerd/api/events/task.proto
   github.com/containerd/containerd/protobuf/plugin/fieldpath.proto
+  github.com/containerd/cgroups/stats/v1/metrics.proto
   github.com/gogo/protobuf/gogoproto/gogo.proto)
 foreach(f ${ks_cd_files})
   if(NOT EXISTS ${KS_GOCODE}/${f})

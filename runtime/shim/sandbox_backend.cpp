@@ -408,7 +408,7 @@ Result<TaskStats> SandboxBackend::stats(const std::string& id) {
   if (!sb) return fail(ErrorCode::not_found, "stats " + id + ": the pod's VM is gone");
   auto s = sb->agent().stats_container(id);
   if (!s) return std::unexpected(sb->explain(s.error()));
-  return TaskStats{s->cpu_usage_usec.value_or(0) * 1000, s->memory_current_bytes.value_or(0)};
+  return TaskStats{s->cpu_usage_usec.value_or(0) * 1000, s->memory_current_bytes.value_or(0), s->pids_current.value_or(0)};
 }
 
 void SandboxBackend::shutdown() {

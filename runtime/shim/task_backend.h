@@ -58,6 +58,7 @@ struct ProcessInfo {
 struct TaskStats {
   uint64_t cpu_usage_ns = 0;
   uint64_t memory_usage_bytes = 0;
+  uint64_t pids_current = 0;
 };
 
 // How a backend reports what happens asynchronously. Called from backend threads; the

@@ -474,6 +474,10 @@ TEST_F(ShimE2e, CtrTaskExecPsKillOnADetachedTask) {
   EXPECT_EQ(ps.status, 0) << ps.out;
   EXPECT_NE(ps.out.find("PID"), std::string::npos) << ps.out;
 
+  auto metrics = run(cd_.ctr({"task", "metrics", "t4"}));
+  EXPECT_EQ(metrics.status, 0) << metrics.out;
+  EXPECT_NE(metrics.out.find("memory.usage_in_bytes"), std::string::npos) << metrics.out;
+
   auto kill = run(cd_.ctr({"task", "kill", "-s", "SIGKILL", "t4"}));
   EXPECT_EQ(kill.status, 0) << kill.out;
   std::string state;

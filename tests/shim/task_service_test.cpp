@@ -10,6 +10,7 @@
 
 #include <google/protobuf/empty.pb.h>
 
+#include "github.com/containerd/cgroups/stats/v1/metrics.pb.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "github.com/containerd/containerd/api/types/task/task.pb.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
@@ -64,7 +65,7 @@ class FakeBackend : public TaskBackend {
     last_update = json;
     return {};
   }
-  Result<TaskStats> stats(const std::string&) override { return TaskStats{}; }
+  Result<TaskStats> stats(const std::string&) override { return TaskStats{1500, 4096, 3}; }
   void shutdown() override {}
 
   void exit(const std::string& id, const std::string& exec_id, uint32_t status) {
@@ -329,6 +330,22 @@ TEST_F(TaskServiceTest, PauseResumeUpdateConnect) {
   ASSERT_TRUE(cr);
   EXPECT_EQ(cr->shim_pid(), uint32_t(::getpid()));
   EXPECT_EQ(cr->task_pid(), 4242u);
+}
+
+TEST_F(TaskServiceTest, StatsAreCgroupV1MetricsAsCtrDecodesThem) {
+  create("t1");
+  v2::StatsRequest req;
+  req.set_id("t1");
+  auto r = call<v2::StatsResponse>("Stats", req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->stats().type_url(), "io.containerd.cgroups.v1.Metrics");
+  ::io::containerd::cgroups::v1::Metrics m;
+  ASSERT_TRUE(m.ParseFromString(r->stats().value()));
+  EXPECT_EQ(m.cpu().usage().total(), 1500u);
+  EXPECT_EQ(m.memory().usage().usage(), 4096u);
+  EXPECT_EQ(m.pids().current(), 3u);
+  req.set_id("nope");
+  EXPECT_EQ(call<v2::StatsResponse>("Stats", req).error().code, Code::not_found);
 }
 
 TEST_F(TaskServiceTest, FailAllReleasesWaiters) {
