@@ -31,7 +31,7 @@ EventBuilder agent() { return EventBuilder().guest().sandbox("sb1").name("kata-s
 EventBuilder vmm() { return EventBuilder().host().sandbox("sb1").vmm(5000).pid(5000).name("qemu-system-x86_64"); }
 
 TEST_F(DefaultRules, Loaded) {
-  EXPECT_EQ(load_->rules.rules.size(), 19u);
+  EXPECT_EQ(load_->rules.rules.size(), 20u);
   EXPECT_EQ(load_->rules.sequences.size(), 3u);
 }
 
@@ -80,10 +80,22 @@ TEST_F(DefaultRules, RawMemoryDeviceAccessIsDeny) {
   EXPECT_TRUE(fires(r, guest().open("/dev/port", O_RDWR)));
   EXPECT_FALSE(fires(r, guest().open("/dev/null")));
   auto specs = engine_->enforcement_specs();
-  ASSERT_EQ(specs.size(), 1u);
-  EXPECT_EQ(specs[0].rule, r);
-  EXPECT_EQ(specs[0].exact_paths, (std::vector<std::string>{"/dev/mem", "/dev/kmem", "/dev/port"}));
-  EXPECT_EQ(specs[0].view, View::guest);
+  auto it = std::find_if(specs.begin(), specs.end(), [&](const EnforcementSpec& s) { return s.rule == r; });
+  ASSERT_NE(it, specs.end());
+  EXPECT_EQ(it->exact_paths, (std::vector<std::string>{"/dev/mem", "/dev/kmem", "/dev/port"}));
+  EXPECT_EQ(it->view, View::guest);
+}
+
+TEST_F(DefaultRules, CorePatternOpenDenied) {
+  const char* r = "Guest core_pattern open denied";
+  EXPECT_TRUE(fires(r, guest().open("/proc/sys/kernel/core_pattern", O_RDONLY, EventType::lsm_file_open).no_res()));
+  EXPECT_FALSE(fires(r, guest().container("").open("/proc/sys/kernel/core_pattern", O_RDONLY, EventType::lsm_file_open).no_res()))
+      << "not from a container";
+  auto specs = engine_->enforcement_specs();
+  auto it = std::find_if(specs.begin(), specs.end(), [&](const EnforcementSpec& s) { return s.rule == r; });
+  ASSERT_NE(it, specs.end());
+  EXPECT_TRUE(it->any_container);
+  EXPECT_EQ(it->exact_paths, std::vector<std::string>{"/proc/sys/kernel/core_pattern"});
 }
 
 TEST_F(DefaultRules, BlockDeviceNode) {
