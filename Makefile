@@ -3,6 +3,7 @@
 # all steps are idempotent and quick when nothing changed.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+SHELL := /bin/bash
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 .PHONY: all setup configure build demo test test-unit bench clean help
@@ -24,9 +25,10 @@ $(BUILD)/CMakeCache.txt: CMakeLists.txt
 configure: setup $(BUILD)/CMakeCache.txt
 
 build: configure
-	@echo "[build] compiling into $(BUILD)/ ($(JOBS) jobs)"
-	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory | grep -vE '^\[ *[0-9]+%\] (Built target|Building|Linking)' || true
-	@cmake --build $(BUILD) -j 1 -- --no-print-directory -q >/dev/null
+	@echo "[build] compiling into $(BUILD)/ with $(JOBS) jobs (full log: $(BUILD)/build.log)"
+	@set -o pipefail; cmake --build $(BUILD) -j $(JOBS) 2>&1 | tee $(BUILD)/build.log \
+	  | grep --line-buffered -E 'Built target|error:' | sed -u 's/^/[build] /' \
+	  || { echo "[build] FAILED; the errors:"; grep -E -A6 'error:|Error [0-9]' $(BUILD)/build.log | head -60; exit 1; }
 
 test: build
 	@scripts/run-tests.sh $(BUILD)

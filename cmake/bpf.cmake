@@ -28,13 +28,16 @@ function(ks_bpf_skeleton target)
     COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
             -I${KS_VMLINUX_DIR} -I${PROJECT_SOURCE_DIR}/bpf/include -I${CMAKE_CURRENT_SOURCE_DIR}
             -c ${src} -o ${obj}
-    DEPENDS ${src} ${KS_VMLINUX_H} ${PROJECT_SOURCE_DIR}/bpf/include/kata_sentry/event_abi.h ${ARG_DEPENDS}
+    # vmlinux.h is generated in another directory: ordered by the target dependency below
+    # (a file dependency across directories has no rule in the Makefile generator).
+    DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/include/kata_sentry/event_abi.h ${ARG_DEPENDS}
     COMMENT "BPF ${name}.bpf.c")
   add_custom_command(OUTPUT ${skel}
     COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
     DEPENDS ${obj}
     COMMENT "Skeleton ${name}.skel.h")
   add_custom_target(${target}_gen DEPENDS ${skel} ${obj})
+  add_dependencies(${target}_gen ks_vmlinux_h)
   add_library(${target} INTERFACE)
   add_dependencies(${target} ${target}_gen)
   target_include_directories(${target} INTERFACE ${CMAKE_CURRENT_BINARY_DIR})
