@@ -35,6 +35,8 @@ struct EngineStats {
   uint64_t sequence_keys = 0;      // keys currently tracked
 };
 
+// Not thread-safe: sequence state and counters are per engine. Run one engine per
+// evaluating thread (sequences then see only that thread's events), or serialise calls.
 class Engine {
  public:
   Engine(RuleSet rules, EngineConfig config);
