@@ -11,3 +11,20 @@ echo "== kata-sentry trace (3 s) while running: /bin/true alpha beta; cat /etc/h
 sh -c 'sleep 1; /bin/true alpha beta; cat /etc/hostname >/dev/null' &
 "$BIN/kata-sentry" trace --format text --duration 3 --comm true
 wait
+echo
+# The joined view: a privileged container writes the guest's core_pattern (a stage-1 escape).
+# Monitor mode reports it; enforce mode pushes the deny rules into the guest's BPF LSM, so the
+# write fails with EPERM inside the container and the alert says "enforced":true.
+ALERTS=$(mktemp /tmp/kata-sentry-demo-alerts.XXXXXX)
+trap 'rm -f "$ALERTS"' EXIT
+for mode in monitor enforce; do
+  : > "$ALERTS"
+  echo "== kata-sentry run --privileged --mode $mode -- sh -c 'echo \"|/x\" > /proc/sys/kernel/core_pattern'"
+  set +e
+  "$BIN/kata-sentry" run --privileged --mode "$mode" --alerts "$ALERTS" -- sh -c 'echo "|/x" > /proc/sys/kernel/core_pattern'
+  echo "exit status: $?"
+  set -e
+  echo "-- alerts and audit records ($mode):"
+  cat "$ALERTS"
+  echo
+done

@@ -12,6 +12,7 @@
 #include "core/logging.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/flags.h"
+#include "runtime/monitor/run_monitor.h"
 #include "runtime/sandbox/oci_image.h"
 #include "runtime/sandbox/run.h"
 
@@ -55,6 +56,8 @@ int cmd_run(int argc, char** argv) {
   std::string rootfs, image, spec_path, id;
   int64_t memory_mb = 512, cpus = 1;
   bool privileged = false, interactive = false, verbose = false;
+  std::string alerts_path, mode = "monitor";
+  std::vector<std::string> rule_paths;
   FlagParser flags("kata-sentry run [flags] -- CMD ARG...",
                    "Boots a sandbox VM, runs CMD in a container inside it with stdio streamed, and exits with "
                    "the container's status (128+N for signal N). Everything is torn down afterwards, also on "
@@ -63,6 +66,10 @@ int cmd_run(int argc, char** argv) {
   flags.add_string("image", '\0', "OCI-TAR", "container image: an OCI image-layout tarball (its Entrypoint/Cmd, Env and WorkingDir apply)", &image);
   flags.add_string("spec", '\0', "CONFIG.JSON",
                    "OCI runtime spec to use instead of the default one; CMD, if given, replaces process.args", &spec_path);
+  flags.add_list("rules", 'r', "FILE|DIR", "rules file or directory (repeatable; default: the project's rules/)", &rule_paths);
+  flags.add_string("alerts", '\0', "FILE", "append alerts and audit records to FILE as JSON lines (default: stderr)", &alerts_path);
+  flags.add_choice("mode", {"monitor", "enforce"},
+                   "monitor: report only; enforce: push deny rules to the guest LSM and carry out kill/kill_sandbox", &mode);
   flags.add_int("memory", 'm', "MB", "guest memory", &memory_mb);
   flags.add_int("cpus", 'c', "N", "guest vCPUs", &cpus);
   flags.add_string("id", '\0', "ID", "sandbox id (default: random)", &id);
@@ -127,6 +134,18 @@ int cmd_run(int argc, char** argv) {
   req.sandbox.memory_mb = static_cast<int>(memory_mb);
   req.sandbox.cpus = static_cast<int>(cpus);
   if (verbose) set_log_level("info");
+
+  // Rules and the alert output are checked before the VM boots.
+  monitor::RunMonitorConfig mcfg;
+  mcfg.rule_paths = rule_paths;
+  mcfg.mode = mode == "enforce" ? policy::Mode::enforce : policy::Mode::monitor;
+  mcfg.alerts_path = alerts_path;
+  auto run_monitor = monitor::RunMonitor::create(std::move(mcfg));
+  if (!run_monitor) {
+    std::fprintf(stderr, "kata-sentry run: %s\n", run_monitor.error().describe().c_str());
+    return 125;
+  }
+  req.observer = run_monitor->get();
 
   std::atomic<int> caught{0};
   Result<int> status;

@@ -1,0 +1,309 @@
+// vm tier, issue 5: real escape techniques inside privileged containers of a booted sandbox,
+// watched by the SandboxMonitor with the default rules. One sandbox per suite (a TCG boot costs
+// seconds): Monitor (monitor mode: every attack raises its alert; host stage 2; the sequence;
+// the benign workload raises none) and Enforce (deny rules pushed: the operation fails with
+// EPERM and an audit record says so).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "agent/container/oci_spec.h"
+#include "runtime/monitor/rules_path.h"
+#include "runtime/monitor/sandbox_monitor.h"
+#include "runtime/sandbox/sandbox.h"
+
+namespace kata_sentry::monitor {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+struct Seen {
+  std::mutex mu;
+  std::vector<policy::Alert> alerts;
+  std::vector<AuditRecord> audits;
+};
+
+class AttackSuite {
+ public:
+  explicit AttackSuite(policy::Mode mode) : mode_(mode) {}
+
+  std::string boot() {
+    if (::geteuid() != 0) return "";
+    // The busybox rootfs plus ks-attack (the syscalls busybox cannot make).
+    auto image = vm::GuestImage::locate(vm::GuestImage::default_dir());
+    if (!image) return "guest image: " + image.error().describe();
+    rootfs_ = fs::temp_directory_path() / ("ks-attack-rootfs-" + std::to_string(::getpid()));
+    std::error_code ec;
+    fs::remove_all(rootfs_, ec);
+    fs::copy(image->default_rootfs, rootfs_, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) return "copy rootfs: " + ec.message();
+    fs::create_directories(rootfs_ / "usr/local/bin", ec);
+    fs::copy_file(KS_ATTACK_HELPER, rootfs_ / "usr/local/bin/ks-attack", fs::copy_options::overwrite_existing, ec);
+    if (ec) return "copy ks-attack: " + ec.message();
+
+    auto created = runtime::Sandbox::create(runtime::SandboxOptions{});
+    if (!created) return "boot: " + created.error().describe();
+    sandbox_ = std::move(*created);
+    auto dir = default_rules_dir();
+    if (!dir) return dir.error().describe();
+    auto engine = load_engine({*dir}, mode_);
+    if (!engine) return engine.error().describe();
+    MonitorOptions o;
+    o.sandbox_id = sandbox_->id();
+    o.sandbox_name = "attack-suite";
+    o.vmm_pid = static_cast<uint32_t>(sandbox_->vm().qemu_pid());
+    o.host_tgids = {o.vmm_pid};
+    o.helper_tgids = {static_cast<uint32_t>(sandbox_->vm().virtiofsd_pid())};
+    o.on_alert = [this](const policy::Alert& a) {
+      std::lock_guard l(seen_.mu);
+      seen_.alerts.push_back(a);
+    };
+    o.on_audit = [this](const AuditRecord& r) {
+      std::lock_guard l(seen_.mu);
+      seen_.audits.push_back(r);
+    };
+    auto m = SandboxMonitor::start(std::move(*engine), o, hooks_for(*sandbox_), nullptr);
+    if (!m) return "monitor: " + m.error().describe();
+    monitor_ = std::move(*m);
+    // The sensor must be streaming before the first attack, or the test proves nothing.
+    if (!monitor_->flush(10s)) return "the guest sensor sends no heartbeats (StreamEvents not served?)";
+    return "";
+  }
+
+  void teardown() {
+    if (monitor_) monitor_->stop();
+    monitor_.reset();
+    if (sandbox_) (void)sandbox_->destroy();
+    sandbox_.reset();
+    std::error_code ec;
+    if (!rootfs_.empty()) fs::remove_all(rootfs_, ec);
+  }
+
+  // Runs one privileged container to completion, then waits until the guest delivered its events.
+  Outcome run(const std::string& id, std::vector<std::string> args, bool privileged = true) {
+    Outcome o;
+    auto& agent = sandbox_->agent();
+    auto st = sandbox_->create_container(id, agent::default_oci_spec(std::move(args), privileged), rootfs_, false);
+    EXPECT_TRUE(st) << st.error().describe();
+    if (!st) return o;
+    auto started = agent.start_container(id);
+    EXPECT_TRUE(started) << started.error().describe();
+    if (!started) return o;
+    std::thread output([&] {
+      (void)agent.read_output(
+          id, "", [&](std::string_view d) { o.out.append(d); }, [&](std::string_view d) { o.err.append(d); });
+    });
+    auto waited = agent.wait_process(id, "");
+    output.join();
+    EXPECT_TRUE(waited) << waited.error().describe();
+    if (waited) o.code = waited->shell_code();
+    (void)agent.remove_container(id);
+    EXPECT_TRUE(monitor_->flush(5s)) << "no heartbeats after the container exited";
+    return o;
+  }
+
+  std::vector<policy::Alert> alerts_where(const std::function<bool(const policy::Alert&)>& pred) {
+    std::lock_guard l(seen_.mu);
+    std::vector<policy::Alert> out;
+    for (const auto& a : seen_.alerts)
+      if (pred(a)) out.push_back(a);
+    return out;
+  }
+  std::vector<policy::Alert> alerts_for(const std::string& container, const std::string& rule) {
+    return alerts_where([&](const policy::Alert& a) {
+      return a.rule == rule && !a.events.empty() && a.events.back().container_id == container;
+    });
+  }
+  std::vector<AuditRecord> audits() {
+    std::lock_guard l(seen_.mu);
+    return seen_.audits;
+  }
+  size_t alert_count() {
+    std::lock_guard l(seen_.mu);
+    return seen_.alerts.size();
+  }
+  std::string dump() {
+    std::lock_guard l(seen_.mu);
+    std::string s;
+    for (const auto& a : seen_.alerts) s += policy::alert_to_json_line(a) + "\n";
+    return s;
+  }
+
+  policy::Mode mode_;
+  fs::path rootfs_;
+  std::unique_ptr<runtime::Sandbox> sandbox_;
+  std::unique_ptr<SandboxMonitor> monitor_;
+  Seen seen_;
+};
+
+// ------------------------------------------------------------------ monitor mode
+
+class Monitor : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    suite_ = new AttackSuite(policy::Mode::monitor);
+    error_ = suite_->boot();
+  }
+  static void TearDownTestSuite() {
+    suite_->teardown();
+    delete suite_;
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (QEMU, BPF, mounts)";
+    ASSERT_EQ(error_, "");
+  }
+  // Runs `args` in container `cid` and expects `rule` with view=guest, sandbox and container ids.
+  void expect_guest_alert(const std::string& cid, std::vector<std::string> args, const std::string& rule) {
+    auto o = suite_->run(cid, std::move(args));
+    auto hits = suite_->alerts_for(cid, rule);
+    ASSERT_FALSE(hits.empty()) << "no '" << rule << "' for container " << cid << " (exit " << o.code << ", out " << o.out
+                               << o.err << ")\nalerts so far:\n"
+                               << suite_->dump();
+    const auto& a = hits.front();
+    EXPECT_EQ(a.view, View::guest);
+    EXPECT_EQ(a.sandbox, suite_->sandbox_->id());
+    auto j = policy::alert_to_json(a);
+    EXPECT_EQ(j["view"], "guest");
+    EXPECT_EQ(j["sandbox"], suite_->sandbox_->id());
+    EXPECT_EQ(a.events.back().container_id, cid);
+    EXPECT_FALSE(a.enforced);
+  }
+  static inline AttackSuite* suite_ = nullptr;
+  static inline std::string error_;
+};
+
+TEST_F(Monitor, BenignWorkloadRaisesNoAlert) {
+  size_t before = suite_->alert_count();
+  auto o = suite_->run("benign",
+                       {"sh", "-c",
+                        "set -e; mkdir -p /tmp/www; echo hello > /tmp/www/index.html; cp /tmp/www/index.html /tmp/copy;"
+                        " ls -l /tmp | wc -l; grep -c hello /tmp/copy; sort /etc/passwd | head -n1; date; uname -a;"
+                        " ip link set lo up 2>/dev/null || true; httpd -p 127.0.0.1:8080 -h /tmp/www;"
+                        " wget -q -O - http://127.0.0.1:8080/index.html; rm -rf /tmp/www /tmp/copy"},
+                       /*privileged=*/false);
+  EXPECT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("hello"), std::string::npos) << "the loopback HTTP request failed: " << o.out << o.err;
+  EXPECT_EQ(suite_->alert_count(), before) << suite_->dump();
+}
+
+TEST_F(Monitor, CorePatternWrite) {
+  expect_guest_alert("core-pattern", {"sh", "-c", "echo '|/x' > /proc/sys/kernel/core_pattern"}, "Guest core_pattern write");
+}
+
+TEST_F(Monitor, ReleaseAgentWrite) {
+  expect_guest_alert("release-agent",
+                     {"sh", "-c", "mkdir -p /tmp/cg && mount -t cgroup -o none,name=ks cgroup /tmp/cg && echo /x > /tmp/cg/release_agent"},
+                     "Guest cgroup release_agent write");
+}
+
+TEST_F(Monitor, ModuleLoad) { expect_guest_alert("finit-module", {"ks-attack", "finit-module"}, "Guest kernel module load"); }
+
+TEST_F(Monitor, BpfCall) { expect_guest_alert("bpf", {"ks-attack", "bpf"}, "Guest bpf by workload"); }
+
+TEST_F(Monitor, PtraceAttach) { expect_guest_alert("ptrace", {"ks-attack", "ptrace"}, "Guest ptrace of the agent"); }
+
+TEST_F(Monitor, BlockDeviceNode) {
+  expect_guest_alert("mknod", {"mknod", "/tmp/disk", "b", "8", "0"}, "Guest block device node created");
+}
+
+TEST_F(Monitor, BlockDeviceMount) {
+  expect_guest_alert("mount-dev", {"sh", "-c", "mkdir -p /tmp/m; mount -t ext4 /dev/vda /tmp/m"},
+                     "Guest mount of block device or debugfs");
+}
+
+TEST_F(Monitor, MemfdExec) { expect_guest_alert("memfd", {"ks-attack", "memfd-exec"}, "Guest exec from memfd or /dev/shm"); }
+
+TEST_F(Monitor, UnshareUser) { expect_guest_alert("unshare", {"unshare", "-U", "true"}, "Guest user namespace unshare"); }
+
+TEST_F(Monitor, VsockConnect) {
+  expect_guest_alert("vsock", {"ks-attack", "vsock"}, "Guest connect to vsock or the agent channel");
+}
+
+// Host stage 2: QEMU cannot be made to spawn a shell, so a child of this test is put into the
+// sandbox's VMM scope (watched in the kernel like QEMU, same uid) and runs /bin/sh, which opens
+// an INET socket. Runs after CorePatternWrite, so the sequence rule completes too.
+TEST_F(Monitor, HostStage2AndTheSequence) {
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char c;
+    ::close(go[1]);
+    if (::read(go[0], &c, 1) != 1) _exit(3);
+    ::execl("/bin/sh", "sh", "-c", "exec /bin/busybox nc -w 1 127.0.0.1 9 </dev/null", (char*)nullptr);
+    _exit(127);
+  }
+  ::close(go[0]);
+  auto watched = suite_->monitor_->watch_host_tgid(static_cast<uint32_t>(child));
+  ASSERT_TRUE(watched) << watched.error().describe();
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  auto host_net = [&] {
+    return suite_->alerts_where([&](const policy::Alert& a) { return a.rule == "Sandbox VMM INET socket"; });
+  };
+  while (host_net().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  auto net = host_net();
+  ASSERT_FALSE(net.empty()) << suite_->dump();
+  EXPECT_EQ(net[0].view, View::host);
+  EXPECT_EQ(net[0].sandbox, suite_->sandbox_->id());
+  auto exec = suite_->alerts_where([&](const policy::Alert& a) { return a.rule == "Sandbox VMM execve"; });
+  EXPECT_FALSE(exec.empty()) << suite_->dump();
+  auto seq = suite_->alerts_where([&](const policy::Alert& a) { return a.rule == "Guest escape attempt then VMM network"; });
+  ASSERT_EQ(seq.size(), 1u) << suite_->dump();
+  EXPECT_EQ(seq[0].priority, policy::Priority::critical);
+  EXPECT_TRUE(seq[0].is_sequence);
+  EXPECT_FALSE(seq[0].enforced);  // monitor mode: kill_sandbox reported, not done
+}
+
+// ------------------------------------------------------------------ enforce mode
+
+class Enforce : public Monitor {
+ protected:
+  static void SetUpTestSuite() {
+    suite_ = new AttackSuite(policy::Mode::enforce);
+    error_ = suite_->boot();
+  }
+};
+
+TEST_F(Enforce, CorePatternWriteFailsWithEperm) {
+  auto o = suite_->run("core-pattern-enf", {"sh", "-c", "echo '|/x' > /proc/sys/kernel/core_pattern"});
+  EXPECT_NE(o.code, 0);
+  EXPECT_NE((o.out + o.err).find("not permitted"), std::string::npos) << o.out << o.err;
+  auto hits = suite_->alerts_for("core-pattern-enf", "Guest core_pattern write");
+  ASSERT_FALSE(hits.empty()) << suite_->dump();
+  bool enforced = false;
+  for (const auto& a : hits) enforced |= a.enforced;
+  EXPECT_TRUE(enforced) << suite_->dump();
+  bool audited = false;
+  for (const auto& r : suite_->audits())
+    audited |= r.rule == "Guest core_pattern write" && r.ok && r.detail.find("denied in-kernel by guest LSM") != std::string::npos;
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(Enforce, CorePatternIsUnchanged) {
+  auto o = suite_->run("core-pattern-read", {"cat", "/proc/sys/kernel/core_pattern"});
+  EXPECT_EQ(o.out.find("|/x"), std::string::npos) << o.out;
+}
+
+}  // namespace
+}  // namespace kata_sentry::monitor

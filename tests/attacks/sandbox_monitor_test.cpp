@@ -1,0 +1,320 @@
+// SandboxMonitor without a VM: a fake guest (hooks) streams batches, so tagging, enforcement
+// bookkeeping, the rate limit and the tamper watchdog are tested exactly and fast.
+#include <fcntl.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "policy-engine/loader.h"
+#include "runtime/monitor/rules_path.h"
+#include "runtime/monitor/sandbox_monitor.h"
+#include "tests/support/event_builder.h"
+
+namespace kata_sentry::monitor {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::EventBuilder;
+
+constexpr const char* kRules = R"(
+- rule: core_pattern
+  desc: t
+  condition: view = guest and evt.type in (openat, lsm_file_open) and fd.name = /proc/sys/kernel/core_pattern
+  output: core_pattern (sandbox=%sandbox.id container=%container.id)
+  priority: CRITICAL
+  action: deny
+- rule: shadow
+  desc: t
+  condition: view = guest and evt.type = openat and fd.name = /etc/shadow
+  output: shadow read (sandbox=%sandbox.id)
+  priority: WARNING
+  action: kill
+)";
+
+std::unique_ptr<policy::Engine> engine(policy::Mode mode) {
+  auto loaded = policy::load_rules({{"t.yaml", kRules}});
+  EXPECT_FALSE(loaded.diagnostics.has_errors()) << loaded.diagnostics.items().at(0).to_text();
+  policy::EngineConfig cfg;
+  cfg.mode = mode;
+  return std::make_unique<policy::Engine>(std::move(loaded.rules), cfg);
+}
+
+// A guest whose batches the test pushes; stream_events ends when the monitor says stop.
+class FakeGuest {
+ public:
+  void push(runtime::GuestEventBatch b) {
+    std::lock_guard l(mu_);
+    q_.push_back(std::move(b));
+    cv_.notify_all();
+  }
+  void heartbeat() {
+    runtime::GuestEventBatch b;
+    b.heartbeat = true;
+    b.first_seq = seq_;
+    push(std::move(b));
+  }
+  void events(std::vector<Event> evs) {
+    runtime::GuestEventBatch b;
+    b.first_seq = seq_;
+    seq_ += evs.size();
+    b.events = std::move(evs);
+    push(std::move(b));
+  }
+  void skip(uint64_t n) { seq_ += n; }
+  void end() {
+    std::lock_guard l(mu_);
+    ended_ = true;
+    cv_.notify_all();
+  }
+
+  SandboxHooks hooks() {
+    SandboxHooks h;
+    h.stream_events = [this](const std::function<bool(runtime::GuestEventBatch&&)>& fn) -> Status {
+      for (;;) {
+        std::unique_lock l(mu_);
+        cv_.wait_for(l, 50ms, [&] { return !q_.empty() || ended_; });
+        if (ended_) return {};
+        if (q_.empty()) {
+          // Like the real agent, an idle stream sends heartbeats, which lets stop() end it.
+          if (!auto_heartbeat_ || ++idle_ < 4) continue;
+          idle_ = 0;
+          runtime::GuestEventBatch hb;
+          hb.heartbeat = true;
+          hb.first_seq = seq_;
+          l.unlock();
+          if (!fn(std::move(hb))) return {};
+          continue;
+        }
+        auto b = std::move(q_.front());
+        q_.pop_front();
+        l.unlock();
+        if (!fn(std::move(b))) return {};
+      }
+    };
+    h.set_enforcement = [this](const std::vector<runtime::DenyRuleSpec>& rules) -> Result<std::vector<std::string>> {
+      std::lock_guard l(mu_);
+      pushed_ = rules;
+      return std::vector<std::string>{};
+    };
+    h.kill_guest_process = [this](uint32_t pid, int sig) -> Status {
+      std::lock_guard l(mu_);
+      killed_.push_back({pid, sig});
+      return {};
+    };
+    h.vm_running = [] { return true; };
+    h.abort_guest_stream = [this] { end(); };
+    return h;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<runtime::GuestEventBatch> q_;
+  bool ended_ = false;
+  bool auto_heartbeat_ = true;
+  int idle_ = 0;
+  std::atomic<uint64_t> seq_{0};
+  std::vector<runtime::DenyRuleSpec> pushed_;
+  std::vector<std::pair<uint32_t, int>> killed_;
+};
+
+struct Collected {
+  std::mutex mu;
+  std::vector<policy::Alert> alerts;
+  std::vector<AuditRecord> audits;
+  size_t alert_count() {
+    std::lock_guard l(mu);
+    return alerts.size();
+  }
+};
+
+MonitorOptions options(Collected& c) {
+  MonitorOptions o;
+  o.sandbox_id = "sb-host-knows";
+  o.sandbox_name = "pod-a";
+  o.vmm_pid = 4242;
+  o.host_probes = false;
+  o.on_alert = [&c](const policy::Alert& a) {
+    std::lock_guard l(c.mu);
+    c.alerts.push_back(a);
+  };
+  o.on_audit = [&c](const AuditRecord& r) {
+    std::lock_guard l(c.mu);
+    c.audits.push_back(r);
+  };
+  return o;
+}
+
+bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 3000ms) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+Event core_pattern_open() {
+  return EventBuilder().open("/proc/sys/kernel/core_pattern", O_WRONLY).guest().container("c1").pid(77).sandbox("forged", "forged");
+}
+
+TEST(SandboxMonitor, GuestEventsCarryTheHostsSandboxIdNotTheGuests) {
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m) << m.error().describe();
+  Event forged = core_pattern_open();
+  forged.view = View::host;  // the guest cannot claim to be the host either
+  g.heartbeat();
+  g.events({forged});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u);
+  const auto& a = c.alerts[0];
+  EXPECT_EQ(a.rule, "core_pattern");
+  EXPECT_EQ(a.sandbox, "sb-host-knows");
+  EXPECT_EQ(a.view, View::guest);
+  EXPECT_FALSE(a.enforced);  // monitor mode
+  EXPECT_EQ(a.events.at(0).sandbox_name, "pod-a");
+  EXPECT_EQ(a.output_fields["sandbox.id"], "sb-host-knows");
+  EXPECT_TRUE(g.pushed_.empty());  // monitor mode pushes nothing
+  EXPECT_TRUE(c.audits.empty());
+}
+
+TEST(SandboxMonitor, EnforceModePushesDenySetAndAuditsTheBlock) {
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(engine(policy::Mode::enforce), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m) << m.error().describe();
+  ASSERT_EQ(g.pushed_.size(), 1u);
+  EXPECT_EQ(g.pushed_[0].name, "core_pattern");
+  Event denied = core_pattern_open();
+  denied.type = EventType::lsm_file_open;
+  denied.flags = 1u << 1;  // KS_F_DENIED
+  denied.res = -EPERM;
+  g.events({denied});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  EXPECT_TRUE(c.alerts[0].enforced);
+  ASSERT_EQ(c.audits.size(), 2u);  // the push at start, then the block
+  EXPECT_TRUE(c.audits[0].ok);
+  EXPECT_NE(c.audits[0].detail.find("installed 1 deny rule(s) in the guest LSM: core_pattern"), std::string::npos);
+  EXPECT_NE(c.audits[1].detail.find("denied in-kernel by guest LSM"), std::string::npos) << c.audits[1].detail;
+  EXPECT_EQ(c.audits[1].rule, "core_pattern");
+}
+
+TEST(SandboxMonitor, DenyMatchThatWentThroughIsNotCalledEnforced) {
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(engine(policy::Mode::enforce), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.events({core_pattern_open()});  // res = 3: the open succeeded
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  EXPECT_FALSE(c.alerts[0].enforced);
+  ASSERT_EQ(c.audits.size(), 2u);
+  EXPECT_FALSE(c.audits[1].ok);
+}
+
+TEST(SandboxMonitor, KillActionKillsTheGuestProcess) {
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(engine(policy::Mode::enforce), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.events({EventBuilder().open("/etc/shadow").guest().container("c1").pid(99)});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(g.killed_.size(), 1u);
+  EXPECT_EQ(g.killed_[0], (std::pair<uint32_t, int>{99, SIGKILL}));
+  EXPECT_TRUE(c.alerts[0].enforced);
+  EXPECT_EQ(c.audits.back().detail, "killed guest pid 99 () with SIGKILL via the agent");
+}
+
+TEST(SandboxMonitor, SequenceGapRaisesOneRateLimitedTamperAlert) {
+  FakeGuest g;
+  Collected c;
+  auto o = options(c);
+  o.tamper_alert_interval = 60s;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  g.skip(5);
+  g.heartbeat();
+  g.skip(2);
+  g.heartbeat();
+  ASSERT_TRUE(wait_for([&] { return (*m)->stats().guest_batches >= 3; }));
+  (*m)->stop();
+  auto s = (*m)->stats();
+  EXPECT_EQ(s.guest_seq_missing, 7u);
+  EXPECT_EQ(s.tamper_alerts, 1u);
+  EXPECT_EQ(s.tamper_alerts_suppressed, 1u);
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_EQ(c.alerts[0].rule, kTamperRule);
+  EXPECT_EQ(c.alerts[0].priority, policy::Priority::critical);
+  EXPECT_NE(c.alerts[0].output.find("5 event(s) missing"), std::string::npos) << c.alerts[0].output;
+}
+
+TEST(SandboxMonitor, MissingHeartbeatsRaiseTamperAlertWithTheSilence) {
+  FakeGuest g;
+  g.auto_heartbeat_ = false;
+  Collected c;
+  auto o = options(c);
+  o.heartbeat_timeout = 300ms;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  std::this_thread::sleep_for(500ms);  // still silent: no second alert for the same silence
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_NE(c.alerts[0].output.find("no heartbeat for"), std::string::npos) << c.alerts[0].output;
+}
+
+TEST(SandboxMonitor, FloodingGuestIsRateLimitedOnTheHost) {
+  FakeGuest g;
+  Collected c;
+  auto o = options(c);
+  o.guest_burst = 10;
+  o.guest_events_per_s = 1;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  std::vector<Event> flood(100, EventBuilder().open("/tmp/x").guest().build());
+  g.events(flood);
+  ASSERT_TRUE(wait_for([&] { return (*m)->stats().guest_batches >= 1; }));
+  (*m)->stop();
+  auto s = (*m)->stats();
+  EXPECT_GE(s.guest_rate_limited, 89u);
+  EXPECT_LE(s.guest_events, 11u);
+  EXPECT_EQ(s.guest_events + s.guest_rate_limited, 100u);
+}
+
+TEST(SandboxMonitor, DefaultRulesPushCorePatternDenyInEnforceMode) {
+  auto dir = default_rules_dir();
+  ASSERT_TRUE(dir) << dir.error().describe();
+  auto e = load_engine({*dir}, policy::Mode::enforce);
+  ASSERT_TRUE(e) << e.error().describe();
+  FakeGuest g;
+  Collected c;
+  auto o = options(c);
+  o.guest_stream = false;
+  auto m = SandboxMonitor::start(std::move(*e), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  bool found = false;
+  for (const auto& r : g.pushed_) found |= r.name == "Guest core_pattern open denied";
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace kata_sentry::monitor
