@@ -277,6 +277,8 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
     p->readers.emplace_back([p] {
       while (!p->stopping) {
         int n = ring_buffer__poll(p->lsm_rb.get(), 100);
+        // Records below the wakeup threshold never wake the poll: drain them on its timeout.
+        if (n == 0) n = ring_buffer__consume(p->lsm_rb.get());
         if (n < 0 && n != -EINTR) {
           logger("probes")->error("guest_lsm ring buffer poll: {}", errno_text(-n));
           return;

@@ -21,6 +21,7 @@
 
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/task_context.bpf.h"
+#include "kata_sentry/sockaddr_vm.bpf.h"
 #include "bpf/guest_lsm_abi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -429,11 +430,12 @@ int BPF_PROG(handle_socket_connect, struct socket *sock, struct sockaddr *addres
 		e->addr.port = bpf_ntohs(BPF_CORE_READ(in6, sin6_port));
 		bpf_probe_read_kernel(e->addr.addr, 16, &in6->sin6_addr);
 	} else {
-		struct sockaddr_vm *vm = (struct sockaddr_vm *)address;
+		struct ks_sockaddr_vm vm = {};
 
-		e->addr.port = (__u16)BPF_CORE_READ(vm, svm_port);
-		e->addr.vsock_cid = BPF_CORE_READ(vm, svm_cid);
-		e->arg[0] = BPF_CORE_READ(vm, svm_port); /* the full 32-bit port */
+		bpf_probe_read_kernel(&vm, sizeof(vm), address);
+		e->addr.port = (__u16)vm.svm_port;
+		e->addr.vsock_cid = vm.svm_cid;
+		e->arg[0] = vm.svm_port; /* the full 32-bit port */
 	}
 	return finish(e, agent, true, false);
 }

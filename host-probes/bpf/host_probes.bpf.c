@@ -17,6 +17,7 @@
 
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/task_context.bpf.h"
+#include "kata_sentry/sockaddr_vm.bpf.h"
 #include "bpf/host_probes_cfg.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -338,8 +339,8 @@ static __always_inline void read_sockaddr(struct ks_event *e, const void *uaddr,
 		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
 		e->addr.port = bpf_ntohs(sin6.sin6_port);
 		__builtin_memcpy(e->addr.addr, &sin6.sin6_addr, 16);
-	} else if (family == AF_VSOCK && len >= sizeof(struct sockaddr_vm)) {
-		struct sockaddr_vm svm = {};
+	} else if (family == AF_VSOCK && len >= sizeof(struct ks_sockaddr_vm)) {
+		struct ks_sockaddr_vm svm = {};
 
 		bpf_probe_read_user(&svm, sizeof(svm), uaddr);
 		e->addr.port = (__u16)svm.svm_port;

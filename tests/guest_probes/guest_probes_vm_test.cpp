@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -116,6 +117,14 @@ class GuestProbesVm : public ::testing::Test {
     return s.empty() ? "(no events from container " + container + ")" : s;
   }
 
+  // The guest's console (agent and sensor warnings go there), for failure messages.
+  static std::string console() {
+    std::ifstream in(sandbox_->dir() / "console.log");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream("/tmp/guest_probes_vm_console.log") << text;  // whole log, for a person
+    return text.size() > 6000 ? text.substr(text.size() - 6000) : text;
+  }
+
   static inline std::unique_ptr<Sandbox> sandbox_;
   static inline std::string boot_error_;
   static inline std::thread streamer_;
@@ -132,7 +141,7 @@ TEST_F(GuestProbesVm, HeartbeatSaysLsmEnforcing) {
   std::unique_lock lock(mu_);
   ASSERT_TRUE(cv_.wait_for(lock, 5s, [] {
     return std::any_of(batches_.begin(), batches_.end(), [](auto& b) { return b.heartbeat; });
-  })) << "no heartbeat; stream: " << stream_status_;
+  })) << "no heartbeat; stream: " << stream_status_ << "\nguest console:\n" << console();
   auto hb = std::find_if(batches_.begin(), batches_.end(), [](auto& b) { return b.heartbeat; });
   EXPECT_EQ(hb->stats.lsm_enforcing, details->bpf_lsm_active);
   EXPECT_TRUE(hb->stats.lsm_enforcing) << hb->stats.lsm_unavailable_reason;
