@@ -69,6 +69,9 @@ class Parser {
     return a;
   }
   AstPtr parse_or() {
+    // Bounded recursion: a hostile file must not overflow the stack.
+    Depth guard(depth_);
+    if (depth_ > kMaxDepth) throw SyntaxError{pos_, "parentheses nested deeper than " + std::to_string(kMaxDepth)};
     std::vector<AstPtr> kids{parse_and()};
     while (keyword("or")) kids.push_back(parse_and());
     return combine(Ast::Kind::or_, std::move(kids));
@@ -80,6 +83,8 @@ class Parser {
   }
   AstPtr parse_not() {
     if (keyword("not")) {
+      Depth guard(depth_);
+      if (depth_ > kMaxDepth) throw SyntaxError{pos_, "'not' nested deeper than " + std::to_string(kMaxDepth)};
       auto a = std::make_shared<Ast>();
       a->kind = Ast::Kind::not_;
       a->kids.push_back(parse_not());
@@ -334,6 +339,13 @@ class Parser {
         result_.warnings.push_back({a.offset, "evt.type '" + v + "' is not produced by kata-sentry's probes; it never matches"});
   }
 
+  struct Depth {
+    int& d;
+    explicit Depth(int& x) : d(++x) {}
+    ~Depth() { --d; }
+  };
+  static constexpr int kMaxDepth = 200;
+  int depth_ = 0;
   std::string_view s_;
   const ParseContext& ctx_;
   ParseResult& result_;

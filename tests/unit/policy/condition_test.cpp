@@ -195,3 +195,21 @@ TEST(Grammar, EngineOnlyEvaluatesIndexedRules) {
 
 }  // namespace
 }  // namespace kata_sentry::policy::test
+
+namespace kata_sentry::policy::test {
+namespace {
+
+TEST(Grammar, DeepNestingIsAnErrorNotACrash) {
+  std::string deep(5000, '(');
+  auto r = parse_condition(deep + "proc.name = x" + std::string(5000, ')'), {});
+  EXPECT_FALSE(r.ast);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_NE(r.errors[0].message.find("nested deeper than 200"), std::string::npos);
+  std::string nots;
+  for (int i = 0; i < 5000; ++i) nots += "not ";
+  EXPECT_FALSE(parse_condition(nots + "proc.name = x", {}).ast);
+  EXPECT_TRUE(parse_condition(std::string(50, '(') + "proc.name = x" + std::string(50, ')'), {}).ast);
+}
+
+}  // namespace
+}  // namespace kata_sentry::policy::test
