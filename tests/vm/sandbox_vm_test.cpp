@@ -206,10 +206,11 @@ struct CliResult {
   double seconds = 0;
 };
 
-CliResult run_cli(const std::string& args) {
+// stdout only, unless with_stderr (the monitor embedded in `run` may report on stderr).
+CliResult run_cli(const std::string& args, bool with_stderr = false) {
   auto t0 = std::chrono::steady_clock::now();
   CliResult r;
-  FILE* p = ::popen((std::string(KS_CLI_PATH) + " run " + args + " 2>&1").c_str(), "r");
+  FILE* p = ::popen((std::string(KS_CLI_PATH) + " run " + args + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
   char buf[4096];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
@@ -231,7 +232,7 @@ TEST(RunCli, MalformedConfigJsonFailsBeforeAnyVmBoots) {
   fs::create_directories(dir);
   std::ofstream(dir / "config.json") << R"({"ociVersion":"1.0.2","process":{"args":[],"cwd":"/"},"root":{"path":"rootfs"},
     "linux":{"namespaces":[{"type":"bogus"}]}})";
-  auto r = run_cli("--spec " + (dir / "config.json").string());
+  auto r = run_cli("--spec " + (dir / "config.json").string(), true);
   fs::remove_all(dir);
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("process.args"), std::string::npos) << r.out;
