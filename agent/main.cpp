@@ -56,7 +56,11 @@ int main(int argc, char** argv) {
   // the sensor RPCs then say why, and GetGuestDetails reports the LSM list as it is.
   kata_sentry::guest_probes::GuestSensorOptions sensor_options;
   sensor_options.cgroup_parent = init_options.cgroup_parent;
-  auto sensor = kata_sentry::guest_probes::GuestSensor::start(sensor_options);
+  // ks.sensor=off (kernel command line) runs without it: the baseline for overhead benchmarks.
+  const bool sensor_on = ks::kernel_cmdline_value("ks.sensor", "on") != "off";
+  auto sensor = sensor_on ? kata_sentry::guest_probes::GuestSensor::start(sensor_options)
+                          : kata_sentry::Result<std::unique_ptr<kata_sentry::guest_probes::GuestSensor>>(
+                                kata_sentry::fail(kata_sentry::ErrorCode::unavailable, "disabled by ks.sensor=off"));
   if (!sensor) ks::console_log("warning: guest sensor: " + sensor.error().describe());
   else if (!(*sensor)->lsm_enforcing())
     ks::console_log("warning: guest sensor: in-guest enforcement unavailable: " +
