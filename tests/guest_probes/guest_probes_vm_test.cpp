@@ -213,6 +213,37 @@ TEST_F(GuestProbesVm, DenyRuleBlocksCorePatternWriteWithEperm) {
   EXPECT_EQ(after.code, 0) << after.err;
 }
 
+TEST_F(GuestProbesVm, BlockDeviceMknodAndMountAreReportedAndMknodCanBeDenied) {
+  auto o = run("blkdev", {"sh", "-c", "mknod /tmp/loopdev b 7 0 && mkdir -p /tmp/m && mount -t tmpfs none /tmp/m"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  auto mknod = wait_event([](const Event& e) {
+    return e.container_id == "blkdev" && e.type == EventType::lsm_inode_mknod && e.path == "loopdev";
+  });
+  ASSERT_TRUE(mknod) << describe_seen("blkdev");
+  EXPECT_EQ(mknod->arg_or(0) & 0170000, 0060000u);  // S_IFBLK
+  auto mount = wait_event([](const Event& e) {
+    // The launcher's own setup mounts (before execve) come from the container's cgroup too.
+    return e.container_id == "blkdev" && e.type == EventType::lsm_sb_mount && e.path2 == "/tmp/m";
+  });
+  ASSERT_TRUE(mount) << describe_seen("blkdev");
+  EXPECT_EQ(mount->fstype, "tmpfs");
+
+  DenyRuleSpec rule;
+  rule.name = "Deny mknod in containers";
+  rule.event_types = {EventType::mknodat};
+  rule.any_container = true;
+  auto refused = sandbox_->agent().set_enforcement({rule});
+  ASSERT_TRUE(refused) << refused.error().describe();
+  EXPECT_TRUE(refused->empty());
+  auto denied = run("blkdeny", {"mknod", "/tmp/loopdev", "b", "7", "0"});
+  EXPECT_NE(denied.code, 0);
+  EXPECT_NE(denied.err.find("Operation not permitted"), std::string::npos) << denied.err;
+  EXPECT_TRUE(wait_event([](const Event& e) {
+    return e.container_id == "blkdeny" && e.type == EventType::lsm_inode_mknod && (e.flags & kDenied);
+  })) << describe_seen("blkdeny");
+  ASSERT_TRUE(sandbox_->agent().set_enforcement({}));
+}
+
 TEST_F(GuestProbesVm, InexpressibleRulesAreRefusedWithAReason) {
   DenyRuleSpec unlink;
   unlink.name = "No unlink";
