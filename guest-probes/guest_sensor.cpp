@@ -121,12 +121,31 @@ struct GuestSensor::Impl {
     return {};
   }
 
-  void on_record(std::span<const uint8_t> record) noexcept {
+  // A tracepoint record from agent code: the agent itself or a launcher before its execve
+  // (rootfs mounts, /dev binds, ... in the container's cgroup). The LSM programs keep the
+  // marks; a record read after the launcher exec'd is compared with its exec time.
+  bool from_agent_code(const Event& ev) {
+    if (!skel) return false;
+    uint32_t tgid = ev.proc.pid;
+    uint8_t mark = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.agent_tgids_map), &tgid, &mark) == 0) return true;
+    uint64_t exec_ns = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.launcher_exec_map), &tgid, &exec_ns) == 0)
+      return ev.time_ns < clock.to_wall_ns(exec_ns);
+    return false;
+  }
+
+  void on_record(std::span<const uint8_t> record, bool tracepoint) noexcept {
     try {
       auto ev = decode_event(record, View::guest, clock);
       if (!ev) {
         ++decode_errors;
         return;
+      }
+      if (tracepoint && from_agent_code(*ev)) {
+        if (!options.report_agent) return;
+        ev->proc.is_agent = true;
+        ev->flags |= KS_F_AGENT;
       }
       ev->container_id = container_of(ev->proc.cgroup_id);
       stream.push(std::move(*ev));
@@ -137,7 +156,7 @@ struct GuestSensor::Impl {
 
   static int lsm_record(void* ctx, void* data, size_t size) noexcept {
     static_cast<Impl*>(ctx)->on_record(
-        std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+        std::span<const uint8_t>(static_cast<const uint8_t*>(data), size), false);
     return 0;
   }
 
@@ -287,7 +306,7 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
     });
   if (p->tracepoints)
     p->readers.emplace_back([p] {
-      auto on = [p](std::span<const uint8_t> r) { p->on_record(r); };
+      auto on = [p](std::span<const uint8_t> r) { p->on_record(r, true); };
       while (!p->stopping) {
         auto n = p->tracepoints->poll(100, on);
         if (!n) {

@@ -5,8 +5,10 @@
  * deny set. Deciding at the LSM hook means the operation never happens: the caller gets
  * -EPERM from the syscall, unlike a signal sent from a tracepoint.
  *
- * The agent registers its own tgid in agent_tgids_map (only user space writes that map,
- * so a workload cannot make itself the agent by its name). Agent tasks are never denied,
+ * The agent registers its own tgid in agent_tgids_map (only user space and these programs
+ * write that map, so a workload cannot make itself the agent by its name). Processes the
+ * agent forks are marked as launchers until their first execve (the launcher's setup is
+ * agent code; what it execs is the workload). Agent tasks are never denied,
  * and ptrace of or signals to the agent from other tasks are refused when
  * cfg.protect_agent is set.
  *
@@ -47,6 +49,15 @@ struct {
 	__type(key, __u32); /* tgid */
 	__type(value, __u8);
 } agent_tgids_map SEC(".maps");
+
+/* When each launcher exec'd (boot ns): user space uses it to tell the launcher's records
+ * from the workload's in the other (tracepoint) ring buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, __u64);
+} launcher_exec_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -289,14 +300,36 @@ int BPF_PROG(handle_file_open, struct file *file, int ret)
 	return finish(e, agent, true, false);
 }
 
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u8 launcher = KS_AGENT_LAUNCHER;
+
+	if (ptgid == ctgid || !is_agent_tgid(ptgid))
+		return 0; /* a thread, or not forked by agent code */
+	bpf_map_update_elem(&agent_tgids_map, &ctgid, &launcher, BPF_ANY);
+	return 0;
+}
+
 SEC("lsm/bprm_check_security")
 int BPF_PROG(handle_bprm_check_security, struct linux_binprm *bprm, int ret)
 {
-	bool agent = current_is_agent();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 *mark = bpf_map_lookup_elem(&agent_tgids_map, &tgid);
+	bool agent = mark != NULL;
 	struct ks_event *e;
 
 	if (ret)
 		return ret;
+	if (mark && *mark == KS_AGENT_LAUNCHER) {
+		/* The launcher execs the workload: from this check on it is not the agent. */
+		__u64 now = bpf_ktime_get_boot_ns();
+
+		bpf_map_delete_elem(&agent_tgids_map, &tgid);
+		bpf_map_update_elem(&launcher_exec_map, &tgid, &now, BPF_ANY);
+		agent = false;
+	}
 	if (agent && !cfg.report_agent)
 		return 0;
 	e = begin(KS_EVT_LSM_BPRM_CHECK, agent);

@@ -37,6 +37,11 @@ struct ks_deny_rule {
  * bit 31 = bank (entries [bank * KS_DENY_MAX_RULES, +count)), low 16 bits = count. */
 #define KS_DENY_BANK_BIT (1u << 31)
 
+/* Values in agent_tgids_map. A launcher is a process the agent forked to start a container
+ * process: it runs agent code until its first execve, and the workload from then on. */
+#define KS_AGENT_SELF 1
+#define KS_AGENT_LAUNCHER 2
+
 struct guest_lsm_cfg {
 	__u32 protect_agent;  /* deny ptrace of and signals to agent tgids from other tasks */
 	__u32 report_agent;   /* also emit records for the agent's own tasks (marked KS_F_AGENT) */
