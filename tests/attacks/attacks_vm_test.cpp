@@ -96,10 +96,13 @@ class AttackSuite {
   }
 
   // Runs one privileged container to completion, then waits until the guest delivered its events.
-  Outcome run(const std::string& id, std::vector<std::string> args, bool privileged = true) {
+  Outcome run(const std::string& id, std::vector<std::string> args, bool privileged = true,
+              const std::function<void(agent::OciSpec&)>& tweak = {}) {
     Outcome o;
     auto& agent = sandbox_->agent();
-    auto st = sandbox_->create_container(id, agent::default_oci_spec(std::move(args), privileged), rootfs_, false);
+    auto spec = agent::default_oci_spec(std::move(args), privileged);
+    if (tweak) tweak(spec);
+    auto st = sandbox_->create_container(id, spec, rootfs_, false);
     EXPECT_TRUE(st) << st.error().describe();
     if (!st) return o;
     auto started = agent.start_container(id);
@@ -169,8 +172,9 @@ class Monitor : public ::testing::Test {
     ASSERT_EQ(error_, "");
   }
   // Runs `args` in container `cid` and expects `rule` with view=guest, sandbox and container ids.
-  void expect_guest_alert(const std::string& cid, std::vector<std::string> args, const std::string& rule) {
-    auto o = suite_->run(cid, std::move(args));
+  void expect_guest_alert(const std::string& cid, std::vector<std::string> args, const std::string& rule,
+                          const std::function<void(agent::OciSpec&)>& tweak = {}) {
+    auto o = suite_->run(cid, std::move(args), true, tweak);
     auto hits = suite_->alerts_for(cid, rule);
     ASSERT_FALSE(hits.empty()) << "no '" << rule << "' for container " << cid << " (exit " << o.code << ", out " << o.out
                                << o.err << ")\nalerts so far:\n"
@@ -196,7 +200,7 @@ TEST_F(Monitor, BenignWorkloadRaisesNoAlert) {
                         " ls -l /tmp | wc -l; grep -c hello /tmp/copy; sort /etc/passwd | head -n1; date; uname -a;"
                         " ip link set lo up 2>/dev/null || true; httpd -p 127.0.0.1:8080 -h /tmp/www;"
                         " wget -q -O - http://127.0.0.1:8080/index.html; rm -rf /tmp/www /tmp/copy"},
-                       /*privileged=*/false);
+                       /*privileged=*/true);  // the container's netns has lo down; only a privileged one may raise it
   EXPECT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("hello"), std::string::npos) << "the loopback HTTP request failed: " << o.out << o.err;
   EXPECT_EQ(suite_->alert_count(), before) << suite_->dump();
@@ -209,7 +213,11 @@ TEST_F(Monitor, CorePatternWrite) {
 TEST_F(Monitor, ReleaseAgentWrite) {
   expect_guest_alert("release-agent",
                      {"sh", "-c", "mkdir -p /tmp/cg && mount -t cgroup -o none,name=ks cgroup /tmp/cg && echo /x > /tmp/cg/release_agent"},
-                     "Guest cgroup release_agent write");
+                     "Guest cgroup release_agent write", [](agent::OciSpec& spec) {
+                       // A new v1 hierarchy can only be mounted from the initial cgroup namespace,
+                       // which is what a container sharing the guest's cgroup namespace has.
+                       std::erase_if(spec.linux.namespaces, [](const agent::OciNamespace& n) { return n.type == "cgroup"; });
+                     });
 }
 
 TEST_F(Monitor, ModuleLoad) { expect_guest_alert("finit-module", {"ks-attack", "finit-module"}, "Guest kernel module load"); }
@@ -232,7 +240,10 @@ TEST_F(Monitor, MemfdExec) { expect_guest_alert("memfd", {"ks-attack", "memfd-ex
 TEST_F(Monitor, UnshareUser) { expect_guest_alert("unshare", {"unshare", "-U", "true"}, "Guest user namespace unshare"); }
 
 TEST_F(Monitor, VsockConnect) {
-  expect_guest_alert("vsock", {"ks-attack", "vsock"}, "Guest connect to vsock or the agent channel");
+  // This guest has no vsock transport (the agent channel is virtio-serial), so socket(AF_VSOCK)
+  // fails before any connect; the rule's other half, opening the agent's port, is the attack here.
+  expect_guest_alert("vsock", {"sh", "-c", "ks-attack vsock; for p in /dev/vport*; do head -c 0 $p; done; true"},
+                     "Guest connect to vsock or the agent channel");
 }
 
 // Host stage 2: QEMU cannot be made to spawn a shell, so a child of this test is put into the
@@ -296,7 +307,8 @@ TEST_F(Enforce, CorePatternWriteFailsWithEperm) {
   EXPECT_TRUE(enforced) << suite_->dump();
   bool audited = false;
   for (const auto& r : suite_->audits())
-    audited |= r.rule == "Guest core_pattern write" && r.ok && r.detail.find("denied in-kernel by guest LSM") != std::string::npos;
+    audited |= r.ok && r.detail.find("denied in-kernel by guest LSM") != std::string::npos &&
+               r.detail.find("/proc/sys/kernel/core_pattern") != std::string::npos;
   EXPECT_TRUE(audited);
 }
 
