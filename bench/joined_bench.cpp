@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -101,14 +102,52 @@ int main() {
   }
   auto& mon = **m;
 
-  // Guest clock vs host clock: the guest prints its realtime; the host time is bracketed.
-  uint64_t before = wall_ns();
-  auto d = run(sb, "clock", "date +%s%N");
-  uint64_t after = wall_ns();
-  double offset_ms = 0;
-  try {
-    offset_ms = (std::stod(d.out) - (static_cast<double>(before) + static_cast<double>(after)) / 2) / 1e6;
-  } catch (...) {
+  // Guest clock vs host clock: a container answers each stdin line with its realtime (busybox
+  // adjtimex, microseconds); the host brackets each ping and keeps the tightest one.
+  double offset_ms = 0, offset_err_ms = 1e9;
+  {
+    auto& agent = sb.agent();
+    const std::string script =
+        "while read x; do adjtimex | awk '/tv_sec/{s=$2}/tv_usec/{u=$2}END{printf \"%s.%06d\\n\",s,u}'; done";
+    // Privileged: the default seccomp profile refuses adjtimex (even read-only).
+    if (sb.create_container("clock", agent::default_oci_spec({"sh", "-c", script}, true), "", true) &&
+        agent.start_container("clock")) {
+      std::mutex omu;
+      std::condition_variable ocv;
+      std::string buf;
+      std::thread out([&] {
+        (void)agent.read_output("clock", "", [&](std::string_view d) {
+          std::lock_guard l(omu);
+          buf.append(d);
+          ocv.notify_all();
+        }, [](std::string_view) {});
+      });
+      for (int i = 0; i < 10; ++i) {
+        std::unique_lock l(omu);
+        buf.clear();
+        l.unlock();
+        uint64_t t0 = wall_ns();
+        if (!agent.write_stdin("clock", "", "x\n")) break;
+        l.lock();
+        if (!ocv.wait_for(l, 5s, [&] { return buf.find('\n') != std::string::npos; })) break;
+        uint64_t t1 = wall_ns();
+        double guest = 0;
+        try {
+          guest = std::stod(buf) * 1e3;
+        } catch (...) {
+          continue;
+        }
+        double err = (t1 - t0) / 2e6;
+        if (err < offset_err_ms) {
+          offset_err_ms = err;
+          offset_ms = guest - (static_cast<double>(t0) + static_cast<double>(t1)) / 2e6;
+        }
+      }
+      (void)agent.close_stdin("clock", "");
+      (void)agent.wait_process("clock", "");
+      out.join();
+      (void)agent.remove_container("clock");
+    }
   }
 
   // Latency: 200 marker opens, 20 ms apart.
@@ -119,6 +158,9 @@ int main() {
     std::lock_guard l(mu);
     lat = latency_ms;
   }
+  // The guest stamps events with its clock: correct by the measured offset when it is known.
+  if (offset_err_ms < 1e8)
+    for (auto& v : lat) v += offset_ms;
 
   // Throughput: a tight open/close loop for 5 s; events accepted per second and every drop.
   auto s0 = mon.stats();
@@ -131,8 +173,8 @@ int main() {
   const char* accel = vm::accelerator_name(sb.vm().accelerator());
   (void)sb.destroy();
 
-  std::printf("joined_bench (accelerator: %s; guest clock offset %+.1f ms, not subtracted)\n",
-              accel, offset_ms);
+  std::printf("joined_bench (accelerator: %s; guest clock ahead of host by %+.1f ms +- %.1f ms, corrected)\n", accel,
+              offset_ms, offset_err_ms);
   std::printf("  detection latency guest syscall -> host alert: n=%zu p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", lat.size(),
               pct(lat, 0.5), pct(lat, 0.99), lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()));
   uint64_t ev = s1.guest_events - s0.guest_events;
