@@ -319,3 +319,40 @@ TEST_F(Enforce, CorePatternIsUnchanged) {
 
 }  // namespace
 }  // namespace kata_sentry::monitor
+
+namespace kata_sentry::monitor {
+namespace {
+
+// Host stage 2 in enforce mode: "Sandbox VMM execve" has action kill, so the shell that a
+// process in the VMM's scope starts is killed through a pidfd, and an audit record says so.
+TEST_F(Enforce, HostShellInTheVmmScopeIsKilled) {
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char c;
+    ::close(go[1]);
+    if (::read(go[0], &c, 1) != 1) _exit(3);
+    ::execl("/bin/sh", "sh", "-c", "exec /bin/busybox sleep 10", (char*)nullptr);
+    _exit(127);
+  }
+  ::close(go[0]);
+  auto watched = suite_->monitor_->watch_host_tgid(static_cast<uint32_t>(child));
+  ASSERT_TRUE(watched) << watched.error().describe();
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  auto start = std::chrono::steady_clock::now();
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "status " << st;
+  EXPECT_LT(took, 5s);
+  bool audited = false;
+  for (const auto& r : suite_->audits())
+    audited |= r.ok && r.detail.find("killed host pid " + std::to_string(child)) != std::string::npos;
+  EXPECT_TRUE(audited) << suite_->dump();
+}
+
+}  // namespace
+}  // namespace kata_sentry::monitor
