@@ -63,6 +63,8 @@ void AlertWriter::alert(const policy::Alert& a) noexcept {
                        std::string(view_name(a.view)) + " sandbox=" + a.sandbox;
     if (a.action != policy::Action::alert) {
       line += " action=" + std::string(policy::action_name(a.action)) + (a.enforced ? " (enforced)" : " (not enforced)");
+    } else if (a.enforced) {
+      line += " (blocked in-kernel)";  // an alert-only rule matched an operation a deny rule refused
     }
     write_line(line + ": " + a.output);
   } catch (...) {
