@@ -469,6 +469,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
   if (!spec.linux.resources.devices.empty())
     if (auto st = attach_device_filter((*cgroup)->path(), spec.linux.resources.devices); !st)
       return with_prefix(st.error());
+  if (options.on_cgroup_ready) options.on_cgroup_ready((*cgroup)->path());
 
   auto stdio = prepare_stdio(options.stdio, spec.process.terminal);
   if (!stdio) return with_prefix(stdio.error());

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,10 @@ struct LaunchOptions {
   std::filesystem::path bundle_dir;   // relative root.path resolves against it
   std::filesystem::path cgroup_parent = "/sys/fs/cgroup/kata-sentry";  // created if missing
   StdioFds stdio;
+  // Called once the container's cgroup exists and before its init runs any setup. Whatever
+  // is keyed by the cgroup (event attribution, in-kernel deny rules) must be installed here,
+  // or the container's first instructions would run unobserved and unrestricted.
+  std::function<void(const std::filesystem::path& cgroup_dir)> on_cgroup_ready;
 };
 
 // Zero-valued fields are absent as std::nullopt when the controller's file does not exist.

@@ -17,6 +17,7 @@
 #include "agent/service/agent_service.h"
 #include "agent/service/sandbox.h"
 #include "agent/service/unique_fd.h"
+#include "guest-probes/guest_sensor.h"
 #include "core/logging.h"
 
 namespace kata_sentry::agent {
@@ -71,6 +72,13 @@ Status serve_agent(int channel_fd, const AgentServerOptions& options) {
 
   SandboxSettings settings{options.shared_dir, options.cgroup_parent, options.set_hostname,
                            options.max_containers, options.max_processes};
+  if (options.sensor) {
+    // Attribution and container deny rules are in the kernel before the container's init runs.
+    settings.on_container_cgroup = [sensor = options.sensor](const std::string& id,
+                                                             const std::filesystem::path& dir) {
+      sensor->container_changed(id, dir, true);
+    };
+  }
   Sandbox sandbox(std::move(settings));
   StopLatch stop;
   std::atomic<bool> shutting_down{false};

@@ -250,6 +250,8 @@ Status Sandbox::do_start_container(const std::string& id) {
     options.bundle_dir = r->bundle_dir;
     options.cgroup_parent = settings_.cgroup_parent;
     options.stdio = r->init_child_stdio;
+    if (settings_.on_container_cgroup)
+      options.on_cgroup_ready = [&](const std::filesystem::path& dir) { settings_.on_container_cgroup(id, dir); };
     // Under mu_ so that the reaper never sees a half-registered process; the launch returns
     // as soon as execve succeeded.
     auto c = create_container(r->spec, options);

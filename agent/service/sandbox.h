@@ -28,6 +28,9 @@ struct SandboxSettings {
   bool set_hostname = false;
   size_t max_containers = 64;
   size_t max_processes = 512;
+  // Told about each container's cgroup before the container runs (see LaunchOptions).
+  std::function<void(const std::string& container_id, const std::filesystem::path& cgroup_dir)>
+      on_container_cgroup;
 };
 
 struct NewContainer {
