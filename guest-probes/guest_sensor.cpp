@@ -86,6 +86,14 @@ struct GuestSensor::Impl {
   std::mutex mu;  // containers, rules, the deny map
   std::map<std::string, std::filesystem::path> containers;  // id -> cgroup dir
   std::map<uint64_t, std::string> cgroup_to_container;
+  // Removed containers keep their attribution for a while: their last records may still be
+  // queued in the ring buffers when RemoveContainer deletes the cgroup directory.
+  struct Retired {
+    std::string id;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::map<uint64_t, Retired> retired;
+  static constexpr std::chrono::seconds kRetiredGrace{30};
   std::chrono::steady_clock::time_point last_rescan{};
   bool dirty = true;  // a container changed since the last rescan
   std::vector<DenyRule> rules;
@@ -96,6 +104,10 @@ struct GuestSensor::Impl {
 
   // Re-reads the inode numbers of the known containers' cgroup directories. Caller holds mu.
   void rescan_locked() {
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& [cg, id] : cgroup_to_container)
+      if (!containers.contains(id)) retired[cg] = {id, now + kRetiredGrace};
+    std::erase_if(retired, [&](const auto& r) { return r.second.until < now; });
     cgroup_to_container.clear();
     for (const auto& [id, dir] : containers) {
       struct stat st {};
@@ -110,6 +122,7 @@ struct GuestSensor::Impl {
     std::lock_guard lock(mu);
     auto it = cgroup_to_container.find(cgroup_id);
     if (it != cgroup_to_container.end()) return it->second;
+    if (auto r = retired.find(cgroup_id); r != retired.end()) return r->second.id;
     // A container's cgroup exists only once it starts; rescan on a miss, but rarely, so a
     // flood of events from unknown cgroups (the agent's, the root) costs no stat storm.
     auto now = std::chrono::steady_clock::now();
@@ -326,6 +339,8 @@ void GuestSensor::container_changed(const std::string& id, const std::filesystem
   else
     impl_->containers.erase(id);
   impl_->dirty = true;
+  // Read the cgroup id now, while the directory exists; a removed container's id is retired.
+  impl_->rescan_locked();
   bool names_containers = false;
   for (const auto& r : impl_->rules) names_containers |= !r.container_ids.empty();
   if (names_containers) {
