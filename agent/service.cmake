@@ -3,7 +3,6 @@
 add_library(ks_agent_service STATIC
   service/agent_server.cpp
   service/agent_service.cpp
-  service/grpc_status.cpp
   service/guest_details.cpp
   service/request_checks.cpp
   service/sandbox.cpp

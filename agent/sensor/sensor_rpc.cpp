@@ -1,6 +1,6 @@
 #include "agent/sensor/sensor_rpc.h"
 
-#include "agent/service/grpc_status.h"
+#include "grpc_status.h"
 #include "event_convert.h"
 
 namespace kata_sentry::agent {

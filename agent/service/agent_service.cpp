@@ -3,7 +3,7 @@
 #include <sys/wait.h>
 
 #include "agent/sensor/sensor_rpc.h"
-#include "agent/service/grpc_status.h"
+#include "grpc_status.h"
 #include "agent/service/guest_details.h"
 #include "agent/service/request_checks.h"
 #include "core/logging.h"

@@ -11,6 +11,7 @@
 #include "agent.grpc.pb.h"
 #include "event_convert.h"
 #include "runtime/agent_client/agent_errors.h"
+#include "runtime/agent_client/guest_wire.h"
 
 namespace kata_sentry::runtime {
 namespace v1 = kata_sentry::v1;
@@ -324,21 +325,6 @@ Status AgentClient::read_output(const std::string& container_id, const std::stri
   return {};
 }
 
-namespace {
-
-GuestSensorStats stats_from_proto(const v1::GuestSensorStats& m) {
-  GuestSensorStats s;
-  s.ringbuf_drops = m.ringbuf_drops();
-  s.rate_limited = m.rate_limited();
-  s.sent = m.sent();
-  s.queue_drops = m.queue_drops();
-  s.lsm_enforcing = m.lsm_enforcing();
-  s.lsm_unavailable_reason = sanitize_guest_text(m.lsm_unavailable_reason(), 256);
-  return s;
-}
-
-}  // namespace
-
 Status AgentClient::stream_events(const std::function<bool(GuestEventBatch&&)>& on_batch) {
   v1::StreamEventsRequest req;
   grpc::ClientContext ctx;  // no deadline: heartbeats every second, keepalive for a dead guest
@@ -348,10 +334,12 @@ Status AgentClient::stream_events(const std::function<bool(GuestEventBatch&&)>& 
   std::optional<uint64_t> next_seq;
   bool stopped = false;
   while (reader->Read(&msg)) {
-    GuestEventBatch batch;
-    batch.first_seq = msg.first_seq();
-    batch.heartbeat = msg.heartbeat();
-    batch.stats = stats_from_proto(msg.stats());
+    auto decoded = guest_batch_from_proto(msg);
+    if (!decoded) {
+      bad = Error{ErrorCode::protocol, 0, "agent StreamEvents: " + decoded.error().message};
+      break;
+    }
+    GuestEventBatch batch = std::move(*decoded);
     // A gap is reported (not hidden): the caller sees first_seq and raises its alert; only
     // a sequence going backwards is a protocol error (the guest reuses numbers).
     if (next_seq && batch.first_seq < *next_seq) {
@@ -360,23 +348,6 @@ Status AgentClient::stream_events(const std::function<bool(GuestEventBatch&&)>& 
                       std::to_string(batch.first_seq) + " < " + std::to_string(*next_seq) + ")"};
       break;
     }
-    batch.events.reserve(size_t(msg.events_size()));
-    for (const auto& pe : msg.events()) {
-      auto ev = event_from_proto(pe);
-      if (!ev) {
-        bad = Error{ErrorCode::protocol, 0,
-                    "agent StreamEvents: invalid event at seq " +
-                        std::to_string(batch.first_seq + batch.events.size()) + ": " +
-                        sanitize_guest_text(ev.error().message, 200)};
-        break;
-      }
-      ev->sandbox_id.clear();
-      ev->sandbox_name.clear();
-      ev->vmm_pid = 0;
-      ev->view = View::guest;
-      batch.events.push_back(std::move(*ev));
-    }
-    if (bad) break;
     next_seq = batch.first_seq + batch.events.size();
     if (!on_batch(std::move(batch))) {
       stopped = true;
@@ -394,28 +365,13 @@ Status AgentClient::stream_events(const std::function<bool(GuestEventBatch&&)>& 
 Result<std::vector<std::string>> AgentClient::set_enforcement(
     const std::vector<DenyRuleSpec>& rules) {
   v1::SetEnforcementRequest req;
-  for (const auto& r : rules) {
-    auto* m = req.add_rules();
-    m->set_name(r.name);
-    for (auto t : r.event_types) m->add_event_types(uint32_t(t));
-    for (const auto& p : r.exact_paths) m->add_exact_paths(p);
-    for (const auto& p : r.path_prefixes) m->add_path_prefixes(p);
-    for (const auto& b : r.binaries) m->add_binaries(b);
-    for (const auto& c : r.comms) m->add_comms(c);
-    if (r.uid) m->set_uid(*r.uid);
-    m->set_any_container(r.any_container);
-    for (const auto& c : r.container_ids) m->add_container_ids(c);
-    for (auto c : r.cgroup_ids) m->add_cgroup_ids(c);
-  }
+  deny_rules_to_proto(rules, req);
   v1::SetEnforcementResponse resp;
   auto s = impl_->call("SetEnforcement", "", [&](grpc::ClientContext* c) {
     return impl_->stub->SetEnforcement(c, req, &resp);
   });
   if (!s) return std::unexpected(s.error());
-  std::vector<std::string> refused;
-  for (int i = 0; i < resp.refused_size() && i < 4096; ++i)
-    refused.push_back(sanitize_guest_text(resp.refused(i), 512));
-  return refused;
+  return refusals_from_proto(resp.refused());
 }
 
 Status AgentClient::kill_guest_process(uint32_t guest_pid, int sig) {

@@ -403,6 +403,12 @@ policy::Mode SandboxMonitor::mode() const { return engine_->mode(); }
 
 void SandboxMonitor::evaluate(const Event& event) noexcept {
   std::lock_guard lock(mu_);
+  if (options_.on_event) {
+    try {
+      options_.on_event(event);
+    } catch (...) {
+    }
+  }
   scratch_.clear();
   engine_->process(event, scratch_);
   for (auto& a : scratch_) emit_locked(a);

@@ -75,6 +75,9 @@ struct MonitorOptions {
   // monitor's threads, under its engine lock: keep it short.
   std::function<void(const policy::Alert&)> on_alert;
   std::function<void(const AuditRecord&)> on_audit;
+  // Called for every event before it is evaluated, tagged (kata-sentryd's StreamEvents).
+  // Same threads and lock as on_alert.
+  std::function<void(const Event&)> on_event;
 };
 
 struct MonitorStats {

@@ -12,6 +12,7 @@
 
 #include "agent/container/oci_spec.h"
 #include "core/logging.h"
+#include "runtime/shim/cri_annotations.h"
 
 namespace kata_sentry::shim {
 namespace {
@@ -74,7 +75,8 @@ Result<ttrpc::UniqueFd> open_output(const std::string& path) {
 
 }  // namespace
 
-SandboxBackend::SandboxBackend(runtime::SandboxOptions options) : options_(std::move(options)) {
+SandboxBackend::SandboxBackend(runtime::SandboxOptions options, std::unique_ptr<SentrydLink> sentryd)
+    : options_(std::move(options)), sentryd_(std::move(sentryd)) {
   owner_ = std::thread([this] { owner_loop(); });
 }
 
@@ -151,8 +153,36 @@ Status SandboxBackend::open_stdio(Proc& p) {
   return {};
 }
 
-Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
+Result<std::shared_ptr<runtime::Sandbox>> SandboxBackend::boot(const ContainerSpec& spec) {
   auto log = logger("shim");
+  // Fail-closed: a pod the daemon cannot watch is refused before it costs a boot.
+  if (sentryd_) {
+    if (auto st = sentryd_->check_reachable(); !st) return std::unexpected(st.error());
+  }
+  runtime::SandboxOptions o = options_;
+  if (o.id.empty()) o.id = spec.id;
+  log->info("booting sandbox {} for {}", o.id, spec.id);
+  Result<std::unique_ptr<runtime::Sandbox>> created = fail(ErrorCode::internal, "not run");
+  on_owner([&] { created = runtime::Sandbox::create(o); });
+  if (!created) return std::unexpected(created.error());
+  std::shared_ptr<runtime::Sandbox> sb(std::move(*created));
+  if (sentryd_) {
+    auto cri = read_cri_annotations(spec.bundle);
+    PodIdentity pod{sb->id(), cri.sandbox_name, cri.sandbox_namespace, spec.id};
+    if (auto st = sentryd_->attach(*sb, pod); !st) {
+      (void)sb->destroy();
+      return std::unexpected(st.error());
+    }
+  }
+  return sb;
+}
+
+Status SandboxBackend::destroy(runtime::Sandbox& sandbox) {
+  if (sentryd_) sentryd_->detach();
+  return sandbox.destroy();
+}
+
+Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
   auto oci = agent::load_oci_spec(fs::path(spec.bundle) / "config.json");
   if (!oci) return std::unexpected(oci.error());
 
@@ -180,19 +210,17 @@ Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
   if (!sb) {
     // The pod's first container boots the VM. create() calls are serialized by containerd per
     // task, and a pod's containers are created one after another by the CRI plugin.
-    runtime::SandboxOptions o = options_;
-    if (o.id.empty()) o.id = spec.id;
-    log->info("booting sandbox {} for {}", o.id, spec.id);
-    Result<std::unique_ptr<runtime::Sandbox>> created = fail(ErrorCode::internal, "not run");
-    on_owner([&] { created = runtime::Sandbox::create(o); });
-    if (!created) {
+    auto booted_sb = boot(spec);
+    if (!booted_sb) {
       undo_rootfs();
-      return std::unexpected(created.error());
+      return std::unexpected(booted_sb.error());
     }
-    sb = std::shared_ptr<runtime::Sandbox>(std::move(*created));
+    sb = std::move(*booted_sb);
     booted = true;
     std::lock_guard lock(mu_);
     sandbox_ = sb;
+  } else if (sentryd_) {
+    sentryd_->container_added(spec.id);
   }
   if (auto st = sb->create_container(spec.id, *oci, rootfs, p->in.get() >= 0); !st) {
     Error e = sb->explain(st.error());
@@ -201,7 +229,8 @@ Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
       std::lock_guard lock(mu_);
       if (procs_.empty()) sandbox_.reset();
     }
-    if (booted && sb.use_count() <= 1) (void)sb->destroy();
+    if (booted && sb.use_count() <= 1) (void)destroy(*sb);
+    if (!booted && sentryd_) sentryd_->container_removed(spec.id);
     return std::unexpected(e);
   }
   p->pid = uint32_t(sb->vm().qemu_pid());  // the task's host-side process is the VMM
@@ -366,9 +395,10 @@ Status SandboxBackend::remove(const std::string& id, const std::string& exec_id)
     }
   }
   for (auto& p : gone) stop_stdin(*p);
+  if (sentryd_ && exec_id.empty() && !last) sentryd_->container_removed(id);
   // The last container's removal takes the VM down, which also ends any pump still running.
   if (last && sb) {
-    if (auto st = sb->destroy(); !st) result = st;
+    if (auto st = destroy(*sb); !st) result = st;
   }
   for (auto& p : gone) join(*p);
   if (rootfs) unmount_rootfs(*rootfs);
@@ -424,7 +454,7 @@ void SandboxBackend::shutdown() {
   for (auto& [k, p] : procs) stop_stdin(*p);
   // Destroying the VM breaks every pending agent call, so waiters report and pumps end.
   if (sb) {
-    if (auto st = sb->destroy(); !st) logger("shim")->warn("destroy sandbox: {}", st.error().describe());
+    if (auto st = destroy(*sb); !st) logger("shim")->warn("destroy sandbox: {}", st.error().describe());
   }
   for (auto& [k, p] : procs) join(*p);
   for (auto& [id, path] : mounts) unmount_rootfs(path);

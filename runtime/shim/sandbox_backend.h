@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "runtime/sandbox/sandbox.h"
+#include "runtime/shim/sentryd_link.h"
 #include "runtime/shim/task_backend.h"
 #include "runtime/shim/ttrpc/socket.h"
 
@@ -22,8 +23,9 @@ namespace kata_sentry::shim {
 
 class SandboxBackend final : public TaskBackend {
  public:
-  // `options.id` empty: the sandbox is named after the pod's first container.
-  explicit SandboxBackend(runtime::SandboxOptions options);
+  // `options.id` empty: the sandbox is named after the pod's first container. `sentryd`
+  // null: the pod runs without kata-sentryd (tests of the shim alone).
+  explicit SandboxBackend(runtime::SandboxOptions options, std::unique_ptr<SentrydLink> sentryd = nullptr);
   ~SandboxBackend() override;  // shutdown()
 
   void set_observer(BackendObserver observer) override;
@@ -68,7 +70,14 @@ class SandboxBackend final : public TaskBackend {
   void on_owner(std::function<void()> job);
   void owner_loop();
 
+  // Boots the pod's VM for its first container, with kata-sentryd watching it before it
+  // returns (or, fail-closed, not at all).
+  Result<std::shared_ptr<runtime::Sandbox>> boot(const ContainerSpec& spec);
+  // Unregisters from kata-sentryd, then destroys the VM.
+  Status destroy(runtime::Sandbox& sandbox);
+
   runtime::SandboxOptions options_;
+  std::unique_ptr<SentrydLink> sentryd_;
   std::mutex owner_mu_;
   std::condition_variable owner_cv_;
   std::deque<std::function<void()>> owner_jobs_;

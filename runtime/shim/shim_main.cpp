@@ -15,12 +15,12 @@
 #include <thread>
 
 #include <google/protobuf/timestamp.pb.h>
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
 #include "core/logging.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
 #include "runtime/cli/flags.h"
+#include "runtime/shim/cri_annotations.h"
 #include "runtime/shim/dead_sandbox.h"
 #include "runtime/shim/events.h"
 #include "runtime/shim/task_service.h"
@@ -129,16 +129,8 @@ std::string shim_socket_address(const std::string& containerd_address, const std
 }
 
 std::string grouping_id(const std::string& bundle, const std::string& id) {
-  std::string text = read_file(fs::path(bundle) / "config.json");
-  if (text.empty()) return id;
-  auto spec = nlohmann::json::parse(text, nullptr, false);
-  if (spec.is_discarded() || !spec.contains("annotations") || !spec["annotations"].is_object()) return id;
-  const auto& a = spec["annotations"];
-  auto get = [&](const char* k) { return a.contains(k) && a[k].is_string() ? a[k].get<std::string>() : std::string(); };
-  if (get("io.kubernetes.cri.container-type") == "container") {
-    std::string sandbox = get("io.kubernetes.cri.sandbox-id");
-    if (!sandbox.empty()) return sandbox;
-  }
+  auto cri = read_cri_annotations(bundle);
+  if (cri.container_type == "container" && !cri.sandbox_id.empty()) return cri.sandbox_id;
   return id;
 }
 
@@ -275,7 +267,7 @@ int run_serve(const ShimOptions& o) {
   runtime::SandboxOptions sandbox_options;
   sandbox_options.root = kSandboxRoot;
   sandbox_options.id = grouping_id(o.bundle, o.id);
-  SandboxBackend backend(sandbox_options);
+  SandboxBackend backend(sandbox_options, std::make_unique<SentrydLink>(load_shim_config()));
 #else
   UnavailableBackend backend;
 #endif

@@ -1,6 +1,6 @@
-#include "agent/service/grpc_status.h"
+#include "grpc_status.h"
 
-namespace kata_sentry::agent {
+namespace kata_sentry {
 
 grpc::Status to_grpc_status(const Error& error) {
   grpc::StatusCode code = grpc::StatusCode::INTERNAL;
@@ -18,4 +18,4 @@ grpc::Status to_grpc_status(const Error& error) {
   return grpc::Status(code, error.describe());
 }
 
-}  // namespace kata_sentry::agent
+}  // namespace kata_sentry

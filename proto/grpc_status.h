@@ -1,12 +1,13 @@
-// The one place where the agent turns an Error into a grpc::Status (the host client has the
-// inverse, runtime/agent_client/agent_errors.cpp; keep the two tables in step).
+// The one place where a gRPC server (the agent, kata-sentryd) turns an Error into a
+// grpc::Status (the agent's host client has the inverse, runtime/agent_client/agent_errors.cpp;
+// keep the two tables in step).
 #pragma once
 
 #include <grpcpp/support/status.h>
 
 #include "core/result.h"
 
-namespace kata_sentry::agent {
+namespace kata_sentry {
 
 grpc::Status to_grpc_status(const Error& error);
 
@@ -15,4 +16,4 @@ grpc::Status to_grpc_status(const Result<T>& result) {
   return result ? grpc::Status::OK : to_grpc_status(result.error());
 }
 
-}  // namespace kata_sentry::agent
+}  // namespace kata_sentry

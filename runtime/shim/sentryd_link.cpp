@@ -1,0 +1,230 @@
+#include "runtime/shim/sentryd_link.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "core/logging.h"
+#include "runtime/agent_client/guest_wire.h"
+#include "runtime/sandbox/sandbox.h"
+#include "sentryd.grpc.pb.h"
+
+namespace kata_sentry::shim {
+namespace {
+
+using namespace std::chrono_literals;
+
+Error rpc_error(const grpc::Status& s, const std::string& call, const std::string& socket) {
+  std::string why = s.error_code() == grpc::StatusCode::UNAVAILABLE
+                        ? "kata-sentryd is not reachable at " + socket + " (" + s.error_message() + ")"
+                        : "kata-sentryd " + call + ": " + s.error_message();
+  return Error{s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? ErrorCode::timeout : ErrorCode::unavailable, 0, why};
+}
+
+std::shared_ptr<grpc::Channel> channel_to(const std::string& socket) {
+  return grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+}
+
+}  // namespace
+
+struct SentrydLink::Relay {
+  runtime::Sandbox* sandbox = nullptr;
+  std::string sandbox_id;
+  std::unique_ptr<v1::Sentryd::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::RelayMessage, v1::RelayCommand>> stream;
+  std::mutex write_mu;
+  std::atomic<bool> stopping{false};
+  std::promise<std::string> monitor_started;  // the daemon's error, "" when monitoring
+  std::atomic<bool> started_seen{false};
+  std::thread commands, events;
+
+  bool write(const v1::RelayMessage& m) {
+    std::lock_guard lock(write_mu);
+    return stream->Write(m);
+  }
+};
+
+SentrydLink::SentrydLink(Result<ShimConfig> config) : config_(std::move(config)) {}
+SentrydLink::~SentrydLink() { detach(); }
+
+Status SentrydLink::refuse_or_warn(const Error& error) {
+  if (config_->fail_closed) {
+    return fail(error.code, error.describe() + "; this runtime is fail-closed (daemon_policy in " + config_->path +
+                                "), so the pod is not started");
+  }
+  logger("shim")->error("{}; fail-open (daemon_policy in {}): the pod runs without kata-sentry watching it", error.describe(), config_->path);
+  return {};
+}
+
+Status SentrydLink::check_reachable() {
+  if (!config_) return fail(ErrorCode::invalid_argument, "shim config: " + config_.error().describe());
+  auto stub = v1::Sentryd::NewStub(channel_to(config_->daemon_socket));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 3s);
+  v1::Empty req;
+  v1::ListSandboxesResponse resp;
+  grpc::Status s = stub->ListSandboxes(&ctx, req, &resp);
+  if (!s.ok()) return refuse_or_warn(rpc_error(s, "ListSandboxes", config_->daemon_socket));
+  return {};
+}
+
+Status SentrydLink::attach(runtime::Sandbox& sandbox, const PodIdentity& pod) {
+  if (!config_) return fail(ErrorCode::invalid_argument, "shim config: " + config_.error().describe());
+  auto log = logger("shim");
+  auto relay = std::make_unique<Relay>();
+  relay->sandbox = &sandbox;
+  relay->sandbox_id = pod.sandbox_id;
+  relay->stub = v1::Sentryd::NewStub(channel_to(config_->daemon_socket));
+
+  v1::RegisterSandboxRequest reg;
+  auto* info = reg.mutable_sandbox();
+  info->set_sandbox_id(pod.sandbox_id);
+  info->set_pod_name(pod.pod_name);
+  info->set_pod_namespace(pod.pod_namespace);
+  info->set_vmm_pid(uint32_t(sandbox.vm().qemu_pid()));
+  if (pid_t v = sandbox.vm().virtiofsd_pid(); v > 0) info->add_helper_pids(uint32_t(v));
+  if (!pod.first_container_id.empty()) info->add_container_ids(pod.first_container_id);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::RegisterSandboxResponse resp;
+    grpc::Status s = relay->stub->RegisterSandbox(&ctx, reg, &resp);
+    if (!s.ok()) return refuse_or_warn(rpc_error(s, "RegisterSandbox", config_->daemon_socket));
+    log->info("sandbox {} registered with kata-sentryd ({} mode)", pod.sandbox_id, resp.mode());
+  }
+
+  relay->stream = relay->stub->RelayGuest(&relay->ctx);
+  v1::RelayMessage hello;
+  hello.set_attach_sandbox_id(pod.sandbox_id);
+  if (!relay->write(hello)) {
+    relay->ctx.TryCancel();
+    (void)relay->stream->Finish();
+    return refuse_or_warn(Error{ErrorCode::unavailable, 0, "kata-sentryd RelayGuest: the daemon closed the relay"});
+  }
+  auto started = relay->monitor_started.get_future();
+  Relay* r = relay.get();
+  relay->commands = std::thread([this, r] { relay_commands(*r); });
+  relay->events = std::thread([this, r] { relay_events(*r); });
+  {
+    std::lock_guard lock(mu_);
+    relay_ = std::move(relay);
+  }
+  if (started.wait_for(60s) != std::future_status::ready) {
+    detach();
+    return refuse_or_warn(Error{ErrorCode::timeout, 0, "kata-sentryd did not start monitoring sandbox " + pod.sandbox_id + " within 60 s"});
+  }
+  if (std::string error = started.get(); !error.empty()) {
+    detach();
+    return refuse_or_warn(Error{ErrorCode::unavailable, 0, "kata-sentryd could not monitor sandbox " + pod.sandbox_id + ": " + error});
+  }
+  log->info("sandbox {}: kata-sentryd is monitoring it", pod.sandbox_id);
+  return {};
+}
+
+void SentrydLink::relay_commands(Relay& r) {
+  auto log = logger("shim");
+  v1::RelayCommand cmd;
+  while (r.stream->Read(&cmd)) {
+    if (cmd.kind_case() == v1::RelayCommand::kMonitorStarted) {
+      if (!r.started_seen.exchange(true)) r.monitor_started.set_value(cmd.monitor_started().error());
+      continue;
+    }
+    v1::RelayMessage out;
+    auto* res = out.mutable_result();
+    res->set_id(cmd.id());
+    switch (cmd.kind_case()) {
+      case v1::RelayCommand::kSetEnforcement: {
+        auto rules = runtime::deny_rules_from_proto(cmd.set_enforcement());
+        if (!rules) {
+          res->set_error(rules.error().describe());
+          break;
+        }
+        auto refused = r.sandbox->agent().set_enforcement(*rules);
+        if (!refused) {
+          res->set_error(r.sandbox->explain(refused.error()).describe());
+          break;
+        }
+        for (const auto& x : *refused) res->add_refused(x);
+        break;
+      }
+      case v1::RelayCommand::kKillGuestProcess: {
+        const auto& k = cmd.kill_guest_process();
+        if (auto st = r.sandbox->agent().kill_guest_process(k.pid(), k.signal()); !st)
+          res->set_error(r.sandbox->explain(st.error()).describe());
+        break;
+      }
+      case v1::RelayCommand::kStopVm:
+        log->warn("sandbox {}: kata-sentryd asked to stop the VM (kill_sandbox)", r.sandbox_id);
+        if (auto st = r.sandbox->vm().qmp().quit(); !st) res->set_error(st.error().describe());
+        break;
+      default:
+        res->set_error("unknown relay command");
+    }
+    if (!r.write(out)) break;
+  }
+  if (!r.started_seen.exchange(true)) r.monitor_started.set_value("the relay closed before monitoring started");
+  if (!r.stopping.load()) log->error("sandbox {}: the relay to kata-sentryd ended; the sandbox is no longer watched", r.sandbox_id);
+}
+
+void SentrydLink::relay_events(Relay& r) {
+  v1::RelayMessage m;
+  auto st = r.sandbox->agent().stream_events([&](runtime::GuestEventBatch&& batch) {
+    if (r.stopping.load()) return false;
+    m.Clear();
+    runtime::guest_batch_to_proto(batch, *m.mutable_batch());
+    return r.write(m);
+  });
+  if (!st && !r.stopping.load())
+    logger("shim")->warn("sandbox {}: guest event stream ended: {}", r.sandbox_id, r.sandbox->explain(st.error()).describe());
+}
+
+void SentrydLink::container_added(const std::string& id) {
+  std::lock_guard lock(mu_);
+  if (!relay_) return;
+  v1::UpdateSandboxRequest req;
+  req.set_sandbox_id(relay_->sandbox_id);
+  req.add_add_container_ids(id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  v1::Empty resp;
+  if (auto s = relay_->stub->UpdateSandbox(&ctx, req, &resp); !s.ok())
+    logger("shim")->warn("kata-sentryd UpdateSandbox (add {}): {}", id, s.error_message());
+}
+
+void SentrydLink::container_removed(const std::string& id) {
+  std::lock_guard lock(mu_);
+  if (!relay_) return;
+  v1::UpdateSandboxRequest req;
+  req.set_sandbox_id(relay_->sandbox_id);
+  req.add_remove_container_ids(id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  v1::Empty resp;
+  if (auto s = relay_->stub->UpdateSandbox(&ctx, req, &resp); !s.ok())
+    logger("shim")->warn("kata-sentryd UpdateSandbox (remove {}): {}", id, s.error_message());
+}
+
+void SentrydLink::detach() {
+  std::unique_ptr<Relay> r;
+  {
+    std::lock_guard lock(mu_);
+    r = std::move(relay_);
+  }
+  if (!r) return;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::UnregisterSandboxRequest req;
+    req.set_sandbox_id(r->sandbox_id);
+    v1::Empty resp;
+    if (auto s = r->stub->UnregisterSandbox(&ctx, req, &resp); !s.ok())
+      logger("shim")->warn("kata-sentryd UnregisterSandbox {}: {}", r->sandbox_id, s.error_message());
+  }
+  r->stopping = true;
+  r->ctx.TryCancel();
+  if (r->commands.joinable()) r->commands.join();
+  // The event thread returns at the guest's next batch or heartbeat (one a second).
+  if (r->events.joinable()) r->events.join();
+  (void)r->stream->Finish();
+}
+
+}  // namespace kata_sentry::shim

@@ -1,0 +1,64 @@
+// The shim's side of kata-sentryd for its pod: before the VM boots it checks the daemon
+// answers (fail-closed refuses the pod otherwise); once the VM runs it registers the sandbox
+// (VMM and helper pids, pod name, containers) and opens the relay: the agent's guest event
+// stream goes to the daemon as is, and the daemon's actions (deny set, kill, stop VM) come
+// back to be carried out on the agent and the VM. The sandbox id is the shim's: the daemon
+// tags every guest event with it, so the guest cannot choose whose events it sends.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+#include "runtime/shim/shim_config.h"
+
+namespace kata_sentry::runtime {
+class Sandbox;
+}
+
+namespace kata_sentry::shim {
+
+struct PodIdentity {
+  std::string sandbox_id;
+  std::string pod_name;
+  std::string pod_namespace;
+  std::string first_container_id;
+};
+
+class SentrydLink {
+ public:
+  // `config` failed to load: every pod fails with that error (a broken config must not
+  // silently turn into running pods unwatched).
+  explicit SentrydLink(Result<ShimConfig> config);
+  ~SentrydLink();  // detach()
+
+  // Before booting: under fail-closed the daemon must answer within 3 s.
+  Status check_reachable();
+  // After booting: register, relay, and wait (up to 60 s) until the daemon's monitor for the
+  // sandbox runs, so the pod's first container starts watched and under its deny set.
+  // Fail-closed: any failure is returned. Fail-open: logged, and the pod runs unwatched.
+  Status attach(runtime::Sandbox& sandbox, const PodIdentity& pod);
+  void container_added(const std::string& id);
+  void container_removed(const std::string& id);
+  // Before the sandbox is destroyed: UnregisterSandbox (the daemon takes in what the guest
+  // already sent), then the relay ends. Idempotent.
+  void detach();
+
+ private:
+  struct Relay;
+  Status refuse_or_warn(const Error& error);
+  void relay_commands(Relay& relay);
+  void relay_events(Relay& relay);
+
+  Result<ShimConfig> config_;
+  std::mutex mu_;
+  std::unique_ptr<Relay> relay_;
+};
+
+}  // namespace kata_sentry::shim

@@ -1,0 +1,8 @@
+# kata-sentryd as a process (root: its host probes load for each registered sandbox).
+ks_test(sentryd_api_test TIER bpf
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/daemon/sentryd_api_test.cpp
+  LIBS ks_proto gRPC::grpc++ nlohmann_json::nlohmann_json
+  TIMEOUT 180)
+target_include_directories(sentryd_api_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_dependencies(sentryd_api_test kata-sentryd)
+target_compile_definitions(sentryd_api_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>")
