@@ -1,7 +1,7 @@
 # The shim against a private containerd (root; containerd from scripts/setup.sh).
 ks_test(shim_e2e_test TIER e2e
   SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/shim_e2e_test.cpp
-  LIBS ks_shim ks_containerd_proto
+  LIBS ks_shim ks_containerd_proto ks_test_support
   TIMEOUT 300)
 add_dependencies(shim_e2e_test containerd-shim-kata-sentry-v2 busybox_oci_image)
 target_compile_definitions(shim_e2e_test PRIVATE
