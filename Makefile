@@ -5,8 +5,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 SHELL := /bin/bash
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+PREFIX ?= /usr/local
 
-.PHONY: all setup configure build demo test test-unit bench clean help
+.PHONY: all setup configure build install demo test test-unit bench clean help
 
 all: build
 
@@ -15,6 +16,7 @@ help:
 	@echo "make test   set up, build, then run every test tier (unit, bpf, vm, e2e)"
 	@echo "make bench  set up, build, then run the benchmarks under bench/"
 	@echo "make build  set up and build only (binaries in $(BUILD)/bin)"
+	@echo "make install  build, then install into PREFIX (default /usr/local; DESTDIR honoured)"
 
 setup:
 	@scripts/setup.sh $(BUILD)
@@ -29,6 +31,11 @@ build: configure
 	@set -o pipefail; cmake --build $(BUILD) -j $(JOBS) 2>&1 | tee $(BUILD)/build.log \
 	  | grep --line-buffered -E 'Built target|error:' | sed -u 's/^/[build] /' \
 	  || { echo "[build] FAILED; the errors:"; grep -E -A6 'error:|Error [0-9]' $(BUILD)/build.log | head -60; exit 1; }
+
+# Binaries into $(PREFIX)/bin, rules, guest image and deploy examples into $(PREFIX)/share/kata-sentry
+# (cmake/install.cmake); containerd then finds the shim on its PATH.
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: build
 	@scripts/run-tests.sh $(BUILD)

@@ -12,7 +12,12 @@ std::filesystem::path GuestImage::default_dir() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return "guest";
-  return exe.parent_path().parent_path() / "guest";
+  // Installed (make install): <prefix>/bin/X finds <prefix>/share/kata-sentry/guest, beside the
+  // rules. In the build tree: build/bin/X finds build/guest.
+  const auto prefix = exe.parent_path().parent_path();
+  if (auto installed = prefix / "share" / "kata-sentry" / "guest"; std::filesystem::is_directory(installed, ec))
+    return installed;
+  return prefix / "guest";
 }
 
 Result<GuestImage> GuestImage::locate(const std::filesystem::path& dir) {

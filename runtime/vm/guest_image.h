@@ -1,6 +1,7 @@
 // Where the guest image built by runtime/guest-image lives: <build>/guest/{vmlinuz,initrd.img,
-// release,rootfs-busybox}. Looked up next to the executable (<bin>/../guest) unless
-// KATA_SENTRY_GUEST_DIR names another directory.
+// release,rootfs-busybox}. Looked up relative to the executable — <bin>/../share/kata-sentry/guest
+// when installed, else <bin>/../guest (the build tree) — unless KATA_SENTRY_GUEST_DIR names
+// another directory.
 #pragma once
 
 #include <filesystem>

@@ -1,9 +1,22 @@
 # The shim against a private containerd (root; containerd from scripts/setup.sh).
 ks_test(shim_e2e_test TIER e2e
   SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/shim_e2e_test.cpp
-  LIBS ks_shim ks_containerd_proto
+  LIBS ks_shim ks_containerd_proto ks_test_support
   TIMEOUT 300)
 add_dependencies(shim_e2e_test containerd-shim-kata-sentry-v2 busybox_oci_image)
 target_compile_definitions(shim_e2e_test PRIVATE
   KS_SHIM_BINARY="$<TARGET_FILE:containerd-shim-kata-sentry-v2>"
+  KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}")
+
+# ctr as users run it: the runtime by name on containerd's PATH (build tree and installed layout),
+# two containers of one pod, runc as the reference.
+ks_test(ctr_e2e_test TIER e2e
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/ctr_e2e_test.cpp
+  LIBS ks_test_support
+  TIMEOUT 400)
+add_dependencies(ctr_e2e_test containerd-shim-kata-sentry-v2 kata-sentry busybox_oci_image guest_image)
+target_compile_definitions(ctr_e2e_test PRIVATE
+  KS_BIN_DIR="$<TARGET_FILE_DIR:containerd-shim-kata-sentry-v2>"
+  KS_BUILD_DIR="${CMAKE_BINARY_DIR}"
+  KS_GUEST_RELEASE_FILE="${CMAKE_BINARY_DIR}/guest/release"
   KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}")

@@ -5,9 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +23,7 @@
 #include "runtime/shim/shim_main.h"
 #include "runtime/shim/task_service.h"
 #include "runtime/shim/ttrpc/client.h"
+#include "tests/support/private_containerd.h"
 
 namespace kata_sentry::shim {
 namespace {
@@ -33,165 +32,14 @@ namespace fs = std::filesystem;
 namespace v2 = ::containerd::task::v2;
 using namespace std::chrono_literals;
 
-struct CmdResult {
-  int status = -1;  // exit code; -1 when killed or not started
-  std::string out;  // stdout (and stderr when merged)
-};
-
-// Runs a command with a deadline, like exec.Cmd.CombinedOutput when merge_stderr is set.
-CmdResult run(const std::vector<std::string>& args, const std::string& cwd = "", bool merge_stderr = true,
-              std::chrono::seconds timeout = 60s) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return {};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) _exit(126);
-    int devnull = ::open("/dev/null", O_RDWR);
-    ::dup2(devnull, 0);
-    ::dup2(out[1], 1);
-    ::dup2(merge_stderr ? out[1] : devnull, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  ::close(out[1]);
-  CmdResult r;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  for (;;) {
-    int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-    if (left <= 0) {
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{out[0], POLLIN, 0};
-    if (::poll(&p, 1, left) <= 0) continue;
-    ssize_t n = ::read(out[0], buf, sizeof buf);
-    if (n <= 0) break;
-    r.out.append(buf, size_t(n));
-  }
-  ::close(out[0]);
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Pids of processes whose command line contains `needle` (our namespace is unique).
-std::vector<pid_t> processes_with(const std::string& needle) {
-  std::vector<pid_t> pids;
-  for (auto& e : fs::directory_iterator("/proc")) {
-    pid_t pid = std::atoi(e.path().filename().c_str());
-    if (pid <= 0 || pid == ::getpid()) continue;
-    std::string cmd = read_text(e.path() / "cmdline");
-    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    if (cmd.find(needle) != std::string::npos) pids.push_back(pid);
-  }
-  return pids;
-}
-
-bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-    // A zombie (parent is a test thread? no: shims are re-parented) still counts as gone.
-    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-    if (stat.find(") Z") != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
+using test_support::CmdResult;
+using test_support::PrivateContainerd;
+using test_support::processes_with;
+using test_support::read_text;
+using test_support::run;
+using test_support::wait_gone;
 
 std::string socket_path(const std::string& address) { return address.substr(std::string("unix://").size()); }
-
-// A containerd of our own (recipe R7b in MACHINE.md).
-class PrivateContainerd {
- public:
-  Status start() {
-    char tmpl[] = "/tmp/ks-cd-XXXXXX";
-    if (!::mkdtemp(tmpl)) return fail_errno("mkdtemp");
-    dir_ = tmpl;
-    ns_ = "ks-shim-" + std::to_string(::getpid()) + "-" + fs::path(dir_).filename().string().substr(6);
-    std::ofstream(dir_ / "config.toml") << "version = 2\nroot = \"" << (dir_ / "root").string() << "\"\nstate = \""
-                                        << (dir_ / "state").string()
-                                        << "\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \""
-                                        << socket().string() << "\"\n";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      int log = ::open((dir_ / "containerd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-      ::setsid();
-      ::execlp("containerd", "containerd", "--config", (dir_ / "config.toml").c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-      if (fs::exists(socket())) return {};
-      std::this_thread::sleep_for(50ms);
-    }
-    return fail(ErrorCode::timeout, "containerd socket did not appear; log: " + read_text(dir_ / "containerd.log"));
-  }
-  ~PrivateContainerd() {
-    // Shims of our namespace first (a failed test may leave one): SIGTERM lets a shim tear its
-    // VM down and unmount; SIGKILL whatever is still there after that.
-    auto shims = processes_with("-namespace " + ns_ + " ");
-    for (pid_t p : shims) ::kill(p, SIGTERM);
-    for (pid_t p : shims)
-      if (!wait_gone(p, 15s)) ::kill(p, SIGKILL);
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      for (int i = 0; i < 100 && ::waitpid(pid_, nullptr, WNOHANG) == 0; i++) std::this_thread::sleep_for(50ms);
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    // runc (the reference runtime) leaves empty <ns> cgroup directories in every hierarchy.
-    std::error_code cec;
-    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", cec)) {
-      fs::path d = h.path() / ns_;
-      std::error_code ec;
-      if (!fs::is_directory(d, ec)) continue;
-      for (const auto& sub : fs::directory_iterator(d, ec))
-        if (sub.is_directory(ec)) ::rmdir(sub.path().c_str());
-      ::rmdir(d.c_str());
-    }
-    if (!dir_.empty()) {
-      // Snapshot mounts under our root must go before the directory can.
-      std::istringstream mounts(read_text("/proc/self/mountinfo"));
-      std::vector<std::string> ours;
-      for (std::string line; std::getline(mounts, line);) {
-        std::istringstream f(line);
-        std::string a, b, c, d, mnt;
-        f >> a >> b >> c >> d >> mnt;
-        if (mnt.starts_with(dir_.string())) ours.push_back(mnt);
-      }
-      for (auto it = ours.rbegin(); it != ours.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-  fs::path socket() const { return dir_ / "c.sock"; }
-  const fs::path& dir() const { return dir_; }
-  const std::string& ns() const { return ns_; }
-  std::vector<std::string> ctr(std::vector<std::string> args) const {
-    std::vector<std::string> v = {"ctr", "--address", socket().string(), "--namespace", ns_};
-    v.insert(v.end(), args.begin(), args.end());
-    return v;
-  }
-
- private:
-  fs::path dir_;
-  std::string ns_;
-  pid_t pid_ = -1;
-};
 
 class ShimE2e : public ::testing::Test {
  protected:
@@ -240,22 +88,10 @@ class ShimE2e : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure()) {
-      std::string log = read_text(cd_.dir() / "containerd.log");
-      if (log.size() > 4000) log = log.substr(log.size() - 4000);
-      std::cerr << "--- containerd.log (tail) ---\n" << log << "\n";
-    }
+    if (HasFailure()) std::cerr << "--- containerd.log (tail) ---\n" << cd_.log_tail() << "\n";
   }
 
-  // Our namespace's shims (not the short-lived `containerd publish` runs, which name it too).
-  std::vector<pid_t> shim_processes() {
-    std::vector<pid_t> out;
-    for (pid_t p : processes_with("-namespace " + cd_.ns() + " ")) {
-      std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
-      if (cmd.find("containerd-shim-kata-sentry-v2") != std::string::npos) out.push_back(p);
-    }
-    return out;
-  }
+  std::vector<pid_t> shim_processes() { return cd_.shim_processes(); }
 
   PrivateContainerd cd_;
 };
@@ -463,13 +299,13 @@ TEST_F(ShimE2e, CtrTaskExecPsKillOnADetachedTask) {
                               "sleep", "1000"}),
                      "", true, 180s);
   ASSERT_EQ(started.status, 0) << started.out;
-  auto ls = run(cd_.ctr({"task", "ls"}));
-  EXPECT_NE(ls.out.find("RUNNING"), std::string::npos) << ls.out;
+  EXPECT_EQ(cd_.task_states()["t4"], "RUNNING");
 
   auto ex = run(cd_.ctr({"task", "exec", "--exec-id", "e1", "t4", "sh", "-c", "echo exec-ok; exit 5"}), "", true, 60s);
   EXPECT_EQ(ex.status, 5) << ex.out;
   EXPECT_NE(ex.out.find("exec-ok"), std::string::npos) << ex.out;
 
+  EXPECT_EQ(cd_.task_states()["t4"], "RUNNING") << "an exec's exit is not the task's";
   auto ps = run(cd_.ctr({"task", "ps", "t4"}));
   EXPECT_EQ(ps.status, 0) << ps.out;
   EXPECT_NE(ps.out.find("PID"), std::string::npos) << ps.out;
@@ -482,11 +318,11 @@ TEST_F(ShimE2e, CtrTaskExecPsKillOnADetachedTask) {
   EXPECT_EQ(kill.status, 0) << kill.out;
   std::string state;
   for (int i = 0; i < 100; i++) {
-    state = run(cd_.ctr({"task", "ls"})).out;
-    if (state.find("STOPPED") != std::string::npos) break;
+    state = cd_.task_states()["t4"];
+    if (state == "STOPPED") break;
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_NE(state.find("STOPPED"), std::string::npos) << state;
+  EXPECT_EQ(state, "STOPPED");
   auto rm = run(cd_.ctr({"task", "rm", "t4"}), "", true, 60s);
   EXPECT_EQ(rm.status, 0) << rm.out;
   EXPECT_NE(rm.out.find("137"), std::string::npos) << "ctr task rm prints the exit status: " << rm.out;
@@ -509,15 +345,18 @@ TEST_F(ShimE2e, KillingTheShimEndsTheTaskAndLeaksNothing) {
   auto shims = shim_processes();
   ASSERT_EQ(shims.size(), 1u);
   ASSERT_FALSE(processes_with("/run/kata-sentry/sandboxes/t7/").empty()) << "no VM for t7?";
+  EXPECT_EQ(cd_.task_states()["t7"], "RUNNING");
   ASSERT_EQ(::kill(shims[0], SIGKILL), 0);
 
-  std::string tasks;
+  // containerd notices the dead shim and reports the task stopped (or, once cleaned up, gone).
+  std::string state;
   for (int i = 0; i < 100; i++) {
-    tasks = run(cd_.ctr({"task", "ls"})).out;
-    if (tasks.find("RUNNING") == std::string::npos) break;
+    auto states = cd_.task_states();
+    state = states.contains("t7") ? states["t7"] : "(gone)";
+    if (state != "RUNNING") break;
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_EQ(tasks.find("RUNNING"), std::string::npos) << tasks;
+  EXPECT_TRUE(state == "STOPPED" || state == "(gone)") << state;
   for (int i = 0; i < 100 && fs::exists("/run/kata-sentry/sandboxes/t7"); i++) std::this_thread::sleep_for(100ms);
   EXPECT_TRUE(processes_with("/run/kata-sentry/sandboxes/t7/").empty()) << "VM processes outlived the shim";
   EXPECT_FALSE(fs::exists("/run/kata-sentry/sandboxes/t7")) << "sandbox dir left behind";
