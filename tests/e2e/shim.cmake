@@ -20,3 +20,14 @@ target_compile_definitions(ctr_e2e_test PRIVATE
   KS_BUILD_DIR="${CMAKE_BINARY_DIR}"
   KS_GUEST_RELEASE_FILE="${CMAKE_BINARY_DIR}/guest/release"
   KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}")
+
+# containerd + shim + kata-sentryd: detection and blocking through ctr run, fail-closed.
+ks_test(sentryd_e2e_test TIER e2e
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/sentryd_e2e_test.cpp
+  LIBS ks_test_support nlohmann_json::nlohmann_json
+  TIMEOUT 400)
+add_dependencies(sentryd_e2e_test containerd-shim-kata-sentry-v2 kata-sentryd busybox_oci_image guest_image)
+target_compile_definitions(sentryd_e2e_test PRIVATE
+  KS_BIN_DIR="$<TARGET_FILE_DIR:containerd-shim-kata-sentry-v2>"
+  KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
+  KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}")

@@ -35,8 +35,7 @@ class CtrE2e : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (containerd, mounts, QEMU)";
     if (run({"containerd", "--version"}).status != 0) GTEST_SKIP() << "containerd is not installed (scripts/setup.sh)";
     ASSERT_FALSE(config_.path().empty());
-    // Until kata-sentryd lands the shim does not read this; once it does, fail-open lets these
-    // tests run without a daemon (the daemon's own e2e tests cover fail-closed).
+    // Fail-open lets these tests run without a daemon (sentryd_e2e_test covers fail-closed).
     shim_config_ = config_.write("shim.yaml", "daemon_policy: fail-open\n");
   }
   void TearDown() override {

@@ -46,7 +46,11 @@ class ShimE2e : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (containerd, /run/containerd/s)";
     if (run({"containerd", "--version"}).status != 0) GTEST_SKIP() << "containerd is not installed (scripts/setup.sh)";
-    auto st = cd_.start();
+    // These tests are about the shim itself: fail-open lets pods run without kata-sentryd
+    // (tests/shim/sentryd_e2e_test.cpp runs them under a real daemon, and fail-closed).
+    test_support::PrivateContainerdOptions o;
+    o.env = {{"KATA_SENTRY_SHIM_CONFIG", config_.write("shim.yaml", "daemon_policy: fail-open\n").string()}};
+    auto st = cd_.start(o);
     ASSERT_TRUE(st) << st.error().describe();
   }
   // A bundle directory as containerd makes it (config.json), under the test's containerd dir.
@@ -93,6 +97,7 @@ class ShimE2e : public ::testing::Test {
 
   std::vector<pid_t> shim_processes() { return cd_.shim_processes(); }
 
+  test_support::TempDir config_{"ks-shim-e2e-"};
   PrivateContainerd cd_;
 };
 

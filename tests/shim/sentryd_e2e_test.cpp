@@ -1,0 +1,156 @@
+// containerd, the shim and kata-sentryd together, as on a node: a private containerd whose
+// shims find kata-sentry on PATH and read a shim.yaml that points at a private kata-sentryd.
+// An attack run through `ctr run` must reach the daemon's alerts file with the container id
+// containerd knows, enforce mode must block it in the guest, and with the daemon gone a
+// fail-closed runtime must refuse new pods with an error that says why, before any VM boots.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/private_containerd.h"
+
+namespace kata_sentry {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using test_support::Background;
+using test_support::CmdResult;
+using test_support::path_with;
+using test_support::PrivateContainerd;
+using test_support::PrivateContainerdOptions;
+using test_support::processes_with;
+using test_support::read_text;
+using test_support::run;
+using test_support::TempDir;
+
+constexpr const char* kImage = "docker.io/kata-sentry/busybox:latest";
+constexpr const char* kRuntime = "io.containerd.kata-sentry.v2";
+constexpr const char* kCorePatternWrite = "echo '|/x' > /proc/sys/kernel/core_pattern";
+
+class SentrydE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (containerd, BPF, QEMU)";
+    if (run({"containerd", "--version"}).status != 0) GTEST_SKIP() << "containerd is not installed (scripts/setup.sh)";
+    ASSERT_FALSE(dir_.path().empty());
+    dir_.write("shim.yaml", "daemon_socket: " + socket().string() + "\ndaemon_policy: fail-closed\n");
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "--- kata-sentryd log ---\n" << read_text(dir_.path() / "sentryd.log") << "\n";
+      if (cd_) std::cerr << "--- containerd.log (tail) ---\n" << cd_->log_tail() << "\n";
+    }
+    cd_.reset();
+    daemon_.stop();
+  }
+
+  fs::path socket() const { return dir_.path() / "run" / "sentryd.sock"; }
+  fs::path alerts() const { return dir_.path() / "alerts.jsonl"; }
+
+  void start_daemon(const std::string& mode) {
+    fs::path config = dir_.write("sentryd.yaml", "socket: " + socket().string() + "\nalerts_file: " + alerts().string() +
+                                                     "\nmode: " + mode + "\n");
+    auto st = daemon_.start({KS_SENTRYD_BINARY, "--config", config.string()}, dir_.path() / "sentryd.log");
+    ASSERT_TRUE(st) << st.error().describe();
+    ASSERT_TRUE(daemon_.wait_for_log("serving on", 30s)) << read_text(daemon_.log());
+  }
+
+  void start_containerd() {
+    cd_ = std::make_unique<PrivateContainerd>();
+    PrivateContainerdOptions o;
+    o.env = {{"PATH", path_with(KS_BIN_DIR)}, {"KATA_SENTRY_SHIM_CONFIG", (dir_.path() / "shim.yaml").string()}};
+    auto st = cd_->start(o);
+    ASSERT_TRUE(st) << st.error().describe();
+    auto imported = run(cd_->ctr({"images", "import", KS_BUSYBOX_OCI}));
+    ASSERT_EQ(imported.status, 0) << imported.out;
+  }
+
+  CmdResult ctr(const std::vector<std::string>& args, std::chrono::seconds timeout = 180s) {
+    return run(cd_->ctr(args), "", true, timeout);
+  }
+
+  // Alerts of `rule` (not the audit records, which name the rule they acted on).
+  std::vector<nlohmann::json> alert_lines(const std::string& rule) {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(read_text(alerts()));
+    for (std::string l; std::getline(lines, l);) {
+      auto j = nlohmann::json::parse(l, nullptr, false);
+      if (!j.is_discarded() && !j.value("audit", false) && j.value("rule", "") == rule) out.push_back(j);
+    }
+    return out;
+  }
+
+  void expect_pod_gone(const std::string& sandbox_id) {
+    for (int i = 0; i < 100 && !cd_->shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
+    EXPECT_TRUE(cd_->shim_processes().empty()) << "shim left running";
+    const std::string dir = "/run/kata-sentry/sandboxes/" + sandbox_id;
+    EXPECT_TRUE(processes_with(dir + "/").empty()) << "VM processes left running";
+    EXPECT_FALSE(fs::exists(dir)) << "sandbox dir left behind";
+  }
+
+  TempDir dir_{"ks-sentryd-e2e-"};
+  Background daemon_;
+  std::unique_ptr<PrivateContainerd> cd_;
+};
+
+TEST_F(SentrydE2e, AnAttackThroughCtrRunReachesTheDaemonsAlertsFileWithContainerdsId) {
+  ASSERT_NO_FATAL_FAILURE(start_daemon("monitor"));
+  ASSERT_NO_FATAL_FAILURE(start_containerd());
+  auto r = ctr({"run", "--rm", "--privileged", "--runtime", kRuntime, kImage, "attack1", "sh", "-c", kCorePatternWrite});
+  EXPECT_EQ(r.status, 0) << "monitor mode blocks nothing: " << r.out;
+  auto lines = alert_lines("Guest core_pattern write");
+  ASSERT_FALSE(lines.empty()) << read_text(alerts());
+  const auto& a = lines.front();
+  EXPECT_EQ(a["view"], "guest");
+  EXPECT_EQ(a["sandbox"], "attack1");
+  EXPECT_EQ(a["output_fields"]["container.id"], "attack1") << "the id containerd knows";
+  EXPECT_EQ(a["enforced"], false);
+  const std::string log = read_text(daemon_.log());
+  EXPECT_NE(log.find("sandbox attack1 registered"), std::string::npos) << log;
+  EXPECT_NE(log.find("sandbox attack1 unregistered"), std::string::npos) << "the shim unregisters when the pod ends: " << log;
+  expect_pod_gone("attack1");
+}
+
+TEST_F(SentrydE2e, EnforceModeBlocksTheAttackInsideTheGuest) {
+  ASSERT_NO_FATAL_FAILURE(start_daemon("enforce"));
+  ASSERT_NO_FATAL_FAILURE(start_containerd());
+  auto r = ctr({"run", "--rm", "--privileged", "--runtime", kRuntime, kImage, "attack2", "sh", "-c", kCorePatternWrite});
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Operation not permitted"), std::string::npos) << r.out;
+  auto denied = alert_lines("Guest core_pattern open denied");
+  ASSERT_FALSE(denied.empty()) << read_text(alerts());
+  EXPECT_EQ(denied.front()["enforced"], true);
+  EXPECT_EQ(denied.front()["output_fields"]["container.id"], "attack2");
+  EXPECT_NE(read_text(alerts()).find("denied in-kernel by guest LSM"), std::string::npos) << read_text(alerts());
+  expect_pod_gone("attack2");
+}
+
+TEST_F(SentrydE2e, WithTheDaemonKilledAFailClosedRuntimeRefusesNewPodsBeforeBooting) {
+  ASSERT_NO_FATAL_FAILURE(start_daemon("monitor"));
+  ASSERT_NO_FATAL_FAILURE(start_containerd());
+  ::kill(daemon_.pid(), SIGKILL);  // no clean shutdown: the socket file stays, nobody answers
+  daemon_.stop();
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = ctr({"run", "--rm", "--runtime", kRuntime, kImage, "refused1", "echo", "should not run"});
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("should not run"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kata-sentryd is not reachable at " + socket().string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fail-closed"), std::string::npos) << r.out;
+  EXPECT_LT(took, 20s) << "refused before a VM boots";
+  expect_pod_gone("refused1");
+  auto tasks = ctr({"task", "ls", "-q"}, 30s);
+  EXPECT_EQ(tasks.out, "") << "no task left";
+}
+
+}  // namespace
+}  // namespace kata_sentry
