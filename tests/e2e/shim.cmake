@@ -18,6 +18,7 @@ add_dependencies(ctr_e2e_test containerd-shim-kata-sentry-v2 kata-sentry busybox
 target_compile_definitions(ctr_e2e_test PRIVATE
   KS_BIN_DIR="$<TARGET_FILE_DIR:containerd-shim-kata-sentry-v2>"
   KS_BUILD_DIR="${CMAKE_BINARY_DIR}"
+  KS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   KS_GUEST_RELEASE_FILE="${CMAKE_BINARY_DIR}/guest/release"
   KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}")
 

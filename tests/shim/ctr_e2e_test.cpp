@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/private_containerd.h"
@@ -175,6 +177,44 @@ TEST_F(CtrE2e, TwoContainersOfOnePodRunConcurrentlyInOneVm) {
   EXPECT_NE(rm0.out.find("non-zero exit code 7"), std::string::npos) << rm0.out;
   EXPECT_EQ(ctr({"container", "rm", "pod1"}, 60s).status, 0);
   expect_pod_gone("pod1");
+}
+
+// The CRI plugin (what kubelet talks to) accepts deploy/containerd/kata-sentry.toml appended to a
+// config, alone or after CRI settings of its own like Debian's, and keeps runc as the default.
+// (Running a pod through CRI needs a CRI client and CNI, which Debian 12 does not ship.)
+TEST_F(CtrE2e, CriPluginLoadsTheDeploySnippet) {
+  std::stringstream snippet;
+  snippet << std::ifstream(KS_SOURCE_DIR "/deploy/containerd/kata-sentry.toml").rdbuf();
+  ASSERT_FALSE(snippet.str().empty());
+  const std::string debian_like =
+      "[plugins]\n  [plugins.\"io.containerd.grpc.v1.cri\"]\n    [plugins.\"io.containerd.grpc.v1.cri\".cni]\n"
+      "      bin_dir = \"/usr/lib/cni\"\n      conf_dir = \"/etc/cni/net.d\"\n";
+  for (const std::string& before : {std::string(), debian_like}) {
+    SCOPED_TRACE(before.empty() ? "snippet alone" : "after Debian-like CRI settings");
+    PrivateContainerd cd;
+    PrivateContainerdOptions o;
+    o.cri = true;
+    o.extra_config = before + snippet.str();
+    auto st = cd.start(o);
+    ASSERT_TRUE(st) << st.error().describe();
+    auto plugins = run(cd.ctr({"plugins", "ls"}));
+    ASSERT_EQ(plugins.status, 0) << plugins.out;
+    std::string cri_line;
+    std::istringstream lines(plugins.out);
+    for (std::string l; std::getline(lines, l);)
+      if (l.starts_with("io.containerd.grpc.v1 ") && l.find(" cri ") != std::string::npos) cri_line = l;
+    EXPECT_NE(cri_line.find(" ok"), std::string::npos) << plugins.out << cd.log_tail();
+    // The CRI plugin logs the configuration it runs with.
+    std::string log;
+    for (int i = 0; i < 50 && (log = read_text(cd.log())).find("Start cri plugin") == std::string::npos; i++)
+      std::this_thread::sleep_for(100ms);
+    EXPECT_NE(log.find("kata-sentry:{Type:io.containerd.kata-sentry.v2 "), std::string::npos) << cd.log_tail();
+    EXPECT_NE(log.find("runc:{Type:io.containerd.runc.v2 "), std::string::npos);
+    EXPECT_NE(log.find("DefaultRuntimeName:runc "), std::string::npos);
+    if (!before.empty()) {
+      EXPECT_NE(log.find("NetworkPluginBinDir:/usr/lib/cni "), std::string::npos) << "the file's own CRI settings were lost";
+    }
+  }
 }
 
 // runc is the reference: the same image and command print the same and exit the same.

@@ -209,10 +209,12 @@ Status PrivateContainerd::start(const PrivateContainerdOptions& options) {
   if (!::mkdtemp(tmpl)) return fail_errno("mkdtemp /tmp/ks-cd-XXXXXX");
   dir_ = tmpl;
   ns_ = options.namespace_prefix + "-" + std::to_string(::getpid()) + "-" + dir_.filename().string().substr(6);
+  // `version` and the other top-level keys must precede the first table.
   std::ofstream(dir_ / "config.toml") << "version = 2\nroot = \"" << (dir_ / "root").string() << "\"\nstate = \""
-                                      << (dir_ / "state").string()
-                                      << "\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \""
-                                      << socket().string() << "\"\n";
+                                      << (dir_ / "state").string() << "\"\n"
+                                      << (options.cri ? "" : "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n")
+                                      << "[grpc]\n  address = \"" << socket().string() << "\"\n"
+                                      << options.extra_config << "\n";
   std::vector<std::string> argv_s = {"containerd", "--config", (dir_ / "config.toml").string()};
   std::vector<char*> argv = c_strings(argv_s);
   std::vector<std::string> env_s = environment_with(options.env);

@@ -90,10 +90,14 @@ struct PrivateContainerdOptions {
   std::map<std::string, std::string> env;
   // Names the containerd namespace: "<prefix>-<pid>-<random>"; unique per instance.
   std::string namespace_prefix = "ks-shim";
+  // Load the CRI plugin (off by default: it needs CNI to run pods and logs errors without it).
+  bool cri = false;
+  // TOML appended to the generated config (after [grpc]), e.g. a CRI runtime handler table.
+  std::string extra_config;
 };
 
 // A containerd of our own: its own root, state, socket and namespace under a fresh /tmp
-// directory, CRI disabled. The destructor stops the namespace's shims (SIGTERM so a shim can take
+// directory, CRI disabled unless asked for. The destructor stops the namespace's shims (SIGTERM so a shim can take
 // its VM down, then SIGKILL), stops containerd, removes the cgroup directories runc leaves,
 // unmounts snapshots and deletes the directory, even when the test failed.
 class PrivateContainerd {

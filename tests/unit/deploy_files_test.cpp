@@ -126,6 +126,10 @@ TEST(DeployFiles, ContainerdReadsTheSnippetAsAKataSentryRuntime) {
   EXPECT_NE(section.find("runtime_type = \"io.containerd.kata-sentry.v2\""), std::string::npos) << section;
   EXPECT_NE(section.find("privileged_without_host_devices = true"), std::string::npos) << section;
   EXPECT_NE(section.find("pod_annotations = []"), std::string::npos) << section;
+  // Naming a runtime replaces containerd's default map: runc must be declared too.
+  auto runc = dump.out.find("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]");
+  ASSERT_NE(runc, std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("runtime_type = \"io.containerd.runc.v2\"", runc), std::string::npos);
 }
 
 TEST(DeployFiles, SystemdUnitKeepsBpfPossibleAndVerifies) {
