@@ -1,5 +1,7 @@
 #include "runtime/shim/sentryd_link.h"
 
+#include <functional>
+
 #include <grpcpp/grpcpp.h>
 
 #include "core/logging.h"
@@ -33,6 +35,8 @@ struct SentrydLink::Relay {
   std::unique_ptr<grpc::ClientReaderWriter<v1::RelayMessage, v1::RelayCommand>> stream;
   std::mutex write_mu;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> ended{false};             // the daemon's side of the relay is gone
+  std::function<void()> on_end;               // wakes the link's supervisor
   std::promise<std::string> monitor_started;  // the daemon's error, "" when monitoring
   std::atomic<bool> started_seen{false};
   std::thread commands, events;
@@ -69,55 +73,123 @@ Status SentrydLink::check_reachable() {
 
 Status SentrydLink::attach(runtime::Sandbox& sandbox, const PodIdentity& pod) {
   if (!config_) return fail(ErrorCode::invalid_argument, "shim config: " + config_.error().describe());
-  auto log = logger("shim");
+  sandbox_ = &sandbox;
+  pod_ = pod;
+  {
+    std::lock_guard lock(mu_);
+    if (!pod.first_container_id.empty()) containers_ = {pod.first_container_id};
+  }
+  auto relay = open_relay();
+  if (!relay) {
+    if (auto st = refuse_or_warn(relay.error()); !st) return st;
+  } else {
+    logger("shim")->info("sandbox {}: kata-sentryd is monitoring it", pod.sandbox_id);
+  }
+  std::lock_guard lock(mu_);
+  if (relay) relay_ = std::move(*relay);
+  supervisor_ = std::thread([this] { supervise(); });
+  return {};
+}
+
+Result<std::unique_ptr<SentrydLink::Relay>> SentrydLink::open_relay() {
   auto relay = std::make_unique<Relay>();
-  relay->sandbox = &sandbox;
-  relay->sandbox_id = pod.sandbox_id;
+  relay->sandbox = sandbox_;
+  relay->sandbox_id = pod_.sandbox_id;
   relay->stub = v1::Sentryd::NewStub(channel_to(config_->daemon_socket));
+  relay->on_end = [this] {
+    std::lock_guard lock(mu_);
+    cv_.notify_all();
+  };
 
   v1::RegisterSandboxRequest reg;
   auto* info = reg.mutable_sandbox();
-  info->set_sandbox_id(pod.sandbox_id);
-  info->set_pod_name(pod.pod_name);
-  info->set_pod_namespace(pod.pod_namespace);
-  info->set_vmm_pid(uint32_t(sandbox.vm().qemu_pid()));
-  if (pid_t v = sandbox.vm().virtiofsd_pid(); v > 0) info->add_helper_pids(uint32_t(v));
-  if (!pod.first_container_id.empty()) info->add_container_ids(pod.first_container_id);
+  info->set_sandbox_id(pod_.sandbox_id);
+  info->set_pod_name(pod_.pod_name);
+  info->set_pod_namespace(pod_.pod_namespace);
+  info->set_vmm_pid(uint32_t(sandbox_->vm().qemu_pid()));
+  if (pid_t v = sandbox_->vm().virtiofsd_pid(); v > 0) info->add_helper_pids(uint32_t(v));
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& c : containers_) info->add_container_ids(c);
+  }
   {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     v1::RegisterSandboxResponse resp;
     grpc::Status s = relay->stub->RegisterSandbox(&ctx, reg, &resp);
-    if (!s.ok()) return refuse_or_warn(rpc_error(s, "RegisterSandbox", config_->daemon_socket));
-    log->info("sandbox {} registered with kata-sentryd ({} mode)", pod.sandbox_id, resp.mode());
+    if (!s.ok()) return std::unexpected(rpc_error(s, "RegisterSandbox", config_->daemon_socket));
+    logger("shim")->info("sandbox {} registered with kata-sentryd ({} mode)", pod_.sandbox_id, resp.mode());
   }
 
   relay->stream = relay->stub->RelayGuest(&relay->ctx);
   v1::RelayMessage hello;
-  hello.set_attach_sandbox_id(pod.sandbox_id);
+  hello.set_attach_sandbox_id(pod_.sandbox_id);
   if (!relay->write(hello)) {
     relay->ctx.TryCancel();
     (void)relay->stream->Finish();
-    return refuse_or_warn(Error{ErrorCode::unavailable, 0, "kata-sentryd RelayGuest: the daemon closed the relay"});
+    return fail(ErrorCode::unavailable, "kata-sentryd RelayGuest: the daemon closed the relay");
   }
   auto started = relay->monitor_started.get_future();
   Relay* r = relay.get();
   relay->commands = std::thread([this, r] { relay_commands(*r); });
   relay->events = std::thread([this, r] { relay_events(*r); });
-  {
-    std::lock_guard lock(mu_);
-    relay_ = std::move(relay);
+  std::string error;
+  if (started.wait_for(60s) != std::future_status::ready)
+    error = "kata-sentryd did not start monitoring sandbox " + pod_.sandbox_id + " within 60 s";
+  else if (std::string e = started.get(); !e.empty())
+    error = "kata-sentryd could not monitor sandbox " + pod_.sandbox_id + ": " + e;
+  if (!error.empty()) {
+    close_relay(*relay, true);
+    return fail(ErrorCode::unavailable, error);
   }
-  if (started.wait_for(60s) != std::future_status::ready) {
-    detach();
-    return refuse_or_warn(Error{ErrorCode::timeout, 0, "kata-sentryd did not start monitoring sandbox " + pod.sandbox_id + " within 60 s"});
+  return relay;
+}
+
+void SentrydLink::supervise() {
+  auto log = logger("shim");
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait(lock, [&] { return stopping_ || !relay_ || relay_->ended.load(); });
+    if (stopping_) break;
+    std::unique_ptr<Relay> dead = std::move(relay_);
+    lock.unlock();
+    if (dead) {
+      log->error("sandbox {}: the relay to kata-sentryd ended; reconnecting every 2 s", pod_.sandbox_id);
+      close_relay(*dead, false);
+    }
+    for (int attempt = 1;; ++attempt) {
+      lock.lock();
+      if (cv_.wait_for(lock, 2s, [&] { return stopping_; })) break;
+      lock.unlock();
+      auto relay = open_relay();
+      lock.lock();
+      if (relay) {
+        relay_ = std::move(*relay);
+        log->info("sandbox {}: kata-sentryd is monitoring it again", pod_.sandbox_id);
+        break;
+      }
+      if (attempt % 30 == 1) log->warn("sandbox {}: still unwatched: {}", pod_.sandbox_id, relay.error().describe());
+      lock.unlock();
+    }
   }
-  if (std::string error = started.get(); !error.empty()) {
-    detach();
-    return refuse_or_warn(Error{ErrorCode::unavailable, 0, "kata-sentryd could not monitor sandbox " + pod.sandbox_id + ": " + error});
+}
+
+void SentrydLink::close_relay(Relay& r, bool unregister) {
+  if (unregister) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    v1::UnregisterSandboxRequest req;
+    req.set_sandbox_id(r.sandbox_id);
+    v1::Empty resp;
+    if (auto s = r.stub->UnregisterSandbox(&ctx, req, &resp); !s.ok())
+      logger("shim")->warn("kata-sentryd UnregisterSandbox {}: {}", r.sandbox_id, s.error_message());
   }
-  log->info("sandbox {}: kata-sentryd is monitoring it", pod.sandbox_id);
-  return {};
+  r.stopping = true;
+  r.ctx.TryCancel();
+  if (r.commands.joinable()) r.commands.join();
+  // The event thread returns at the guest's next batch or heartbeat (one a second).
+  if (r.events.joinable()) r.events.join();
+  (void)r.stream->Finish();
 }
 
 void SentrydLink::relay_commands(Relay& r) {
@@ -162,7 +234,8 @@ void SentrydLink::relay_commands(Relay& r) {
     if (!r.write(out)) break;
   }
   if (!r.started_seen.exchange(true)) r.monitor_started.set_value("the relay closed before monitoring started");
-  if (!r.stopping.load()) log->error("sandbox {}: the relay to kata-sentryd ended; the sandbox is no longer watched", r.sandbox_id);
+  r.ended = true;
+  if (r.on_end) r.on_end();
 }
 
 void SentrydLink::relay_events(Relay& r) {
@@ -177,54 +250,40 @@ void SentrydLink::relay_events(Relay& r) {
     logger("shim")->warn("sandbox {}: guest event stream ended: {}", r.sandbox_id, r.sandbox->explain(st.error()).describe());
 }
 
-void SentrydLink::container_added(const std::string& id) {
-  std::lock_guard lock(mu_);
-  if (!relay_) return;
-  v1::UpdateSandboxRequest req;
-  req.set_sandbox_id(relay_->sandbox_id);
-  req.add_add_container_ids(id);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
-  v1::Empty resp;
-  if (auto s = relay_->stub->UpdateSandbox(&ctx, req, &resp); !s.ok())
-    logger("shim")->warn("kata-sentryd UpdateSandbox (add {}): {}", id, s.error_message());
-}
+void SentrydLink::container_added(const std::string& id) { update_containers(id, true); }
+void SentrydLink::container_removed(const std::string& id) { update_containers(id, false); }
 
-void SentrydLink::container_removed(const std::string& id) {
+void SentrydLink::update_containers(const std::string& id, bool add) {
   std::lock_guard lock(mu_);
-  if (!relay_) return;
+  if (add) {
+    containers_.push_back(id);
+  } else {
+    std::erase(containers_, id);
+  }
+  if (!relay_ || relay_->ended.load()) return;  // the next registration carries the list
   v1::UpdateSandboxRequest req;
   req.set_sandbox_id(relay_->sandbox_id);
-  req.add_remove_container_ids(id);
+  *(add ? req.add_add_container_ids() : req.add_remove_container_ids()) = id;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 5s);
   v1::Empty resp;
   if (auto s = relay_->stub->UpdateSandbox(&ctx, req, &resp); !s.ok())
-    logger("shim")->warn("kata-sentryd UpdateSandbox (remove {}): {}", id, s.error_message());
+    logger("shim")->warn("kata-sentryd UpdateSandbox ({} {}): {}", add ? "add" : "remove", id, s.error_message());
 }
 
 void SentrydLink::detach() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (supervisor_.joinable()) supervisor_.join();
   std::unique_ptr<Relay> r;
   {
     std::lock_guard lock(mu_);
     r = std::move(relay_);
   }
-  if (!r) return;
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-    v1::UnregisterSandboxRequest req;
-    req.set_sandbox_id(r->sandbox_id);
-    v1::Empty resp;
-    if (auto s = r->stub->UnregisterSandbox(&ctx, req, &resp); !s.ok())
-      logger("shim")->warn("kata-sentryd UnregisterSandbox {}: {}", r->sandbox_id, s.error_message());
-  }
-  r->stopping = true;
-  r->ctx.TryCancel();
-  if (r->commands.joinable()) r->commands.join();
-  // The event thread returns at the guest's next batch or heartbeat (one a second).
-  if (r->events.joinable()) r->events.join();
-  (void)r->stream->Finish();
+  if (r) close_relay(*r, !r->ended.load());
 }
 
 }  // namespace kata_sentry::shim

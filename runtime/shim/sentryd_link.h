@@ -4,10 +4,15 @@
 // stream goes to the daemon as is, and the daemon's actions (deny set, kill, stop VM) come
 // back to be carried out on the agent and the VM. The sandbox id is the shim's: the daemon
 // tags every guest event with it, so the guest cannot choose whose events it sends.
+//
+// A running pod outlives a daemon restart: when the relay breaks, a supervisor thread
+// registers the sandbox again every 2 s until the daemon answers (or the pod ends), so an
+// upgrade of kata-sentryd leaves no pod unwatched for longer than it is down.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -42,7 +47,8 @@ class SentrydLink {
   Status check_reachable();
   // After booting: register, relay, and wait (up to 60 s) until the daemon's monitor for the
   // sandbox runs, so the pod's first container starts watched and under its deny set.
-  // Fail-closed: any failure is returned. Fail-open: logged, and the pod runs unwatched.
+  // Fail-closed: any failure is returned. Fail-open: logged, the pod runs unwatched until the
+  // supervisor reaches the daemon.
   Status attach(runtime::Sandbox& sandbox, const PodIdentity& pod);
   void container_added(const std::string& id);
   void container_removed(const std::string& id);
@@ -53,12 +59,23 @@ class SentrydLink {
  private:
   struct Relay;
   Status refuse_or_warn(const Error& error);
+  // Register + RelayGuest + wait for the daemon's monitor; nothing is left open on failure.
+  Result<std::unique_ptr<Relay>> open_relay();
+  static void close_relay(Relay& relay, bool unregister);
   void relay_commands(Relay& relay);
   void relay_events(Relay& relay);
+  void update_containers(const std::string& id, bool add);
+  void supervise();
 
   Result<ShimConfig> config_;
-  std::mutex mu_;
+  runtime::Sandbox* sandbox_ = nullptr;
+  PodIdentity pod_;
+  std::mutex mu_;  // everything below
+  std::condition_variable cv_;
+  std::vector<std::string> containers_;  // registered again after a reconnect
   std::unique_ptr<Relay> relay_;
+  bool stopping_ = false;
+  std::thread supervisor_;
 };
 
 }  // namespace kata_sentry::shim

@@ -152,5 +152,32 @@ TEST_F(SentrydE2e, WithTheDaemonKilledAFailClosedRuntimeRefusesNewPodsBeforeBoot
   EXPECT_EQ(tasks.out, "") << "no task left";
 }
 
+// An upgrade of kata-sentryd must not leave running pods unwatched: the shim registers the
+// sandbox again when the daemon is back, and an attack after that is seen.
+TEST_F(SentrydE2e, ARunningPodIsWatchedAgainAfterTheDaemonRestarts) {
+  ASSERT_NO_FATAL_FAILURE(start_daemon("monitor"));
+  ASSERT_NO_FATAL_FAILURE(start_containerd());
+  auto started = ctr({"run", "-d", "--privileged", "--runtime", kRuntime, kImage, "long1", "sleep", "300"});
+  ASSERT_EQ(started.status, 0) << started.out;
+  daemon_.stop();  // SIGTERM: a restart
+  ASSERT_NO_FATAL_FAILURE(start_daemon("monitor"));
+  // The restarted daemon (a fresh log) sees the shim register the running sandbox again.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(daemon_.wait_for_log("sandbox long1: monitoring", 60s)) << read_text(daemon_.log());
+  std::cerr << "watched again " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms after the restart\n";
+  auto attack = ctr({"task", "exec", "--exec-id", "x1", "long1", "sh", "-c", kCorePatternWrite});
+  EXPECT_EQ(attack.status, 0) << attack.out;
+  for (int i = 0; i < 100 && alert_lines("Guest core_pattern write").empty(); i++) std::this_thread::sleep_for(100ms);
+  auto lines = alert_lines("Guest core_pattern write");
+  ASSERT_FALSE(lines.empty()) << read_text(alerts());
+  EXPECT_EQ(lines.front()["output_fields"]["container.id"], "long1");
+  EXPECT_EQ(ctr({"task", "kill", "-s", "SIGKILL", "long1"}).status, 0);
+  for (int i = 0; i < 100 && cd_->task_states()["long1"] != "STOPPED"; i++) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(ctr({"task", "rm", "long1"}).status, 0);
+  EXPECT_EQ(ctr({"container", "rm", "long1"}).status, 0);
+  expect_pod_gone("long1");
+}
+
 }  // namespace
 }  // namespace kata_sentry
