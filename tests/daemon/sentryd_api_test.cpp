@@ -304,6 +304,11 @@ TEST_F(Sentryd, GuestEventsAreTaggedWithTheRegisteredSandboxAndRaiseAlerts) {
   filter.set_sandbox_id("sb-api");
   filter.set_any_view(true);
   auto alerts_stream = stub_->StreamAlerts(&alerts_ctx, filter);
+  grpc::ClientContext events_ctx;
+  v1::StreamFilter event_filter;
+  event_filter.set_view(v1::VIEW_GUEST);
+  event_filter.add_event_types("finit_module");
+  auto events_stream = stub_->StreamEvents(&events_ctx, event_filter);
   auto relay = attach("sb-api");
   ASSERT_EQ(relay->monitor_error.value_or("<none>"), "");
 
@@ -324,6 +329,13 @@ TEST_F(Sentryd, GuestEventsAreTaggedWithTheRegisteredSandboxAndRaiseAlerts) {
   EXPECT_EQ(rec.container_id(), "c1");
   EXPECT_EQ(rec.priority(), "Critical");
   alerts_ctx.TryCancel();
+
+  v1::Event streamed;
+  ASSERT_TRUE(events_stream->Read(&streamed));
+  EXPECT_EQ(streamed.sandbox_id(), "sb-api") << "tagged by the host, not the guest";
+  EXPECT_EQ(streamed.view(), v1::VIEW_GUEST);
+  EXPECT_EQ(streamed.type(), uint32_t(EventType::finit_module));
+  events_ctx.TryCancel();
 
   auto l = list();
   ASSERT_EQ(l.sandboxes_size(), 1);
@@ -370,6 +382,17 @@ TEST_F(Sentryd, EnforceModePushesTheDenySetThroughTheRelayBeforeMonitoringStarts
 
 TEST_F(Sentryd, BadRequestsGetErrorsThatSayWhatIsWrong) {
   start("monitor");
+  {
+    grpc::ClientContext ctx;
+    v1::StreamFilter f;
+    f.add_event_types("no_such_syscall");
+    auto stream = stub_->StreamEvents(&ctx, f);
+    v1::Event e;
+    EXPECT_FALSE(stream->Read(&e));
+    auto st = stream->Finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(st.error_message().find("unknown event type 'no_such_syscall'"), std::string::npos) << st.error_message();
+  }
   FakeVmm vmm;
   auto s = register_sandbox("../etc", uint32_t(vmm.pid()));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
