@@ -1,5 +1,5 @@
-# libFuzzer targets for the condition parser and the YAML loader, run ~15 s each in the
-# unit tier. Built with GCC + ASan/UBSan and compiler-rt's libFuzzer engine; coverage
+# libFuzzer targets for the condition parser, the YAML loader and the guest wire (what a
+# guest can send to kata-sentryd through the shim's relay), run ~15 s each in the unit tier. Built with GCC + ASan/UBSan and compiler-rt's libFuzzer engine; coverage
 # comes from GCC's trace-pc/trace-cmp through tests/fuzz/coverage_bridge.cpp (clang 14
 # cannot compile the project's C++23: libstdc++'s <expected>).
 file(GLOB KS_LIBFUZZER /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
@@ -27,6 +27,19 @@ if(KS_LIBFUZZER)
       COMMAND sh -c "rm -rf ${CMAKE_BINARY_DIR}/fuzz/corpus-${target} && cp -r ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${target} ${CMAKE_BINARY_DIR}/fuzz/corpus-${target} && $<TARGET_FILE:policy_${target}_fuzz> -max_total_time=15 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 ${CMAKE_BINARY_DIR}/fuzz/corpus-${target}")
     set_tests_properties(unit.policy_${target}_fuzz PROPERTIES LABELS unit TIMEOUT 90)
   endforeach()
+
+  # The guest wire: our decoding (guest_wire.cpp, agent_errors.cpp) instrumented; the generated
+  # protobuf code and the event conversion come uninstrumented from ks_proto.
+  add_executable(guest_wire_fuzz ${PROJECT_SOURCE_DIR}/tests/fuzz/guest_wire_fuzz.cpp
+    ${PROJECT_SOURCE_DIR}/runtime/agent_client/guest_wire.cpp ${PROJECT_SOURCE_DIR}/runtime/agent_client/agent_errors.cpp)
+  target_compile_options(guest_wire_fuzz PRIVATE ${KS_FUZZ_SAN} -O1 -g -fsanitize-coverage=trace-pc,trace-cmp)
+  target_link_options(guest_wire_fuzz PRIVATE ${KS_FUZZ_SAN} -Wl,--allow-multiple-definition)
+  target_include_directories(guest_wire_fuzz PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(guest_wire_fuzz PRIVATE ks_fuzz_bridge ${KS_LIBFUZZER} ks_proto ks_core gRPC::grpc++ Threads::Threads dl)
+  set_target_properties(guest_wire_fuzz PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+  add_test(NAME unit.guest_wire_fuzz
+    COMMAND sh -c "rm -rf ${CMAKE_BINARY_DIR}/fuzz/corpus-wire && mkdir -p ${CMAKE_BINARY_DIR}/fuzz/corpus-wire && $<TARGET_FILE:guest_wire_fuzz> -max_total_time=15 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 ${CMAKE_BINARY_DIR}/fuzz/corpus-wire")
+  set_tests_properties(unit.guest_wire_fuzz PROPERTIES LABELS unit TIMEOUT 90)
 else()
-  message(WARNING "libclang_rt.fuzzer-x86_64.a not found: the policy fuzz targets are not built (install clang)")
+  message(WARNING "libclang_rt.fuzzer-x86_64.a not found: the fuzz targets are not built (install clang)")
 endif()
