@@ -50,10 +50,9 @@ class CtrE2e : public ::testing::Test {
     cd_ = std::make_unique<PrivateContainerd>();
     PrivateContainerdOptions o;
     o.env = {{"PATH", path_with(bin_dir)}, {"KATA_SENTRY_SHIM_CONFIG", shim_config_.string()}};
+    o.import_images = {KS_BUSYBOX_OCI};
     auto st = cd_->start(o);
     ASSERT_TRUE(st) << st.error().describe();
-    auto imported = run(cd_->ctr({"images", "import", KS_BUSYBOX_OCI}));
-    ASSERT_EQ(imported.status, 0) << imported.out;
   }
   CmdResult ctr(const std::vector<std::string>& args, std::chrono::seconds timeout = 180s) {
     return run(cd_->ctr(args), "", true, timeout);

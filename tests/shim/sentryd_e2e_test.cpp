@@ -68,10 +68,9 @@ class SentrydE2e : public ::testing::Test {
     cd_ = std::make_unique<PrivateContainerd>();
     PrivateContainerdOptions o;
     o.env = {{"PATH", path_with(KS_BIN_DIR)}, {"KATA_SENTRY_SHIM_CONFIG", (dir_.path() / "shim.yaml").string()}};
+    o.import_images = {KS_BUSYBOX_OCI};
     auto st = cd_->start(o);
     ASSERT_TRUE(st) << st.error().describe();
-    auto imported = run(cd_->ctr({"images", "import", KS_BUSYBOX_OCI}));
-    ASSERT_EQ(imported.status, 0) << imported.out;
   }
 
   CmdResult ctr(const std::vector<std::string>& args, std::chrono::seconds timeout = 180s) {

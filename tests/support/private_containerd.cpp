@@ -231,7 +231,7 @@ Status PrivateContainerd::start(const PrivateContainerdOptions& options) {
   }
   if (pid_ < 0) return fail_errno("fork for containerd");
   for (int i = 0; i < 200; i++) {
-    if (fs::exists(socket())) return {};
+    if (fs::exists(socket())) return import_images(options.import_images);
     if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
       pid_ = -1;
       return fail(ErrorCode::unavailable, "containerd exited at start; log: " + read_text(log()));
@@ -239,6 +239,14 @@ Status PrivateContainerd::start(const PrivateContainerdOptions& options) {
     std::this_thread::sleep_for(50ms);
   }
   return fail(ErrorCode::timeout, "containerd socket did not appear; log: " + read_text(log()));
+}
+
+Status PrivateContainerd::import_images(const std::vector<std::string>& tarballs) const {
+  for (const auto& t : tarballs) {
+    auto r = run(ctr({"images", "import", t}));
+    if (r.status != 0) return fail(ErrorCode::io, "ctr images import " + t + ": " + r.out);
+  }
+  return {};
 }
 
 PrivateContainerd::~PrivateContainerd() {

@@ -107,7 +107,8 @@ class PrivateContainerd {
   PrivateContainerd& operator=(const PrivateContainerd&) = delete;
   ~PrivateContainerd();
 
-  // Fails when containerd does not create its socket within 10 s (the error carries its log).
+  // Fails when containerd does not create its socket within 10 s (the error carries its log),
+  // or when an image does not import (the error carries ctr's output).
   Status start(const PrivateContainerdOptions& options = {});
 
   std::filesystem::path socket() const { return dir_ / "c.sock"; }
@@ -126,6 +127,8 @@ class PrivateContainerd {
   std::map<std::string, std::string> task_states() const;
 
  private:
+  Status import_images(const std::vector<std::string>& tarballs) const;
+
   std::filesystem::path dir_;
   std::string ns_;
   pid_t pid_ = -1;
