@@ -94,11 +94,13 @@ struct PrivateContainerdOptions {
   bool cri = false;
   // TOML appended to the generated config (after [grpc]), e.g. a CRI runtime handler table.
   std::string extra_config;
+  // OCI image tarballs imported (`ctr images import`) once containerd serves.
+  std::vector<std::string> import_images;
 };
 
 // A containerd of our own: its own root, state, socket and namespace under a fresh /tmp
-// directory, CRI disabled unless asked for. The destructor stops the namespace's shims (SIGTERM so a shim can take
-// its VM down, then SIGKILL), stops containerd, removes the cgroup directories runc leaves,
+// directory, CRI disabled unless asked for. The destructor stops the namespace's shims (SIGTERM
+// so a shim can take its VM down, then SIGKILL), stops containerd, removes the cgroup directories runc leaves,
 // unmounts snapshots and deletes the directory, even when the test failed.
 class PrivateContainerd {
  public:
