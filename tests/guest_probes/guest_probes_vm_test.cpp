@@ -20,6 +20,7 @@
 
 #include "agent/container/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
+#include "tests/support/vm_sandbox.h"
 
 namespace kata_sentry::runtime {
 namespace {
@@ -27,21 +28,14 @@ namespace {
 using namespace std::chrono_literals;
 constexpr uint32_t kDenied = 1u << 1;  // KS_F_DENIED
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using Outcome = testing::ContainerOutcome;
 
 class GuestProbesVm : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
-    auto created = Sandbox::create(SandboxOptions{});
-    if (!created) {
-      boot_error_ = created.error().describe();
-      return;
-    }
-    sandbox_ = std::move(*created);
+    boot_error_ = testing::boot_sandbox(sandbox_);
+    if (!sandbox_) return;
     streamer_ = std::thread([] {
       auto s = sandbox_->agent().stream_events([](GuestEventBatch&& b) {
         std::lock_guard lock(mu_);
@@ -67,25 +61,7 @@ class GuestProbesVm : public ::testing::Test {
   }
 
   static Outcome run(const std::string& id, std::vector<std::string> args) {
-    Outcome o;
-    auto& agent = sandbox_->agent();
-    auto st = sandbox_->create_container(id, agent::default_oci_spec(std::move(args), true), "", false);
-    EXPECT_TRUE(st) << st.error().describe();
-    if (!st) return o;
-    auto started = agent.start_container(id);
-    EXPECT_TRUE(started) << started.error().describe();
-    if (!started) return o;
-    std::thread output([&] {
-      (void)agent.read_output(
-          id, "", [&](std::string_view d) { o.out.append(d); },
-          [&](std::string_view d) { o.err.append(d); });
-    });
-    auto waited = agent.wait_process(id, "");
-    output.join();
-    EXPECT_TRUE(waited) << waited.error().describe();
-    if (waited) o.code = waited->shell_code();
-    (void)agent.remove_container(id);
-    return o;
+    return testing::run_container(*sandbox_, id, agent::default_oci_spec(std::move(args), true));
   }
 
   // Waits (up to `timeout`) for an event matching `pred`; returns a copy.
