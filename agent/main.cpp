@@ -11,6 +11,7 @@
 
 #include "agent/init/guest_init.h"
 #include "agent/init/port_bridge.h"
+#include "agent/sensor/background_sensor.h"
 #include "agent/service/agent_server.h"
 #include "guest-probes/guest_sensor.h"
 
@@ -52,22 +53,32 @@ int main(int argc, char** argv) {
   }
 
   // The guest sensor runs for the whole life of the agent so events from the first container
-  // start are queued before the host opens StreamEvents. Failing to load is not fatal:
+  // start are queued before the host opens StreamEvents. It loads on its own thread (seconds
+  // of BPF verification under TCG) while the agent already serves; StartContainer and the
+  // sensor RPCs wait for it (agent/sensor/background_sensor.h). Failing to load is not fatal:
   // the sensor RPCs then say why, and GetGuestDetails reports the LSM list as it is.
-  kata_sentry::guest_probes::GuestSensorOptions sensor_options;
+  namespace gp = kata_sentry::guest_probes;
+  gp::GuestSensorOptions sensor_options;
   sensor_options.cgroup_parent = init_options.cgroup_parent;
   // ks.sensor=off (kernel command line) runs without it: the baseline for overhead benchmarks.
   const bool sensor_on = ks::kernel_cmdline_value("ks.sensor", "on") != "off";
-  auto sensor = sensor_on ? kata_sentry::guest_probes::GuestSensor::start(sensor_options)
-                          : kata_sentry::Result<std::unique_ptr<kata_sentry::guest_probes::GuestSensor>>(
-                                kata_sentry::fail(kata_sentry::ErrorCode::unavailable, "disabled by ks.sensor=off"));
-  if (!sensor) ks::console_log("warning: guest sensor: " + sensor.error().describe());
-  else if (!(*sensor)->lsm_enforcing())
-    ks::console_log("warning: guest sensor: in-guest enforcement unavailable: " +
-                    (*sensor)->stats().lsm_unavailable_reason);
+  std::unique_ptr<ks::SensorHandle> sensor;
+  if (sensor_on) {
+    sensor = std::make_unique<ks::SensorHandle>([sensor_options]() {
+      auto started = gp::GuestSensor::start(sensor_options);
+      if (!started) ks::console_log("warning: guest sensor: " + started.error().describe());
+      else if (!(*started)->lsm_enforcing())
+        ks::console_log("warning: guest sensor: in-guest enforcement unavailable: " +
+                        (*started)->stats().lsm_unavailable_reason);
+      else ks::console_log("guest sensor ready");
+      return started;
+    });
+  } else {
+    ks::console_log("guest sensor disabled by ks.sensor=off");
+  }
 
   ks::AgentServerOptions server_options;
-  if (sensor) server_options.sensor = sensor->get();
+  server_options.sensor = sensor.get();
   server_options.shared_dir = init_options.share_mount;
   server_options.cgroup_parent = init_options.cgroup_parent;
   server_options.set_hostname = true;
