@@ -28,7 +28,9 @@
 // waits is paired with that one; no alert is lost, one is reported on its own.
 //
 // Joining only happens while the guest reports BPF LSM active: without it no LSM record comes
-// and waiting would only add latency. Not thread-safe: the monitor calls it under its lock.
+// and waiting would only add latency. The cost: an alert whose partner record never comes (an
+// open that failed before the LSM hook, or a guest whose tracepoints did not load) is reported
+// `hold` late. Not thread-safe: the monitor calls it under its lock.
 #pragma once
 
 #include <chrono>
