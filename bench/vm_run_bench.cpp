@@ -91,7 +91,8 @@ bool run_once(Series& s, std::string& accel) {
 }
 
 void print(const char* title, Series& s) {
-  std::printf("  %s\n  %-24s %10s %10s\n", title, "phase (since start)", "median ms", "max ms");
+  if (*title) std::printf("  %s\n", title);
+  std::printf("  %-24s %10s %10s\n", "phase (since start)", "median ms", "max ms");
   for (const char* p : kPhases) {
     auto& v = s.at[p];
     std::printf("  %-24s %10.0f %10.0f\n", p, median(v), *std::max_element(v.begin(), v.end()));
