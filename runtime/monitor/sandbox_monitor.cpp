@@ -423,6 +423,10 @@ void SandboxMonitor::evaluate(const Event& event) noexcept {
   release_joined_locked(now);
   scratch_.clear();
   engine_->process(event, scratch_);
+  // A completed sequence is its own finding (several events), never folded into a rule's alert.
+  auto seq = std::stable_partition(scratch_.begin(), scratch_.end(), [](const policy::Alert& a) { return !a.is_sequence; });
+  for (auto it = seq; it != scratch_.end(); ++it) emit_locked(*it);
+  scratch_.erase(seq, scratch_.end());
   groups_.clear();
   try {
     joiner_.add(event, std::move(scratch_), guest_lsm_active_, now, groups_);

@@ -444,5 +444,45 @@ TEST(OperationJoin, InjectedPairIsJoinedToo) {
   EXPECT_EQ(c.alert_count(), 1u);
 }
 
+TEST(OperationJoin, SequenceCompletedByAGuestRecordStaysItsOwnAlert) {
+  constexpr const char* kSeqRules = R"(
+- rule: open core_pattern
+  desc: t
+  condition: view = guest and evt.type in (openat, lsm_file_open) and fd.name = /proc/sys/kernel/core_pattern
+  output: core_pattern
+  priority: WARNING
+- sequence: unshare then core_pattern
+  desc: t
+  by: [sandbox.id]
+  within: 10s
+  steps:
+    - condition: view = guest and evt.type = unshare
+    - condition: view = guest and evt.type = lsm_file_open and fd.name = /proc/sys/kernel/core_pattern
+  output: seq
+  priority: CRITICAL
+)";
+  auto loaded = policy::load_rules({{"s.yaml", kSeqRules}});
+  ASSERT_FALSE(loaded.diagnostics.has_errors()) << loaded.diagnostics.items().at(0).to_text();
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto m = SandboxMonitor::start(std::make_unique<policy::Engine>(std::move(loaded.rules), policy::EngineConfig{}),
+                                 options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  auto r = core_pattern_write(1'763'880'000'000'000'000ull, false);
+  Event unshare = EventBuilder().guest().container("c1").pid(77).type(EventType::unshare).args({0x10000000})
+                      .time_ns(1'763'879'999'000'000'000ull);
+  g.events({unshare, r.lsm, r.sys});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 2; }));
+  std::this_thread::sleep_for(400ms);
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 2u);
+  int sequences = 0;
+  for (const auto& a : c.alerts) sequences += a.is_sequence;
+  EXPECT_EQ(sequences, 1);
+}
+
 }  // namespace
 }  // namespace kata_sentry::monitor
