@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "agent/init/guest_init.h"
 #include "agent/init/port_bridge.h"
@@ -66,9 +68,13 @@ int main(int argc, char** argv) {
   // ks.sensor=sync loads it before serving (the agent-ready baseline of vm_run_bench).
   const std::string sensor_mode = ks::kernel_cmdline_value("ks.sensor", "on");
   const bool sensor_on = sensor_mode != "off";
+  // ks.sensor_delay_ms=N holds the load back N ms: the vm tests use it to create containers
+  // while the sensor is certainly not up yet.
+  const long sensor_delay_ms = std::atol(ks::kernel_cmdline_value("ks.sensor_delay_ms", "0").c_str());
   std::unique_ptr<ks::SensorHandle> sensor;
   if (sensor_on) {
-    sensor = std::make_unique<ks::SensorHandle>([sensor_options]() {
+    sensor = std::make_unique<ks::SensorHandle>([sensor_options, sensor_delay_ms]() {
+      if (sensor_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sensor_delay_ms));
       auto started = gp::GuestSensor::start(sensor_options);
       if (!started) ks::console_log("warning: guest sensor: " + started.error().describe());
       else if (!(*started)->lsm_enforcing())
