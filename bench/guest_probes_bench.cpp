@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     std::puts("guest_probes_bench: SKIPPED (needs root)");
     return 0;
   }
-  const int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
+  const int rounds = argc > 1 ? std::atoi(argv[1]) : 9;
   const long ops = argc > 2 ? std::atol(argv[2]) : 50000;
   Bench b;
   if (auto err = b.boot(); !err.empty()) {
