@@ -5,18 +5,28 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "agent/init/guest_init.h"
 #include "agent/init/port_bridge.h"
+#include "agent/sensor/background_sensor.h"
 #include "agent/service/agent_server.h"
 #include "guest-probes/guest_sensor.h"
 
 namespace ks = kata_sentry::agent;
 
 namespace {
+
+std::string uptime_seconds() {
+  std::ifstream uptime("/proc/uptime");
+  std::string seconds;
+  uptime >> seconds;
+  return seconds;
+}
 
 [[noreturn]] void die(const std::string& what) {
   ks::console_log("fatal: " + what);
@@ -43,31 +53,43 @@ int main(int argc, char** argv) {
   int agent_fd = -1;
   auto bridge = ks::PortBridge::start(*port, &agent_fd);
   if (!bridge) die(bridge.error().describe());
-  {
-    // Guest uptime at this point is the boot cost the image build tries to keep down.
-    std::ifstream uptime("/proc/uptime");
-    std::string seconds;
-    uptime >> seconds;
-    ks::console_log("serving on " + port->string() + " at uptime " + seconds + " s");
-  }
+  // Guest uptime at this point is the boot cost the image build tries to keep down.
+  ks::console_log("serving on " + port->string() + " at uptime " + uptime_seconds() + " s");
 
   // The guest sensor runs for the whole life of the agent so events from the first container
-  // start are queued before the host opens StreamEvents. Failing to load is not fatal:
+  // start are queued before the host opens StreamEvents. It loads on its own thread (seconds
+  // of BPF verification under TCG) while the agent already serves; StartContainer and the
+  // sensor RPCs wait for it (agent/sensor/background_sensor.h). Failing to load is not fatal:
   // the sensor RPCs then say why, and GetGuestDetails reports the LSM list as it is.
-  kata_sentry::guest_probes::GuestSensorOptions sensor_options;
+  namespace gp = kata_sentry::guest_probes;
+  gp::GuestSensorOptions sensor_options;
   sensor_options.cgroup_parent = init_options.cgroup_parent;
-  // ks.sensor=off (kernel command line) runs without it: the baseline for overhead benchmarks.
-  const bool sensor_on = ks::kernel_cmdline_value("ks.sensor", "on") != "off";
-  auto sensor = sensor_on ? kata_sentry::guest_probes::GuestSensor::start(sensor_options)
-                          : kata_sentry::Result<std::unique_ptr<kata_sentry::guest_probes::GuestSensor>>(
-                                kata_sentry::fail(kata_sentry::ErrorCode::unavailable, "disabled by ks.sensor=off"));
-  if (!sensor) ks::console_log("warning: guest sensor: " + sensor.error().describe());
-  else if (!(*sensor)->lsm_enforcing())
-    ks::console_log("warning: guest sensor: in-guest enforcement unavailable: " +
-                    (*sensor)->stats().lsm_unavailable_reason);
+  // ks.sensor=off (kernel command line) runs without it: the baseline for overhead benchmarks;
+  // ks.sensor=sync loads it before serving (the agent-ready baseline of vm_run_bench).
+  const std::string sensor_mode = ks::kernel_cmdline_value("ks.sensor", "on");
+  const bool sensor_on = sensor_mode != "off";
+  // ks.sensor_delay_ms=N holds the load back N ms: the vm tests use it to create containers
+  // while the sensor is certainly not up yet.
+  const long sensor_delay_ms = std::atol(ks::kernel_cmdline_value("ks.sensor_delay_ms", "0").c_str());
+  std::unique_ptr<ks::SensorHandle> sensor;
+  if (sensor_on) {
+    sensor = std::make_unique<ks::SensorHandle>([sensor_options, sensor_delay_ms]() {
+      if (sensor_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sensor_delay_ms));
+      auto started = gp::GuestSensor::start(sensor_options);
+      if (!started) ks::console_log("warning: guest sensor: " + started.error().describe());
+      else if (!(*started)->lsm_enforcing())
+        ks::console_log("warning: guest sensor: in-guest enforcement unavailable: " +
+                        (*started)->stats().lsm_unavailable_reason);
+      else ks::console_log("guest sensor ready at uptime " + uptime_seconds() + " s");
+      return started;
+    });
+    if (sensor_mode == "sync") (void)sensor->wait(std::chrono::minutes(2));
+  } else {
+    ks::console_log("guest sensor disabled by ks.sensor=off");
+  }
 
   ks::AgentServerOptions server_options;
-  if (sensor) server_options.sensor = sensor->get();
+  server_options.sensor = sensor.get();
   server_options.shared_dir = init_options.share_mount;
   server_options.cgroup_parent = init_options.cgroup_parent;
   server_options.set_hostname = true;

@@ -1,129 +1,213 @@
-// Guest sensor cost and throughput, measured in booted sandboxes (TCG on this machine, so the
-// absolute numbers are those of an emulated CPU; the ratio is what carries over).
-//  1. Syscall cost inside the guest: a container opens /dev/null in a tight loop (one `cat`
-//     with 500 arguments per iteration, so the loop measures open+read+close, not fork+exec;
-//     /dev/null avoids virtio-fs round trips), timed by the guest's /proc/uptime. Once with the
-//     sensor loaded, once in a sandbox booted with ks.sensor=off; the ratio is the overhead.
-//  2. Guest -> host throughput: with the sensor on, every open makes two records (openat
-//     tracepoint + lsm/file_open); the host reads StreamEvents and reports the rate it received
-//     up to the first batch whose drop counters (ring buffer, rate limit, agent queue) moved.
+// Guest sensor cost and throughput, in ONE booted sandbox (TCG on this machine, so absolute
+// numbers are an emulated CPU's; the ratio is what carries over). The guest side is ks-load
+// (bench/guest_load.c), a static helper run in a container; each operation is openat(/dev fd,
+// "null") + close, which both probe sets see (openat tracepoint + lsm/file_open).
+//
+//  a. Syscall cost with probes on vs off, measured inside the guest: the host detaches and
+//     re-attaches every guest probe (SetSensorAttached) between runs of `ks-load cost`, so both
+//     modes run in the same kernel, interleaved (off,on / on,off alternately, against drift);
+//     reported: the median of the per-round on/off ratios.
+//  b. Guest -> host event throughput before the first drop: `ks-load rate` makes R operations/s
+//     from several processes; R grows by 1.5x per step until a drop counter (guest ring buffer,
+//     guest rate limit, agent queue) moves or the guest cannot make R any more. Reported: the
+//     highest host-received event rate of a step with zero drops.
+// Detection latency (p50/p99) is joined_bench's.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/container/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 
 namespace ks = kata_sentry;
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int kOpensPerIteration = 500;
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+}
 
-struct Phase {
-  bool ok = false;
-  double guest_seconds = 0;
-  uint64_t received = 0, before_drop = 0;
-  bool dropped = false;
-  double stream_seconds = 0, seconds_to_drop = 0;
+// What the host has received so far; updated by the stream reader.
+struct StreamCount {
+  std::mutex mu;
+  uint64_t events = 0;
+  uint64_t drops = 0;  // guest-reported: ring buffer + rate limit + agent queue
+  Clock::time_point last_event{};
   ks::runtime::GuestSensorStats stats;
+  std::pair<uint64_t, uint64_t> snapshot() {
+    std::lock_guard l(mu);
+    return {events, drops};
+  }
 };
 
-Phase run_phase(bool sensor_on, int iterations) {
-  Phase ph;
-  if (sensor_on) ::unsetenv("KATA_SENTRY_KERNEL_PARAMS");
-  else ::setenv("KATA_SENTRY_KERNEL_PARAMS", "ks.sensor=off", 1);
-  auto sb = ks::runtime::Sandbox::create({});
-  ::unsetenv("KATA_SENTRY_KERNEL_PARAMS");
-  if (!sb) {
-    std::fprintf(stderr, "sandbox: %s\n", sb.error().describe().c_str());
-    return ph;
-  }
-  auto& agent = (*sb)->agent();
-  std::mutex mu;
-  std::atomic<bool> stop{false}, counting{false};
-  Clock::time_point first{}, last{}, drop_at{};
-  std::thread reader;
-  if (sensor_on)
-    reader = std::thread([&] {
-      (void)agent.stream_events([&](ks::runtime::GuestEventBatch&& b) {
-        std::lock_guard lock(mu);
-        auto now = Clock::now();
-        if (counting && !b.events.empty()) {
-          if (!ph.received) first = now;
-          ph.received += b.events.size();
-          last = now;
-        }
-        uint64_t drops = b.stats.ringbuf_drops + b.stats.rate_limited + b.stats.queue_drops;
-        if (counting && drops && !ph.dropped) {
-          ph.dropped = true;
-          drop_at = now;
-          ph.before_drop = ph.received;
-        }
-        ph.stats = b.stats;
-        return !stop.load();
+class Bench {
+ public:
+  std::string boot() {
+    auto image = ks::vm::GuestImage::locate(ks::vm::GuestImage::default_dir());
+    if (!image) return image.error().describe();
+    rootfs_ = fs::temp_directory_path() / ("ks-load-rootfs-" + std::to_string(::getpid()));
+    std::error_code ec;
+    fs::remove_all(rootfs_, ec);
+    fs::copy(image->default_rootfs, rootfs_, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (!ec) fs::create_directories(rootfs_ / "usr/local/bin", ec);
+    if (!ec) fs::copy_file(KS_LOAD_HELPER, rootfs_ / "usr/local/bin/ks-load", fs::copy_options::overwrite_existing, ec);
+    if (ec) return "rootfs with ks-load: " + ec.message();
+    // Two vCPUs: the generator's processes and the agent's stream then do not take turns on
+    // one CPU, so the rate can climb until a drop counter moves.
+    ks::runtime::SandboxOptions options;
+    options.cpus = 2;
+    auto sb = ks::runtime::Sandbox::create(options);
+    if (!sb) return sb.error().describe();
+    sb_ = std::move(*sb);
+    reader_ = std::thread([this] {
+      (void)sb_->agent().stream_events([this](ks::runtime::GuestEventBatch&& b) {
+        std::lock_guard l(count_.mu);
+        if (!b.events.empty()) count_.last_event = Clock::now();
+        count_.events += b.events.size();
+        count_.drops = b.stats.ringbuf_drops + b.stats.rate_limited + b.stats.queue_drops;
+        count_.stats = b.stats;
+        return !stop_.load();
       });
     });
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // boot-time events drain first
-  counting = true;
-  std::string loop = "set -- $(yes /dev/null | head -n " + std::to_string(kOpensPerIteration) +
-                     "); read s _ < /proc/uptime; i=0; while [ $i -lt " + std::to_string(iterations) +
-                     " ]; do cat \"$@\"; i=$((i+1)); done; read e _ < /proc/uptime; echo \"$s $e\"";
-  std::string out;
-  if (auto s = (*sb)->create_container("load", ks::agent::default_oci_spec({"sh", "-c", loop}, true), "", false); s) {
-    (void)agent.start_container("load");
-    std::thread output([&] { (void)agent.read_output("load", "", [&](std::string_view d) { out.append(d); }, {}); });
-    (void)agent.wait_process("load", "");
-    output.join();
-    double gs = 0, ge = 0;
-    ph.ok = std::sscanf(out.c_str(), "%lf %lf", &gs, &ge) == 2;
-    ph.guest_seconds = ge - gs;
-  } else {
-    std::fprintf(stderr, "create: %s\n", s.error().describe().c_str());
+    std::this_thread::sleep_for(2s);  // boot-time records drain first
+    return "";
   }
-  if (sensor_on) std::this_thread::sleep_for(std::chrono::seconds(3));  // let the stream drain
-  stop = true;
-  (void)(*sb)->destroy();
-  if (reader.joinable()) reader.join();
-  std::lock_guard lock(mu);
-  ph.stream_seconds = std::chrono::duration<double>(last - first).count();
-  ph.seconds_to_drop = std::chrono::duration<double>(drop_at - first).count();
-  return ph;
-}
+
+  ~Bench() {
+    stop_ = true;
+    if (sb_) (void)sb_->destroy();
+    if (reader_.joinable()) reader_.join();
+    std::error_code ec;
+    if (!rootfs_.empty()) fs::remove_all(rootfs_, ec);
+  }
+
+  // Runs ks-load with `args` in a fresh container; returns its stdout ("" on failure).
+  std::string load(std::vector<std::string> args) {
+    std::string id = "load" + std::to_string(++n_), out;
+    args.insert(args.begin(), "ks-load");
+    auto& agent = sb_->agent();
+    if (!sb_->create_container(id, ks::agent::default_oci_spec(args, true), rootfs_, false)) return "";
+    if (!agent.start_container(id)) return "";
+    std::thread output([&] { (void)agent.read_output(id, "", [&](std::string_view d) { out.append(d); }, {}); });
+    (void)agent.wait_process(id, "");
+    output.join();
+    (void)agent.remove_container(id);
+    return out;
+  }
+
+  // Waits until no event arrived for 500 ms (the step's records are all in), at most 10 s.
+  void drain() {
+    auto until = Clock::now() + 10s;
+    while (Clock::now() < until) {
+      std::this_thread::sleep_for(100ms);
+      std::lock_guard l(count_.mu);
+      if (Clock::now() - count_.last_event > 500ms) return;
+    }
+  }
+
+  ks::runtime::AgentClient& agent() { return sb_->agent(); }
+  StreamCount count_;
+
+ private:
+  fs::path rootfs_;
+  std::unique_ptr<ks::runtime::Sandbox> sb_;
+  std::thread reader_;
+  std::atomic<bool> stop_{false};
+  int n_ = 0;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int iterations = argc > 1 ? std::atoi(argv[1]) : 100;
-  const double opens = double(iterations) * kOpensPerIteration;
-  Phase off = run_phase(false, iterations);
-  Phase on = run_phase(true, iterations);
-  if (!off.ok || !on.ok) {
-    std::fprintf(stderr, "guest_probes_bench: a phase failed (off ok=%d, on ok=%d)\n", off.ok, on.ok);
+  if (::geteuid() != 0) {
+    std::puts("guest_probes_bench: SKIPPED (needs root)");
+    return 0;
+  }
+  const int rounds = argc > 1 ? std::atoi(argv[1]) : 9;
+  const long ops = argc > 2 ? std::atol(argv[2]) : 50000;
+  Bench b;
+  if (auto err = b.boot(); !err.empty()) {
+    std::fprintf(stderr, "guest_probes_bench: %s\n", err.c_str());
     return 1;
   }
-  double us_off = off.guest_seconds * 1e6 / opens, us_on = on.guest_seconds * 1e6 / opens;
-  std::printf("guest_probes_bench (TCG guest, %.0f opens of /dev/null per phase)\n", opens);
-  std::printf("  open+read+close in the guest: probes off %.2f us, on %.2f us, ratio on/off %.2f\n", us_off,
-              us_on, us_off > 0 ? us_on / us_off : 0.0);
-  std::printf("  guest->host: %llu events received in %.2f s = %.0f events/s\n",
-              (unsigned long long)on.received, on.stream_seconds,
-              on.stream_seconds > 0 ? on.received / on.stream_seconds : 0.0);
-  if (on.dropped)
-    std::printf("  first drop after %llu events, %.2f s: sustained %.0f events/s before it\n",
-                (unsigned long long)on.before_drop, on.seconds_to_drop,
-                on.seconds_to_drop > 0 ? on.before_drop / on.seconds_to_drop : 0.0);
-  else
-    std::printf("  no drop: the guest could not produce events faster than the stream carried them\n");
-  std::printf("  sensor counters: ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu lsm_enforcing=%d\n",
-              (unsigned long long)on.stats.ringbuf_drops, (unsigned long long)on.stats.rate_limited,
-              (unsigned long long)on.stats.queue_drops, int(on.stats.lsm_enforcing));
+
+  // a. cost, interleaved in one boot
+  std::vector<double> ratios, on_ns, off_ns;
+  for (int r = 0; r < rounds; ++r) {
+    double ns[2] = {0, 0};  // [off, on]
+    for (int k = 0; k < 2; ++k) {
+      bool on = (r % 2 == 0) ? k == 1 : k == 0;
+      if (auto st = b.agent().set_sensor_attached(on); !st) {
+        std::fprintf(stderr, "guest_probes_bench: %s\n", st.error().describe().c_str());
+        return 1;
+      }
+      auto out = b.load({"cost", std::to_string(ops)});
+      if (std::sscanf(out.c_str(), "ns_per_op %lf", &ns[on]) != 1) {
+        std::fprintf(stderr, "guest_probes_bench: ks-load cost said '%s'\n", out.c_str());
+        return 1;
+      }
+    }
+    off_ns.push_back(ns[0]);
+    on_ns.push_back(ns[1]);
+    ratios.push_back(ns[1] / ns[0]);
+  }
+  (void)b.agent().set_sensor_attached(true);
+  b.drain();
+
+  // b. throughput until the first drop
+  double best_rate = 0, best_target = 0;
+  std::string stop_reason = "no drop up to the last step";
+  for (double target = 1000; target <= 256000; target *= 1.5) {
+    auto [ev0, drop0] = b.count_.snapshot();
+    // 5 s per step: longer than the guest bucket's burst (40000 events) lasts at its 20000/s.
+    auto out = b.load({"rate", std::to_string(long(target)), "5", "4"});
+    long done = 0;
+    double secs = 0;
+    if (std::sscanf(out.c_str(), "ops %ld seconds %lf", &done, &secs) != 2 || secs <= 0) {
+      stop_reason = "ks-load rate failed: " + out;
+      break;
+    }
+    b.drain();
+    auto [ev1, drop1] = b.count_.snapshot();
+    double rate = double(ev1 - ev0) / secs;
+    std::printf("  step: %7.0f ops/s asked, %7.0f made, %8.0f events/s received, drops +%llu\n", target, done / secs,
+                rate, (unsigned long long)(drop1 - drop0));
+    if (drop1 != drop0) {
+      stop_reason = "first drop at " + std::to_string(long(rate)) + " events/s";
+      break;
+    }
+    best_rate = std::max(best_rate, rate);
+    best_target = target;
+    if (done / secs < 0.8 * target) {
+      stop_reason = "the guest could not make more operations (CPU-bound before any drop)";
+      break;
+    }
+  }
+
+  std::printf("guest_probes_bench (one TCG guest boot, 2 vCPUs)\n");
+  std::printf("  a. open+close inside the guest, %d interleaved rounds of %ld: probes off %.0f ns, on %.0f ns (medians),"
+              " median ratio on/off %.2f (rounds:",
+              rounds, ops, median(off_ns), median(on_ns), median(ratios));
+  for (double r : ratios) std::printf(" %.2f", r);
+  std::printf(")\n");
+  std::printf("  b. guest->host: %.0f events/s sustained with zero drops (at %.0f ops/s asked); stop: %s\n", best_rate,
+              best_target, stop_reason.c_str());
+  auto s = b.count_.stats;
+  std::printf("     guest counters: ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu lsm_enforcing=%d\n",
+              (unsigned long long)s.ringbuf_drops, (unsigned long long)s.rate_limited,
+              (unsigned long long)s.queue_drops, int(s.lsm_enforcing));
   return 0;
 }

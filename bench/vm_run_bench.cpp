@@ -41,66 +41,93 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
 }
 
+struct Series {
+  std::map<std::string, std::vector<double>> at;
+  std::vector<double> qemu_rss, qemu_rss_anon, agent_rss;
+};
+
+const char* kPhases[] = {"vm started (QMP up)", "agent ready", "container started", "container exited", "torn down"};
+
+// One cold run into `s`; false on failure.
+bool run_once(Series& s, std::string& accel) {
+  auto t0 = Clock::now();
+  auto sb = ks::runtime::Sandbox::create({});
+  if (!sb) {
+    std::fprintf(stderr, "vm_run_bench: %s\n", sb.error().describe().c_str());
+    return false;
+  }
+  auto& box = **sb;
+  accel = ks::vm::accelerator_name(box.vm().accelerator());
+  s.at[kPhases[0]].push_back(box.timings().vm_started.count());
+  s.at[kPhases[1]].push_back(box.timings().agent_ready.count());
+  auto spec = ks::agent::default_oci_spec({"true"}, false);
+  if (auto st = box.create_container("bench", spec, "", false); !st) {
+    std::fprintf(stderr, "vm_run_bench: %s\n", st.error().describe().c_str());
+    return false;
+  }
+  if (auto st = box.agent().start_container("bench"); !st) return false;
+  s.at[kPhases[2]].push_back(ms_since(t0));
+  auto waited = box.agent().wait_process("bench", "");
+  if (!waited) return false;
+  s.at[kPhases[3]].push_back(ms_since(t0));
+
+  // The agent's RSS: a container that shares the agent's pid namespace reads /proc/1/status.
+  auto probe = ks::agent::default_oci_spec({"grep", "VmRSS", "/proc/1/status"}, true);
+  std::erase_if(probe.linux.namespaces, [](const auto& n) { return n.type == "pid"; });
+  if (box.create_container("rss", probe, "", false) && box.agent().start_container("rss")) {
+    std::string out;
+    (void)box.agent().read_output("rss", "", [&](std::string_view d) { out.append(d); }, [](std::string_view) {});
+    (void)box.agent().wait_process("rss", "");
+    s.agent_rss.push_back(status_kb(out, "VmRSS"));
+  }
+  auto qs = read_all("/proc/" + std::to_string(box.vm().qemu_pid()) + "/status");
+  s.qemu_rss.push_back(status_kb(qs, "VmRSS"));
+  s.qemu_rss_anon.push_back(status_kb(qs, "RssAnon"));
+  auto t_down = Clock::now();
+  (void)box.destroy();
+  s.at[kPhases[4]].push_back(s.at[kPhases[3]].back() + ms_since(t_down));
+  sb->reset();
+  return true;
+}
+
+void print(const char* title, Series& s) {
+  if (*title) std::printf("  %s\n", title);
+  std::printf("  %-24s %10s %10s\n", "phase (since start)", "median ms", "max ms");
+  for (const char* p : kPhases) {
+    auto& v = s.at[p];
+    std::printf("  %-24s %10.0f %10.0f\n", p, median(v), *std::max_element(v.begin(), v.end()));
+  }
+  std::printf("  QEMU RSS                 %7.1f MiB (anon %.1f MiB; the rest is shared guest memory touched)\n",
+              median(s.qemu_rss) / 1024, median(s.qemu_rss_anon) / 1024);
+  std::printf("  agent RSS (guest PID 1)  %7.1f MiB\n", median(s.agent_rss) / 1024);
+}
+
 }  // namespace
 
+// vm_run_bench [RUNS] [ab]: with "ab", runs alternate between the guest sensor loaded before
+// the agent serves (ks.sensor=sync, the old critical path) and in the background (default),
+// so that both see the same machine load.
 int main(int argc, char** argv) {
   if (::geteuid() != 0) {
     std::puts("vm_run_bench: SKIPPED (needs root)");
     return 0;
   }
   int runs = argc > 1 ? std::atoi(argv[1]) : 5;
-  const char* phases[] = {"vm started (QMP up)", "agent ready", "container started", "container exited", "torn down"};
-  std::map<std::string, std::vector<double>> at;
-  std::vector<double> qemu_rss, qemu_rss_anon, agent_rss;
+  bool ab = argc > 2 && std::string(argv[2]) == "ab";
+  Series background, sync;
   std::string accel;
   for (int i = 0; i < runs; ++i) {
-    auto t0 = Clock::now();
-    auto sb = ks::runtime::Sandbox::create({});
-    if (!sb) {
-      std::fprintf(stderr, "vm_run_bench: %s\n", sb.error().describe().c_str());
-      return 1;
+    if (ab) {
+      ::setenv("KATA_SENTRY_KERNEL_PARAMS", "ks.sensor=sync", 1);
+      bool ok = run_once(sync, accel);
+      ::unsetenv("KATA_SENTRY_KERNEL_PARAMS");
+      if (!ok) return 1;
     }
-    auto& s = **sb;
-    accel = ks::vm::accelerator_name(s.vm().accelerator());
-    at[phases[0]].push_back(s.timings().vm_started.count());
-    at[phases[1]].push_back(s.timings().agent_ready.count());
-    auto spec = ks::agent::default_oci_spec({"true"}, false);
-    if (auto st = s.create_container("bench", spec, "", false); !st) {
-      std::fprintf(stderr, "vm_run_bench: %s\n", st.error().describe().c_str());
-      return 1;
-    }
-    if (auto st = s.agent().start_container("bench"); !st) return 1;
-    at[phases[2]].push_back(ms_since(t0));
-    auto waited = s.agent().wait_process("bench", "");
-    if (!waited) return 1;
-    at[phases[3]].push_back(ms_since(t0));
-
-    // The agent's RSS: a container that shares the agent's pid namespace reads /proc/1/status.
-    auto probe = ks::agent::default_oci_spec({"grep", "VmRSS", "/proc/1/status"}, true);
-    std::erase_if(probe.linux.namespaces, [](const auto& n) { return n.type == "pid"; });
-    if (s.create_container("rss", probe, "", false) && s.agent().start_container("rss")) {
-      std::string out;
-      (void)s.agent().read_output("rss", "", [&](std::string_view d) { out.append(d); }, [](std::string_view) {});
-      (void)s.agent().wait_process("rss", "");
-      agent_rss.push_back(status_kb(out, "VmRSS"));
-    }
-    auto qs = read_all("/proc/" + std::to_string(s.vm().qemu_pid()) + "/status");
-    qemu_rss.push_back(status_kb(qs, "VmRSS"));
-    qemu_rss_anon.push_back(status_kb(qs, "RssAnon"));
-    auto t_down = Clock::now();
-    (void)s.destroy();
-    at[phases[4]].push_back(at[phases[3]].back() + ms_since(t_down));
-    sb->reset();
+    if (!run_once(background, accel)) return 1;
   }
   std::printf("cold `kata-sentry run -- true`: median of %d runs, accelerator %s%s\n", runs, accel.c_str(),
               accel == "tcg" ? " (TCG software emulation: no usable KVM on this host; KVM is far faster)" : "");
-  std::printf("  %-24s %10s %10s\n", "phase (since start)", "median ms", "max ms");
-  for (const char* p : phases) {
-    auto& v = at[p];
-    std::printf("  %-24s %10.0f %10.0f\n", p, median(v), *std::max_element(v.begin(), v.end()));
-  }
-  std::printf("  QEMU RSS                 %7.1f MiB (anon %.1f MiB; the rest is shared guest memory touched)\n",
-              median(qemu_rss) / 1024, median(qemu_rss_anon) / 1024);
-  std::printf("  agent RSS (guest PID 1)  %7.1f MiB\n", median(agent_rss) / 1024);
+  if (ab) print("guest sensor loaded before serving (ks.sensor=sync):", sync);
+  print(ab ? "guest sensor loaded in the background (default):" : "", background);
   return 0;
 }

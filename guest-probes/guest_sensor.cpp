@@ -443,4 +443,17 @@ GuestSensorStats GuestSensor::stats() const {
 
 bool GuestSensor::lsm_enforcing() const { return impl_->skel != nullptr; }
 
+Status GuestSensor::set_attached(bool attached) {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->skel) {
+    if (!attached) {
+      guest_lsm__detach(impl_->skel.get());
+    } else if (int err = guest_lsm__attach(impl_->skel.get()); err) {
+      return fail(ErrorCode::unavailable, "attach guest_lsm: " + errno_text(-err), -err);
+    }
+  }
+  if (impl_->tracepoints) return impl_->tracepoints->set_attached(attached);
+  return {};
+}
+
 }  // namespace kata_sentry::guest_probes

@@ -109,6 +109,11 @@ struct HostProbes::Impl {
 
   ~Impl() {
     ring.reset();
+    detach_all();
+  }
+
+  Status attach_all(std::string& skipped);
+  void detach_all() {
     // Detaching a tracepoint waits for RCU grace periods (~65 ms each here); detaching
     // from several threads lets those waits overlap instead of adding up to seconds.
     constexpr size_t kThreads = 16;
@@ -165,6 +170,31 @@ Result<uint64_t> HostProbes::cgroup_id_of(const std::string& path) {
 HostProbes::HostProbes(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HostProbes::~HostProbes() = default;
 
+// Attaches every autoloaded program; `skipped` lists syscalls this kernel lacks.
+Status HostProbes::Impl::attach_all(std::string& skipped) {
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    const char* section = bpf_program__section_name(prog);
+    if (optional_program(section) && !tracepoint_exists(section)) {
+      skipped += std::string(skipped.empty() ? "" : ", ") + section;
+      continue;
+    }
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int err = errno;
+      if (err == ENOENT && optional_program(section)) {
+        skipped += std::string(skipped.empty() ? "" : ", ") + section;
+        continue;
+      }
+      return fail(err == EPERM ? ErrorCode::permission_denied : ErrorCode::unavailable,
+                  std::string("attach host_probes ") + section + ": " + errno_name(err), err);
+    }
+    links.emplace_back(link);
+  }
+  return {};
+}
+
 Result<std::unique_ptr<HostProbes>> HostProbes::open(const HostProbesOptions& options) {
   install_libbpf_logging();
   auto log = logger("probes");
@@ -219,26 +249,7 @@ Result<std::unique_ptr<HostProbes>> HostProbes::open(const HostProbesOptions& op
 
   auto t_loaded = std::chrono::steady_clock::now();
   std::string skipped;
-  bpf_program* prog;
-  bpf_object__for_each_program(prog, skel->obj) {
-    if (!bpf_program__autoload(prog)) continue;
-    const char* section = bpf_program__section_name(prog);
-    if (optional_program(section) && !tracepoint_exists(section)) {
-      skipped += std::string(skipped.empty() ? "" : ", ") + section;
-      continue;
-    }
-    bpf_link* link = bpf_program__attach(prog);
-    if (!link) {
-      int err = errno;
-      if (err == ENOENT && optional_program(section)) {
-        skipped += std::string(skipped.empty() ? "" : ", ") + section;
-        continue;
-      }
-      return fail(err == EPERM ? ErrorCode::permission_denied : ErrorCode::unavailable,
-                  std::string("attach host_probes ") + section + ": " + errno_name(err), err);
-    }
-    impl->links.emplace_back(link);
-  }
+  if (auto st = impl->attach_all(skipped); !st) return std::unexpected(st.error());
 
   if (!skipped.empty())
     // Only syscalls this kernel does not have (e.g. module loading with CONFIG_MODULES=n):
@@ -258,6 +269,18 @@ Result<std::unique_ptr<HostProbes>> HostProbes::open(const HostProbesOptions& op
 }
 
 size_t HostProbes::attached_programs() const { return impl_->links.size(); }
+
+Status HostProbes::set_attached(bool attached) {
+  if (!attached) {
+    impl_->detach_all();
+    return {};
+  }
+  if (!impl_->links.empty()) return {};
+  std::string skipped;
+  auto st = impl_->attach_all(skipped);
+  if (!st) impl_->detach_all();  // all or nothing
+  return st;
+}
 
 Status HostProbes::watch_tgid(uint32_t tgid) {
   return impl_->map_update(impl_->skel->maps.watched_tgids_map, &tgid, sizeof tgid, "watched_tgids_map");

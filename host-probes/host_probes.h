@@ -73,6 +73,9 @@ class HostProbes {
   // "using tracepoints: fentry unavailable: BPF_PROG_LOAD EPERM; ..."
   const std::string& backend_report() const { return backend_report_; }
   size_t attached_programs() const;
+  // Detaches every program (maps, scope and ring buffer stay) or attaches them again, e.g. to
+  // measure the probes' cost against a baseline in the same kernel. Attaching is all or nothing.
+  Status set_attached(bool attached);
 
  private:
   struct Impl;

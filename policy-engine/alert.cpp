@@ -21,6 +21,7 @@ nlohmann::ordered_json alert_to_json(const Alert& a) {
   j["view"] = view_name(a.view);
   j["action"] = action_name(a.action);
   j["enforced"] = a.enforced;
+  if (!a.also_matched.empty()) j["also_matched"] = a.also_matched;
   if (a.is_sequence) {
     auto events = nlohmann::ordered_json::array();
     for (const auto& e : a.events) events.push_back(event_to_json(e));

@@ -29,6 +29,9 @@ struct Alert {
   bool enforced = false;                    // enforce mode and an action other than alert
   bool is_sequence = false;
   std::vector<Event> events;                // the event; for a sequence, every step's event
+  // Other rules that matched the same operation and were folded into this alert (the
+  // monitor reports one alert per guest operation; see runtime/monitor/operation_joiner.h).
+  std::vector<std::string> also_matched;
 };
 
 nlohmann::ordered_json alert_to_json(const Alert& alert);

@@ -78,4 +78,10 @@ grpc::Status sensor_kill_process(guest_probes::GuestSensor* sensor,
   return to_grpc_status(sensor->kill_container_process(req.pid(), req.signal()));
 }
 
+grpc::Status sensor_set_attached(guest_probes::GuestSensor* sensor,
+                                 const v1::SetSensorAttachedRequest& req) {
+  if (!sensor) return no_sensor();
+  return to_grpc_status(sensor->set_attached(req.attached()));
+}
+
 }  // namespace kata_sentry::agent

@@ -21,5 +21,7 @@ grpc::Status sensor_set_enforcement(guest_probes::GuestSensor* sensor,
                                     v1::SetEnforcementResponse* resp);
 grpc::Status sensor_kill_process(guest_probes::GuestSensor* sensor,
                                  const v1::KillGuestProcessRequest& req);
+grpc::Status sensor_set_attached(guest_probes::GuestSensor* sensor,
+                                 const v1::SetSensorAttachedRequest& req);
 
 }  // namespace kata_sentry::agent

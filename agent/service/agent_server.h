@@ -9,6 +9,9 @@
 #include "core/result.h"
 
 namespace kata_sentry::guest_probes { class GuestSensor; }
+namespace kata_sentry::agent {
+template <typename Sensor> class BackgroundSensor;
+}
 
 namespace kata_sentry::agent {
 
@@ -26,9 +29,10 @@ struct AgentServerOptions {
   // Bounds on what the host may make the agent hold.
   size_t max_containers = 64;
   size_t max_processes = 512;  // live or not-yet-collected processes, all containers
-  // The in-guest sensor behind StreamEvents/SetEnforcement/KillGuestProcess (not owned);
-  // null: those RPCs answer UNAVAILABLE.
-  guest_probes::GuestSensor* sensor = nullptr;
+  // The in-guest sensor behind StreamEvents/SetEnforcement/KillGuestProcess (not owned),
+  // possibly still starting (those RPCs and StartContainer wait for it); null: those RPCs
+  // answer UNAVAILABLE.
+  BackgroundSensor<guest_probes::GuestSensor>* sensor = nullptr;
 };
 
 // Serves the Agent service on an already-connected byte stream (e.g. one end of a socketpair

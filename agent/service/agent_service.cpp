@@ -33,7 +33,7 @@ Status check_hostname(const std::string& h) {
 AgentService::AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent,
                            std::function<void()> on_destroyed,
                            std::function<bool()> shutting_down,
-                           guest_probes::GuestSensor* sensor)
+                           SensorHandle* sensor)
     : sandbox_(sandbox),
       cgroup_parent_(std::move(cgroup_parent)),
       on_destroyed_(std::move(on_destroyed)),
@@ -42,6 +42,21 @@ AgentService::AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent
 
 CancelCheck AgentService::cancel_check(grpc::ServerContext* ctx) const {
   return [this, ctx] { return ctx->IsCancelled() || shutting_down_(); };
+}
+
+// Loading the sensor takes seconds under TCG; a minute covers a loaded host. Past it (or if
+// the load failed) the sensor RPCs answer UNAVAILABLE and containers start unobserved, as
+// they do when the sensor is absent.
+constexpr std::chrono::seconds kSensorStartWait{60};
+
+guest_probes::GuestSensor* AgentService::wait_sensor(grpc::ServerContext* ctx, grpc::Status& why) const {
+  if (!sensor_) {
+    why = grpc::Status(grpc::StatusCode::UNAVAILABLE, "guest sensor not running");
+    return nullptr;
+  }
+  auto* s = sensor_->wait(kSensorStartWait, cancel_check(ctx));
+  if (!s) why = grpc::Status(grpc::StatusCode::UNAVAILABLE, sensor_->why());
+  return s;
 }
 
 grpc::Status AgentService::Check(grpc::ServerContext*, const v1::CheckRequest*,
@@ -87,9 +102,12 @@ grpc::Status AgentService::CreateContainer(grpc::ServerContext*,
   return to_grpc_status(s);
 }
 
-grpc::Status AgentService::StartContainer(grpc::ServerContext*, const v1::ContainerRequest* req,
+grpc::Status AgentService::StartContainer(grpc::ServerContext* ctx, const v1::ContainerRequest* req,
                                           v1::Empty*) {
   Status s = check_id("container_id", req->container_id());
+  // No workload runs before the probes are attached (see agent/sensor/background_sensor.h).
+  grpc::Status unused;
+  if (s) (void)wait_sensor(ctx, unused);
   if (s) s = sandbox_.do_start_container(req->container_id());
   // Now that its cgroup exists: rules naming this container get their kernel entries.
   if (s && sensor_) sensor_->container_changed(req->container_id(), cgroup_parent_ / req->container_id(), true);
@@ -186,18 +204,35 @@ grpc::Status AgentService::ReadOutput(grpc::ServerContext* ctx, const v1::Proces
 grpc::Status AgentService::StreamEvents(grpc::ServerContext* ctx,
                                        const v1::StreamEventsRequest* req,
                                        grpc::ServerWriter<v1::EventBatch>* writer) {
-  return sensor_stream_events(sensor_, *req, writer, cancel_check(ctx));
+  grpc::Status why;
+  auto* sensor = wait_sensor(ctx, why);
+  if (!sensor) return why;
+  return sensor_stream_events(sensor, *req, writer, cancel_check(ctx));
 }
 
-grpc::Status AgentService::SetEnforcement(grpc::ServerContext*,
+grpc::Status AgentService::SetEnforcement(grpc::ServerContext* ctx,
                                          const v1::SetEnforcementRequest* req,
                                          v1::SetEnforcementResponse* resp) {
-  return sensor_set_enforcement(sensor_, *req, resp);
+  grpc::Status why;
+  auto* sensor = wait_sensor(ctx, why);
+  if (!sensor) return why;
+  return sensor_set_enforcement(sensor, *req, resp);
 }
 
-grpc::Status AgentService::KillGuestProcess(grpc::ServerContext*,
+grpc::Status AgentService::KillGuestProcess(grpc::ServerContext* ctx,
                                            const v1::KillGuestProcessRequest* req, v1::Empty*) {
-  return sensor_kill_process(sensor_, *req);
+  grpc::Status why;
+  auto* sensor = wait_sensor(ctx, why);
+  if (!sensor) return why;
+  return sensor_kill_process(sensor, *req);
+}
+
+grpc::Status AgentService::SetSensorAttached(grpc::ServerContext* ctx,
+                                            const v1::SetSensorAttachedRequest* req, v1::Empty*) {
+  grpc::Status why;
+  auto* sensor = wait_sensor(ctx, why);
+  if (!sensor) return why;
+  return sensor_set_attached(sensor, *req);
 }
 
 }  // namespace kata_sentry::agent

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "agent.grpc.pb.h"
+#include "agent/sensor/background_sensor.h"
 #include "agent/service/sandbox.h"
 
 namespace kata_sentry::guest_probes { class GuestSensor; }
@@ -18,7 +19,7 @@ class AgentService final : public kata_sentry::v1::Agent::Service {
   // shutting_down is polled by the blocking and streaming handlers.
   AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent,
                std::function<void()> on_destroyed, std::function<bool()> shutting_down,
-               guest_probes::GuestSensor* sensor = nullptr);  // null: sensor RPCs UNAVAILABLE
+               SensorHandle* sensor = nullptr);  // null: sensor RPCs UNAVAILABLE
 
   grpc::Status Check(grpc::ServerContext*, const v1::CheckRequest*, v1::CheckResponse*) override;
   grpc::Status GetGuestDetails(grpc::ServerContext*, const v1::GuestDetailsRequest*,
@@ -52,15 +53,19 @@ class AgentService final : public kata_sentry::v1::Agent::Service {
                               v1::SetEnforcementResponse*) override;
   grpc::Status KillGuestProcess(grpc::ServerContext*, const v1::KillGuestProcessRequest*,
                                 v1::Empty*) override;
+  grpc::Status SetSensorAttached(grpc::ServerContext*, const v1::SetSensorAttachedRequest*,
+                                 v1::Empty*) override;
 
  private:
   CancelCheck cancel_check(grpc::ServerContext* ctx) const;
+  // The sensor once it has started (waiting for it, cancellable), or null with the reason.
+  guest_probes::GuestSensor* wait_sensor(grpc::ServerContext* ctx, grpc::Status& why) const;
 
   Sandbox& sandbox_;
   std::filesystem::path cgroup_parent_;
   std::function<void()> on_destroyed_;
   std::function<bool()> shutting_down_;
-  guest_probes::GuestSensor* sensor_;
+  SensorHandle* sensor_;
 };
 
 }  // namespace kata_sentry::agent

@@ -387,4 +387,12 @@ Status AgentClient::kill_guest_process(uint32_t guest_pid, int sig) {
                      [&](grpc::ClientContext* c) { return impl_->stub->KillGuestProcess(c, req, &resp); });
 }
 
+Status AgentClient::set_sensor_attached(bool attached) {
+  v1::SetSensorAttachedRequest req;
+  req.set_attached(attached);
+  v1::Empty resp;
+  return impl_->call("SetSensorAttached", attached ? "attach" : "detach",
+                     [&](grpc::ClientContext* c) { return impl_->stub->SetSensorAttached(c, req, &resp); });
+}
+
 }  // namespace kata_sentry::runtime

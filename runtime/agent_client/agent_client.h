@@ -166,6 +166,8 @@ class AgentClient {
   Result<std::vector<std::string>> set_enforcement(const std::vector<DenyRuleSpec>& rules);
   // Signals a guest process (by guest tgid) that belongs to one of the containers.
   Status kill_guest_process(uint32_t guest_pid, int sig);
+  // Detaches (false) or re-attaches (true) every guest probe; for benchmarks.
+  Status set_sensor_attached(bool attached);
 
  private:
   struct Impl;

@@ -71,7 +71,11 @@ SandboxHooks hooks_for(runtime::Sandbox& sandbox) {
 
 SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOptions options, SandboxHooks hooks,
                                AlertWriter* writer)
-    : options_(std::move(options)), hooks_(std::move(hooks)), writer_(writer), engine_(std::move(engine)) {}
+    : options_(std::move(options)),
+      hooks_(std::move(hooks)),
+      writer_(writer),
+      engine_(std::move(engine)),
+      joiner_(options_.join) {}
 
 Result<std::unique_ptr<SandboxMonitor>> SandboxMonitor::start(std::unique_ptr<policy::Engine> engine, MonitorOptions options,
                                                               SandboxHooks hooks, AlertWriter* writer) {
@@ -245,6 +249,7 @@ bool SandboxMonitor::on_batch(runtime::GuestEventBatch&& batch) noexcept {
     std::lock_guard lock(mu_);
     ++stats_.guest_batches;
     stats_.guest_reported = batch.stats;
+    guest_lsm_active_ = batch.stats.lsm_enforcing;
     if (seq_known_ && batch.first_seq != next_seq_) {
       // The client refuses non-contiguous batches too; checked here as well so that the
       // monitor does not depend on it, and so the alert can say how many events went missing.
@@ -327,6 +332,12 @@ void SandboxMonitor::watchdog_loop() noexcept {
       stop_cv_.wait_for(lk, 200ms, [this] { return stopping_.load(); });
     }
     if (stopping_.load()) break;
+    {
+      // A record whose partner never came is reported after its hold, even when no other
+      // event arrives to trigger the release.
+      std::lock_guard lock(mu_);
+      release_joined_locked(OperationJoiner::Clock::now());
+    }
     bool running = hooks_.vm_running ? hooks_.vm_running() : true;
     std::chrono::milliseconds silent{0};
     {
@@ -374,6 +385,11 @@ void SandboxMonitor::stop() {
     }
     guest_thread_.join();
   }
+  {
+    // Nothing is left waiting for its partner record: report it now.
+    std::lock_guard lock(mu_);
+    release_joined_locked(OperationJoiner::Clock::time_point::max());
+  }
   if (probes_) {
     if (auto s = probes_->stats()) {
       std::lock_guard lock(mu_);
@@ -409,14 +425,60 @@ void SandboxMonitor::evaluate(const Event& event) noexcept {
     } catch (...) {
     }
   }
+  auto now = OperationJoiner::Clock::now();
+  release_joined_locked(now);
   scratch_.clear();
   engine_->process(event, scratch_);
-  for (auto& a : scratch_) emit_locked(a);
+  // A completed sequence is its own finding (several events), never folded into a rule's alert.
+  auto seq = std::stable_partition(scratch_.begin(), scratch_.end(), [](const policy::Alert& a) { return !a.is_sequence; });
+  for (auto it = seq; it != scratch_.end(); ++it) emit_locked(*it);
+  scratch_.erase(seq, scratch_.end());
+  groups_.clear();
+  try {
+    joiner_.add(event, std::move(scratch_), guest_lsm_active_, now, groups_);
+  } catch (...) {  // allocation failure: report unjoined rather than lose the alerts
+    for (auto& a : scratch_) emit_locked(a);
+  }
+  for (auto& g : groups_) emit_group_locked(g);
+  groups_.clear();
+}
+
+void SandboxMonitor::release_joined_locked(OperationJoiner::Clock::time_point now) noexcept {
+  groups_.clear();
+  try {
+    joiner_.expire(now, groups_);
+  } catch (...) {
+  }
+  for (auto& g : groups_) emit_group_locked(g);
+  groups_.clear();
+}
+
+void SandboxMonitor::emit_group_locked(AlertGroup& g) noexcept {
+  if (g.alerts.empty()) return;
+  for (auto& a : g.alerts) {
+    if (a.sandbox.empty()) a.sandbox = options_.sandbox_id;
+    act_locked(a);  // every rule's action and audit record, once per operation
+    // An alert-only rule that matched the syscall record of an operation the LSM refused.
+    if (a.action == policy::Action::alert && g.denied && engine_->mode() == policy::Mode::enforce) a.enforced = true;
+  }
+  if (g.alerts.size() == 1) {
+    write_locked(g.alerts.front());
+    return;
+  }
+  try {
+    policy::Alert merged = OperationJoiner::merge(std::move(g.alerts));
+    write_locked(merged);
+  } catch (...) {
+  }
 }
 
 void SandboxMonitor::emit_locked(policy::Alert& a) noexcept {
   if (a.sandbox.empty()) a.sandbox = options_.sandbox_id;
   act_locked(a);  // decides `enforced` before the alert is written
+  write_locked(a);
+}
+
+void SandboxMonitor::write_locked(policy::Alert& a) noexcept {
   ++stats_.alerts;
   if (writer_) writer_->alert(a);
   if (options_.on_alert) {

@@ -29,6 +29,7 @@
 #include "policy-engine/engine.h"
 #include "runtime/agent_client/agent_client.h"
 #include "runtime/monitor/alert_writer.h"
+#include "runtime/monitor/operation_joiner.h"
 
 namespace kata_sentry::probes {
 class HostProbes;
@@ -71,6 +72,8 @@ struct MonitorOptions {
   double guest_burst = 40000;
   std::chrono::milliseconds heartbeat_timeout{3000};
   std::chrono::milliseconds tamper_alert_interval{10000};  // at most one tamper alert per interval
+  // Joins the syscall and LSM records of one guest operation into one alert (operation_joiner.h).
+  JoinOptions join;
   // Called for every alert and audit record after the writer (tests, benchmarks). On the
   // monitor's threads, under its engine lock: keep it short.
   std::function<void(const policy::Alert&)> on_alert;
@@ -146,6 +149,10 @@ class SandboxMonitor {
   // Engine + actions + output; takes mu_.
   void evaluate(const Event& event) noexcept;
   void emit_locked(policy::Alert& alert) noexcept;
+  // Acts on each alert of one operation, then writes them as one alert.
+  void emit_group_locked(AlertGroup& group) noexcept;
+  void release_joined_locked(OperationJoiner::Clock::time_point now) noexcept;
+  void write_locked(policy::Alert& alert) noexcept;
   void act_locked(policy::Alert& alert) noexcept;
   void audit_locked(AuditRecord record) noexcept;
   void tamper_locked(const std::string& reason) noexcept;
@@ -158,6 +165,9 @@ class SandboxMonitor {
   mutable std::mutex mu_;  // engine, stats, actions, tamper state
   std::unique_ptr<policy::Engine> engine_;
   std::vector<policy::Alert> scratch_;
+  OperationJoiner joiner_;
+  std::vector<AlertGroup> groups_;
+  bool guest_lsm_active_ = false;  // as the guest last reported: LSM records are to be expected
   MonitorStats stats_;
   std::vector<std::string> deny_rules_in_guest_;
   bool sandbox_killed_ = false;

@@ -13,6 +13,7 @@
 
 #include "agent/container/oci_spec.h"
 #include "tests/agent_rpc/agent_harness.h"
+#include "tests/support/busybox_rootfs.h"
 
 namespace kata_sentry::testing {
 namespace {
@@ -58,18 +59,7 @@ class AgentContainers : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
     shared_ = fs::temp_directory_path() / ("ks-agent-rpc-" + std::to_string(::getpid()));
-    fs::path root = shared_ / "rootfs";
-    for (const char* d : {"bin", "proc", "sys", "dev", "tmp", "etc", "root"})
-      fs::create_directories(root / d);
-    fs::copy_file("/bin/busybox", root / "bin/busybox");
-    FILE* list = ::popen("/bin/busybox --list", "r");
-    char name[128];
-    while (list && std::fgets(name, sizeof name, list)) {
-      std::string n(name);
-      while (!n.empty() && n.back() == '\n') n.pop_back();
-      if (!n.empty() && n != "busybox") fs::create_symlink("busybox", root / "bin" / n);
-    }
-    if (list) ::pclose(list);
+    if (fs::exists("/bin/busybox")) rootfs_error_ = testing::make_busybox_rootfs(shared_ / "rootfs");
     cgroup_parent_ = "/sys/fs/cgroup/unified/ks-agent-rpc-" + std::to_string(::getpid());
   }
 
@@ -81,6 +71,7 @@ class AgentContainers : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN) to create namespaces and mounts";
     if (!fs::exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox (busybox-static)";
+    ASSERT_EQ(rootfs_error_, "");
   }
 
   void TearDown() override {
@@ -163,12 +154,14 @@ class AgentContainers : public ::testing::Test {
 
   static fs::path shared_;
   static fs::path cgroup_parent_;
+  static std::string rootfs_error_;
   std::unique_ptr<InProcessAgent> agent_;
   bool expect_leftovers_ = false;
 };
 
 fs::path AgentContainers::shared_;
 fs::path AgentContainers::cgroup_parent_;
+std::string AgentContainers::rootfs_error_;
 
 TEST_F(AgentContainers, EchoHello) {
   auto* c = start_agent();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "runtime/monitor/rules_path.h"
 #include "runtime/monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
+#include "tests/support/vm_sandbox.h"
 
 namespace kata_sentry::monitor {
 namespace {
@@ -28,10 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using Outcome = testing::ContainerOutcome;
 
 struct Seen {
   std::mutex mu;
@@ -56,6 +55,13 @@ class AttackSuite {
     fs::create_directories(rootfs_ / "usr/local/bin", ec);
     fs::copy_file(KS_ATTACK_HELPER, rootfs_ / "usr/local/bin/ks-attack", fs::copy_options::overwrite_existing, ec);
     if (ec) return "copy ks-attack: " + ec.message();
+    // busybox's rootfs has no shadow file; the attack needs one to read.
+    if (FILE* f = std::fopen((rootfs_ / "etc/shadow").c_str(), "w")) {
+      std::fputs("root:$6$salt$hash:19000:0:99999:7:::\n", f);
+      std::fclose(f);
+    } else {
+      return "write etc/shadow into the rootfs copy";
+    }
 
     auto created = runtime::Sandbox::create(runtime::SandboxOptions{});
     if (!created) return "boot: " + created.error().describe();
@@ -98,25 +104,9 @@ class AttackSuite {
   // Runs one privileged container to completion, then waits until the guest delivered its events.
   Outcome run(const std::string& id, std::vector<std::string> args, bool privileged = true,
               const std::function<void(agent::OciSpec&)>& tweak = {}) {
-    Outcome o;
-    auto& agent = sandbox_->agent();
     auto spec = agent::default_oci_spec(std::move(args), privileged);
     if (tweak) tweak(spec);
-    auto st = sandbox_->create_container(id, spec, rootfs_, false);
-    EXPECT_TRUE(st) << st.error().describe();
-    if (!st) return o;
-    auto started = agent.start_container(id);
-    EXPECT_TRUE(started) << started.error().describe();
-    if (!started) return o;
-    std::thread output([&] {
-      (void)agent.read_output(
-          id, "", [&](std::string_view d) { o.out.append(d); }, [&](std::string_view d) { o.err.append(d); });
-    });
-    auto waited = agent.wait_process(id, "");
-    output.join();
-    EXPECT_TRUE(waited) << waited.error().describe();
-    if (waited) o.code = waited->shell_code();
-    (void)agent.remove_container(id);
+    auto o = testing::run_container(*sandbox_, id, spec, rootfs_);
     EXPECT_TRUE(monitor_->flush(5s)) << "no heartbeats after the container exited";
     return o;
   }
@@ -132,6 +122,9 @@ class AttackSuite {
     return alerts_where([&](const policy::Alert& a) {
       return a.rule == rule && !a.events.empty() && a.events.back().container_id == container;
     });
+  }
+  std::vector<policy::Alert> alerts_in(const std::string& container) {
+    return alerts_where([&](const policy::Alert& a) { return !a.events.empty() && a.events.back().container_id == container; });
   }
   std::vector<AuditRecord> audits() {
     std::lock_guard l(seen_.mu);
@@ -206,8 +199,15 @@ TEST_F(Monitor, BenignWorkloadRaisesNoAlert) {
   EXPECT_EQ(suite_->alert_count(), before) << suite_->dump();
 }
 
+// One write, one alert: the sensor's openat and file_open records of the write are joined.
 TEST_F(Monitor, CorePatternWrite) {
   expect_guest_alert("core-pattern", {"sh", "-c", "echo '|/x' > /proc/sys/kernel/core_pattern"}, "Guest core_pattern write");
+  EXPECT_EQ(suite_->alerts_in("core-pattern").size(), 1u) << suite_->dump();
+}
+
+TEST_F(Monitor, ShadowRead) {
+  expect_guest_alert("shadow", {"cat", "/etc/shadow"}, "Guest read of sensitive file");
+  EXPECT_EQ(suite_->alerts_in("shadow").size(), 1u) << suite_->dump();
 }
 
 TEST_F(Monitor, ReleaseAgentWrite) {
@@ -300,16 +300,37 @@ TEST_F(Enforce, CorePatternWriteFailsWithEperm) {
   auto o = suite_->run("core-pattern-enf", {"sh", "-c", "echo '|/x' > /proc/sys/kernel/core_pattern"});
   EXPECT_NE(o.code, 0);
   EXPECT_NE((o.out + o.err).find("not permitted"), std::string::npos) << o.out << o.err;
-  auto hits = suite_->alerts_for("core-pattern-enf", "Guest core_pattern write");
-  ASSERT_FALSE(hits.empty()) << suite_->dump();
-  bool enforced = false;
-  for (const auto& a : hits) enforced |= a.enforced;
-  EXPECT_TRUE(enforced) << suite_->dump();
+  // One alert for the write, and it says the LSM blocked it (the deny rule is folded in).
+  auto all = suite_->alerts_in("core-pattern-enf");
+  ASSERT_EQ(all.size(), 1u) << suite_->dump();
+  EXPECT_EQ(all[0].rule, "Guest core_pattern write");
+  EXPECT_TRUE(all[0].enforced) << suite_->dump();
+  EXPECT_EQ(all[0].also_matched, std::vector<std::string>{"Guest core_pattern open denied"});
+  size_t audited = 0;
+  for (const auto& r : suite_->audits())
+    audited += r.ok && r.detail.find("denied in-kernel by guest LSM") != std::string::npos &&
+               r.detail.find("/proc/sys/kernel/core_pattern") != std::string::npos &&
+               r.detail.find("core-pattern-enf") != std::string::npos;
+  EXPECT_EQ(audited, 1u) << suite_->dump();
+}
+
+TEST_F(Enforce, ShadowReadFailsWithEperm) {
+  auto o = suite_->run("shadow-enf", {"cat", "/etc/shadow"});
+  EXPECT_NE(o.code, 0);
+  EXPECT_NE((o.out + o.err).find("not permitted"), std::string::npos) << o.out << o.err;
+  EXPECT_EQ(o.out.find("root:"), std::string::npos) << "the hash leaked: " << o.out;
+  auto hits = suite_->alerts_in("shadow-enf");
+  ASSERT_EQ(hits.size(), 1u) << suite_->dump();
+  EXPECT_EQ(hits[0].rule, "Guest read of sensitive file");
+  EXPECT_EQ(hits[0].events.back().container_id, "shadow-enf");
+  EXPECT_TRUE(hits[0].enforced);
+  EXPECT_EQ(hits[0].view, View::guest);
+  EXPECT_EQ(hits[0].sandbox, suite_->sandbox_->id());
   bool audited = false;
   for (const auto& r : suite_->audits())
-    audited |= r.ok && r.detail.find("denied in-kernel by guest LSM") != std::string::npos &&
-               r.detail.find("/proc/sys/kernel/core_pattern") != std::string::npos;
-  EXPECT_TRUE(audited);
+    audited |= r.ok && r.rule == "Guest read of sensitive file" && r.detail.find("denied in-kernel by guest LSM") != std::string::npos &&
+               r.detail.find("/etc/shadow") != std::string::npos;
+  EXPECT_TRUE(audited) << suite_->dump();
 }
 
 TEST_F(Enforce, CorePatternIsUnchanged) {

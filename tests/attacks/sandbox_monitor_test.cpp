@@ -58,10 +58,12 @@ class FakeGuest {
     runtime::GuestEventBatch b;
     b.heartbeat = true;
     b.first_seq = seq_;
+    b.stats.lsm_enforcing = lsm_;
     push(std::move(b));
   }
   void events(std::vector<Event> evs) {
     runtime::GuestEventBatch b;
+    b.stats.lsm_enforcing = lsm_;
     b.first_seq = seq_;
     seq_ += evs.size();
     b.events = std::move(evs);
@@ -88,6 +90,7 @@ class FakeGuest {
           runtime::GuestEventBatch hb;
           hb.heartbeat = true;
           hb.first_seq = seq_;
+          hb.stats.lsm_enforcing = lsm_;
           l.unlock();
           if (!fn(std::move(hb))) return {};
           continue;
@@ -118,6 +121,7 @@ class FakeGuest {
   std::deque<runtime::GuestEventBatch> q_;
   bool ended_ = false;
   bool auto_heartbeat_ = true;
+  bool lsm_ = false;  // batches say the guest's BPF LSM is active (records come in pairs)
   int idle_ = 0;
   std::atomic<uint64_t> seq_{0};
   std::vector<runtime::DenyRuleSpec> pushed_;
@@ -314,6 +318,170 @@ TEST(SandboxMonitor, DefaultRulesPushCorePatternDenyInEnforceMode) {
   bool found = false;
   for (const auto& r : g.pushed_) found |= r.name == "Guest core_pattern open denied";
   EXPECT_TRUE(found);
+}
+
+// ------------------------------------------------------------------ one operation, one alert
+
+// A guest open of core_pattern as the sensor reports it: the LSM record (inside the syscall)
+// and the openat record (at exit, stamped with the enter time), same tid.
+struct OpenRecords {
+  Event sys, lsm;
+};
+OpenRecords core_pattern_write(uint64_t enter_ns, bool denied) {
+  auto base = EventBuilder().guest().container("c1").pid(77).time_ns(enter_ns);
+  OpenRecords r;
+  r.sys = EventBuilder(base).open("/proc/sys/kernel/core_pattern", O_WRONLY | O_TRUNC).res(denied ? -EPERM : 3).build();
+  r.lsm = EventBuilder(base).open("/proc/sys/kernel/core_pattern", O_WRONLY | O_TRUNC, EventType::lsm_file_open).no_res()
+              .time_ns(enter_ns + 20'000).flags(denied ? (1u << 1) : 0).build();
+  return r;
+}
+
+std::unique_ptr<policy::Engine> default_engine(policy::Mode mode) {
+  auto dir = default_rules_dir();
+  EXPECT_TRUE(dir) << dir.error().describe();
+  auto e = load_engine({*dir}, mode);
+  EXPECT_TRUE(e) << e.error().describe();
+  return std::move(*e);
+}
+
+TEST(OperationJoin, CorePatternWriteIsOneAlertInMonitorMode) {
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto m = SandboxMonitor::start(default_engine(policy::Mode::monitor), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m) << m.error().describe();
+  g.heartbeat();
+  auto r = core_pattern_write(1'763'880'000'000'000'000ull, false);
+  g.events({r.lsm, r.sys});  // the LSM record first, as usual
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  std::this_thread::sleep_for(400ms);  // longer than the hold: nothing else may come
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u) << policy::alert_to_json_line(c.alerts.back());
+  const auto& a = c.alerts[0];
+  EXPECT_EQ(a.rule, "Guest core_pattern write");  // the most severe rule names it
+  EXPECT_EQ(a.also_matched, std::vector<std::string>{"Guest core_pattern open denied"});
+  EXPECT_FALSE(a.enforced);
+  EXPECT_EQ(policy::alert_to_json(a)["also_matched"][0], "Guest core_pattern open denied");
+}
+
+TEST(OperationJoin, EnforceModeSyscallRecordFirstStillOneEnforcedAlertAndOneAudit) {
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto m = SandboxMonitor::start(default_engine(policy::Mode::enforce), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m) << m.error().describe();
+  g.heartbeat();
+  auto r = core_pattern_write(1'763'880'000'000'000'000ull, true);
+  g.events({r.sys});  // the other ring buffer was read first
+  g.events({r.lsm});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  std::this_thread::sleep_for(400ms);
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u) << policy::alert_to_json_line(c.alerts.back());
+  EXPECT_TRUE(c.alerts[0].enforced);
+  EXPECT_EQ(c.alerts[0].events.back().type, EventType::lsm_file_open);
+  size_t blocks = 0;
+  for (const auto& a : c.audits) blocks += a.detail.find("denied in-kernel by guest LSM") != std::string::npos;
+  EXPECT_EQ(blocks, 1u);
+}
+
+TEST(OperationJoin, RepeatedWritesPairRecordByRecord) {
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto m = SandboxMonitor::start(default_engine(policy::Mode::monitor), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  auto a = core_pattern_write(1'763'880'000'000'000'000ull, false);
+  auto b = core_pattern_write(1'763'880'000'000'100'000ull, false);  // the same thread, 100 µs later
+  // Each ring buffer is read in order; the two interleave arbitrarily.
+  g.events({a.sys, b.sys, a.lsm, b.lsm});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 2; }));
+  std::this_thread::sleep_for(400ms);
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 2u);
+}
+
+TEST(OperationJoin, RecordWithoutPartnerIsReportedAfterTheHold) {
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto o = options(c);
+  o.join.hold = 100ms;
+  auto m = SandboxMonitor::start(default_engine(policy::Mode::monitor), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  // A failed open never reaches the LSM hook: only the syscall record exists.
+  auto r = core_pattern_write(1'763'880'000'000'000'000ull, false);
+  r.sys.res = -ENOENT;
+  auto t0 = std::chrono::steady_clock::now();
+  g.events({r.sys});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_EQ(c.alerts[0].rule, "Guest core_pattern write");
+}
+
+TEST(OperationJoin, InjectedPairIsJoinedToo) {
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto m = SandboxMonitor::start(default_engine(policy::Mode::monitor), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  ASSERT_TRUE((*m)->flush(3s));  // the guest has said its LSM is active
+  auto r = core_pattern_write(1'763'880'000'000'000'000ull, false);
+  (*m)->inject(r.sys);
+  EXPECT_EQ(c.alert_count(), 0u) << "waits for the LSM record";
+  (*m)->inject(r.lsm);
+  EXPECT_EQ(c.alert_count(), 1u);
+  (*m)->stop();
+  EXPECT_EQ(c.alert_count(), 1u);
+}
+
+TEST(OperationJoin, SequenceCompletedByAGuestRecordStaysItsOwnAlert) {
+  constexpr const char* kSeqRules = R"(
+- rule: open core_pattern
+  desc: t
+  condition: view = guest and evt.type in (openat, lsm_file_open) and fd.name = /proc/sys/kernel/core_pattern
+  output: core_pattern
+  priority: WARNING
+- sequence: unshare then core_pattern
+  desc: t
+  by: [sandbox.id]
+  within: 10s
+  steps:
+    - condition: view = guest and evt.type = unshare
+    - condition: view = guest and evt.type = lsm_file_open and fd.name = /proc/sys/kernel/core_pattern
+  output: seq
+  priority: CRITICAL
+)";
+  auto loaded = policy::load_rules({{"s.yaml", kSeqRules}});
+  ASSERT_FALSE(loaded.diagnostics.has_errors()) << loaded.diagnostics.items().at(0).to_text();
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto m = SandboxMonitor::start(std::make_unique<policy::Engine>(std::move(loaded.rules), policy::EngineConfig{}),
+                                 options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  auto r = core_pattern_write(1'763'880'000'000'000'000ull, false);
+  Event unshare = EventBuilder().guest().container("c1").pid(77).type(EventType::unshare).args({0x10000000})
+                      .time_ns(1'763'879'999'000'000'000ull);
+  g.events({unshare, r.lsm, r.sys});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 2; }));
+  std::this_thread::sleep_for(400ms);
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 2u);
+  int sequences = 0;
+  for (const auto& a : c.alerts) sequences += a.is_sequence;
+  EXPECT_EQ(sequences, 1);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "agent/container/container.h"
+#include "tests/support/busybox_rootfs.h"
 
 namespace kata_sentry::agent {
 namespace {
@@ -45,19 +46,7 @@ class ContainerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
     bundle_ = fs::temp_directory_path() / ("ks-ct-bundle-" + std::to_string(::getpid()));
-    fs::path root = bundle_ / "rootfs";
-    for (const char* d : {"bin", "proc", "sys", "dev", "tmp", "etc", "root", "mnt"})
-      fs::create_directories(root / d);
-    fs::copy_file("/bin/busybox", root / "bin/busybox");
-    // One symlink per applet, like `busybox --install -s`.
-    FILE* list = ::popen("/bin/busybox --list", "r");
-    char name[128];
-    while (list && std::fgets(name, sizeof name, list)) {
-      std::string n(name);
-      while (!n.empty() && n.back() == '\n') n.pop_back();
-      if (!n.empty() && n != "busybox") fs::create_symlink("busybox", root / "bin" / n);
-    }
-    if (list) ::pclose(list);
+    rootfs_error_ = testing::make_busybox_rootfs(bundle_ / "rootfs", {"mnt"});
     cgroup_parent_ = "/sys/fs/cgroup/unified/ks-test-" + std::to_string(::getpid());
   }
 
@@ -68,6 +57,7 @@ class ContainerTest : public ::testing::Test {
 
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN) to create namespaces and mounts";
+    ASSERT_EQ(rootfs_error_, "");
   }
 
   void TearDown() override {
@@ -123,10 +113,12 @@ class ContainerTest : public ::testing::Test {
 
   static fs::path bundle_;
   static fs::path cgroup_parent_;
+  static std::string rootfs_error_;
 };
 
 fs::path ContainerTest::bundle_;
 fs::path ContainerTest::cgroup_parent_;
+std::string ContainerTest::rootfs_error_;
 
 TEST_F(ContainerTest, EchoReachesStdoutPipe) {
   auto r = run(spec({"echo", "hello"}), "echo");

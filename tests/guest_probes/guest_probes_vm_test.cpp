@@ -20,6 +20,7 @@
 
 #include "agent/container/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
+#include "tests/support/vm_sandbox.h"
 
 namespace kata_sentry::runtime {
 namespace {
@@ -27,21 +28,22 @@ namespace {
 using namespace std::chrono_literals;
 constexpr uint32_t kDenied = 1u << 1;  // KS_F_DENIED
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using Outcome = testing::ContainerOutcome;
 
 class GuestProbesVm : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
-    auto created = Sandbox::create(SandboxOptions{});
-    if (!created) {
-      boot_error_ = created.error().describe();
-      return;
-    }
-    sandbox_ = std::move(*created);
+    // The sensor loads in the background; holding it back 3 s makes certain that the "early"
+    // container below is created before it is up (EarlyContainerIsCoveredOnceTheSensorIsUp).
+    ::setenv("KATA_SENTRY_KERNEL_PARAMS", "ks.sensor_delay_ms=3000", 1);
+    boot_error_ = testing::boot_sandbox(sandbox_);
+    ::unsetenv("KATA_SENTRY_KERNEL_PARAMS");
+    if (!sandbox_) return;
+    auto t0 = std::chrono::steady_clock::now();
+    auto early = sandbox_->create_container("early", agent::default_oci_spec({"cat", "/etc/passwd"}, true), "", false);
+    if (!early) boot_error_ = "create early container: " + early.error().describe();
+    early_created_after_boot_ = std::chrono::steady_clock::now() - t0;
     streamer_ = std::thread([] {
       auto s = sandbox_->agent().stream_events([](GuestEventBatch&& b) {
         std::lock_guard lock(mu_);
@@ -67,25 +69,7 @@ class GuestProbesVm : public ::testing::Test {
   }
 
   static Outcome run(const std::string& id, std::vector<std::string> args) {
-    Outcome o;
-    auto& agent = sandbox_->agent();
-    auto st = sandbox_->create_container(id, agent::default_oci_spec(std::move(args), true), "", false);
-    EXPECT_TRUE(st) << st.error().describe();
-    if (!st) return o;
-    auto started = agent.start_container(id);
-    EXPECT_TRUE(started) << started.error().describe();
-    if (!started) return o;
-    std::thread output([&] {
-      (void)agent.read_output(
-          id, "", [&](std::string_view d) { o.out.append(d); },
-          [&](std::string_view d) { o.err.append(d); });
-    });
-    auto waited = agent.wait_process(id, "");
-    output.join();
-    EXPECT_TRUE(waited) << waited.error().describe();
-    if (waited) o.code = waited->shell_code();
-    (void)agent.remove_container(id);
-    return o;
+    return testing::run_container(*sandbox_, id, agent::default_oci_spec(std::move(args), true));
   }
 
   // Waits (up to `timeout`) for an event matching `pred`; returns a copy.
@@ -133,7 +117,27 @@ class GuestProbesVm : public ::testing::Test {
   static inline std::vector<GuestEventBatch> batches_;
   static inline std::atomic<bool> stop_{false};
   static inline std::string stream_status_;
+  static inline std::chrono::steady_clock::duration early_created_after_boot_{};
 };
+
+// First test: the container was registered while the sensor was still held back; its start
+// waits for the sensor, and its events are attributed to it.
+TEST_F(GuestProbesVm, EarlyContainerIsCoveredOnceTheSensorIsUp) {
+  ASSERT_LT(early_created_after_boot_, 2s) << "created too late to prove anything about the window";
+  auto& agent = sandbox_->agent();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(agent.start_container("early"));
+  EXPECT_GT(std::chrono::steady_clock::now() - t0, 500ms) << "StartContainer did not wait for the sensor";
+  (void)agent.read_output("early", "", [](std::string_view) {}, [](std::string_view) {});
+  auto waited = agent.wait_process("early", "");
+  ASSERT_TRUE(waited) << waited.error().describe();
+  auto e = wait_event([](const Event& e) {
+    return e.container_id == "early" && e.path == "/etc/passwd" &&
+           (e.type == EventType::lsm_file_open || e.type == EventType::openat);
+  });
+  EXPECT_TRUE(e) << describe_seen("early") << "\nconsole:\n" << console();
+  (void)agent.remove_container("early");
+}
 
 TEST_F(GuestProbesVm, HeartbeatSaysLsmEnforcing) {
   auto details = sandbox_->agent().guest_details();

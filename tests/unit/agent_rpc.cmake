@@ -3,6 +3,11 @@ add_executable(agent_rpc_server_helper ${PROJECT_SOURCE_DIR}/tests/agent_rpc/age
 target_link_libraries(agent_rpc_server_helper PRIVATE ks_agent_service)
 set_target_properties(agent_rpc_server_helper PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
+ks_test(background_sensor_test TIER unit
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/agent_rpc/background_sensor_test.cpp
+  LIBS ks_core Threads::Threads
+  TIMEOUT 30)
+
 ks_test(agent_rpc_unit_test TIER unit
   SOURCES ${PROJECT_SOURCE_DIR}/tests/agent_rpc/agent_rpc_unit_test.cpp
   LIBS ks_agent_service ks_agent_client ks_proto

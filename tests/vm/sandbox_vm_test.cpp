@@ -18,6 +18,7 @@
 
 #include "agent/container/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
+#include "tests/support/vm_sandbox.h"
 
 namespace kata_sentry::runtime {
 namespace {
@@ -25,10 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
+using Outcome = testing::ContainerOutcome;
 
 bool process_alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
@@ -36,12 +34,8 @@ class SandboxVm : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
-    auto created = Sandbox::create(SandboxOptions{});
-    if (!created) {
-      boot_error_ = created.error().describe();
-      return;
-    }
-    sandbox_ = std::move(*created);
+    boot_error_ = testing::boot_sandbox(sandbox_);
+    if (!sandbox_) return;
     qemu_pid_ = sandbox_->vm().qemu_pid();
     virtiofsd_pid_ = sandbox_->vm().virtiofsd_pid();
     dir_ = sandbox_->dir();
@@ -63,28 +57,7 @@ class SandboxVm : public ::testing::Test {
   // Creates, starts and waits for a container; collects its output.
   static Outcome run(const std::string& id, const agent::OciSpec& spec, const std::string& input = "",
                      bool feed_stdin = false) {
-    Outcome o;
-    auto& agent = sandbox_->agent();
-    auto st = sandbox_->create_container(id, spec, "", feed_stdin);
-    EXPECT_TRUE(st) << st.error().describe();
-    if (!st) return o;
-    auto started = agent.start_container(id);
-    EXPECT_TRUE(started) << started.error().describe();
-    if (!started) return o;
-    std::thread output([&] {
-      (void)agent.read_output(
-          id, "", [&](std::string_view d) { o.out.append(d); }, [&](std::string_view d) { o.err.append(d); });
-    });
-    if (feed_stdin) {
-      EXPECT_TRUE(agent.write_stdin(id, "", input));
-      EXPECT_TRUE(agent.close_stdin(id, ""));
-    }
-    auto waited = agent.wait_process(id, "");
-    output.join();
-    EXPECT_TRUE(waited) << waited.error().describe();
-    if (waited) o.code = waited->shell_code();
-    (void)agent.remove_container(id);
-    return o;
+    return testing::run_container(*sandbox_, id, spec, {}, feed_stdin ? &input : nullptr);
   }
 
   static inline std::unique_ptr<Sandbox> sandbox_;

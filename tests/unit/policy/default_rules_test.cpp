@@ -31,7 +31,7 @@ EventBuilder agent() { return EventBuilder().guest().sandbox("sb1").name("kata-s
 EventBuilder vmm() { return EventBuilder().host().sandbox("sb1").vmm(5000).pid(5000).name("qemu-system-x86_64"); }
 
 TEST_F(DefaultRules, Loaded) {
-  EXPECT_EQ(load_->rules.rules.size(), 20u);
+  EXPECT_EQ(load_->rules.rules.size(), 21u);
   EXPECT_EQ(load_->rules.sequences.size(), 3u);
 }
 
@@ -96,6 +96,23 @@ TEST_F(DefaultRules, CorePatternOpenDenied) {
   ASSERT_NE(it, specs.end());
   EXPECT_TRUE(it->any_container);
   EXPECT_EQ(it->exact_paths, std::vector<std::string>{"/proc/sys/kernel/core_pattern"});
+}
+
+TEST_F(DefaultRules, GuestReadOfSensitiveFileIsDeny) {
+  const char* r = "Guest read of sensitive file";
+  EXPECT_TRUE(fires(r, guest().open("/etc/shadow")));
+  EXPECT_TRUE(fires(r, guest().open("/etc/gshadow", O_RDWR, EventType::lsm_file_open).no_res()));
+  // Near misses: a file beside it, the agent (not a container), the host.
+  EXPECT_FALSE(fires(r, guest().open("/etc/passwd")));
+  EXPECT_FALSE(fires(r, guest().open("/etc/shadow.d/x")));
+  EXPECT_FALSE(fires(r, guest().container("").open("/etc/shadow")));
+  EXPECT_FALSE(fires(r, EventBuilder().host().container("c1").open("/etc/shadow")));
+  auto specs = engine_->enforcement_specs();
+  auto it = std::find_if(specs.begin(), specs.end(), [&](const EnforcementSpec& s) { return s.rule == r; });
+  ASSERT_NE(it, specs.end()) << "must compile to an in-kernel deny spec";
+  EXPECT_TRUE(it->any_container);
+  EXPECT_EQ(it->view, View::guest);
+  EXPECT_EQ(it->exact_paths, (std::vector<std::string>{"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-"}));
 }
 
 TEST_F(DefaultRules, BlockDeviceNode) {
