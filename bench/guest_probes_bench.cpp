@@ -189,8 +189,10 @@ int main(int argc, char** argv) {
       stop_reason = "first drop at " + std::to_string(long(rate)) + " events/s";
       break;
     }
-    best_rate = std::max(best_rate, rate);
-    best_target = target;
+    if (rate > best_rate) {
+      best_rate = rate;
+      best_target = target;
+    }
     if (done / secs < 0.8 * target) {
       stop_reason = "the guest could not make more operations (CPU-bound before any drop)";
       break;
