@@ -1,0 +1,88 @@
+#include "core/cgroup2.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "core/logging.h"
+
+namespace kata_sentry {
+namespace {
+
+Status write_file(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fail_errno("open " + path);
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int saved = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) {
+    errno = saved;
+    return fail_errno("write " + text + " to " + path);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> cgroup2_mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "36 35 0:31 / /sys/fs/cgroup/unified rw,... shared:9 - cgroup2 cgroup2 rw,..."
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, devno, root, mountpoint;
+    head >> id >> parent >> devno >> root >> mountpoint;
+    if (root == "/") return mountpoint;  // a bind of a subtree would hide the rest
+  }
+  return fail(ErrorCode::not_found, "no cgroup2 mount in /proc/self/mountinfo");
+}
+
+Result<uint64_t> cgroup2_id(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return fail_errno("stat " + dir);
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+Status cgroup2_add(const std::string& dir, pid_t pid) {
+  return write_file(dir + "/cgroup.procs", std::to_string(pid));
+}
+
+Result<std::unique_ptr<CgroupDir>> CgroupDir::create(const std::string& relative) {
+  auto mount = cgroup2_mount();
+  if (!mount) return std::unexpected(mount.error());
+  std::filesystem::path p = std::filesystem::path(*mount) / relative;
+  std::error_code ec;
+  std::filesystem::create_directories(p.parent_path(), ec);
+  if (ec) return fail(ErrorCode::io, "create cgroup " + p.parent_path().string() + ": " + ec.message());
+  if (::mkdir(p.c_str(), 0755) != 0) return fail_errno("create cgroup " + p.string());
+  return std::unique_ptr<CgroupDir>(new CgroupDir(p.string()));
+}
+
+CgroupDir::~CgroupDir() {
+  // Processes still inside (a child that outlived its owner) go to the parent, so the
+  // directory can go; they keep running, outside the sandbox's cgroup programs.
+  std::string parent = std::filesystem::path(path_).parent_path().string();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) return;
+    if (errno != EBUSY) break;
+    std::ifstream procs(path_ + "/cgroup.procs");
+    std::vector<std::string> pids;
+    for (std::string pid; std::getline(procs, pid);) pids.push_back(pid);
+    for (const auto& pid : pids) (void)write_file(parent + "/cgroup.procs", pid);
+    ::usleep(10000);
+  }
+  logger("runtime")->warn("cgroup {} not removed: {}", path_, std::strerror(errno));
+}
+
+}  // namespace kata_sentry
