@@ -86,6 +86,22 @@ TEST_F(DefaultRules, RawMemoryDeviceAccessIsDeny) {
   EXPECT_EQ(it->view, View::guest);
 }
 
+// The host network stage: a sandbox host process connecting out is denied by the host cgroup
+// programs in enforce mode; the spec is what they can match (INET, connect + sendto).
+TEST_F(DefaultRules, VmmInetConnectIsHostDeny) {
+  const char* r = "Sandbox VMM INET connect denied";
+  EXPECT_TRUE(fires(r, vmm().connect("10.0.0.1", 443)));
+  EXPECT_TRUE(fires(r, vmm().connect("::1", 22, AF_INET6)));
+  EXPECT_FALSE(fires(r, vmm().type(EventType::connect).path("/run/x.sock")));
+  EXPECT_FALSE(fires(r, guest().connect("10.0.0.1", 443)));
+  auto specs = engine_->enforcement_specs();
+  auto it = std::find_if(specs.begin(), specs.end(), [&](const EnforcementSpec& s) { return s.rule == r; });
+  ASSERT_NE(it, specs.end());
+  EXPECT_EQ(it->view, View::host);
+  EXPECT_EQ(it->event_types, (std::vector<EventType>{EventType::connect, EventType::sendto}));
+  EXPECT_EQ(it->socket_families, (std::vector<uint16_t>{AF_INET, AF_INET6}));
+}
+
 TEST_F(DefaultRules, CorePatternOpenDenied) {
   const char* r = "Guest core_pattern open denied";
   EXPECT_TRUE(fires(r, guest().open("/proc/sys/kernel/core_pattern", O_RDONLY, EventType::lsm_file_open).no_res()));
