@@ -39,6 +39,7 @@ Status RunMonitor::attach(runtime::Sandbox& sandbox) {
   o.vmm_pid = static_cast<uint32_t>(sandbox.vm().qemu_pid());
   o.host_tgids = {o.vmm_pid};
   if (pid_t v = sandbox.vm().virtiofsd_pid(); v > 0) o.helper_tgids = {static_cast<uint32_t>(v)};
+  if (auto cg = sandbox.vm().host_cgroup(); !cg.empty()) o.host_cgroups = {cg};
   o.host_probes = config_.host_probes;
   auto started = SandboxMonitor::start(std::move(engine_), std::move(o), hooks_for(sandbox), writer_.get());
   if (!started) return std::unexpected(started.error());
