@@ -31,7 +31,7 @@ EventBuilder agent() { return EventBuilder().guest().sandbox("sb1").name("kata-s
 EventBuilder vmm() { return EventBuilder().host().sandbox("sb1").vmm(5000).pid(5000).name("qemu-system-x86_64"); }
 
 TEST_F(DefaultRules, Loaded) {
-  EXPECT_EQ(load_->rules.rules.size(), 20u);
+  EXPECT_EQ(load_->rules.rules.size(), 21u);
   EXPECT_EQ(load_->rules.sequences.size(), 3u);
 }
 
