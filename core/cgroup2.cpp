@@ -62,11 +62,15 @@ Result<std::unique_ptr<CgroupDir>> CgroupDir::create(const std::string& relative
   auto mount = cgroup2_mount();
   if (!mount) return std::unexpected(mount.error());
   std::filesystem::path p = std::filesystem::path(*mount) / relative;
-  std::error_code ec;
-  std::filesystem::create_directories(p.parent_path(), ec);
-  if (ec) return fail(ErrorCode::io, "create cgroup " + p.parent_path().string() + ": " + ec.message());
-  if (::mkdir(p.c_str(), 0755) != 0) return fail_errno("create cgroup " + p.string());
-  return std::unique_ptr<CgroupDir>(new CgroupDir(p.string()));
+  // Another CgroupDir's destructor may remove the shared parent between the two steps: retry.
+  for (int attempt = 0;; ++attempt) {
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) return fail(ErrorCode::io, "create cgroup " + p.parent_path().string() + ": " + ec.message());
+    if (::mkdir(p.c_str(), 0755) == 0) break;
+    if (errno != ENOENT || attempt == 3) return fail_errno("create cgroup " + p.string());
+  }
+  return std::unique_ptr<CgroupDir>(new CgroupDir(p.string(), *mount));
 }
 
 CgroupDir::~CgroupDir() {
@@ -74,7 +78,13 @@ CgroupDir::~CgroupDir() {
   // directory can go; they keep running, outside the sandbox's cgroup programs.
   std::string parent = std::filesystem::path(path_).parent_path().string();
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) return;
+    if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) {
+      // Parents created for grouping (kata-sentry/) go with the last child; a busy one stays.
+      for (auto dir = std::filesystem::path(path_).parent_path(); dir.string().size() > mount_.size();
+           dir = dir.parent_path())
+        if (::rmdir(dir.c_str()) != 0) break;
+      return;
+    }
     if (errno != EBUSY) break;
     std::ifstream procs(path_ + "/cgroup.procs");
     std::vector<std::string> pids;

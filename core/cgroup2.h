@@ -23,11 +23,12 @@ Result<uint64_t> cgroup2_id(const std::string& dir);
 Status cgroup2_add(const std::string& dir, pid_t pid);
 
 // A cgroup directory this process created: removed by the destructor (after moving any process
-// still in it to the parent, so that a leftover process cannot pin it). Not copyable.
+// still in it to the parent, so that a leftover process cannot pin it), with the parents
+// between it and the mount when they are empty. Not copyable.
 class CgroupDir {
  public:
-  // Creates <cgroup2 mount>/<relative> (and missing parents, which are left in place: they
-  // are shared between sandboxes). Fails when there is no cgroup2 or mkdir fails.
+  // Creates <cgroup2 mount>/<relative> (and missing parents, shared between sandboxes).
+  // Fails when there is no cgroup2 or mkdir fails.
   static Result<std::unique_ptr<CgroupDir>> create(const std::string& relative);
   ~CgroupDir();
   CgroupDir(const CgroupDir&) = delete;
@@ -37,8 +38,9 @@ class CgroupDir {
   Status add(pid_t pid) const { return cgroup2_add(path_, pid); }
 
  private:
-  explicit CgroupDir(std::string path) : path_(std::move(path)) {}
+  CgroupDir(std::string path, std::string mount) : path_(std::move(path)), mount_(std::move(mount)) {}
   std::string path_;
+  std::string mount_;
 };
 
 }  // namespace kata_sentry
