@@ -53,7 +53,19 @@ Hooks hooks_for(const std::vector<EventType>& types) {
 
 Result<DeviceNode> stat_device_node(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path);
+  if (::stat(path.c_str(), &st) != 0) {
+    // Nodes whose numbers the kernel fixes (Documentation/admin-guide/devices.txt): a host
+    // without the node (no devtmpfs entry) can still be attacked with a mknod'ed one.
+    static constexpr struct {
+      const char* path;
+      uint32_t minor;
+    } kFixed[] = {{"/dev/mem", 1}, {"/dev/kmem", 2}, {"/dev/port", 4}};
+    int saved = errno;
+    for (const auto& f : kFixed)
+      if (saved == ENOENT && path == f.path) return DeviceNode{BPF_DEVCG_DEV_CHAR, 1, f.minor};
+    errno = saved;
+    return fail_errno("stat " + path);
+  }
   if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
     return fail(ErrorCode::invalid_argument, path + " is not a device node");
   return DeviceNode{S_ISCHR(st.st_mode) ? uint32_t(BPF_DEVCG_DEV_CHAR) : uint32_t(BPF_DEVCG_DEV_BLOCK),

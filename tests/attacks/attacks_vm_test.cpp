@@ -7,11 +7,14 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -374,6 +377,16 @@ namespace {
 TEST_F(Enforce, HostInetConnectFromTheVmmCgroupFailsWithEperm) {
   auto cgroup = suite_->sandbox_->vm().host_cgroup();
   ASSERT_FALSE(cgroup.empty()) << "the sandbox has no cgroup of its own";
+  // QEMU and virtiofsd run in it from their first instruction (joined before exec).
+  auto qemu_cg = cgroup2_id(cgroup);
+  ASSERT_TRUE(qemu_cg);
+  for (pid_t p : {suite_->sandbox_->vm().qemu_pid(), suite_->sandbox_->vm().virtiofsd_pid()}) {
+    std::ifstream in("/proc/" + std::to_string(p) + "/cgroup");
+    std::string line, v2;
+    while (std::getline(in, line))
+      if (line.rfind("0::", 0) == 0) v2 = line.substr(3);
+    EXPECT_TRUE(cgroup.ends_with(v2) && !v2.empty() && v2 != "/") << "pid " << p << " is in " << v2 << ", not " << cgroup;
+  }
   bool installed = false;
   for (const auto& r : suite_->audits())
     installed |= r.ok && r.view == View::host && r.detail.find("in host cgroup programs") != std::string::npos &&
@@ -436,6 +449,52 @@ TEST_F(Enforce, HostInetConnectFromTheVmmCgroupFailsWithEperm) {
   EXPECT_TRUE(refusal_audited()) << suite_->dump();
   EXPECT_TRUE(enforced_alert()) << suite_->dump();
   EXPECT_GE(suite_->monitor_->stats().host_refusals, 1u);
+}
+
+}  // namespace
+}  // namespace kata_sentry::monitor
+
+namespace kata_sentry::monitor {
+namespace {
+
+// Host stage 2, raw memory: "Sandbox VMM raw memory device" puts char 1:1 (/dev/mem) into the
+// cgroup/dev program, so even a node made elsewhere with mknod is refused, at the mknod.
+TEST_F(Enforce, HostMknodOfDevMemFromTheVmmCgroupFailsWithEperm) {
+  auto cgroup = suite_->sandbox_->vm().host_cgroup();
+  ASSERT_FALSE(cgroup.empty());
+  const std::string node = "/tmp/ks-attack-mem-" + std::to_string(::getpid());
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char c;
+    ::close(go[1]);
+    if (::read(go[0], &c, 1) != 1) _exit(200);
+    if (::mknod(node.c_str(), S_IFCHR | 0600, makedev(1, 1)) == 0) _exit(0);
+    _exit(errno);
+  }
+  ::close(go[0]);
+  auto joined = cgroup2_add(cgroup, child);
+  ASSERT_TRUE(joined) << joined.error().describe();
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  ::unlink(node.c_str());
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), EPERM);
+  auto audited = [&] {
+    for (const auto& r : suite_->audits())
+      if (r.ok && r.rule == "Sandbox VMM raw memory device" &&
+          r.detail.find("denied in-kernel by host cgroup/dev (EPERM): mknod of char device 1:1 (host pid " +
+                        std::to_string(child)) != std::string::npos)
+        return true;
+    return false;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!audited() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(audited()) << suite_->dump();
 }
 
 }  // namespace

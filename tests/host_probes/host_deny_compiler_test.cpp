@@ -150,6 +150,20 @@ TEST(HostDenyCompiler, RuleIdsIndexTheInputAndCapacityIsChecked) {
   EXPECT_NE(s.refused[0].find("kernel entries"), std::string::npos) << s.refused[0];
 }
 
+// /dev/mem and friends have kernel-fixed numbers: a host without the node still gets the rule.
+TEST(HostDenyCompiler, FixedNumberNodesResolveWithoutTheNode) {
+  auto mem = stat_device_node("/dev/mem");
+  ASSERT_TRUE(mem) << mem.error().describe();
+  EXPECT_EQ(mem->type, unsigned(BPF_DEVCG_DEV_CHAR));
+  EXPECT_EQ(mem->major, 1u);
+  EXPECT_EQ(mem->minor, 1u);
+  EXPECT_EQ(stat_device_node("/dev/port")->minor, 4u);
+  EXPECT_FALSE(stat_device_node("/dev/ks-no-such-node"));
+  auto null = stat_device_node("/dev/null");
+  ASSERT_TRUE(null);
+  EXPECT_EQ(null->minor, 3u);
+}
+
 TEST(HostDenyCompiler, ParsesAddressesAndNets) {
   auto v4 = parse_ip_net("127.0.0.1");
   ASSERT_TRUE(v4);

@@ -31,7 +31,7 @@ EventBuilder agent() { return EventBuilder().guest().sandbox("sb1").name("kata-s
 EventBuilder vmm() { return EventBuilder().host().sandbox("sb1").vmm(5000).pid(5000).name("qemu-system-x86_64"); }
 
 TEST_F(DefaultRules, Loaded) {
-  EXPECT_EQ(load_->rules.rules.size(), 21u);
+  EXPECT_EQ(load_->rules.rules.size(), 22u);
   EXPECT_EQ(load_->rules.sequences.size(), 3u);
 }
 
@@ -100,6 +100,18 @@ TEST_F(DefaultRules, VmmInetConnectIsHostDeny) {
   EXPECT_EQ(it->view, View::host);
   EXPECT_EQ(it->event_types, (std::vector<EventType>{EventType::connect, EventType::sendto}));
   EXPECT_EQ(it->socket_families, (std::vector<uint16_t>{AF_INET, AF_INET6}));
+}
+
+TEST_F(DefaultRules, VmmRawMemoryDeviceIsHostDeny) {
+  const char* r = "Sandbox VMM raw memory device";
+  EXPECT_TRUE(fires(r, vmm().open("/dev/mem", O_RDONLY)));
+  EXPECT_FALSE(fires(r, vmm().open("/dev/null", O_RDONLY)));
+  EXPECT_FALSE(fires(r, guest().open("/dev/mem", O_RDONLY)));
+  auto specs = engine_->enforcement_specs();
+  auto it = std::find_if(specs.begin(), specs.end(), [&](const EnforcementSpec& s) { return s.rule == r; });
+  ASSERT_NE(it, specs.end());
+  EXPECT_EQ(it->view, View::host);
+  EXPECT_EQ(it->exact_paths, (std::vector<std::string>{"/dev/mem", "/dev/kmem", "/dev/port"}));
 }
 
 TEST_F(DefaultRules, CorePatternOpenDenied) {
