@@ -57,10 +57,11 @@ void RunMonitor::detach(bool container_ran) noexcept {
   auto log = logger("runtime");
   log->info(
       "monitor: {} alert(s); host {} record(s), {} ring-buffer drop(s); guest {} event(s) in {} batch(es), {} heartbeat(s), "
-      "{} rate-limited, {} missing by seq; guest-reported drops {} ring-buffer, {} rate-limited, {} queue",
+      "{} rate-limited, {} missing by seq; guest-reported drops {} ring-buffer, {} rate-limited, {} queue; "
+      "host deny {} ({} refusal(s), {} record(s) lost)",
       s.alerts, s.host_records, s.host_ringbuf_drops + s.host_pending_drops, s.guest_events, s.guest_batches, s.guest_heartbeats,
       s.guest_rate_limited, s.guest_seq_missing, s.guest_reported.ringbuf_drops, s.guest_reported.rate_limited,
-      s.guest_reported.queue_drops);
+      s.guest_reported.queue_drops, s.host_deny_attached ? "attached" : "off", s.host_refusals, s.host_refusal_drops);
   monitor_.reset();
 }
 
