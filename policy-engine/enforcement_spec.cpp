@@ -63,8 +63,10 @@ std::string field_group(const std::string& f) {
   if (f == "proc.exe") return "proc.exepath";
   if (f == "fd.directory") return "fd.name";
   if (f == "fd.typechar" || f == "fd.type" || f == "fd.sockfamily") return "family";
-  if (f == "fd.sport" || f == "fd.rport" || f == "fd.port") return "port";
-  if (f == "fd.sip" || f == "fd.rip" || f == "fd.ip" || f == "fd.snet" || f == "fd.rnet" || f == "fd.net") return "ip";
+  // Only the destination: the programs see where a connect goes, not the local end, so the
+  // either-side fields (fd.ip, fd.net, fd.port) are not enforceable.
+  if (f == "fd.sport" || f == "fd.rport") return "port";
+  if (f == "fd.sip" || f == "fd.rip" || f == "fd.snet" || f == "fd.rnet") return "ip";
   return f;
 }
 

@@ -33,8 +33,8 @@ struct EnforcementSpec {
   std::optional<View> view;               // view = guest|host
   // Network destination (connect/sendto): only host cgroup programs can match these.
   std::vector<uint16_t> socket_families;  // fd.typechar / fd.type / fd.sockfamily: AF_INET, AF_INET6
-  std::vector<uint16_t> ports;            // fd.sport / fd.rport / fd.port = / in
-  std::vector<std::string> ip_nets;       // fd.sip / fd.rip / fd.ip (address), fd.snet / fd.rnet / fd.net (CIDR)
+  std::vector<uint16_t> ports;            // fd.sport / fd.rport = / in (the destination's)
+  std::vector<std::string> ip_nets;       // fd.sip / fd.rip (address), fd.snet / fd.rnet (CIDR)
 
   nlohmann::json to_json() const;
 };

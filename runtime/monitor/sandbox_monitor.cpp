@@ -220,7 +220,12 @@ void SandboxMonitor::host_deny_loop() noexcept {
     std::vector<Event> refusals;
     auto polled = host_deny_->poll(100, [&](std::span<const uint8_t> record) {
       auto ev = decode_event(record, View::host, clock);
-      if (ev) refusals.push_back(std::move(*ev));
+      if (ev) {
+        refusals.push_back(std::move(*ev));
+      } else {
+        std::lock_guard lock(mu_);
+        ++stats_.host_decode_errors;  // the refusal happened; only its record is unreadable
+      }
     });
     if (!polled) {
       logger("runtime")->error("sandbox {}: host deny poll: {}", options_.sandbox_id, polled.error().describe());

@@ -227,6 +227,10 @@ TEST(Loader, DenyConnectDestination) {
   auto unix_sock = load_text("- rule: D\n  desc: d\n  condition: evt.type = connect and fd.typechar = u\n  output: o\n"
                              "  priority: error\n  action: deny\n");
   EXPECT_NE(diagnostics_text(unix_sock).find("only INET destinations"), std::string::npos) << diagnostics_text(unix_sock);
+  auto either = load_text("- rule: D\n  desc: d\n  condition: evt.type = connect and fd.port = 22\n  output: o\n"
+                          "  priority: error\n  action: deny\n");
+  EXPECT_NE(diagnostics_text(either).find("'fd.port = 22' cannot be enforced in-kernel"), std::string::npos)
+      << diagnostics_text(either);
   auto port = load_text("- rule: D\n  desc: d\n  condition: evt.type = connect and fd.sport = 70000\n  output: o\n"
                         "  priority: error\n  action: deny\n");
   EXPECT_NE(diagnostics_text(port).find("'70000' is not a port"), std::string::npos) << diagnostics_text(port);
