@@ -73,26 +73,45 @@ Result<std::unique_ptr<CgroupDir>> CgroupDir::create(const std::string& relative
   return std::unique_ptr<CgroupDir>(new CgroupDir(p.string(), *mount));
 }
 
-CgroupDir::~CgroupDir() {
-  // Processes still inside (a child that outlived its owner) go to the parent, so the
-  // directory can go; they keep running, outside the sandbox's cgroup programs.
-  std::string parent = std::filesystem::path(path_).parent_path().string();
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::rmdir(path_.c_str()) == 0 || errno == ENOENT) {
-      // Parents created for grouping (kata-sentry/) go with the last child; a busy one stays.
-      for (auto dir = std::filesystem::path(path_).parent_path(); dir.string().size() > mount_.size();
-           dir = dir.parent_path())
-        if (::rmdir(dir.c_str()) != 0) break;
-      return;
+namespace {
+
+// rmdir `path`, making way for it: leftovers are killed or moved to the parent; then the empty
+// parents up to `mount`. A process that is exiting leaves its cgroup a moment later: retried.
+Status remove_dir(const std::string& path, const std::string& mount, bool kill_leftovers) {
+  std::filesystem::path p(path);
+  std::string parent = p.parent_path().string();
+  for (int attempt = 0;; ++attempt) {
+    if (::rmdir(path.c_str()) == 0 || errno == ENOENT) break;
+    if (errno != EBUSY || attempt == 50) return fail_errno("remove cgroup " + path);
+    if (kill_leftovers) {
+      (void)write_file(path + "/cgroup.kill", "1");
+    } else {
+      std::ifstream procs(path + "/cgroup.procs");
+      std::vector<std::string> pids;
+      for (std::string pid; std::getline(procs, pid);) pids.push_back(pid);
+      for (const auto& pid : pids) (void)write_file(parent + "/cgroup.procs", pid);
     }
-    if (errno != EBUSY) break;
-    std::ifstream procs(path_ + "/cgroup.procs");
-    std::vector<std::string> pids;
-    for (std::string pid; std::getline(procs, pid);) pids.push_back(pid);
-    for (const auto& pid : pids) (void)write_file(parent + "/cgroup.procs", pid);
     ::usleep(10000);
   }
-  logger("runtime")->warn("cgroup {} not removed: {}", path_, std::strerror(errno));
+  // Parents created for grouping (kata-sentry/) go with the last child; a busy one stays.
+  for (auto dir = p.parent_path(); dir.string().size() > mount.size(); dir = dir.parent_path())
+    if (::rmdir(dir.c_str()) != 0) break;
+  return {};
+}
+
+}  // namespace
+
+Status cgroup2_remove(const std::string& relative, bool kill_leftovers) {
+  auto mount = cgroup2_mount();
+  if (!mount) return std::unexpected(mount.error());
+  return remove_dir((std::filesystem::path(*mount) / relative).string(), *mount, kill_leftovers);
+}
+
+CgroupDir::~CgroupDir() {
+  // A process still inside (a child that outlived its owner) goes to the parent, so the
+  // directory can go; it keeps running, outside the sandbox's cgroup programs.
+  if (auto st = remove_dir(path_, mount_, false); !st)
+    logger("runtime")->warn("cgroup {} not removed: {}", path_, st.error().describe());
 }
 
 }  // namespace kata_sentry

@@ -22,6 +22,14 @@ Result<uint64_t> cgroup2_id(const std::string& dir);
 // Moves `pid` (0: the caller) into the cgroup directory `dir`.
 Status cgroup2_add(const std::string& dir, pid_t pid);
 
+// The cgroup of a sandbox's host processes (QEMU, virtiofsd), relative to the cgroup2 mount.
+inline std::string sandbox_cgroup_name(const std::string& sandbox_id) { return "kata-sentry/" + sandbox_id; }
+
+// Removes <cgroup2 mount>/<relative> and then its parents up to the mount while they are
+// empty. Processes still inside are killed (cgroup.kill) when `kill_leftovers`, else moved to
+// the parent. Missing is fine; fails when the directory stays (named with its errno).
+Status cgroup2_remove(const std::string& relative, bool kill_leftovers);
+
 // A cgroup directory this process created: removed by the destructor (after moving any process
 // still in it to the parent, so that a leftover process cannot pin it), with the parents
 // between it and the mount when they are empty. Not copyable.

@@ -65,7 +65,7 @@ Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
   if (virtiofsd.empty()) return fail(ErrorCode::unavailable, "start virtiofsd: not installed (apt-get install qemu-system-common)");
   // A cgroup of its own, so that deny programs can be attached to exactly this sandbox's host
   // processes. Optional: without cgroup2 the sandbox runs, and host deny reports itself off.
-  if (auto cg = CgroupDir::create("kata-sentry/" + config.id); cg) {
+  if (auto cg = CgroupDir::create(sandbox_cgroup_name(config.id)); cg) {
     vm->cgroup_ = std::move(*cg);
   } else {
     log->warn("sandbox {}: no cgroup of its own ({}); host deny programs cannot be attached", config.id,
