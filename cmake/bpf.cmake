@@ -24,13 +24,15 @@ function(ks_bpf_skeleton target)
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/${ARG_SOURCE})
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
   set(skel ${CMAKE_CURRENT_BINARY_DIR}/${name}.skel.h)
+  # Every shared BPF header, so that changing one rebuilds every object that may include it.
+  file(GLOB shared_headers CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/bpf/include/kata_sentry/*.h)
   add_custom_command(OUTPUT ${obj}
     COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
             -I${KS_VMLINUX_DIR} -I${PROJECT_SOURCE_DIR}/bpf/include -I${CMAKE_CURRENT_SOURCE_DIR}
             -c ${src} -o ${obj}
     # vmlinux.h is generated in another directory: ordered by the target dependency below
     # (a file dependency across directories has no rule in the Makefile generator).
-    DEPENDS ${src} ${PROJECT_SOURCE_DIR}/bpf/include/kata_sentry/event_abi.h ${ARG_DEPENDS}
+    DEPENDS ${src} ${shared_headers} ${ARG_DEPENDS}
     COMMENT "BPF ${name}.bpf.c")
   add_custom_command(OUTPUT ${skel}
     COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}

@@ -53,6 +53,8 @@ constexpr std::array kTypes = {
     TypeInfo{EventType::lsm_socket_connect, "lsm_socket_connect"},
     TypeInfo{EventType::lsm_inode_mknod, "lsm_inode_mknod"},
     TypeInfo{EventType::lsm_sb_mount, "lsm_sb_mount"},
+    TypeInfo{EventType::cgroup_connect, "cgroup_connect"},
+    TypeInfo{EventType::cgroup_device, "cgroup_device"},
 };
 
 struct ArgNames {
@@ -97,6 +99,8 @@ constexpr std::array kArgNames = {
     ArgNames{EventType::lsm_socket_connect, {"fd"}},
     ArgNames{EventType::lsm_inode_mknod, {"mode", "dev"}},
     ArgNames{EventType::lsm_sb_mount, {"flags"}},
+    ArgNames{EventType::cgroup_connect, {"hook", "sock_type", "unused", "rule"}},
+    ArgNames{EventType::cgroup_device, {"access", "major", "minor", "rule"}},
 };
 
 }  // namespace

@@ -57,6 +57,8 @@ enum class EventType : uint16_t {
   lsm_socket_connect = 57,
   lsm_inode_mknod = 58,
   lsm_sb_mount = 59,
+  cgroup_connect = 60,  // refused by a host cgroup program (connect4/6, sendmsg4/6)
+  cgroup_device = 61,   // refused by the host cgroup/dev program
 };
 
 // Falco's name for the type ("execve", "openat", "procexit", ...); "" for none/unknown.

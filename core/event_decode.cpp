@@ -29,6 +29,8 @@ static_assert(sizeof(ks_event) == 152 + 2 * KS_PATH_LEN + KS_ARGV_LEN);
 static_assert(sizeof(ks_event) % 8 == 0);
 static_assert(KS_EVT_MEMFD_CREATE == static_cast<int>(EventType::memfd_create));
 static_assert(KS_EVT_LSM_SB_MOUNT == static_cast<int>(EventType::lsm_sb_mount));
+static_assert(KS_EVT_CGROUP_CONNECT == static_cast<int>(EventType::cgroup_connect));
+static_assert(KS_EVT_CGROUP_DEVICE == static_cast<int>(EventType::cgroup_device));
 
 namespace {
 

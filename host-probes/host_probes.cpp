@@ -21,6 +21,7 @@
 #include <linux/types.h>
 
 #include "host-probes/bpf/host_probes_cfg.h"
+#include "host-probes/libbpf_log.h"
 #include "host_probes.skel.h"
 
 namespace kata_sentry::probes {
@@ -65,10 +66,6 @@ int libbpf_print_bridge(enum libbpf_print_level level, const char* fmt, va_list 
   return n;
 }
 
-void install_libbpf_logging() {
-  static std::once_flag once;
-  std::call_once(once, [] { libbpf_set_print(libbpf_print_bridge); });
-}
 
 // Syscall tracepoints that some kernels lack (older kernels: openat2, fchmodat2;
 // CONFIG_MODULES=n: the module syscalls); missing ones are skipped with a warning.
@@ -97,6 +94,11 @@ size_t round_ring_size(size_t bytes) {
 }
 
 }  // namespace
+
+void install_libbpf_logging() {
+  static std::once_flag once;
+  std::call_once(once, [] { libbpf_set_print(libbpf_print_bridge); });
+}
 
 struct HostProbes::Impl {
   // Member order is destruction order reversed: the ring buffer goes first, then the

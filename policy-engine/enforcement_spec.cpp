@@ -1,5 +1,7 @@
 #include "policy-engine/enforcement_spec.h"
 
+#include <sys/socket.h>
+
 #include <charconv>
 
 #include "policy-engine/condition.h"
@@ -12,7 +14,7 @@ bool enforceable_type(EventType t) {
   switch (t) {
     case EventType::open: case EventType::openat: case EventType::openat2: case EventType::lsm_file_open:
     case EventType::execve: case EventType::execveat: case EventType::lsm_bprm_check:
-    case EventType::connect: case EventType::lsm_socket_connect:
+    case EventType::connect: case EventType::lsm_socket_connect: case EventType::sendto:
     case EventType::mknodat: case EventType::lsm_inode_mknod:
     case EventType::mount: case EventType::lsm_sb_mount:
     case EventType::ptrace: case EventType::lsm_ptrace_access:
@@ -53,7 +55,20 @@ std::string describe(const Ast& a) {
 }
 
 const char* kWhy = "in-kernel enforcement matches only evt.type, fd.name (exact or prefix), proc.exepath/proc.name, "
-                   "user.uid, container.id, proc.cgroup_id, sandbox.id and view";
+                   "user.uid, container.id, proc.cgroup_id, sandbox.id, view, and for connections fd.typechar, "
+                   "fd.sip/fd.snet and fd.sport";
+
+// Fields that say the same thing to an in-kernel program, for an 'or' over one field.
+std::string field_group(const std::string& f) {
+  if (f == "proc.exe") return "proc.exepath";
+  if (f == "fd.directory") return "fd.name";
+  if (f == "fd.typechar" || f == "fd.type" || f == "fd.sockfamily") return "family";
+  // Only the destination: the programs see where a connect goes, not the local end, so the
+  // either-side fields (fd.ip, fd.net, fd.port) are not enforceable.
+  if (f == "fd.sport" || f == "fd.rport") return "port";
+  if (f == "fd.sip" || f == "fd.rip" || f == "fd.snet" || f == "fd.rnet") return "ip";
+  return f;
+}
 
 class Builder {
  public:
@@ -77,6 +92,9 @@ class Builder {
       return bad(a, "a negation cannot be enforced");
     }
     if (a.kind != Ast::Kind::check) return bad(a, "");
+    // Every event an in-kernel program sees belongs to a sandbox (the guest's own, or the
+    // host cgroup the programs are attached to), so this check holds by construction.
+    if (a.op == Op::exists && a.lhs.field.text == "sandbox.id" && a.lhs.transformers.empty()) return {};
     return add_check(a);
   }
 
@@ -92,8 +110,7 @@ class Builder {
     std::string field;
     for (const auto& k : a.kids) {
       if (k->kind != Ast::Kind::check || !k->lhs.transformers.empty()) return bad(a, "an 'or' must constrain one field");
-      std::string f = k->lhs.field.text == "proc.exe" ? "proc.exepath" : k->lhs.field.text;
-      if (f == "fd.directory") f = "fd.name";
+      std::string f = field_group(k->lhs.field.text);
       if (!field.empty() && f != field) return bad(a, "an 'or' must constrain one field");
       field = f;
     }
@@ -149,6 +166,25 @@ class Builder {
       return {};
     }
     if (f == "sandbox.id" && eq) return append(s_.sandbox_ids, a.values);
+    if (field_group(f) == "family" && eq) {
+      for (const auto& v : a.values) {
+        if (v == "4" || v == "ipv4") s_.socket_families.push_back(AF_INET);
+        else if (v == "6" || v == "ipv6") s_.socket_families.push_back(AF_INET6);
+        else if (v == "ip") s_.socket_families.insert(s_.socket_families.end(), {AF_INET, AF_INET6});
+        else return bad(a, "only INET destinations (fd.typechar 4 or 6) can be matched in-kernel");
+      }
+      return {};
+    }
+    if (field_group(f) == "port" && eq) {
+      for (const auto& v : a.values) {
+        uint32_t port = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
+        if (ec != std::errc() || p != v.data() + v.size() || port > 65535) return bad(a, "'" + v + "' is not a port");
+        s_.ports.push_back(static_cast<uint16_t>(port));
+      }
+      return {};
+    }
+    if (field_group(f) == "ip" && eq) return append(s_.ip_nets, a.values);
     if (f == "view" && a.op == Op::eq) {
       s_.view = view_from_name(a.values[0]);
       if (!s_.view) return bad(a, "view is host or guest");
@@ -184,7 +220,8 @@ nlohmann::json EnforcementSpec::to_json() const {
   nlohmann::json j = {{"rule", rule}, {"event_types", types}, {"exact_paths", exact_paths},
                       {"path_prefixes", path_prefixes}, {"binaries", binaries}, {"comms", comms},
                       {"any_container", any_container}, {"container_ids", container_ids},
-                      {"cgroup_ids", cgroup_ids}, {"sandbox_ids", sandbox_ids}};
+                      {"cgroup_ids", cgroup_ids}, {"sandbox_ids", sandbox_ids},
+                      {"socket_families", socket_families}, {"ports", ports}, {"ip_nets", ip_nets}};
   j["uid"] = uid ? nlohmann::json(*uid) : nlohmann::json(nullptr);
   j["view"] = view ? nlohmann::json(view_name(*view)) : nlohmann::json(nullptr);
   return j;

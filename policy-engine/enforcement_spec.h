@@ -31,6 +31,10 @@ struct EnforcementSpec {
   std::vector<uint64_t> cgroup_ids;       // proc.cgroup_id = / in
   std::vector<std::string> sandbox_ids;   // sandbox.id = / in
   std::optional<View> view;               // view = guest|host
+  // Network destination (connect/sendto): only host cgroup programs can match these.
+  std::vector<uint16_t> socket_families;  // fd.typechar / fd.type / fd.sockfamily: AF_INET, AF_INET6
+  std::vector<uint16_t> ports;            // fd.sport / fd.rport = / in (the destination's)
+  std::vector<std::string> ip_nets;       // fd.sip / fd.rip (address), fd.snet / fd.rnet (CIDR)
 
   nlohmann::json to_json() const;
 };

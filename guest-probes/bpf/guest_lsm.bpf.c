@@ -24,14 +24,10 @@
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
+#include "kata_sentry/uapi_defs.bpf.h"
 #include "bpf/guest_lsm_abi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-#define EPERM 1
-#define AF_INET 2
-#define AF_INET6 10
-#define AF_VSOCK 40
 
 const volatile struct guest_lsm_cfg cfg = {};
 

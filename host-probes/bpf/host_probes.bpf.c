@@ -18,17 +18,10 @@
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
+#include "kata_sentry/uapi_defs.bpf.h"
 #include "bpf/host_probes_cfg.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Not in vmlinux.h: uapi macros. */
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define AF_VSOCK 40
-#define AT_FDCWD -100
-#define CLONE_THREAD 0x00010000
 
 /* Set by the loader before load; constant for the verifier, so disabled scope code is pruned. */
 const volatile struct host_probes_cfg cfg = {};

@@ -13,15 +13,24 @@
 namespace kata_sentry::runtime {
 
 // The guest-enforceable subset for the sandbox `sandbox_id`: specs restricted to the host
-// view or to other sandboxes are left out (they are not this guest's to enforce).
+// view or to other sandboxes are left out (they are not this guest's to enforce). A spec with
+// a connection destination (family, port, address) is refused into `refused` ("<rule>: <why>"):
+// the guest LSM's socket_connect entries cannot match one, and sending the rest of the rule
+// would refuse every connect.
 inline std::vector<DenyRuleSpec> guest_deny_rules(const std::vector<policy::EnforcementSpec>& specs,
-                                                  std::string_view sandbox_id) {
+                                                  std::string_view sandbox_id,
+                                                  std::vector<std::string>* refused = nullptr) {
   std::vector<DenyRuleSpec> out;
   for (const auto& s : specs) {
     if (s.view && *s.view != View::guest) continue;
     if (!s.sandbox_ids.empty() &&
         std::find(s.sandbox_ids.begin(), s.sandbox_ids.end(), sandbox_id) == s.sandbox_ids.end())
       continue;
+    if (!s.socket_families.empty() || !s.ports.empty() || !s.ip_nets.empty()) {
+      if (refused)
+        refused->push_back(s.rule + ": the guest LSM cannot match a connection's family, port or address");
+      continue;
+    }
     DenyRuleSpec d;
     d.name = s.rule;
     d.event_types = s.event_types;

@@ -9,6 +9,7 @@
 
 #include "core/host_support.h"
 #include "host-probes/capabilities.h"
+#include "host-probes/host_deny.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/flags.h"
 
@@ -39,6 +40,7 @@ int cmd_check(int argc, char** argv) {
   auto backend = probes::choose_backend(bpf);
   Capability kvm = probe_kvm(), vsock = probe_vhost_vsock(), virtiofsd = probe_virtiofsd(),
              cgroup2 = probe_cgroup2();
+  Capability host_deny = probes::probe_host_deny();
 
   if (json) {
     nlohmann::ordered_json types = nlohmann::ordered_json::object();
@@ -56,6 +58,7 @@ int cmd_check(int argc, char** argv) {
           {"lsm", to_json(bpf.bpf_lsm)},
           {"kprobes", to_json(bpf.kprobe)}}},
         {"host_probes", {{"lsm", backend.use_lsm}, {"fentry", backend.use_fentry}, {"report", backend.report}}},
+        {"host_deny", to_json(host_deny)},
         {"kvm", to_json(kvm)},
         {"vhost_vsock", to_json(vsock)},
         {"virtiofsd", to_json(virtiofsd)},
@@ -74,6 +77,7 @@ int cmd_check(int argc, char** argv) {
   print_line("BPF LSM", bpf.bpf_lsm);
   print_line("kprobes", bpf.kprobe);
   std::printf("Host probes: %s\n", backend.report.c_str());
+  print_line("host deny", host_deny);
   std::printf("Virtualization:\n");
   print_line("KVM", kvm);
   print_line("vhost-vsock", vsock);

@@ -39,6 +39,7 @@ Status RunMonitor::attach(runtime::Sandbox& sandbox) {
   o.vmm_pid = static_cast<uint32_t>(sandbox.vm().qemu_pid());
   o.host_tgids = {o.vmm_pid};
   if (pid_t v = sandbox.vm().virtiofsd_pid(); v > 0) o.helper_tgids = {static_cast<uint32_t>(v)};
+  if (auto cg = sandbox.vm().host_cgroup(); !cg.empty()) o.host_cgroups = {cg};
   o.host_probes = config_.host_probes;
   auto started = SandboxMonitor::start(std::move(engine_), std::move(o), hooks_for(sandbox), writer_.get());
   if (!started) return std::unexpected(started.error());
@@ -56,10 +57,11 @@ void RunMonitor::detach(bool container_ran) noexcept {
   auto log = logger("runtime");
   log->info(
       "monitor: {} alert(s); host {} record(s), {} ring-buffer drop(s); guest {} event(s) in {} batch(es), {} heartbeat(s), "
-      "{} rate-limited, {} missing by seq; guest-reported drops {} ring-buffer, {} rate-limited, {} queue",
+      "{} rate-limited, {} missing by seq; guest-reported drops {} ring-buffer, {} rate-limited, {} queue; "
+      "host deny {} ({} refusal(s), {} record(s) lost)",
       s.alerts, s.host_records, s.host_ringbuf_drops + s.host_pending_drops, s.guest_events, s.guest_batches, s.guest_heartbeats,
       s.guest_rate_limited, s.guest_seq_missing, s.guest_reported.ringbuf_drops, s.guest_reported.rate_limited,
-      s.guest_reported.queue_drops);
+      s.guest_reported.queue_drops, s.host_deny_attached ? "attached" : "off", s.host_refusals, s.host_refusal_drops);
   monitor_.reset();
 }
 

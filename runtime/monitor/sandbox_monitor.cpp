@@ -1,6 +1,7 @@
 #include "runtime/monitor/sandbox_monitor.h"
 
 #include <linux/types.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -11,10 +12,12 @@
 
 #include "core/event_decode.h"
 #include "core/logging.h"
+#include "host-probes/host_deny.h"
 #include "host-probes/host_probes.h"
 #include "host-probes/proc_table.h"
 #include "kata_sentry/event_abi.h"
 #include "runtime/agent_client/deny_rule_spec.h"
+#include "runtime/monitor/host_deny_rules.h"
 #include "runtime/sandbox/sandbox.h"
 
 namespace kata_sentry::monitor {
@@ -48,6 +51,8 @@ Status kill_host_pid(uint32_t pid, int sig) {
 std::string describe_event(const Event& e) {
   std::string s(event_type_name(e.type));
   if (!e.path.empty()) s += " " + e.path;
+  if (!e.addr.ip.empty()) s += " " + (e.addr.family == AF_INET6 ? "[" + e.addr.ip + "]" : e.addr.ip) + ":" +
+                              std::to_string(e.addr.port);
   s += " (" + std::string(view_name(e.view)) + " pid " + std::to_string(e.proc.pid);
   if (!e.proc.name.empty()) s += " " + e.proc.name;
   if (!e.container_id.empty()) s += ", container " + e.container_id;
@@ -105,10 +110,12 @@ Result<std::unique_ptr<SandboxMonitor>> SandboxMonitor::start(std::unique_ptr<po
               po.watch_tgids.size(), po.watch_cgroups.size(), m->probes_->backend_report());
   }
   m->push_enforcement();
+  m->push_host_enforcement();
   m->tokens_ = m->options_.guest_burst;
   m->refill_at_ = Clock::now();
   m->last_heartbeat_ = Clock::now();
   if (m->probes_) m->host_thread_ = std::thread([p = m.get()] { p->host_loop(); });
+  if (m->host_deny_) m->host_deny_thread_ = std::thread([p = m.get()] { p->host_deny_loop(); });
   if (m->options_.guest_stream && m->hooks_.stream_events) {
     m->guest_thread_ = std::thread([p = m.get()] { p->guest_loop(); });
     m->watchdog_thread_ = std::thread([p = m.get()] { p->watchdog_loop(); });
@@ -121,7 +128,8 @@ SandboxMonitor::~SandboxMonitor() { stop(); }
 void SandboxMonitor::push_enforcement() {
   std::lock_guard lock(mu_);
   if (engine_->mode() != policy::Mode::enforce) return;  // monitor mode changes nothing in the guest
-  auto specs = runtime::guest_deny_rules(engine_->enforcement_specs(), options_.sandbox_id);
+  std::vector<std::string> not_for_guest;
+  auto specs = runtime::guest_deny_rules(engine_->enforcement_specs(), options_.sandbox_id, &not_for_guest);
   AuditRecord rec;
   rec.time_ns = wall_now_ns();
   rec.sandbox_id = options_.sandbox_id;
@@ -135,6 +143,7 @@ void SandboxMonitor::push_enforcement() {
     return;
   }
   auto res = hooks_.set_enforcement(specs);
+  if (res) res->insert(res->end(), not_for_guest.begin(), not_for_guest.end());
   if (!res) {
     rec.ok = false;
     rec.detail = "pushing " + std::to_string(specs.size()) + " deny rule(s) to the guest LSM failed: " + res.error().describe();
@@ -158,6 +167,114 @@ void SandboxMonitor::push_enforcement() {
   rec.detail = std::move(detail);
   ++(rec.ok ? stats_.actions_ok : stats_.actions_failed);
   audit_locked(std::move(rec));
+}
+
+// Host side of enforce mode: the host-view deny rules compiled for the cgroup programs and
+// attached to the sandbox's host cgroup. Whatever cannot be done is audited as not enforced:
+// an unavailable hook never turns into a claimed block.
+void SandboxMonitor::push_host_enforcement() {
+  std::lock_guard lock(mu_);
+  if (engine_->mode() != policy::Mode::enforce) return;  // monitor mode installs nothing
+  auto rules = host_deny_rules(engine_->enforcement_specs(), options_.sandbox_id);
+  if (rules.empty()) return;
+  std::string names;
+  for (const auto& r : rules) names += (names.empty() ? "" : ", ") + r.name;
+  AuditRecord rec;
+  rec.time_ns = wall_now_ns();
+  rec.sandbox_id = options_.sandbox_id;
+  rec.sandbox_name = options_.sandbox_name;
+  rec.view = View::host;
+  rec.action = policy::Action::deny;
+  auto unavailable = [&](const std::string& why) {
+    host_deny_unavailable_ = why;
+    rec.ok = false;
+    rec.detail = "host deny unavailable: " + why + "; not enforced on the host: " + names;
+    ++stats_.actions_failed;
+    logger("runtime")->warn("sandbox {}: {}", options_.sandbox_id, rec.detail);
+    audit_locked(std::move(rec));
+  };
+  if (options_.host_cgroups.empty()) return unavailable("the sandbox has no host cgroup v2 directory to attach cgroup programs to");
+  auto compiled = probes::compile_host_deny_set(rules);
+  auto opened = probes::HostDeny::open(options_.host_cgroups);
+  if (!opened) return unavailable(opened.error().describe());
+  if (auto st = (*opened)->set(compiled); !st) return unavailable(st.error().describe());
+  host_deny_ = std::move(*opened);
+  for (const auto& r : rules) host_deny_rule_names_.push_back(r.name);
+  deny_rules_on_host_ = compiled.installed;
+  stats_.host_deny_attached = true;
+  stats_.host_deny_installed = compiled.installed;
+  stats_.host_deny_refused = compiled.refused;
+  std::string detail = "installed " + std::to_string(compiled.installed.size()) + " deny rule(s) in host cgroup programs (" +
+                       std::to_string(compiled.connect.size()) + " connect, " + std::to_string(compiled.device.size()) +
+                       " device entries; " + host_deny_->attached() + ")";
+  for (size_t i = 0; i < compiled.installed.size(); ++i) detail += (i ? ", " : ": ") + compiled.installed[i];
+  if (!compiled.refused.empty()) {
+    detail += "; cannot be enforced by host cgroup programs:";
+    for (const auto& r : compiled.refused) detail += " [" + r + "]";
+  }
+  rec.ok = compiled.refused.empty();
+  rec.detail = std::move(detail);
+  ++(rec.ok ? stats_.actions_ok : stats_.actions_failed);
+  audit_locked(std::move(rec));
+}
+
+void SandboxMonitor::host_deny_loop() noexcept {
+  BootClock clock;
+  while (!stopping_.load()) {
+    std::vector<Event> refusals;
+    auto polled = host_deny_->poll(100, [&](std::span<const uint8_t> record) {
+      auto ev = decode_event(record, View::host, clock);
+      if (ev) {
+        refusals.push_back(std::move(*ev));
+      } else {
+        std::lock_guard lock(mu_);
+        ++stats_.host_decode_errors;  // the refusal happened; only its record is unreadable
+      }
+    });
+    if (!polled) {
+      logger("runtime")->error("sandbox {}: host deny poll: {}", options_.sandbox_id, polled.error().describe());
+      std::this_thread::sleep_for(100ms);
+      continue;
+    }
+    for (const auto& ev : refusals) audit_refusal(ev);
+  }
+}
+
+// One audit record per refused operation, naming the rule, the hook and what was refused.
+void SandboxMonitor::audit_refusal(const Event& e) noexcept {
+  std::lock_guard lock(mu_);
+  try {
+    ++stats_.host_refusals;
+    uint64_t id = e.arg.size() > 3 ? e.arg[3] : ~0ull;
+    AuditRecord rec;
+    rec.time_ns = wall_now_ns();
+    rec.rule = id < host_deny_rule_names_.size() ? host_deny_rule_names_[id] : "rule #" + std::to_string(id);
+    rec.sandbox_id = options_.sandbox_id;
+    rec.sandbox_name = options_.sandbox_name;
+    rec.view = View::host;
+    rec.action = policy::Action::deny;
+    rec.ok = true;
+    std::string who = " (host pid " + std::to_string(e.proc.pid) + " " + e.proc.name + ", uid " + std::to_string(e.proc.uid) + ")";
+    if (e.type == EventType::cgroup_connect) {
+      static constexpr const char* kHooks[] = {"?", "connect4", "connect6", "sendmsg4", "sendmsg6"};
+      uint64_t hook = e.arg.empty() ? 0 : e.arg[0];
+      std::string dest = e.addr.family == AF_INET6 ? "[" + e.addr.ip + "]" : e.addr.ip;
+      rec.detail = std::string("denied in-kernel by host cgroup/") + kHooks[hook < 5 ? hook : 0] + " (EPERM): " +
+                   (hook >= 3 ? "send to " : "connect to ") + dest + ":" + std::to_string(e.addr.port) + who;
+    } else {
+      uint64_t access = e.arg.size() > 0 ? e.arg[0] : 0;
+      std::string what;
+      if ((access >> 16) & 1) what += "mknod";
+      if ((access >> 16) & 2) what += std::string(what.empty() ? "" : "+") + "read";
+      if ((access >> 16) & 4) what += std::string(what.empty() ? "" : "+") + "write";
+      rec.detail = "denied in-kernel by host cgroup/dev (EPERM): " + what + " of " +
+                   ((access & 0xffff) == 1 ? "block" : "char") + " device " + std::to_string(e.arg.size() > 1 ? e.arg[1] : 0) +
+                   ":" + std::to_string(e.arg.size() > 2 ? e.arg[2] : 0) + who;
+    }
+    ++stats_.actions_ok;
+    audit_locked(std::move(rec));
+  } catch (...) {
+  }
 }
 
 Status SandboxMonitor::watch_host_tgid(uint32_t tgid, bool is_vmm) {
@@ -374,6 +491,7 @@ void SandboxMonitor::stop() {
   stop_cv_.notify_all();
   if (watchdog_thread_.joinable()) watchdog_thread_.join();
   if (host_thread_.joinable()) host_thread_.join();
+  if (host_deny_thread_.joinable()) host_deny_thread_.join();
   if (guest_thread_.joinable()) {
     // on_batch returns false at the next batch; heartbeats come every second.
     std::unique_lock lk(hb_mu_);
@@ -410,6 +528,9 @@ MonitorStats SandboxMonitor::stats() const {
       s.host_ringbuf_drops = ps->ringbuf_drops;
       s.host_pending_drops = ps->pending_drops;
     }
+  }
+  if (host_deny_) {
+    if (auto ds = host_deny_->stats()) s.host_refusal_drops = ds->ringbuf_drops;
   }
   if (writer_) s.alert_write_errors = writer_->write_errors();
   return s;
@@ -519,11 +640,22 @@ void SandboxMonitor::act_locked(policy::Alert& a) noexcept {
           return;
         }
         if (ev->view == View::host) {
-          // Host-side deny (cgroup connect/device programs) is not implemented yet: say so
-          // instead of claiming a block.
-          a.enforced = false;
-          rec.ok = false;
-          rec.detail = "not blocked: host-view deny is not implemented; " + describe_event(*ev) + " went through";
+          // The host cgroup programs decided in the kernel; the traced syscall's EPERM (or a
+          // refusal record) is the proof. Anything else is reported as not blocked, with why.
+          bool installed =
+              std::find(deny_rules_on_host_.begin(), deny_rules_on_host_.end(), a.rule) != deny_rules_on_host_.end();
+          bool denied = (ev->flags & KS_F_DENIED) != 0 || (installed && ev->has_res && ev->res == -EPERM);
+          a.enforced = denied;
+          if (denied) {
+            rec.detail = "denied in-kernel by host cgroup program (EPERM): " + describe_event(*ev);
+          } else {
+            rec.ok = false;
+            std::string why = installed ? "the host cgroup programs let it through"
+                              : !host_deny_unavailable_.empty() ? "host deny unavailable: " + host_deny_unavailable_
+                              : host_deny_ ? "the rule cannot be enforced by host cgroup programs"
+                                           : "the rule is not installed on the host";
+            rec.detail = "not blocked: " + why + ": " + describe_event(*ev);
+          }
           break;
         }
         bool installed = std::find(deny_rules_in_guest_.begin(), deny_rules_in_guest_.end(), a.rule) != deny_rules_in_guest_.end();

@@ -1,8 +1,9 @@
 // The joined view of one sandbox: host-probe events of its VMM scope (QEMU, virtiofsd and
 // their children, scoped in the kernel) and the guest sensor's event stream go through one
 // policy engine; alerts go to an AlertWriter; in enforce mode the monitor carries out the
-// actions the engine decided (deny specs pushed to the guest LSM, kill, kill_sandbox) and
-// writes an audit record for each.
+// actions the engine decided (deny specs pushed to the guest LSM and to cgroup programs on
+// the sandbox's host cgroup, kill, kill_sandbox) and writes an audit record for each, and
+// for each operation the host cgroup programs refused.
 //
 // The guest is untrusted: every guest event gets the sandbox id, name and view from the host's
 // knowledge (whatever the guest sent is overwritten), guest events are rate-limited on the host
@@ -32,6 +33,7 @@
 #include "runtime/monitor/operation_joiner.h"
 
 namespace kata_sentry::probes {
+class HostDeny;
 class HostProbes;
 class ProcTable;
 }  // namespace kata_sentry::probes
@@ -64,7 +66,9 @@ struct MonitorOptions {
   uint32_t vmm_pid = 0;                   // QEMU; events of its scope carry it as vmm.pid
   std::vector<uint32_t> host_tgids;       // watched in the kernel with their children (QEMU, virtiofsd, ...)
   std::vector<uint32_t> helper_tgids;     // in scope but not the VMM (virtiofsd): vmm.pid stays unset
-  std::vector<std::string> host_cgroups;  // cgroup v2 directories of the sandbox, watched too
+  // cgroup v2 directories of the sandbox, watched too; in enforce mode the host deny set's
+  // cgroup programs are attached to them (none: host deny is unavailable, and audited so).
+  std::vector<std::string> host_cgroups;
   bool host_probes = true;                // false: guest stream only (no BPF on the host)
   bool guest_stream = true;
   // Host-side limit on guest events, so a flooding guest cannot monopolise the engine.
@@ -105,6 +109,12 @@ struct MonitorStats {
   // The deny set pushed at start (enforce mode).
   std::vector<std::string> deny_installed;
   std::vector<std::string> deny_refused;  // "<rule>: <reason>"
+  // The host deny set (cgroup programs on host_cgroups) installed at start (enforce mode).
+  bool host_deny_attached = false;
+  std::vector<std::string> host_deny_installed;
+  std::vector<std::string> host_deny_refused;  // "<rule>: <reason>"
+  uint64_t host_refusals = 0;                  // operations the host cgroup programs refused
+  uint64_t host_refusal_drops = 0;             // refusal records lost (ring buffer full)
 };
 
 class SandboxMonitor {
@@ -140,7 +150,10 @@ class SandboxMonitor {
  private:
   SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOptions options, SandboxHooks hooks, AlertWriter* writer);
   void push_enforcement();
+  void push_host_enforcement();
   void host_loop() noexcept;
+  void host_deny_loop() noexcept;
+  void audit_refusal(const Event& event) noexcept;
   void guest_loop() noexcept;
   void watchdog_loop() noexcept;
   bool on_batch(runtime::GuestEventBatch&& batch) noexcept;
@@ -170,6 +183,9 @@ class SandboxMonitor {
   bool guest_lsm_active_ = false;  // as the guest last reported: LSM records are to be expected
   MonitorStats stats_;
   std::vector<std::string> deny_rules_in_guest_;
+  std::vector<std::string> deny_rules_on_host_;
+  std::vector<std::string> host_deny_rule_names_;  // rule id in refusal records -> rule
+  std::string host_deny_unavailable_;              // why host deny is off, when it is
   bool sandbox_killed_ = false;
   uint64_t next_seq_ = 0;
   bool seq_known_ = false;
@@ -190,10 +206,12 @@ class SandboxMonitor {
 
   std::unique_ptr<probes::ProcTable> proc_table_;  // host thread only
   std::unique_ptr<probes::HostProbes> probes_;
+  std::unique_ptr<probes::HostDeny> host_deny_;  // enforce mode only; read by its own thread
   std::atomic<bool> stopping_{false};
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   std::thread host_thread_;
+  std::thread host_deny_thread_;
   std::thread guest_thread_;
   std::thread watchdog_thread_;
   bool stopped_ = false;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cgroup2.h"
 #include "core/logging.h"
 
 namespace kata_sentry::shim {
@@ -46,8 +47,12 @@ Status cleanup_dead_sandbox(const fs::path& root, const std::string& sandbox_id)
   const fs::path dir = root / sandbox_id;
   const std::string prefix = dir.string() + "/";
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return {};
   auto log = logger("shim");
+  // The sandbox's host cgroup (QEMU, virtiofsd): whatever is still in it is the dead pod's.
+  Status cgroup = cgroup2_remove(sandbox_cgroup_name(sandbox_id), true);
+  if (!cgroup && cgroup.error().code != ErrorCode::not_found)
+    log->warn("cleanup sandbox {}: {}", sandbox_id, cgroup.error().describe());
+  if (!fs::exists(dir, ec)) return {};
 
   // Any process started from the sandbox dir (QEMU and virtiofsd name their sockets there).
   for (const auto& e : fs::directory_iterator("/proc", ec)) {

@@ -11,7 +11,8 @@
 namespace kata_sentry::shim {
 
 // Kills any process still running from <root>/<sandbox_id>/ (a VMM whose parent-death signal
-// was lost), detaches every mount under it, deepest first, and removes it. Missing is fine.
+// was lost) or in the sandbox's host cgroup, removes that cgroup, detaches every mount under
+// the directory, deepest first, and removes it. Missing is fine.
 // Refuses an id that is not a plain name (no '/', not "." or ".."). Never throws.
 Status cleanup_dead_sandbox(const std::filesystem::path& root, const std::string& sandbox_id);
 

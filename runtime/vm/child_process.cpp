@@ -43,13 +43,25 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
 }
 
 Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
-                                         const std::filesystem::path& output_log) {
+                                         const std::filesystem::path& output_log,
+                                         const std::filesystem::path& cgroup_dir) {
   if (argv.empty()) return fail(ErrorCode::invalid_argument, "start child: empty argv");
   const std::string& binary = argv[0];
   if (::access(binary.c_str(), X_OK) != 0) return fail_errno("start " + binary);
   int log_fd = ::open(output_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) return fail_errno("start " + binary + ": open log " + output_log.string());
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int procs_fd = -1;
+  if (!cgroup_dir.empty()) {
+    auto procs = cgroup_dir / "cgroup.procs";
+    procs_fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (procs_fd < 0) {
+      auto err = fail_errno("start " + binary + ": open " + procs.string());
+      ::close(log_fd);
+      ::close(null_fd);
+      return err;
+    }
+  }
   // Everything the child needs is allocated before fork: the parent may be multithreaded.
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -58,9 +70,11 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
 
   pid_t pid = ::fork();
   if (pid < 0) {
+    auto err = fail_errno("start " + binary + ": fork");
     ::close(log_fd);
     ::close(null_fd);
-    return fail_errno("start " + binary + ": fork");
+    if (procs_fd >= 0) ::close(procs_fd);
+    return err;
   }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -72,12 +86,19 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
     ::dup2(null_fd, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
+    // "0" moves the writer itself; only async-signal-safe calls between fork and exec.
+    if (procs_fd >= 0 && ::write(procs_fd, "0", 1) != 1) {
+      static const char kMsg[] = "kata-sentry: cannot join the sandbox cgroup\n";
+      (void)!::write(2, kMsg, sizeof kMsg - 1);
+      ::_exit(126);
+    }
     ::close_range(3, ~0U, 0);
     ::execv(cargv[0], cargv.data());
     ::_exit(127);
   }
   ::close(log_fd);
   ::close(null_fd);
+  if (procs_fd >= 0) ::close(procs_fd);
   ChildProcess child;
   child.pid_ = pid;
   child.name_ = std::filesystem::path(binary).filename().string();

@@ -28,8 +28,11 @@ class ChildProcess {
   // Starts argv[0] (an absolute path) with stdin /dev/null and stdout+stderr appended to
   // `output_log`. PR_SET_PDEATHSIG is tied to the *calling thread*: spawn from a thread that
   // lives as long as the child should. Fails naming the binary: "start /usr/bin/x: ENOENT".
+  // With `cgroup_dir` (a cgroup v2 directory) the child joins it before exec, so that the
+  // cgroup's BPF programs already apply to the program's first syscall.
   static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
-                                    const std::filesystem::path& output_log);
+                                    const std::filesystem::path& output_log,
+                                    const std::filesystem::path& cgroup_dir = {});
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_; }

@@ -63,11 +63,20 @@ Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
 
   std::string virtiofsd = find_virtiofsd();
   if (virtiofsd.empty()) return fail(ErrorCode::unavailable, "start virtiofsd: not installed (apt-get install qemu-system-common)");
+  // A cgroup of its own, so that deny programs can be attached to exactly this sandbox's host
+  // processes. Optional: without cgroup2 the sandbox runs, and host deny reports itself off.
+  if (auto cg = CgroupDir::create(sandbox_cgroup_name(config.id)); cg) {
+    vm->cgroup_ = std::move(*cg);
+  } else {
+    log->warn("sandbox {}: no cgroup of its own ({}); host deny programs cannot be attached", config.id,
+              cg.error().describe());
+  }
+  std::filesystem::path cgroup_dir = vm->host_cgroup();
   auto vfs_socket = config.run_dir / "virtiofsd.sock";
   auto vfs_log = config.run_dir / "virtiofsd.log";
   auto vfsd = ChildProcess::spawn({virtiofsd, "--socket-path=" + vfs_socket.string(), "-o",
                                    "source=" + config.share_source.string(), "-o", "cache=none"},
-                                  vfs_log);
+                                  vfs_log, cgroup_dir);
   if (!vfsd) return std::unexpected(vfsd.error());
   vm->virtiofsd_ = std::move(*vfsd);
   if (auto st = wait_for_socket(vm->virtiofsd_, "start virtiofsd: " + virtiofsd, vfs_socket, 5000ms, vfs_log); !st) return std::unexpected(st.error());
@@ -98,7 +107,7 @@ Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
     log->debug("sandbox {}: {}", config.id, line);
   }
   auto qemu_log = config.run_dir / "qemu.log";
-  auto qemu = ChildProcess::spawn(argv, qemu_log);
+  auto qemu = ChildProcess::spawn(argv, qemu_log, cgroup_dir);
   if (!qemu) return std::unexpected(qemu.error());
   vm->qemu_ = std::move(*qemu);
 
@@ -119,7 +128,8 @@ Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
     if (std::chrono::steady_clock::now() > deadline) return std::unexpected(qmp.error());
     std::this_thread::sleep_for(10ms);
   }
-  log->info("sandbox {}: qemu pid {}, virtiofsd pid {}", config.id, vm->qemu_.pid(), vm->virtiofsd_.pid());
+  log->info("sandbox {}: qemu pid {}, virtiofsd pid {}, cgroup {}", config.id, vm->qemu_.pid(), vm->virtiofsd_.pid(),
+            cgroup_dir.empty() ? "(none)" : cgroup_dir.string());
   return vm;
 }
 

@@ -1,6 +1,8 @@
 // One sandbox VM: a virtiofsd exporting the sandbox's shared directory and a QEMU booting the
 // kata-sentry guest image, both supervised children of this process (ChildProcess). Sockets and
-// logs live in the caller's run directory, which the caller owns and removes.
+// logs live in the caller's run directory, which the caller owns and removes. Both processes
+// start inside a cgroup v2 directory of their own, kata-sentry/<id>, where the host deny
+// programs attach; without cgroup2 they run where this process runs (host_cgroup() is empty).
 #pragma once
 
 #include <chrono>
@@ -9,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "core/cgroup2.h"
 #include "core/result.h"
 #include "runtime/vm/child_process.h"
 #include "runtime/vm/guest_image.h"
@@ -54,13 +57,17 @@ class Vm {
   pid_t qemu_pid() const { return qemu_.pid(); }
   pid_t virtiofsd_pid() const { return virtiofsd_.pid(); }
   std::filesystem::path console_log() const { return config_.run_dir / "console.log"; }
+  // The sandbox's cgroup v2 directory (QEMU, virtiofsd and their children), or "" when none.
+  std::string host_cgroup() const { return cgroup_ ? cgroup_->path() : std::string(); }
 
  private:
   explicit Vm(VmConfig config) : config_(std::move(config)) {}
 
   VmConfig config_;
   AcceleratorChoice accel_;
-  // Destruction order: QMP connection, then QEMU, then virtiofsd (QEMU holds its socket).
+  // Destruction order: QMP connection, then QEMU, then virtiofsd (QEMU holds its socket), then
+  // the cgroup they ran in.
+  std::unique_ptr<CgroupDir> cgroup_;
   ChildProcess virtiofsd_;
   ChildProcess qemu_;
   QmpClient qmp_;

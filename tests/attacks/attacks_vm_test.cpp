@@ -3,13 +3,19 @@
 // seconds): Monitor (monitor mode: every attack raises its alert; host stage 2; the sequence;
 // the benign workload raises none) and Enforce (deny rules pushed: the operation fails with
 // EPERM and an audit record says so).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +25,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/container/oci_spec.h"
+#include "core/cgroup2.h"
 #include "runtime/monitor/rules_path.h"
 #include "runtime/monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
@@ -76,6 +83,7 @@ class AttackSuite {
     o.vmm_pid = static_cast<uint32_t>(sandbox_->vm().qemu_pid());
     o.host_tgids = {o.vmm_pid};
     o.helper_tgids = {static_cast<uint32_t>(sandbox_->vm().virtiofsd_pid())};
+    if (auto cg = sandbox_->vm().host_cgroup(); !cg.empty()) o.host_cgroups = {cg};
     o.on_alert = [this](const policy::Alert& a) {
       std::lock_guard l(seen_.mu);
       seen_.alerts.push_back(a);
@@ -138,6 +146,7 @@ class AttackSuite {
     std::lock_guard l(seen_.mu);
     std::string s;
     for (const auto& a : seen_.alerts) s += policy::alert_to_json_line(a) + "\n";
+    for (const auto& r : seen_.audits) s += "audit: " + r.rule + (r.ok ? " ok: " : " FAILED: ") + r.detail + "\n";
     return s;
   }
 
@@ -373,6 +382,140 @@ TEST_F(Enforce, HostShellInTheVmmScopeIsKilled) {
   for (const auto& r : suite_->audits())
     audited |= r.ok && r.detail.find("killed host pid " + std::to_string(child)) != std::string::npos;
   EXPECT_TRUE(audited) << suite_->dump();
+}
+
+}  // namespace
+}  // namespace kata_sentry::monitor
+
+namespace kata_sentry::monitor {
+namespace {
+
+// Host stage 2, network, in enforce mode: "Sandbox VMM INET connect denied" is pushed to the
+// cgroup programs on the sandbox's host cgroup (where QEMU and virtiofsd run). A process put
+// into that cgroup (as anything QEMU spawned would be) connects to a listening 127.0.0.1 port:
+// the connect fails with EPERM (not ECONNREFUSED: the port listens), the refusal is audited and
+// the alert says enforced. No exec in the child: "Sandbox VMM execve" would kill it first.
+TEST_F(Enforce, HostInetConnectFromTheVmmCgroupFailsWithEperm) {
+  auto cgroup = suite_->sandbox_->vm().host_cgroup();
+  ASSERT_FALSE(cgroup.empty()) << "the sandbox has no cgroup of its own";
+  // QEMU and virtiofsd run in it from their first instruction (joined before exec).
+  auto qemu_cg = cgroup2_id(cgroup);
+  ASSERT_TRUE(qemu_cg);
+  for (pid_t p : {suite_->sandbox_->vm().qemu_pid(), suite_->sandbox_->vm().virtiofsd_pid()}) {
+    std::ifstream in("/proc/" + std::to_string(p) + "/cgroup");
+    std::string line, v2;
+    while (std::getline(in, line))
+      if (line.rfind("0::", 0) == 0) v2 = line.substr(3);
+    EXPECT_TRUE(cgroup.ends_with(v2) && !v2.empty() && v2 != "/") << "pid " << p << " is in " << v2 << ", not " << cgroup;
+  }
+  bool installed = false;
+  for (const auto& r : suite_->audits())
+    installed |= r.ok && r.view == View::host && r.detail.find("in host cgroup programs") != std::string::npos &&
+                 r.detail.find("Sandbox VMM INET connect denied") != std::string::npos;
+  ASSERT_TRUE(installed) << suite_->dump();
+
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 4), 0);
+  ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const uint16_t port = ntohs(a.sin_port);
+
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Only raw syscalls here: the parent has threads.
+    char c;
+    ::close(go[1]);
+    if (::read(go[0], &c, 1) != 1) _exit(200);
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : errno;
+    _exit(rc);
+  }
+  ::close(go[0]);
+  auto joined = cgroup2_add(cgroup, child);
+  ASSERT_TRUE(joined) << joined.error().describe();
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  ::close(lfd);
+  ASSERT_TRUE(WIFEXITED(st)) << "status " << st;
+  EXPECT_EQ(WEXITSTATUS(st), EPERM) << "connect errno " << WEXITSTATUS(st);
+
+  const std::string target = "127.0.0.1:" + std::to_string(port);
+  auto refusal_audited = [&] {
+    for (const auto& r : suite_->audits())
+      if (r.ok && r.rule == "Sandbox VMM INET connect denied" &&
+          r.detail.find("denied in-kernel by host cgroup/connect4 (EPERM): connect to " + target) != std::string::npos &&
+          r.detail.find("host pid " + std::to_string(child)) != std::string::npos)
+        return true;
+    return false;
+  };
+  auto enforced_alert = [&] {
+    auto hits = suite_->alerts_where([&](const policy::Alert& al) {
+      return al.rule == "Sandbox VMM INET connect denied" && al.enforced && !al.events.empty() &&
+             al.events.back().proc.pid == static_cast<uint32_t>(child);
+    });
+    return !hits.empty();
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!(refusal_audited() && enforced_alert()) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(refusal_audited()) << suite_->dump();
+  EXPECT_TRUE(enforced_alert()) << suite_->dump();
+  EXPECT_GE(suite_->monitor_->stats().host_refusals, 1u);
+}
+
+}  // namespace
+}  // namespace kata_sentry::monitor
+
+namespace kata_sentry::monitor {
+namespace {
+
+// Host stage 2, raw memory: "Sandbox VMM raw memory device" puts char 1:1 (/dev/mem) into the
+// cgroup/dev program, so even a node made elsewhere with mknod is refused, at the mknod.
+TEST_F(Enforce, HostMknodOfDevMemFromTheVmmCgroupFailsWithEperm) {
+  auto cgroup = suite_->sandbox_->vm().host_cgroup();
+  ASSERT_FALSE(cgroup.empty());
+  const std::string node = "/tmp/ks-attack-mem-" + std::to_string(::getpid());
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char c;
+    ::close(go[1]);
+    if (::read(go[0], &c, 1) != 1) _exit(200);
+    if (::mknod(node.c_str(), S_IFCHR | 0600, makedev(1, 1)) == 0) _exit(0);
+    _exit(errno);
+  }
+  ::close(go[0]);
+  auto joined = cgroup2_add(cgroup, child);
+  ASSERT_TRUE(joined) << joined.error().describe();
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  ::unlink(node.c_str());
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), EPERM);
+  auto audited = [&] {
+    for (const auto& r : suite_->audits())
+      if (r.ok && r.rule == "Sandbox VMM raw memory device" &&
+          r.detail.find("denied in-kernel by host cgroup/dev (EPERM): mknod of char device 1:1 (host pid " +
+                        std::to_string(child)) != std::string::npos)
+        return true;
+    return false;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!audited() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(audited()) << suite_->dump();
 }
 
 }  // namespace

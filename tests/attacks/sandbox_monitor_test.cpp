@@ -484,5 +484,43 @@ TEST(OperationJoin, SequenceCompletedByAGuestRecordStaysItsOwnAlert) {
   EXPECT_EQ(sequences, 1);
 }
 
+// Enforce mode with host-view deny rules but no host cgroup to attach to: the monitor says
+// host deny is unavailable (audit, not fatal) and never calls a host operation blocked.
+TEST(SandboxMonitor, HostDenyWithoutCgroupIsAuditedUnavailableNeverClaimed) {
+  auto dir = default_rules_dir();
+  ASSERT_TRUE(dir) << dir.error().describe();
+  auto e = load_engine({*dir}, policy::Mode::enforce);
+  ASSERT_TRUE(e) << e.error().describe();
+  FakeGuest g;
+  Collected c;
+  auto o = options(c);
+  o.guest_stream = false;
+  auto m = SandboxMonitor::start(std::move(*e), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m) << m.error().describe();
+  for (const auto& r : g.pushed_) EXPECT_NE(r.name, "Sandbox VMM INET connect denied") << "a host rule went to the guest";
+  (*m)->inject(EventBuilder().connect("127.0.0.1", 9).res(-EPERM).host().pid(99).name("sh").vmm(4242));
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard l(c.mu);
+    for (const auto& a : c.alerts)
+      if (a.rule == "Sandbox VMM INET connect denied") return true;
+    return false;
+  }));
+  (*m)->stop();
+  EXPECT_FALSE((*m)->stats().host_deny_attached);
+  std::lock_guard l(c.mu);
+  bool unavailable = false, claimed = false, not_blocked = false;
+  for (const auto& r : c.audits) {
+    unavailable |= !r.ok && r.view == View::host && r.detail.find("host deny unavailable: the sandbox has no host cgroup") != std::string::npos &&
+                   r.detail.find("Sandbox VMM INET connect denied") != std::string::npos;
+    claimed |= r.ok && r.rule == "Sandbox VMM INET connect denied";
+    not_blocked |= !r.ok && r.rule == "Sandbox VMM INET connect denied" && r.detail.find("not blocked: host deny unavailable") != std::string::npos;
+  }
+  EXPECT_TRUE(unavailable);
+  EXPECT_FALSE(claimed);
+  EXPECT_TRUE(not_blocked);
+  for (const auto& a : c.alerts)
+    if (a.rule == "Sandbox VMM INET connect denied") EXPECT_FALSE(a.enforced);
+}
+
 }  // namespace
 }  // namespace kata_sentry::monitor

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/cgroup2.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
 #include "runtime/shim/events.h"
@@ -366,6 +367,7 @@ TEST_F(ShimE2e, KillingTheShimEndsTheTaskAndLeaksNothing) {
   EXPECT_TRUE(processes_with("/run/kata-sentry/sandboxes/t7/").empty()) << "VM processes outlived the shim";
   EXPECT_FALSE(fs::exists("/run/kata-sentry/sandboxes/t7")) << "sandbox dir left behind";
   EXPECT_EQ(read_text("/proc/self/mountinfo").find("/run/kata-sentry/sandboxes/t7"), std::string::npos) << "mounts left";
+  if (auto cg = cgroup2_mount()) EXPECT_FALSE(fs::exists(*cg + "/" + sandbox_cgroup_name("t7"))) << "sandbox cgroup left";
   (void)run(cd_.ctr({"task", "rm", "-f", "t7"}));
   EXPECT_EQ(run(cd_.ctr({"container", "rm", "t7"})).status, 0);
 }

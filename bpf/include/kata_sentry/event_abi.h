@@ -11,7 +11,7 @@
 #ifndef KATA_SENTRY_EVENT_ABI_H
 #define KATA_SENTRY_EVENT_ABI_H
 
-#define KS_EVENT_ABI_VERSION 1
+#define KS_EVENT_ABI_VERSION 2
 
 #define KS_COMM_LEN 16
 #define KS_PATH_LEN 256   /* one path; longer paths are cut and flagged KS_F_TRUNCATED */
@@ -68,7 +68,22 @@ enum ks_event_type {
 	KS_EVT_LSM_SOCKET_CONNECT = 57,
 	KS_EVT_LSM_INODE_MKNOD = 58,
 	KS_EVT_LSM_SB_MOUNT = 59,
+	/* Refusals by the host cgroup programs (host-probes/bpf/host_deny.bpf.c): always
+	 * KS_F_DENIED | KS_F_HAS_RES with res = -EPERM, and arg[3] = the rule id. */
+	KS_EVT_CGROUP_CONNECT = 60, /* connect4/6, sendmsg4/6; addr = destination,
+	                             * arg[0] = enum ks_cgroup_hook, arg[1] = socket type */
+	KS_EVT_CGROUP_DEVICE = 61,  /* dev; arg[0] = access_type as the kernel passes it
+	                             * (BPF_DEVCG_DEV_* | BPF_DEVCG_ACC_* << 16),
+	                             * arg[1] = major, arg[2] = minor */
 	KS_EVT_MAX = 64,
+};
+
+/* Which cgroup hook refused a KS_EVT_CGROUP_CONNECT. Values are ABI. */
+enum ks_cgroup_hook {
+	KS_CG_CONNECT4 = 1,
+	KS_CG_CONNECT6 = 2,
+	KS_CG_SENDMSG4 = 3,
+	KS_CG_SENDMSG6 = 4,
 };
 
 /* Record flags. */

@@ -31,7 +31,7 @@ EventBuilder agent() { return EventBuilder().guest().sandbox("sb1").name("kata-s
 EventBuilder vmm() { return EventBuilder().host().sandbox("sb1").vmm(5000).pid(5000).name("qemu-system-x86_64"); }
 
 TEST_F(DefaultRules, Loaded) {
-  EXPECT_EQ(load_->rules.rules.size(), 21u);
+  EXPECT_EQ(load_->rules.rules.size(), 23u);
   EXPECT_EQ(load_->rules.sequences.size(), 3u);
 }
 
@@ -84,6 +84,34 @@ TEST_F(DefaultRules, RawMemoryDeviceAccessIsDeny) {
   ASSERT_NE(it, specs.end());
   EXPECT_EQ(it->exact_paths, (std::vector<std::string>{"/dev/mem", "/dev/kmem", "/dev/port"}));
   EXPECT_EQ(it->view, View::guest);
+}
+
+// The host network stage: a sandbox host process connecting out is denied by the host cgroup
+// programs in enforce mode; the spec is what they can match (INET, connect + sendto).
+TEST_F(DefaultRules, VmmInetConnectIsHostDeny) {
+  const char* r = "Sandbox VMM INET connect denied";
+  EXPECT_TRUE(fires(r, vmm().connect("10.0.0.1", 443)));
+  EXPECT_TRUE(fires(r, vmm().connect("::1", 22, AF_INET6)));
+  EXPECT_FALSE(fires(r, vmm().type(EventType::connect).path("/run/x.sock")));
+  EXPECT_FALSE(fires(r, guest().connect("10.0.0.1", 443)));
+  auto specs = engine_->enforcement_specs();
+  auto it = std::find_if(specs.begin(), specs.end(), [&](const EnforcementSpec& s) { return s.rule == r; });
+  ASSERT_NE(it, specs.end());
+  EXPECT_EQ(it->view, View::host);
+  EXPECT_EQ(it->event_types, (std::vector<EventType>{EventType::connect, EventType::sendto}));
+  EXPECT_EQ(it->socket_families, (std::vector<uint16_t>{AF_INET, AF_INET6}));
+}
+
+TEST_F(DefaultRules, VmmRawMemoryDeviceIsHostDeny) {
+  const char* r = "Sandbox VMM raw memory device";
+  EXPECT_TRUE(fires(r, vmm().open("/dev/mem", O_RDONLY)));
+  EXPECT_FALSE(fires(r, vmm().open("/dev/null", O_RDONLY)));
+  EXPECT_FALSE(fires(r, guest().open("/dev/mem", O_RDONLY)));
+  auto specs = engine_->enforcement_specs();
+  auto it = std::find_if(specs.begin(), specs.end(), [&](const EnforcementSpec& s) { return s.rule == r; });
+  ASSERT_NE(it, specs.end());
+  EXPECT_EQ(it->view, View::host);
+  EXPECT_EQ(it->exact_paths, (std::vector<std::string>{"/dev/mem", "/dev/kmem", "/dev/port"}));
 }
 
 TEST_F(DefaultRules, CorePatternOpenDenied) {

@@ -204,9 +204,36 @@ TEST(Loader, DenyMustBeEnforceableInKernel) {
   EXPECT_EQ(diagnostics_text(bad),
             "test.yaml:3:14: error: rule 'D': action deny: 'proc.pname = nginx' cannot be enforced in-kernel: "
             "in-kernel enforcement matches only evt.type, fd.name (exact or prefix), proc.exepath/proc.name, user.uid, "
-            "container.id, proc.cgroup_id, sandbox.id and view\n");
+            "container.id, proc.cgroup_id, sandbox.id, view, and for connections fd.typechar, fd.sip/fd.snet and "
+            "fd.sport\n");
   auto hook = load_text("- rule: D\n  desc: d\n  condition: evt.type = unshare\n  output: o\n  priority: error\n  action: deny\n");
   EXPECT_NE(diagnostics_text(hook).find("evt.type 'unshare' has no in-kernel enforcement hook"), std::string::npos);
+}
+
+// Connection destinations compile for the host cgroup programs; sandbox.id exists holds for
+// every event an in-kernel program sees.
+TEST(Loader, DenyConnectDestination) {
+  auto ok = load_text("- rule: D\n  desc: d\n  condition: view = host and sandbox.id exists and evt.type in (connect, sendto)"
+                      " and fd.typechar in (4, 6) and fd.sport in (80, 443) and (fd.snet = 10.0.0.0/8 or fd.sip = ::1)\n"
+                      "  output: o\n  priority: error\n  action: deny\n");
+  ASSERT_FALSE(ok.diagnostics.has_errors()) << diagnostics_text(ok);
+  const auto& spec = *ok.rules.rules[0].enforcement;
+  EXPECT_EQ(spec.event_types, (std::vector<EventType>{EventType::connect, EventType::sendto}));
+  EXPECT_EQ(spec.socket_families, (std::vector<uint16_t>{2, 10}));
+  EXPECT_EQ(spec.ports, (std::vector<uint16_t>{80, 443}));
+  EXPECT_EQ(spec.ip_nets, (std::vector<std::string>{"10.0.0.0/8", "::1"}));
+  EXPECT_EQ(spec.view, View::host);
+
+  auto unix_sock = load_text("- rule: D\n  desc: d\n  condition: evt.type = connect and fd.typechar = u\n  output: o\n"
+                             "  priority: error\n  action: deny\n");
+  EXPECT_NE(diagnostics_text(unix_sock).find("only INET destinations"), std::string::npos) << diagnostics_text(unix_sock);
+  auto either = load_text("- rule: D\n  desc: d\n  condition: evt.type = connect and fd.port = 22\n  output: o\n"
+                          "  priority: error\n  action: deny\n");
+  EXPECT_NE(diagnostics_text(either).find("'fd.port = 22' cannot be enforced in-kernel"), std::string::npos)
+      << diagnostics_text(either);
+  auto port = load_text("- rule: D\n  desc: d\n  condition: evt.type = connect and fd.sport = 70000\n  output: o\n"
+                        "  priority: error\n  action: deny\n");
+  EXPECT_NE(diagnostics_text(port).find("'70000' is not a port"), std::string::npos) << diagnostics_text(port);
 }
 
 TEST(Loader, ReadsDirectoriesInOrder) {
