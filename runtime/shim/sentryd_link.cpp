@@ -108,6 +108,8 @@ Result<std::unique_ptr<SentrydLink::Relay>> SentrydLink::open_relay() {
   info->set_pod_namespace(pod_.pod_namespace);
   info->set_vmm_pid(uint32_t(sandbox_->vm().qemu_pid()));
   if (pid_t v = sandbox_->vm().virtiofsd_pid(); v > 0) info->add_helper_pids(uint32_t(v));
+  // Where the daemon attaches the host deny programs (connect, device) in enforce mode.
+  if (auto cg = sandbox_->vm().host_cgroup(); !cg.empty()) info->add_host_cgroups(cg);
   {
     std::lock_guard lock(mu_);
     for (const auto& c : containers_) info->add_container_ids(c);

@@ -132,6 +132,8 @@ TEST_F(SentrydE2e, EnforceModeBlocksTheAttackInsideTheGuest) {
   EXPECT_EQ(denied.front()["output_fields"]["container.id"], "attack2");
   EXPECT_EQ(denied.front()["also_matched"], nlohmann::json::array({"Guest core_pattern open denied"})) << denied.front().dump();
   EXPECT_NE(read_text(alerts()).find("denied in-kernel by guest LSM"), std::string::npos) << read_text(alerts());
+  // The daemon also put the host deny programs on the pod's host cgroup, which the shim registered.
+  EXPECT_NE(read_text(alerts()).find("deny rule(s) in host cgroup programs"), std::string::npos) << read_text(alerts());
   expect_pod_gone("attack2");
 }
 
