@@ -15,23 +15,11 @@
 
 #include <linux/types.h>
 
+#include "core/deny_rule.h"
 #include "core/event.h"
 #include "guest-probes/bpf/guest_lsm_abi.h"
 
 namespace kata_sentry::guest_probes {
-
-struct DenyRule {
-  std::string name;
-  std::vector<EventType> event_types;
-  std::vector<std::string> exact_paths;
-  std::vector<std::string> path_prefixes;
-  std::vector<std::string> binaries;
-  std::vector<std::string> comms;
-  std::optional<uint32_t> uid;
-  bool any_container = false;
-  std::vector<std::string> container_ids;
-  std::vector<uint64_t> cgroup_ids;
-};
 
 // What the compiler needs to know about the guest's containers.
 struct ContainerCgroups {

@@ -1,5 +1,6 @@
 #include "agent/sensor/sensor_rpc.h"
 
+#include "deny_rule_convert.h"
 #include "grpc_status.h"
 #include "event_convert.h"
 
@@ -49,23 +50,9 @@ grpc::Status sensor_set_enforcement(guest_probes::GuestSensor* sensor,
                                     const v1::SetEnforcementRequest& req,
                                     v1::SetEnforcementResponse* resp) {
   if (!sensor) return no_sensor();
-  std::vector<guest_probes::DenyRule> rules;
-  rules.reserve(size_t(req.rules_size()));
-  for (const auto& m : req.rules()) {
-    guest_probes::DenyRule r;
-    r.name = m.name();
-    for (auto t : m.event_types()) r.event_types.push_back(EventType(uint16_t(t)));
-    r.exact_paths.assign(m.exact_paths().begin(), m.exact_paths().end());
-    r.path_prefixes.assign(m.path_prefixes().begin(), m.path_prefixes().end());
-    r.binaries.assign(m.binaries().begin(), m.binaries().end());
-    r.comms.assign(m.comms().begin(), m.comms().end());
-    if (m.has_uid()) r.uid = m.uid();
-    r.any_container = m.any_container();
-    r.container_ids.assign(m.container_ids().begin(), m.container_ids().end());
-    r.cgroup_ids.assign(m.cgroup_ids().begin(), m.cgroup_ids().end());
-    rules.push_back(std::move(r));
-  }
-  auto res = sensor->set_enforcement(std::move(rules));
+  auto rules = deny_rules_from_proto(req);
+  if (!rules) return to_grpc_status(rules.error());
+  auto res = sensor->set_enforcement(std::move(*rules));
   if (!res) return to_grpc_status(res.error());
   resp->set_installed(res->installed);
   for (auto& r : res->refused) resp->add_refused(r);

@@ -363,7 +363,7 @@ Status AgentClient::stream_events(const std::function<bool(GuestEventBatch&&)>& 
 }
 
 Result<std::vector<std::string>> AgentClient::set_enforcement(
-    const std::vector<DenyRuleSpec>& rules) {
+    const std::vector<DenyRule>& rules) {
   v1::SetEnforcementRequest req;
   deny_rules_to_proto(rules, req);
   v1::SetEnforcementResponse resp;

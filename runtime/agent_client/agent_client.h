@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/deny_rule.h"
 #include "core/event.h"
 #include "core/result.h"
 
@@ -92,23 +93,6 @@ struct GuestEventBatch {
   GuestSensorStats stats;
 };
 
-// A deny rule as the guest LSM enforces it; mirrors policy::EnforcementSpec without the
-// host-only parts (sandbox ids and view are resolved on the host before pushing, see
-// runtime/agent_client/deny_rule_spec.h). Every list is an OR, the lists are ANDed, an
-// empty list means any.
-struct DenyRuleSpec {
-  std::string name;
-  std::vector<EventType> event_types;  // never empty
-  std::vector<std::string> exact_paths;
-  std::vector<std::string> path_prefixes;
-  std::vector<std::string> binaries;
-  std::vector<std::string> comms;
-  std::optional<uint32_t> uid;
-  bool any_container = false;
-  std::vector<std::string> container_ids;
-  std::vector<uint64_t> cgroup_ids;
-};
-
 // Thread-safe: calls may run concurrently (e.g. wait_process on one thread while read_output
 // streams on another and write_stdin feeds a third).
 class AgentClient {
@@ -163,7 +147,7 @@ class AgentClient {
   Status stream_events(const std::function<bool(GuestEventBatch&&)>& on_batch);
   // Replaces the guest's whole deny set; returns "<rule>: <reason>" for each rule the guest
   // could not install (empty: all installed). Fails if the agent could not apply the set.
-  Result<std::vector<std::string>> set_enforcement(const std::vector<DenyRuleSpec>& rules);
+  Result<std::vector<std::string>> set_enforcement(const std::vector<DenyRule>& rules);
   // Signals a guest process (by guest tgid) that belongs to one of the containers.
   Status kill_guest_process(uint32_t guest_pid, int sig);
   // Detaches (false) or re-attaches (true) every guest probe; for benchmarks.

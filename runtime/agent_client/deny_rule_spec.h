@@ -1,4 +1,4 @@
-// policy::EnforcementSpec -> DenyRuleSpec for one sandbox, so the host side (monitor) and
+// policy::EnforcementSpec -> DenyRule for one sandbox, so the host side (monitor) and
 // the agent client do not depend on each other's internals. Header-only: callers already
 // link the policy engine; ks_agent_client does not.
 #pragma once
@@ -17,10 +17,10 @@ namespace kata_sentry::runtime {
 // a connection destination (family, port, address) is refused into `refused` ("<rule>: <why>"):
 // the guest LSM's socket_connect entries cannot match one, and sending the rest of the rule
 // would refuse every connect.
-inline std::vector<DenyRuleSpec> guest_deny_rules(const std::vector<policy::EnforcementSpec>& specs,
+inline std::vector<DenyRule> guest_deny_rules(const std::vector<policy::EnforcementSpec>& specs,
                                                   std::string_view sandbox_id,
                                                   std::vector<std::string>* refused = nullptr) {
-  std::vector<DenyRuleSpec> out;
+  std::vector<DenyRule> out;
   for (const auto& s : specs) {
     if (s.view && *s.view != View::guest) continue;
     if (!s.sandbox_ids.empty() &&
@@ -31,7 +31,7 @@ inline std::vector<DenyRuleSpec> guest_deny_rules(const std::vector<policy::Enfo
         refused->push_back(s.rule + ": the guest LSM cannot match a connection's family, port or address");
       continue;
     }
-    DenyRuleSpec d;
+    DenyRule d;
     d.name = s.rule;
     d.event_types = s.event_types;
     d.exact_paths = s.exact_paths;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agent.pb.h"
+#include "deny_rule_convert.h"
 #include "core/result.h"
 #include "runtime/agent_client/agent_client.h"
 
@@ -18,10 +19,6 @@ namespace kata_sentry::runtime {
 // it knows) and bounds the sender's text.
 Result<GuestEventBatch> guest_batch_from_proto(const v1::EventBatch& msg);
 void guest_batch_to_proto(const GuestEventBatch& batch, v1::EventBatch& out);
-
-void deny_rules_to_proto(const std::vector<DenyRuleSpec>& rules, v1::SetEnforcementRequest& out);
-// Refuses an unknown event type, naming the rule.
-Result<std::vector<DenyRuleSpec>> deny_rules_from_proto(const v1::SetEnforcementRequest& msg);
 
 // At most 4096 entries of at most 512 bytes: the refusals come from the guest.
 std::vector<std::string> refusals_from_proto(const google::protobuf::RepeatedPtrField<std::string>& refused);

@@ -78,9 +78,9 @@ Result<v1::RelayResult> RelayLink::call(v1::RelayCommand command, const std::str
 monitor::SandboxHooks RelayLink::hooks() {
   monitor::SandboxHooks h;
   h.stream_events = [this](const std::function<bool(runtime::GuestEventBatch&&)>& fn) { return stream(fn); };
-  h.set_enforcement = [this](const std::vector<runtime::DenyRuleSpec>& rules) -> Result<std::vector<std::string>> {
+  h.set_enforcement = [this](const std::vector<DenyRule>& rules) -> Result<std::vector<std::string>> {
     v1::RelayCommand c;
-    runtime::deny_rules_to_proto(rules, *c.mutable_set_enforcement());
+    deny_rules_to_proto(rules, *c.mutable_set_enforcement());
     auto r = call(std::move(c), "guest SetEnforcement");
     if (!r) return std::unexpected(r.error());
     return runtime::refusals_from_proto(r->refused());

@@ -66,7 +66,7 @@ SandboxHooks hooks_for(runtime::Sandbox& sandbox) {
   SandboxHooks h;
   runtime::Sandbox* sb = &sandbox;
   h.stream_events = [sb](const std::function<bool(runtime::GuestEventBatch&&)>& fn) { return sb->agent().stream_events(fn); };
-  h.set_enforcement = [sb](const std::vector<runtime::DenyRuleSpec>& rules) { return sb->agent().set_enforcement(rules); };
+  h.set_enforcement = [sb](const std::vector<DenyRule>& rules) { return sb->agent().set_enforcement(rules); };
   h.kill_guest_process = [sb](uint32_t pid, int sig) { return sb->agent().kill_guest_process(pid, sig); };
   h.stop_vm = [sb]() { return sb->vm().qmp().quit(); };
   h.vm_running = [sb]() { return sb->vm().qemu_running(); };

@@ -51,7 +51,7 @@ inline constexpr std::string_view kTamperRule = "Guest sensor silent or tampered
 // threads; an empty hook means "not available" (the action is audited as failed).
 struct SandboxHooks {
   std::function<Status(const std::function<bool(runtime::GuestEventBatch&&)>&)> stream_events;
-  std::function<Result<std::vector<std::string>>(const std::vector<runtime::DenyRuleSpec>&)> set_enforcement;
+  std::function<Result<std::vector<std::string>>(const std::vector<DenyRule>&)> set_enforcement;
   std::function<Status(uint32_t guest_pid, int sig)> kill_guest_process;
   std::function<Status()> stop_vm;             // kill_sandbox: QMP quit
   std::function<bool()> vm_running;            // heartbeats are only expected while true

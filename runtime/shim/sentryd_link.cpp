@@ -207,7 +207,7 @@ void SentrydLink::relay_commands(Relay& r) {
     res->set_id(cmd.id());
     switch (cmd.kind_case()) {
       case v1::RelayCommand::kSetEnforcement: {
-        auto rules = runtime::deny_rules_from_proto(cmd.set_enforcement());
+        auto rules = deny_rules_from_proto(cmd.set_enforcement());
         if (!rules) {
           res->set_error(rules.error().describe());
           break;

@@ -101,7 +101,7 @@ class FakeGuest {
         if (!fn(std::move(b))) return {};
       }
     };
-    h.set_enforcement = [this](const std::vector<runtime::DenyRuleSpec>& rules) -> Result<std::vector<std::string>> {
+    h.set_enforcement = [this](const std::vector<DenyRule>& rules) -> Result<std::vector<std::string>> {
       std::lock_guard l(mu_);
       pushed_ = rules;
       return std::vector<std::string>{};
@@ -124,7 +124,7 @@ class FakeGuest {
   bool lsm_ = false;  // batches say the guest's BPF LSM is active (records come in pairs)
   int idle_ = 0;
   std::atomic<uint64_t> seq_{0};
-  std::vector<runtime::DenyRuleSpec> pushed_;
+  std::vector<DenyRule> pushed_;
   std::vector<std::pair<uint32_t, int>> killed_;
 };
 

@@ -128,7 +128,7 @@ TEST(RelayLink, CommandsCarryIdsAndTheShimsAnswerComesBack) {
   });
   self = &link;
   auto hooks = link.hooks();
-  runtime::DenyRuleSpec spec;
+  DenyRule spec;
   spec.name = "Rule A";
   spec.event_types = {EventType::lsm_file_open};
   auto refused = hooks.set_enforcement({spec});

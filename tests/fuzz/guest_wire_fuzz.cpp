@@ -19,6 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (const auto& e : batch->events) (void)event_to_json(e);
   }
   v1::SetEnforcementRequest deny;
-  if (deny.ParseFromArray(data, int(size))) (void)runtime::deny_rules_from_proto(deny);
+  if (deny.ParseFromArray(data, int(size))) (void)deny_rules_from_proto(deny);
   return 0;
 }

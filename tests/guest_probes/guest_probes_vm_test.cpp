@@ -184,7 +184,7 @@ TEST_F(GuestProbesVm, UnshareUserIsReported) {
 
 TEST_F(GuestProbesVm, DenyRuleBlocksCorePatternWriteWithEperm) {
   auto& agent = sandbox_->agent();
-  DenyRuleSpec rule;
+  DenyRule rule;
   rule.name = "Deny core_pattern write";
   rule.event_types = {EventType::openat};
   rule.exact_paths = {"/proc/sys/kernel/core_pattern"};
@@ -203,7 +203,7 @@ TEST_F(GuestProbesVm, DenyRuleBlocksCorePatternWriteWithEperm) {
   EXPECT_TRUE(e) << describe_seen("denied");
 
   // Other files still open; the agent is never denied even by a rule that names everything.
-  DenyRuleSpec all;
+  DenyRule all;
   all.name = "Deny every open";
   all.event_types = {EventType::openat};
   all.path_prefixes = {"/"};
@@ -237,7 +237,7 @@ TEST_F(GuestProbesVm, BlockDeviceMknodAndMountAreReportedAndMknodCanBeDenied) {
                                           e.path2.starts_with("/run/kata-sentry/shared/"));
   }, 100ms)) << describe_seen("blkdev");
 
-  DenyRuleSpec rule;
+  DenyRule rule;
   rule.name = "Deny mknod in containers";
   rule.event_types = {EventType::mknodat};
   rule.any_container = true;
@@ -254,10 +254,10 @@ TEST_F(GuestProbesVm, BlockDeviceMknodAndMountAreReportedAndMknodCanBeDenied) {
 }
 
 TEST_F(GuestProbesVm, InexpressibleRulesAreRefusedWithAReason) {
-  DenyRuleSpec unlink;
+  DenyRule unlink;
   unlink.name = "No unlink";
   unlink.event_types = {EventType::unlinkat};
-  DenyRuleSpec mknod_path;
+  DenyRule mknod_path;
   mknod_path.name = "No mknod under /dev";
   mknod_path.event_types = {EventType::mknodat};
   mknod_path.path_prefixes = {"/dev/"};

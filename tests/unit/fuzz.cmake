@@ -1,7 +1,8 @@
-# libFuzzer targets for the condition parser, the YAML loader and the guest wire (what a
-# guest can send to kata-sentryd through the shim's relay), run ~15 s each in the unit tier. Built with GCC + ASan/UBSan and compiler-rt's libFuzzer engine; coverage
-# comes from GCC's trace-pc/trace-cmp through tests/fuzz/coverage_bridge.cpp (clang 14
-# cannot compile the project's C++23: libstdc++'s <expected>).
+# libFuzzer targets for the condition parser, the YAML loader and the guest wire (what a guest
+# can send to kata-sentryd through the shim's relay), run ~15 s each in the unit tier. Built
+# with GCC + ASan/UBSan and compiler-rt's libFuzzer engine; coverage comes from GCC's
+# trace-pc/trace-cmp through tests/fuzz/coverage_bridge.cpp (clang 14 cannot compile the
+# project's C++23: libstdc++'s <expected>).
 file(GLOB KS_LIBFUZZER /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 if(KS_LIBFUZZER)
   list(GET KS_LIBFUZZER 0 KS_LIBFUZZER)
@@ -28,10 +29,12 @@ if(KS_LIBFUZZER)
     set_tests_properties(unit.policy_${target}_fuzz PROPERTIES LABELS unit TIMEOUT 90)
   endforeach()
 
-  # The guest wire: our decoding (guest_wire.cpp, agent_errors.cpp) instrumented; the generated
-  # protobuf code and the event conversion come uninstrumented from ks_proto.
+  # The guest wire: our decoding (guest_wire.cpp, deny_rule_convert.cpp, agent_errors.cpp)
+  # instrumented; the generated protobuf code and the event conversion come uninstrumented
+  # from ks_proto.
   add_executable(guest_wire_fuzz ${PROJECT_SOURCE_DIR}/tests/fuzz/guest_wire_fuzz.cpp
-    ${PROJECT_SOURCE_DIR}/runtime/agent_client/guest_wire.cpp ${PROJECT_SOURCE_DIR}/runtime/agent_client/agent_errors.cpp)
+    ${PROJECT_SOURCE_DIR}/runtime/agent_client/guest_wire.cpp ${PROJECT_SOURCE_DIR}/runtime/agent_client/agent_errors.cpp
+    ${PROJECT_SOURCE_DIR}/proto/deny_rule_convert.cpp)
   target_compile_options(guest_wire_fuzz PRIVATE ${KS_FUZZ_SAN} -O1 -g -fsanitize-coverage=trace-pc,trace-cmp)
   target_link_options(guest_wire_fuzz PRIVATE ${KS_FUZZ_SAN} -Wl,--allow-multiple-definition)
   target_include_directories(guest_wire_fuzz PRIVATE ${PROJECT_SOURCE_DIR})
