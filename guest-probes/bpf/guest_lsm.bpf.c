@@ -22,6 +22,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "kata_sentry/event_abi.h"
+#include "kata_sentry/stats.bpf.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
 #include "kata_sentry/uapi_defs.bpf.h"
@@ -64,13 +65,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KS_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct ks_event);
@@ -78,14 +72,6 @@ struct {
 
 /* Never written: the source for clearing a record. */
 const volatile struct ks_event zero_event = {};
-
-static __always_inline void count(__u32 stat)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats_map, &stat);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline bool is_agent_tgid(__u32 tgid)
 {

@@ -17,6 +17,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "kata_sentry/event_abi.h"
+#include "kata_sentry/stats.bpf.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/uapi_defs.bpf.h"
 #include "bpf/host_deny_abi.h"
@@ -46,13 +47,6 @@ struct {
 	__type(value, struct ks_host_deny_rule);
 } device_rules_map SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KS_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats_map SEC(".maps");
-
 /* A ks_event is too large for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -60,14 +54,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ks_event);
 } scratch_map SEC(".maps");
-
-static __always_inline void count(__u32 stat)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats_map, &stat);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-}
 
 /* What the programs know about the operation, matched against each entry. */
 struct op {

@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "kata_sentry/event_abi.h"
+#include "kata_sentry/stats.bpf.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
 #include "kata_sentry/uapi_defs.bpf.h"
@@ -56,13 +57,6 @@ struct {
 	__type(value, __u8);
 } watched_cgroups_map SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KS_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats_map SEC(".maps");
-
 /* User pointers whose read failed at sys_enter, typically because the page was not
  * faulted in yet (string literals right after fork). The syscall itself faults the page
  * in, so sys_exit reads them again. Entries live only between enter and exit. */
@@ -94,14 +88,6 @@ struct {
 
 /* Never written: the source for clearing a record (see begin()). */
 const volatile struct ks_event zero_event = {};
-
-static __always_inline void count(__u32 stat)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats_map, &stat);
-
-	if (v)
-		*v += 1; /* per-CPU: no atomics needed */
-}
 
 static __always_inline bool cgroup_in_scope(void)
 {

@@ -43,8 +43,8 @@ Status check_record(const SandboxRecord& r) {
 
 }  // namespace
 
-SandboxRegistry::SandboxRegistry(DaemonConfig config, monitor::AlertWriter& writer, EventHub& hub)
-    : config_(std::move(config)), writer_(writer), hub_(hub), hostname_(local_hostname()) {}
+SandboxRegistry::SandboxRegistry(DaemonConfig config, monitor::AlertWriter& writer, EventHub& hub, HostProbeHub* probes)
+    : config_(std::move(config)), writer_(writer), hub_(hub), probes_(probes), hostname_(local_hostname()) {}
 
 SandboxRegistry::~SandboxRegistry() { shutdown(); }
 
@@ -93,6 +93,7 @@ void SandboxRegistry::stop(Entry& e, bool flush) {
   }
   // The guest's queue is FIFO: two heartbeats after this point mean everything before it is in.
   if (m && flush && e.link && !e.link->closed()) (void)m->flush(3000ms);
+  if (probes_) probes_->detach(e.record.sandbox_id);  // no host record reaches the monitor after this
   if (e.link) e.link->close();
   if (m) {
     m->stop();
@@ -130,6 +131,16 @@ void SandboxRegistry::start_monitor(Entry& e, std::function<void(const Status&)>
     outcome = std::unexpected(engine.error());
   } else {
     auto m = monitor::SandboxMonitor::start(std::move(*engine), monitor_options(e.record), e.link->hooks(), &writer_);
+    if (m && probes_) {
+      std::vector<uint32_t> pids = e.record.helper_pids;
+      pids.push_back(e.record.vmm_pid);
+      monitor::SandboxMonitor* sink = m->get();
+      if (auto st = probes_->attach(e.record.sandbox_id, pids, e.record.host_cgroups, [sink](Event&& ev) { sink->feed_host(std::move(ev)); });
+          !st) {
+        (*m)->stop();
+        m = std::unexpected(Error{st.error().code, st.error().sys_errno, "host probes: " + st.error().message});
+      }
+    }
     if (m) {
       std::lock_guard lock(e.monitor_mu);
       e.monitor = std::move(*m);
@@ -160,8 +171,8 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r)
   o.vmm_pid = r.vmm_pid;
   o.host_tgids = {r.vmm_pid};
   o.helper_tgids = r.helper_pids;
-  o.host_cgroups = r.host_cgroups;
-  o.host_probes = config_.host_probes;
+  o.host_cgroups = r.host_cgroups;  // where enforce mode attaches the host deny programs
+  o.host_probes = false;             // the node's one probe set (HostProbeHub) feeds the monitor
   o.guest_events_per_s = config_.guest_events_per_second;
   o.guest_burst = config_.guest_burst;
   o.heartbeat_timeout = std::chrono::milliseconds(config_.heartbeat_timeout_ms);

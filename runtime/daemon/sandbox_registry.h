@@ -1,8 +1,8 @@
 // The sandboxes kata-sentryd watches. A shim registers its sandbox (RegisterSandbox), then
-// opens the relay (RelayGuest); attaching the relay starts the sandbox's SandboxMonitor (host
-// probes scoped to its VMM, one policy engine, the guest stream through the relay), and
-// unregistering or the relay ending stops it. Each sandbox has its own engine, so sequence
-// rules correlate within one sandbox only.
+// opens the relay (RelayGuest); attaching the relay starts the sandbox's SandboxMonitor (one
+// policy engine, the guest stream through the relay, its share of the node's host probes from
+// the HostProbeHub), and unregistering or the relay ending stops it. Each sandbox has its own
+// engine, so sequence rules correlate within one sandbox only.
 #pragma once
 
 #include <chrono>
@@ -18,6 +18,7 @@
 #include "core/result.h"
 #include "runtime/daemon/daemon_config.h"
 #include "runtime/daemon/event_hub.h"
+#include "runtime/daemon/host_probe_hub.h"
 #include "runtime/daemon/relay_link.h"
 #include "runtime/monitor/alert_writer.h"
 #include "runtime/monitor/sandbox_monitor.h"
@@ -43,8 +44,9 @@ struct SandboxState {
 
 class SandboxRegistry {
  public:
-  // `writer` (the alerts file) and `hub` must outlive the registry.
-  SandboxRegistry(DaemonConfig config, monitor::AlertWriter& writer, EventHub& hub);
+  // `writer` (the alerts file), `hub` and `probes` must outlive the registry. `probes` null:
+  // no host view (config host_probes: false).
+  SandboxRegistry(DaemonConfig config, monitor::AlertWriter& writer, EventHub& hub, HostProbeHub* probes);
   ~SandboxRegistry();  // shutdown()
 
   // Fails (invalid_argument) naming the bad field, or (already_exists) for a known id.
@@ -77,12 +79,13 @@ class SandboxRegistry {
   void start_monitor(Entry& entry, std::function<void(const Status&)> started);
   // Takes the entry out of the map (under mu_), so stopping it never holds the registry lock.
   std::unique_ptr<Entry> take(const std::string& sandbox_id, const RelayLink* only_with_link);
-  static void stop(Entry& entry, bool flush);
+  void stop(Entry& entry, bool flush);
   monitor::MonitorOptions monitor_options(const SandboxRecord& record);
 
   const DaemonConfig config_;
   monitor::AlertWriter& writer_;
   EventHub& hub_;
+  HostProbeHub* probes_;
   const std::string hostname_;
   mutable std::mutex mu_;  // the map
   std::map<std::string, std::unique_ptr<Entry>> entries_;

@@ -11,10 +11,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/logging.h"
-#include "host-probes/host_probes.h"
 #include "runtime/cli/flags.h"
 #include "runtime/daemon/daemon_config.h"
 #include "runtime/daemon/event_hub.h"
+#include "runtime/daemon/host_probe_hub.h"
 #include "runtime/daemon/root_only_listener.h"
 #include "runtime/daemon/sandbox_registry.h"
 #include "runtime/daemon/sentryd_service.h"
@@ -89,11 +89,14 @@ int run(int argc, char** argv) {
     std::cout << "kata-sentryd: config and rules are valid\n";
     return 0;
   }
+  std::unique_ptr<HostProbeHub> probes;
   if (config->host_probes) {
-    if (auto tf = probes::ensure_tracefs(); !tf) {
-      std::cerr << "kata-sentryd: host probes need tracefs: " << tf.error().describe() << " (or set host_probes: false)\n";
+    auto opened = HostProbeHub::open();
+    if (!opened) {
+      std::cerr << "kata-sentryd: host probes: " << opened.error().describe() << " (or set host_probes: false)\n";
       return 1;
     }
+    probes = std::move(*opened);
   }
 
   std::error_code ec;
@@ -119,7 +122,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   EventHub hub;
-  SandboxRegistry registry(*config, **writer, hub);
+  SandboxRegistry registry(*config, **writer, hub, probes.get());
   std::atomic<bool> stopping{false};
   SentrydService service(registry, hub, stopping);
   grpc::ServerBuilder builder;

@@ -341,14 +341,18 @@ void SandboxMonitor::host_loop() noexcept {
     for (auto& ev : batch) {
       proc_table_->update(ev);
       proc_table_->enrich(ev);
-      {
-        std::lock_guard lock(mu_);
-        ++stats_.host_records;
-        tag_host(ev);
-      }
-      evaluate(ev);
+      feed_host(std::move(ev));
     }
   }
+}
+
+void SandboxMonitor::feed_host(Event ev) {
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.host_records;
+    tag_host(ev);
+  }
+  evaluate(ev);
 }
 
 bool SandboxMonitor::take_guest_token() noexcept {

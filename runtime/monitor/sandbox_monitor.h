@@ -147,6 +147,11 @@ class SandboxMonitor {
   // paths do.
   void inject(Event event);
 
+  // A host-probe event of this sandbox's scope from probes the caller owns (kata-sentryd runs
+  // one probe set for all its sandboxes, options.host_probes = false): counted, tagged and
+  // evaluated like the monitor's own. Decoded and enriched by the caller.
+  void feed_host(Event event);
+
  private:
   SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOptions options, SandboxHooks hooks, AlertWriter* writer);
   void push_enforcement();

@@ -362,6 +362,29 @@ TEST_F(Sentryd, HostProbesWatchTheRegisteredVmmScope) {
   ASSERT_TRUE(unregister("sb-host").ok());
 }
 
+// One probe set serves every sandbox; each record goes to the sandbox whose VMM scope it is in.
+TEST_F(Sentryd, HostRecordsGoToTheirOwnSandboxOnly) {
+  start("monitor");
+  FakeVmm vmm_a, vmm_b;
+  ASSERT_TRUE(register_sandbox("sb-a", uint32_t(vmm_a.pid())).ok());
+  ASSERT_TRUE(register_sandbox("sb-b", uint32_t(vmm_b.pid())).ok());
+  auto relay_a = attach("sb-a");
+  auto relay_b = attach("sb-b");
+  ASSERT_EQ(relay_a->monitor_error.value_or("<none>"), "");
+  ASSERT_EQ(relay_b->monitor_error.value_or("<none>"), "");
+  vmm_b.run_shell();
+  auto lines = wait_lines(alerts(), [](const nlohmann::json& j) { return j.value("rule", "") == "Sandbox VMM execve"; });
+  ASSERT_FALSE(lines.empty()) << read_text(alerts()) << read_text(log());
+  for (const auto& l : lines) EXPECT_EQ(l["sandbox"], "sb-b");
+  uint64_t records_a = 0, records_b = 0;
+  auto listed = list();
+  for (const auto& s : listed.sandboxes()) (s.info().sandbox_id() == "sb-a" ? records_a : records_b) = s.host_records();
+  EXPECT_EQ(records_a, 0u) << "sb-a's VMM did nothing";
+  EXPECT_GT(records_b, 0u);
+  ASSERT_TRUE(unregister("sb-a").ok());
+  ASSERT_TRUE(unregister("sb-b").ok());
+}
+
 TEST_F(Sentryd, EnforceModePushesTheDenySetThroughTheRelayBeforeMonitoringStarts) {
   start("enforce");
   FakeVmm vmm;
