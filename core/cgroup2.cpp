@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/logging.h"
+#include "core/read_file.h"
 
 namespace kata_sentry {
 namespace {
@@ -86,7 +87,7 @@ Status remove_dir(const std::string& path, const std::string& mount, bool kill_l
     if (kill_leftovers) {
       (void)write_file(path + "/cgroup.kill", "1");
     } else {
-      std::ifstream procs(path + "/cgroup.procs");
+      std::istringstream procs(read_small_file(path + "/cgroup.procs").value_or(""));
       std::vector<std::string> pids;
       for (std::string pid; std::getline(procs, pid);) pids.push_back(pid);
       for (const auto& pid : pids) (void)write_file(parent + "/cgroup.procs", pid);

@@ -18,6 +18,7 @@
 
 #include "core/event_decode.h"
 #include "core/logging.h"
+#include "core/read_file.h"
 #include "guest_lsm.skel.h"
 #include "host-probes/host_probes.h"
 
@@ -46,9 +47,10 @@ size_t round_pow2_pages(size_t bytes) {
 
 // The cgroup v2 path of a process ("/kata-sentry/c1"), from /proc/<pid>/cgroup.
 std::string proc_cgroup(uint32_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/cgroup");
-  std::string line;
-  while (std::getline(f, line))
+  auto text = read_small_file("/proc/" + std::to_string(pid) + "/cgroup", 64 << 10);  // never throws
+  if (!text) return {};
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);)
     if (line.rfind("0::", 0) == 0) return line.substr(3);
   return {};
 }

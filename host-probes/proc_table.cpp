@@ -8,15 +8,18 @@
 #include <iterator>
 #include <sstream>
 
+#include "core/read_file.h"
+
 namespace kata_sentry::probes {
 namespace {
 
 constexpr uint64_t kCloneThread = 0x00010000;
 
+// A process read here may exit at any moment: read_small_file never throws (see read_file.h).
 bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  auto text = read_small_file(path);
+  if (!text) return false;
+  out = std::move(*text);
   return true;
 }
 

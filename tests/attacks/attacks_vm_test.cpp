@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -26,6 +27,7 @@
 
 #include "agent/container/oci_spec.h"
 #include "core/cgroup2.h"
+#include "core/read_file.h"
 #include "runtime/monitor/rules_path.h"
 #include "runtime/monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
@@ -402,7 +404,7 @@ TEST_F(Enforce, HostInetConnectFromTheVmmCgroupFailsWithEperm) {
   auto qemu_cg = cgroup2_id(cgroup);
   ASSERT_TRUE(qemu_cg);
   for (pid_t p : {suite_->sandbox_->vm().qemu_pid(), suite_->sandbox_->vm().virtiofsd_pid()}) {
-    std::ifstream in("/proc/" + std::to_string(p) + "/cgroup");
+    std::istringstream in(read_small_file("/proc/" + std::to_string(p) + "/cgroup").value_or(""));
     std::string line, v2;
     while (std::getline(in, line))
       if (line.rfind("0::", 0) == 0) v2 = line.substr(3);
