@@ -20,6 +20,7 @@
 #include "core/logging.h"
 #include "core/read_file.h"
 #include "guest_lsm.skel.h"
+#include "host-probes/bpf_util.h"
 #include "host-probes/host_probes.h"
 
 namespace kata_sentry::guest_probes {
@@ -218,14 +219,7 @@ struct GuestSensor::Impl {
 
   uint64_t lsm_stat(uint32_t index) const {
     if (!skel) return 0;
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return 0;
-    std::vector<uint64_t> values(size_t(ncpu), 0);
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats_map), &index, values.data()) != 0)
-      return 0;
-    uint64_t sum = 0;
-    for (auto v : values) sum += v;
-    return sum;
+    return probes::sum_percpu_counter(skel->maps.stats_map, index, "guest_lsm stats_map").value_or(0);
   }
 };
 

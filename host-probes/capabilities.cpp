@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "host-probes/bpf_util.h"
+
 namespace kata_sentry::probes {
 namespace {
 
@@ -24,11 +26,6 @@ struct TinyProgram {
     insns[1].code = BPF_JMP | BPF_EXIT;
   }
 };
-
-std::string errno_name(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "errno " + std::to_string(err);
-}
 
 struct LoadSpec {
   const char* name;

@@ -12,6 +12,7 @@
 
 #include "core/cgroup2.h"
 #include "core/logging.h"
+#include "host-probes/bpf_util.h"
 #include "host-probes/libbpf_log.h"
 #include "host_deny.skel.h"
 
@@ -27,11 +28,6 @@ struct LinkDeleter {
 struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const noexcept { ring_buffer__free(rb); }
 };
-
-std::string errno_name(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "errno " + std::to_string(err);
-}
 
 }  // namespace
 
@@ -128,25 +124,11 @@ Result<int> HostDeny::poll(int timeout_ms, const RecordFn& on_record) {
 }
 
 Result<HostDeny::Stats> HostDeny::stats() const {
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return fail(ErrorCode::internal, "count possible CPUs: " + errno_name(-ncpu), -ncpu);
-  std::vector<uint64_t> values(static_cast<size_t>(ncpu));
-  auto sum = [&](uint32_t key) -> Result<uint64_t> {
-    if (bpf_map__lookup_elem(impl_->skel->maps.stats_map, &key, sizeof key, values.data(),
-                             values.size() * sizeof(uint64_t), 0) != 0)
-      return fail_errno("read host_deny stats_map");
-    uint64_t total = 0;
-    for (uint64_t v : values) total += v;
-    return total;
-  };
-  Stats s;
-  auto denied = sum(KS_STAT_DENIED);
+  auto denied = sum_percpu_counter(impl_->skel->maps.stats_map, KS_STAT_DENIED, "host_deny stats_map");
   if (!denied) return std::unexpected(denied.error());
-  auto drops = sum(KS_STAT_RINGBUF_DROPS);
+  auto drops = sum_percpu_counter(impl_->skel->maps.stats_map, KS_STAT_RINGBUF_DROPS, "host_deny stats_map");
   if (!drops) return std::unexpected(drops.error());
-  s.denied = *denied;
-  s.ringbuf_drops = *drops;
-  return s;
+  return Stats{.denied = *denied, .ringbuf_drops = *drops};
 }
 
 Capability probe_host_deny() {

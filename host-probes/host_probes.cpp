@@ -21,6 +21,7 @@
 #include <linux/types.h>
 
 #include "host-probes/bpf/host_probes_cfg.h"
+#include "host-probes/bpf_util.h"
 #include "host-probes/libbpf_log.h"
 #include "host_probes.skel.h"
 
@@ -40,11 +41,6 @@ struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const noexcept { ring_buffer__free(rb); }
 };
 using RingBufferPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
-
-std::string errno_name(int err) {
-  const char* name = strerrorname_np(err);
-  return name ? name : "errno " + std::to_string(err);
-}
 
 int libbpf_print_bridge(enum libbpf_print_level level, const char* fmt, va_list args) {
   // Verifier logs run to megabytes: size the buffer from the message.
@@ -330,17 +326,6 @@ Result<int> HostProbes::poll(int timeout_ms, const RecordFn& on_record) {
 }
 
 Result<ProbeStats> HostProbes::stats() const {
-  int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return fail(ErrorCode::internal, "count possible CPUs: " + errno_name(-ncpu), -ncpu);
-  std::vector<uint64_t> values(static_cast<size_t>(ncpu));
-  auto sum = [&](uint32_t key) -> Result<uint64_t> {
-    if (bpf_map__lookup_elem(impl_->skel->maps.stats_map, &key, sizeof key, values.data(),
-                             values.size() * sizeof(uint64_t), 0) != 0)
-      return fail_errno("read host_probes stats_map");
-    uint64_t total = 0;
-    for (uint64_t v : values) total += v;
-    return total;
-  };
   ProbeStats s;
   struct {
     uint32_t key;
@@ -350,7 +335,7 @@ Result<ProbeStats> HostProbes::stats() const {
                 {KS_STAT_PENDING_DROPS, &s.pending_drops},
                 {KS_STAT_READ_ERRORS, &s.read_errors}};
   for (auto& f : fields) {
-    auto v = sum(f.key);
+    auto v = sum_percpu_counter(impl_->skel->maps.stats_map, f.key, "host_probes stats_map");
     if (!v) return std::unexpected(v.error());
     *f.out = *v;
   }
