@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 
 namespace ks = kata_sentry;
@@ -46,7 +46,7 @@ struct StreamCount {
   uint64_t events = 0;
   uint64_t drops = 0;  // guest-reported: ring buffer + rate limit + agent queue
   Clock::time_point last_event{};
-  ks::runtime::GuestSensorStats stats;
+  ks::GuestSensorStats stats;
   std::pair<uint64_t, uint64_t> snapshot() {
     std::lock_guard l(mu);
     return {events, drops};
@@ -73,7 +73,7 @@ class Bench {
     if (!sb) return sb.error().describe();
     sb_ = std::move(*sb);
     reader_ = std::thread([this] {
-      (void)sb_->agent().stream_events([this](ks::runtime::GuestEventBatch&& b) {
+      (void)sb_->agent().stream_events([this](ks::GuestEventBatch&& b) {
         std::lock_guard l(count_.mu);
         if (!b.events.empty()) count_.last_event = Clock::now();
         count_.events += b.events.size();
@@ -99,7 +99,7 @@ class Bench {
     std::string id = "load" + std::to_string(++n_), out;
     args.insert(args.begin(), "ks-load");
     auto& agent = sb_->agent();
-    if (!sb_->create_container(id, ks::agent::default_oci_spec(args, true), rootfs_, false)) return "";
+    if (!sb_->create_container(id, ks::default_oci_spec(args, true), rootfs_, false)) return "";
     if (!agent.start_container(id)) return "";
     std::thread output([&] { (void)agent.read_output(id, "", [&](std::string_view d) { out.append(d); }, {}); });
     (void)agent.wait_process(id, "");

@@ -17,14 +17,14 @@
 
 #include "core/event_decode.h"
 #include "core/event_json.h"
-#include "host-probes/host_probes.h"
+#include "syscall-probes/syscall_probes.h"
 #include "kata_sentry/event_abi.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using kata_sentry::probes::HostProbes;
-using kata_sentry::probes::HostProbesOptions;
+using kata_sentry::probes::SyscallProbes;
+using kata_sentry::probes::SyscallProbesOptions;
 
 constexpr int kIterations = 100000;
 constexpr int kRounds = 5;
@@ -73,10 +73,10 @@ int main() {
 
   double off_before = median_ns_per_op();
 
-  HostProbesOptions o;
+  SyscallProbesOptions o;
   o.scope_enabled = true;
   o.exclude_tgid = UINT32_MAX;  // this process must be traceable for "scoped in"
-  auto probes = HostProbes::open(o);
+  auto probes = SyscallProbes::open(o);
   if (!probes) {
     std::fprintf(stderr, "host_probes_bench: %s\n", probes.error().describe().c_str());
     return 1;

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "policy-engine/loader.h"
-#include "runtime/monitor/sandbox_monitor.h"
+#include "monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
 
 using namespace kata_sentry;
@@ -49,7 +49,7 @@ struct Run {
 Run run(runtime::Sandbox& sb, const std::string& id, const std::string& script) {
   Run r;
   auto& agent = sb.agent();
-  if (!sb.create_container(id, agent::default_oci_spec({"sh", "-c", script}, false), "", false)) return r;
+  if (!sb.create_container(id, default_oci_spec({"sh", "-c", script}, false), "", false)) return r;
   if (!agent.start_container(id)) return r;
   std::thread out([&] {
     (void)agent.read_output(id, "", [&](std::string_view d) { r.out.append(d); }, [](std::string_view) {});
@@ -94,7 +94,7 @@ int main() {
     std::lock_guard l(mu);
     latency_ms.push_back((static_cast<double>(wall_ns()) - static_cast<double>(a.events.back().time_ns)) / 1e6);
   };
-  auto m = monitor::SandboxMonitor::start(std::move(engine), o, monitor::hooks_for(sb), nullptr);
+  auto m = monitor::SandboxMonitor::start(std::move(engine), o, cli::hooks_for(sb), nullptr);
   if (!m || !(*m)->flush(10s)) {
     std::fprintf(stderr, "joined_bench: the guest sensor does not stream (%s)\n", m ? "no heartbeats" : m.error().describe().c_str());
     (void)sb.destroy();
@@ -110,7 +110,7 @@ int main() {
     const std::string script =
         "while read x; do adjtimex | awk '/tv_sec/{s=$2}/tv_usec/{u=$2}END{printf \"%s.%06d\\n\",s,u}'; done";
     // Privileged: the default seccomp profile refuses adjtimex (even read-only).
-    if (sb.create_container("clock", agent::default_oci_spec({"sh", "-c", script}, true), "", true) &&
+    if (sb.create_container("clock", default_oci_spec({"sh", "-c", script}, true), "", true) &&
         agent.start_container("clock")) {
       std::mutex omu;
       std::condition_variable ocv;

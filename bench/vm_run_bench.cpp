@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 
 namespace ks = kata_sentry;
@@ -60,7 +60,7 @@ bool run_once(Series& s, std::string& accel) {
   accel = ks::vm::accelerator_name(box.vm().accelerator());
   s.at[kPhases[0]].push_back(box.timings().vm_started.count());
   s.at[kPhases[1]].push_back(box.timings().agent_ready.count());
-  auto spec = ks::agent::default_oci_spec({"true"}, false);
+  auto spec = ks::default_oci_spec({"true"}, false);
   if (auto st = box.create_container("bench", spec, "", false); !st) {
     std::fprintf(stderr, "vm_run_bench: %s\n", st.error().describe().c_str());
     return false;
@@ -72,7 +72,7 @@ bool run_once(Series& s, std::string& accel) {
   s.at[kPhases[3]].push_back(ms_since(t0));
 
   // The agent's RSS: a container that shares the agent's pid namespace reads /proc/1/status.
-  auto probe = ks::agent::default_oci_spec({"grep", "VmRSS", "/proc/1/status"}, true);
+  auto probe = ks::default_oci_spec({"grep", "VmRSS", "/proc/1/status"}, true);
   std::erase_if(probe.linux.namespaces, [](const auto& n) { return n.type == "pid"; });
   if (box.create_container("rss", probe, "", false) && box.agent().start_container("rss")) {
     std::string out;

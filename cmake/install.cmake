@@ -1,7 +1,7 @@
 # `make install` (cmake --install BUILD --prefix PREFIX): the layout the binaries look for
 # relative to themselves (/proc/self/exe), so an installed shim needs no environment:
 #   <prefix>/bin/{kata-sentry,kata-sentryd,containerd-shim-kata-sentry-v2}
-#   <prefix>/share/kata-sentry/rules/   runtime/monitor/rules_path.cpp: <bin>/../share/kata-sentry/rules
+#   <prefix>/share/kata-sentry/rules/   monitor/rules_path.cpp: <bin>/../share/kata-sentry/rules
 #   <prefix>/share/kata-sentry/guest/   runtime/vm/guest_image.cpp:     <bin>/../share/kata-sentry/guest
 #   <prefix>/share/kata-sentry/deploy/  examples for /etc/kata-sentry, systemd, containerd, Kubernetes
 # containerd finds the shim by name on its PATH, so <prefix>/bin must be on containerd's PATH

@@ -1,5 +1,5 @@
 // A deny rule as the guest's BPF LSM enforces it: a policy::EnforcementSpec resolved for one
-// sandbox (view and sandbox ids decided on the host, see runtime/agent_client/deny_rule_spec.h).
+// sandbox (view and sandbox ids decided on the host, see policy-engine/guest_deny_rules.h).
 // The one definition shared by the host side (monitor, agent client, shim relay, kata-sentryd)
 // and the guest side (agent, guest-probes deny compiler). Every list is an OR of its entries,
 // the lists are ANDed, an empty list means any.

@@ -122,7 +122,11 @@ struct SocketAddress {
 struct Event {
   EventType type = EventType::none;
   View view = View::host;
-  uint64_t time_ns = 0;      // wall clock, ns since the Unix epoch
+  uint64_t time_ns = 0;      // wall clock, ns since the Unix epoch, of the side that saw it
+  // When the host received the event (wall clock, ns since the epoch); for host-view events
+  // the same as time_ns. A guest's clock is its own to set, so cross-view ordering (sequence
+  // windows) uses this, never time_ns.
+  uint64_t host_time_ns = 0;
   bool has_res = false;      // false: the result is unknown (evt.res is then absent)
   int64_t res = 0;           // syscall result (negative errno on failure); exit: status
   uint32_t flags = 0;        // ks_event_flags

@@ -85,6 +85,8 @@ Result<Event> decode_event(std::span<const uint8_t> record, View view, const Boo
   e.type = type;
   e.view = view;
   e.time_ns = clock.to_wall_ns(raw.hdr.ts_ns);
+  // The host saw it itself; a guest's records get their receive time on the host instead.
+  if (view == View::host) e.host_time_ns = e.time_ns;
   e.flags = raw.hdr.flags;
   e.has_res = raw.hdr.flags & KS_F_HAS_RES;
   e.res = e.has_res || type == EventType::procexit ? raw.res : 0;

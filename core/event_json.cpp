@@ -116,6 +116,8 @@ std::string format_open_flags(uint64_t flags) {
 ordered_json event_to_json(const Event& e) {
   ordered_json j;
   j["time"] = format_rfc3339_ns(e.time_ns);
+  // Only where it says something: the guest's clock is not the host's.
+  if (e.host_time_ns != 0 && e.host_time_ns != e.time_ns) j["host_time"] = format_rfc3339_ns(e.host_time_ns);
   j["view"] = view_name(e.view);
   j["evt.type"] = event_type_name(e.type);
   if (e.has_res) j["evt.res"] = e.res;
@@ -193,6 +195,14 @@ Result<Event> event_from_json(const json& o) {
     auto t = parse_rfc3339_ns(text);
     if (!t) return std::unexpected(t.error());
     e.time_ns = *t;
+  }
+  e.host_time_ns = e.time_ns;
+  text.clear();
+  if (auto s = read_string(o, "host_time", text); !s) return std::unexpected(s.error());
+  if (!text.empty()) {
+    auto t = parse_rfc3339_ns(text);
+    if (!t) return std::unexpected(t.error());
+    e.host_time_ns = *t;
   }
   if (o.contains("evt.res") && !o["evt.res"].is_null()) {
     e.has_res = true;

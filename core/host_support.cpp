@@ -9,15 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/unique_fd.h"
+
 namespace kata_sentry {
 namespace {
-
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
 
 bool cpu_has_virt_flag() {
   std::ifstream in("/proc/cpuinfo");
@@ -36,19 +31,19 @@ bool cpu_has_virt_flag() {
 }  // namespace
 
 Capability probe_kvm() {
-  Fd kvm{open("/dev/kvm", O_RDWR | O_CLOEXEC)};
-  if (kvm.fd < 0) return {false, std::string("/dev/kvm: ") + std::strerror(errno)};
-  int version = ioctl(kvm.fd, KVM_GET_API_VERSION, 0);
+  UniqueFd kvm{open("/dev/kvm", O_RDWR | O_CLOEXEC)};
+  if (!kvm) return {false, std::string("/dev/kvm: ") + std::strerror(errno)};
+  int version = ioctl(kvm.get(), KVM_GET_API_VERSION, 0);
   if (version != KVM_API_VERSION) return {false, "/dev/kvm: API version " + std::to_string(version)};
-  Fd vm{ioctl(kvm.fd, KVM_CREATE_VM, 0)};
-  if (vm.fd < 0) return {false, std::string("/dev/kvm: KVM_CREATE_VM: ") + std::strerror(errno)};
+  UniqueFd vm{ioctl(kvm.get(), KVM_CREATE_VM, 0)};
+  if (!vm) return {false, std::string("/dev/kvm: KVM_CREATE_VM: ") + std::strerror(errno)};
   if (!cpu_has_virt_flag()) return {false, "/dev/kvm opens but the CPU has no vmx/svm flag (nested PVM-style KVM; QEMU -accel kvm aborts)"};
   return {true, "/dev/kvm usable, CPU has hardware virtualization"};
 }
 
 Capability probe_vhost_vsock() {
-  Fd fd{open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC)};
-  if (fd.fd < 0) return {false, std::string("/dev/vhost-vsock: ") + std::strerror(errno)};
+  UniqueFd fd{open("/dev/vhost-vsock", O_RDWR | O_CLOEXEC)};
+  if (!fd) return {false, std::string("/dev/vhost-vsock: ") + std::strerror(errno)};
   return {true, "/dev/vhost-vsock opens"};
 }
 

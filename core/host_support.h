@@ -1,6 +1,6 @@
 // Capability detection for the VM side of a host: KVM, vhost-vsock, virtiofsd and the
 // cgroup v2 mount. Probes what the host allows instead of assuming (DESIGN.md). BPF
-// program-type probes live with the probes (host-probes/capabilities.h).
+// program-type probes live with the probes (syscall-probes/capabilities.h).
 #pragma once
 
 #include <string>

@@ -20,8 +20,8 @@
 #include "core/logging.h"
 #include "core/read_file.h"
 #include "guest_lsm.skel.h"
-#include "host-probes/bpf_util.h"
-#include "host-probes/host_probes.h"
+#include "syscall-probes/bpf_util.h"
+#include "syscall-probes/syscall_probes.h"
 
 namespace kata_sentry::guest_probes {
 namespace {
@@ -77,7 +77,7 @@ struct GuestSensor::Impl {
   GuestSensorOptions options;
   SkelPtr skel;                                    // destroyed after the ring buffer (below)
   RingBufferPtr lsm_rb;
-  std::unique_ptr<probes::HostProbes> tracepoints;
+  std::unique_ptr<probes::SyscallProbes> tracepoints;
   EventStream stream;
   BootClock clock;
   std::atomic<bool> stopping{false};
@@ -237,7 +237,7 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
 
   std::error_code ec;
   std::filesystem::create_directories(options.cgroup_parent, ec);
-  if (auto id = probes::HostProbes::cgroup_id_of(options.cgroup_parent.string()))
+  if (auto id = probes::SyscallProbes::cgroup_id_of(options.cgroup_parent.string()))
     impl->parent_cgroup_id = *id;
   else
     log->warn("guest sensor: {}: container-wide rules and syscall tracing unavailable",
@@ -284,13 +284,13 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
   // Syscall events: the host tracepoint object, scoped to the containers' cgroups, so the
   // agent (in the root cgroup) never traces itself.
   if (options.load_tracepoints && impl->parent_cgroup_id) {
-    probes::HostProbesOptions tp;
+    probes::SyscallProbesOptions tp;
     tp.scope_enabled = true;
     tp.watch_cgroups = {impl->parent_cgroup_id};
     tp.ring_buffer_bytes = options.ring_buffer_bytes;
     tp.wakeup_bytes = 64u << 10;
     tp.allow_lsm = false;  // the guest LSM set above is ours
-    auto probes = probes::HostProbes::open(tp);
+    auto probes = probes::SyscallProbes::open(tp);
     if (probes)
       impl->tracepoints = std::move(*probes);
     else
@@ -355,7 +355,7 @@ Result<EnforcementResult> GuestSensor::set_enforcement(std::vector<DenyRule> rul
   return res;
 }
 
-Status GuestSensor::stream(const std::function<bool(EventBatchOut&&)>& send,
+Status GuestSensor::stream(const std::function<bool(GuestEventBatch&&)>& send,
                            const std::function<bool()>& cancelled, size_t max_batch_events,
                            std::chrono::milliseconds max_batch_delay,
                            std::chrono::milliseconds heartbeat_interval) {
@@ -373,14 +373,14 @@ Status GuestSensor::stream(const std::function<bool(EventBatchOut&&)>& send,
     auto now = std::chrono::steady_clock::now();
     if (now - last_heartbeat >= heartbeat_interval) {
       // Sent even while events flow: the host's liveness check needs no event traffic.
-      EventBatchOut hb;
+      GuestEventBatch hb;
       hb.heartbeat = true;
       hb.first_seq = impl_->stream.counters().sent;
       hb.stats = stats();
       if (!send(std::move(hb))) return {};
       last_heartbeat = now;
     }
-    EventBatchOut batch;
+    GuestEventBatch batch;
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         last_heartbeat + heartbeat_interval - std::chrono::steady_clock::now());
     wait = std::clamp(wait, std::chrono::milliseconds(1), std::chrono::milliseconds(200));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/guest_batch.h"
 #include "core/result.h"
 #include "guest-probes/deny_compiler.h"
 #include "guest-probes/event_stream.h"
@@ -36,27 +37,9 @@ struct GuestSensorOptions {
   EventStreamOptions stream;
 };
 
-struct GuestSensorStats {
-  uint64_t ringbuf_drops = 0;  // both ring buffers (+ tracepoint pairing-table drops)
-  uint64_t rate_limited = 0;
-  uint64_t queue_drops = 0;
-  uint64_t sent = 0;
-  uint64_t decode_errors = 0;
-  uint64_t denied = 0;         // LSM refusals counted in the kernel
-  bool lsm_enforcing = false;
-  std::string lsm_unavailable_reason;
-};
-
 struct EnforcementResult {
   uint32_t installed = 0;
   std::vector<std::string> refused;
-};
-
-struct EventBatchOut {
-  uint64_t first_seq = 0;
-  std::vector<Event> events;
-  bool heartbeat = false;
-  GuestSensorStats stats;
 };
 
 class GuestSensor {
@@ -80,7 +63,7 @@ class GuestSensor {
   // Serves one stream: calls send() for each batch (and a heartbeat every
   // heartbeat_interval without events) until send() returns false, cancelled() is true or
   // the sensor stops. Fails with unavailable when another stream is active.
-  Status stream(const std::function<bool(EventBatchOut&&)>& send,
+  Status stream(const std::function<bool(GuestEventBatch&&)>& send,
                 const std::function<bool()>& cancelled, size_t max_batch_events,
                 std::chrono::milliseconds max_batch_delay,
                 std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(1));

@@ -12,8 +12,8 @@
 
 #include "core/cgroup2.h"
 #include "core/logging.h"
-#include "host-probes/bpf_util.h"
-#include "host-probes/libbpf_log.h"
+#include "syscall-probes/bpf_util.h"
+#include "syscall-probes/libbpf_log.h"
 #include "host_deny.skel.h"
 
 namespace kata_sentry::probes {

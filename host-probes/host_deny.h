@@ -21,7 +21,7 @@
 #include "core/host_support.h"
 #include "core/result.h"
 #include "host-probes/host_deny_compiler.h"
-#include "host-probes/host_probes.h"
+#include "syscall-probes/syscall_probes.h"
 
 namespace kata_sentry::probes {
 

@@ -6,12 +6,10 @@
 #include <chrono>
 #include <filesystem>
 
-#include "core/event_decode.h"
 #include "core/event_json.h"
 #include "core/host_support.h"
 #include "core/logging.h"
-#include "host-probes/host_probes.h"
-#include "host-probes/proc_table.h"
+#include "host-probes/host_event_reader.h"
 
 namespace kata_sentry::probes {
 namespace {
@@ -21,9 +19,9 @@ Result<uint64_t> resolve_cgroup(const std::string& path) {
   // A relative path that is not found here is taken relative to the cgroup2 mount.
   if (path.front() != '/' && !std::filesystem::exists(path, ec)) {
     std::string mount = find_cgroup2_mount();
-    if (!mount.empty()) return HostProbes::cgroup_id_of(mount + "/" + path);
+    if (!mount.empty()) return SyscallProbes::cgroup_id_of(mount + "/" + path);
   }
-  return HostProbes::cgroup_id_of(path);
+  return SyscallProbes::cgroup_id_of(path);
 }
 
 }  // namespace
@@ -38,42 +36,31 @@ std::string format_summary(const TraceSummary& s) {
 
 Result<TraceSummary> run_trace(const TraceOptions& options, std::FILE* out, const std::atomic<bool>& stop) {
   auto log = logger("probes");
-  ProcTable table;
-  size_t seeded = table.seed();
-  log->debug("process table seeded with {} processes", seeded);
-
-  HostProbesOptions po;
+  HostEventReaderOptions ro;
   if (options.pid != 0) {
     if (kill(static_cast<pid_t>(options.pid), 0) != 0 && errno == ESRCH)
       return fail(ErrorCode::not_found, "trace --pid " + std::to_string(options.pid) + ": no such process");
-    po.scope_enabled = true;
-    po.watch_tgids.push_back(options.pid);
-    // Descendants that exist already; later ones are added in the kernel at fork.
-    for (uint32_t pid : table.descendants_of(options.pid)) po.watch_tgids.push_back(pid);
+    ro.probes.scope_enabled = true;
+    ro.probes.watch_tgids.push_back(options.pid);
   }
   if (!options.cgroup.empty()) {
     auto id = resolve_cgroup(options.cgroup);
     if (!id) return std::unexpected(id.error());
-    po.scope_enabled = true;
-    po.watch_cgroups.push_back(*id);
+    ro.probes.scope_enabled = true;
+    ro.probes.watch_cgroups.push_back(*id);
+  }
+  auto reader = HostEventReader::open(ro);
+  if (!reader) return std::unexpected(reader.error());
+  if (options.pid != 0) {
+    // Descendants that exist already; later ones are added in the kernel at fork.
+    for (uint32_t pid : (*reader)->processes().descendants_of(options.pid))
+      if (auto st = (*reader)->probes().watch_tgid(pid); !st) log->warn("trace: {}", st.error().describe());
   }
 
-  auto probes = HostProbes::open(po);
-  if (!probes) return std::unexpected(probes.error());
-
-  BootClock clock;
   TraceSummary summary;
-  auto on_record = [&](std::span<const uint8_t> record) {
-    ++summary.received;
-    auto event = decode_event(record, View::host, clock);
-    if (!event) {
-      ++summary.decode_errors;
-      return;
-    }
-    table.enrich(*event);
-    table.update(*event);
-    if (!options.comm.empty() && event->proc.name != options.comm) return;
-    std::string line = options.json ? event_to_json_line(*event) : event_to_text(*event);
+  auto on_event = [&](Event&& event) {
+    if (!options.comm.empty() && event.proc.name != options.comm) return;
+    std::string line = options.json ? event_to_json_line(event) : event_to_text(event);
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), out);
     ++summary.printed;
@@ -89,21 +76,23 @@ Result<TraceSummary> run_trace(const TraceOptions& options, std::FILE* out, cons
       if (left <= 0) break;
       timeout_ms = static_cast<int>(std::min<long long>(left, timeout_ms));
     }
-    auto n = (*probes)->poll(timeout_ms, on_record);
+    auto n = (*reader)->poll(timeout_ms, on_event);
     if (!n) return std::unexpected(n.error());
     std::fflush(out);
   }
   // Whatever is still queued belongs to the traced interval.
-  (void)(*probes)->poll(0, on_record);
+  (void)(*reader)->poll(0, on_event);
   std::fflush(out);
 
-  if (auto st = (*probes)->stats()) {
+  summary.received = (*reader)->stats().records;
+  summary.decode_errors = (*reader)->stats().decode_errors;
+  if (auto st = (*reader)->probes().stats()) {
     summary.ringbuf_drops = st->ringbuf_drops;
     summary.pending_drops = st->pending_drops;
   } else {
     log->warn("{}", st.error().describe());
   }
-  summary.proc_evictions = table.evictions();
+  summary.proc_evictions = (*reader)->processes().evictions();
   return summary;
 }
 

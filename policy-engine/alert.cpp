@@ -17,10 +17,12 @@ nlohmann::ordered_json alert_to_json(const Alert& a) {
   j["source"] = a.source;
   j["tags"] = a.tags;
   j["time"] = stamp;
+  if (a.host_time_ns != 0 && a.host_time_ns != a.time_ns) j["host_time"] = format_rfc3339_ns(a.host_time_ns);
   j["sandbox"] = a.sandbox;
   j["view"] = view_name(a.view);
   j["action"] = action_name(a.action);
   j["enforced"] = a.enforced;
+  if (a.guest_reports_denied) j["guest_reports_denied"] = true;
   if (!a.also_matched.empty()) j["also_matched"] = a.also_matched;
   if (a.is_sequence) {
     auto events = nlohmann::ordered_json::array();

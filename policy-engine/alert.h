@@ -15,7 +15,8 @@
 namespace kata_sentry::policy {
 
 struct Alert {
-  uint64_t time_ns = 0;
+  uint64_t time_ns = 0;                     // the event's own time (a guest's clock for guest events)
+  uint64_t host_time_ns = 0;                // when the host received the event; 0 = same as time_ns
   std::string rule;
   Priority priority = Priority::warning;
   std::string source = "syscall";
@@ -26,11 +27,16 @@ struct Alert {
   std::string sandbox;                      // sandbox.id of the (last) event
   View view = View::host;
   Action action = Action::alert;
-  bool enforced = false;                    // enforce mode and an action other than alert
+  // The host carried out the action, or (deny) corroborated the kernel's refusal: the deny
+  // set it installed covers the operation and the record says refused.
+  bool enforced = false;
+  // The guest's record says refused, but the host could not corroborate it (no deny rule it
+  // installed covers the operation): reported, never counted as enforced.
+  bool guest_reports_denied = false;
   bool is_sequence = false;
   std::vector<Event> events;                // the event; for a sequence, every step's event
   // Other rules that matched the same operation and were folded into this alert (the
-  // monitor reports one alert per guest operation; see runtime/monitor/operation_joiner.h).
+  // monitor reports one alert per guest operation; see monitor/operation_joiner.h).
   std::vector<std::string> also_matched;
 };
 

@@ -3,6 +3,13 @@
 #include <unistd.h>
 
 namespace kata_sentry::policy {
+namespace {
+
+// The clock cross-view correlation runs on: the host's receive time when the runtime set it
+// (always, for events that reach a monitor), else the event's own time (replay, tests).
+uint64_t order_time_ns(const Event& e) { return e.host_time_ns != 0 ? e.host_time_ns : e.time_ns; }
+
+}  // namespace
 
 Engine::Engine(RuleSet rules, EngineConfig config) : rules_(std::move(rules)), config_(std::move(config)) {
   if (config_.hostname.empty()) {
@@ -32,6 +39,7 @@ Alert Engine::make_alert(const OutputTemplate& out, const std::string& name, Pri
                          const std::vector<std::string>& tags, Action action, const EvalInput& in) const {
   Alert a;
   a.time_ns = in.event->time_ns;
+  a.host_time_ns = in.event->host_time_ns;
   a.rule = name;
   a.priority = p;
   a.output = out.render(in);
@@ -101,7 +109,11 @@ void Engine::advance_sequences(const EvalInput& in, const std::vector<uint8_t>& 
     }
     if (!complete_key) continue;
     auto it = state.keys.find(key);
-    if (it != state.keys.end() && e.time_ns - it->second.started_ns > s.within_ns) {
+    // Steps come from both views, and a guest's clock is the guest's to set: the window is
+    // measured on the host's receive clock. Signed, so that an event that arrives with an
+    // older host time than the sequence's start (two host threads racing) counts as inside.
+    const uint64_t at = order_time_ns(e);
+    if (it != state.keys.end() && static_cast<int64_t>(at - it->second.started_ns) > static_cast<int64_t>(s.within_ns)) {
       state.order.erase(it->second.age);
       state.keys.erase(it);
       it = state.keys.end();
@@ -116,7 +128,7 @@ void Engine::advance_sequences(const EvalInput& in, const std::vector<uint8_t>& 
       state.order.push_back(key);
       Progress p;
       p.next_step = 1;
-      p.started_ns = e.time_ns;
+      p.started_ns = at;
       p.events.push_back(e);
       p.age = std::prev(state.order.end());
       state.keys.emplace(key, std::move(p));

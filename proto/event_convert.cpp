@@ -7,6 +7,7 @@ void event_to_proto(const Event& e, v1::Event& out) {
   out.set_type(static_cast<uint32_t>(e.type));
   out.set_view(e.view == View::guest ? v1::VIEW_GUEST : v1::VIEW_HOST);
   out.set_time_ns(e.time_ns);
+  out.set_host_time_ns(e.host_time_ns);
   out.set_has_res(e.has_res);
   out.set_res(e.res);
   out.set_flags(e.flags);
@@ -63,6 +64,7 @@ Result<Event> event_from_proto(const v1::Event& m) {
   e.type = type;
   e.view = m.view() == v1::VIEW_GUEST ? View::guest : View::host;
   e.time_ns = m.time_ns();
+  e.host_time_ns = m.host_time_ns();
   e.has_res = m.has_res();
   e.res = m.res();
   e.flags = m.flags();

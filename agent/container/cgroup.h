@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "agent/container/container.h"
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/result.h"
 
 namespace kata_sentry::agent {

@@ -21,50 +21,26 @@
 #include "agent/container/device_filter.h"
 #include "agent/container/launch_plan.h"
 #include "core/logging.h"
+#include "core/unique_fd.h"
 
 namespace kata_sentry::agent {
 namespace {
 
-// An fd owned by the agent side of a launch; closes on scope exit.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
 // CLOEXEC duplicate numbered >= 3, so the child's dup2 onto 0/1/2 never clobbers it.
-Result<Fd> dup_high(int fd, const char* what) {
+Result<UniqueFd> dup_high(int fd, const char* what) {
   int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (d < 0) return fail_errno(std::string("dup ") + what);
-  return Fd(d);
+  return UniqueFd(d);
 }
 
 struct Pipe {
-  Fd r, w;
+  UniqueFd r, w;
 };
 
 Result<Pipe> make_pipe(const char* what) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return fail_errno(std::string("pipe2 ") + what);
-  Fd r(p[0]), w(p[1]);
+  UniqueFd r(p[0]), w(p[1]);
   auto hr = dup_high(r.get(), what);
   if (!hr) return std::unexpected(hr.error());
   auto hw = dup_high(w.get(), what);
@@ -77,7 +53,7 @@ Result<Pipe> make_pipe(const char* what) {
 Result<Pipe> make_go_channel() {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair go channel");
-  Fd a(sv[0]), b(sv[1]);
+  UniqueFd a(sv[0]), b(sv[1]);
   auto ha = dup_high(a.get(), "go channel");
   if (!ha) return std::unexpected(ha.error());
   auto hb = dup_high(b.get(), "go channel");
@@ -86,7 +62,7 @@ Result<Pipe> make_go_channel() {
 }
 
 // Keeps the channel open: a terminal child answers on it with its pty master.
-Status release_child(Fd& go) {
+Status release_child(UniqueFd& go) {
   ssize_t n;
   do n = ::send(go.get(), "g", 1, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
@@ -100,13 +76,13 @@ Status release_child(Fd& go) {
 
 // The child's stdio: the caller's fds, /dev/null for -1.
 struct Stdio {
-  Fd fd[3];
+  UniqueFd fd[3];
   ChildStdio raw() const { return ChildStdio{{fd[0].get(), fd[1].get(), fd[2].get()}}; }
 };
 
 // process.terminal: the child opened a pty in the container's devpts and sent the master over
 // the go channel before execve; it waits there, queued.
-Result<Fd> receive_console(int sock) {
+Result<UniqueFd> receive_console(int sock) {
   char byte;
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
@@ -125,7 +101,7 @@ Result<Fd> receive_console(int sock) {
     return fail(ErrorCode::protocol, "process.terminal: the child sent no pty master");
   int fd;
   std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return Fd(fd);
+  return UniqueFd(fd);
 }
 
 Result<Stdio> prepare_stdio(const StdioFds& in, bool terminal) {
@@ -443,7 +419,7 @@ Result<std::unique_ptr<ContainerExec>> Container::exec(const OciProcess& process
     return fail(ErrorCode::internal, prefix + "process died during setup (" +
                                          (st ? describe_status(*st) : st.error().describe()) + ")");
   }
-  Fd console;
+  UniqueFd console;
   if (process.terminal) {
     auto c = receive_console(go->w.get());
     if (!c) return fail(c.error().code, prefix + c.error().message, c.error().sys_errno);
@@ -512,7 +488,7 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
     return fail(ErrorCode::internal, prefix + "init died during setup (" +
                                          (st ? describe_status(*st) : st.error().describe()) + ")");
   }
-  Fd console;
+  UniqueFd console;
   if (spec.process.terminal) {
     auto c = receive_console(go->w.get());
     if (!c) return with_prefix(c.error());

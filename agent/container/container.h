@@ -39,7 +39,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/result.h"
 
 namespace kata_sentry::agent {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/result.h"
 
 namespace kata_sentry::agent {

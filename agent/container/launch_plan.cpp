@@ -14,7 +14,7 @@
 #include <regex>
 #include <sstream>
 
-#include "agent/container/oci_names.h"
+#include "core/oci/oci_names.h"
 #include "agent/container/seccomp_program.h"
 #include "core/logging.h"
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/result.h"
 
 namespace kata_sentry::agent {

@@ -2,22 +2,13 @@
 
 #include "deny_rule_convert.h"
 #include "grpc_status.h"
-#include "event_convert.h"
+#include "guest_wire.h"
 
 namespace kata_sentry::agent {
 namespace {
 
 grpc::Status no_sensor() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, "guest sensor not running");
-}
-
-void stats_to_proto(const guest_probes::GuestSensorStats& s, v1::GuestSensorStats* m) {
-  m->set_ringbuf_drops(s.ringbuf_drops);
-  m->set_rate_limited(s.rate_limited);
-  m->set_sent(s.sent);
-  m->set_queue_drops(s.queue_drops);
-  m->set_lsm_enforcing(s.lsm_enforcing);
-  m->set_lsm_unavailable_reason(s.lsm_unavailable_reason);
 }
 
 }  // namespace
@@ -28,17 +19,9 @@ grpc::Status sensor_stream_events(guest_probes::GuestSensor* sensor,
                                   const std::function<bool()>& cancelled) {
   if (!sensor) return no_sensor();
   v1::EventBatch msg;
-  auto send = [&](guest_probes::EventBatchOut&& b) {
+  auto send = [&](GuestEventBatch&& b) {
     msg.Clear();
-    msg.set_first_seq(b.first_seq);
-    msg.set_heartbeat(b.heartbeat);
-    for (const auto& e : b.events) {
-      // Sandbox identity is the host's to set; the sequence number is the stream's.
-      auto* pe = msg.add_events();
-      event_to_proto(e, *pe);
-      pe->set_seq(b.first_seq + uint64_t(msg.events_size() - 1));
-    }
-    stats_to_proto(b.stats, msg.mutable_stats());
+    guest_batch_to_proto(b, msg);
     return writer->Write(msg);
   };
   Status s = sensor->stream(send, cancelled, req.max_batch_events(),

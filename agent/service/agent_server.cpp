@@ -16,7 +16,7 @@
 
 #include "agent/service/agent_service.h"
 #include "agent/service/sandbox.h"
-#include "agent/service/unique_fd.h"
+#include "core/unique_fd.h"
 #include "guest-probes/guest_sensor.h"
 #include "core/logging.h"
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "agent/container/container.h"
-#include "agent/service/unique_fd.h"
+#include "core/unique_fd.h"
 #include "core/result.h"
 
 namespace kata_sentry::agent {

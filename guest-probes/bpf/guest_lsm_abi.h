@@ -45,7 +45,7 @@ struct ks_deny_rule {
 struct guest_lsm_cfg {
 	__u32 protect_agent;  /* deny ptrace of and signals to agent tgids from other tasks */
 	__u32 report_agent;   /* also emit records for the agent's own tasks (marked KS_F_AGENT) */
-	__u32 wakeup_bytes;   /* see host_probes_cfg */
+	__u32 wakeup_bytes;   /* see syscall_probes_cfg */
 	__u32 _pad;
 };
 

@@ -9,9 +9,10 @@
 #include <thread>
 
 #include "agent.grpc.pb.h"
-#include "event_convert.h"
+#include "core/guest_text.h"
+#include "deny_rule_convert.h"
 #include "runtime/agent_client/agent_errors.h"
-#include "runtime/agent_client/guest_wire.h"
+#include "guest_wire.h"
 
 namespace kata_sentry::runtime {
 namespace v1 = kata_sentry::v1;
@@ -325,38 +326,32 @@ Status AgentClient::read_output(const std::string& container_id, const std::stri
   return {};
 }
 
-Status AgentClient::stream_events(const std::function<bool(GuestEventBatch&&)>& on_batch) {
+Status AgentClient::stream_events(const std::function<bool(std::string&&)>& on_batch) {
   v1::StreamEventsRequest req;
   grpc::ClientContext ctx;  // no deadline: heartbeats every second, keepalive for a dead guest
-  auto reader = impl_->stub->StreamEvents(&ctx, req);
-  v1::EventBatch msg;
-  std::optional<Error> bad;
-  std::optional<uint64_t> next_seq;
+  // The reply is read as raw bytes, not as an EventBatch: a message the Protobuf library
+  // refuses (a hostile or broken guest) must cost one dropped batch, not the stream. The
+  // monitor's guard decodes each batch within its limits (proto/guest_wire.h).
+  static const std::string kMethod = "/kata_sentry.v1.Agent/StreamEvents";
+  grpc::internal::RpcMethod method(kMethod.c_str(), grpc::internal::RpcMethod::SERVER_STREAMING, impl_->channel);
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(impl_->channel.get(), method, &ctx, req));
+  grpc::ByteBuffer msg;
+  std::vector<grpc::Slice> slices;
   bool stopped = false;
   while (reader->Read(&msg)) {
-    auto decoded = guest_batch_from_proto(msg);
-    if (!decoded) {
-      bad = Error{ErrorCode::protocol, 0, "agent StreamEvents: " + decoded.error().message};
-      break;
-    }
-    GuestEventBatch batch = std::move(*decoded);
-    // A gap is reported (not hidden): the caller sees first_seq and raises its alert; only
-    // a sequence going backwards is a protocol error (the guest reuses numbers).
-    if (next_seq && batch.first_seq < *next_seq) {
-      bad = Error{ErrorCode::protocol, 0,
-                  "agent StreamEvents: sequence went backwards (" +
-                      std::to_string(batch.first_seq) + " < " + std::to_string(*next_seq) + ")"};
-      break;
-    }
-    next_seq = batch.first_seq + batch.events.size();
-    if (!on_batch(std::move(batch))) {
+    std::string wire;
+    wire.reserve(msg.Length());  // at most max_message_bytes: the channel refuses more
+    slices.clear();
+    if (!msg.Dump(&slices).ok()) continue;
+    for (const auto& sl : slices) wire.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    if (!on_batch(std::move(wire))) {
       stopped = true;
       break;
     }
   }
-  if (bad || stopped) ctx.TryCancel();
+  if (stopped) ctx.TryCancel();
   grpc::Status s = reader->Finish();
-  if (bad) return std::unexpected(*bad);
   if (stopped) return {};
   if (!s.ok()) return std::unexpected(agent_error(s, "StreamEvents", "", {}));
   return {};

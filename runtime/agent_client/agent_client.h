@@ -77,22 +77,6 @@ struct ContainerStats {
   std::optional<uint64_t> cpu_usage_usec;
 };
 
-// The guest sensor's own counters, as the guest reports them (untrusted, informative).
-struct GuestSensorStats {
-  uint64_t ringbuf_drops = 0, rate_limited = 0, sent = 0;
-  uint64_t queue_drops = 0;  // dropped in the agent because the stream's queue was full
-  bool lsm_enforcing = false;
-  std::string lsm_unavailable_reason;
-};
-
-// One EventBatch of StreamEvents: events[i] has sequence number first_seq + i.
-struct GuestEventBatch {
-  uint64_t first_seq = 0;
-  std::vector<Event> events;  // view=guest; sandbox_id/sandbox_name/vmm_pid cleared
-  bool heartbeat = false;
-  GuestSensorStats stats;
-};
-
 // Thread-safe: calls may run concurrently (e.g. wait_process on one thread while read_output
 // streams on another and write_stdin feeds a third).
 class AgentClient {
@@ -137,14 +121,12 @@ class AgentClient {
                      std::function<void(std::string_view)> on_stdout,
                      std::function<void(std::string_view)> on_stderr);
 
-  // Guest sensor. Blocks delivering batches (on this thread) until the stream ends, the
-  // channel breaks, or on_batch returns false (then returns success). Each event is
-  // re-validated (event_from_proto) and has sandbox_id/sandbox_name/vmm_pid cleared and
-  // view forced to guest: only the host sets those. A batch over max_message_bytes, an
-  // invalid event, or a first_seq that is not contiguous with the previous batch ends the
-  // stream with a protocol error. No deadline (heartbeats come every second; keepalive
-  // catches a dead guest).
-  Status stream_events(const std::function<bool(GuestEventBatch&&)>& on_batch);
+  // Guest sensor. Blocks delivering each EventBatch as the guest sent it (wire bytes, not
+  // decoded: the host's guard decodes them within its limits, monitor/guest_stream_guard.h)
+  // on this thread, until the stream ends, the channel breaks, or on_batch returns false
+  // (then success). A message over max_message_bytes breaks the stream. No deadline
+  // (heartbeats come every second; keepalive catches a dead guest).
+  Status stream_events(const std::function<bool(std::string&&)>& on_batch);
   // Replaces the guest's whole deny set; returns "<rule>: <reason>" for each rule the guest
   // could not install (empty: all installed). Fails if the agent could not apply the set.
   Result<std::vector<std::string>> set_enforcement(const std::vector<DenyRule>& rules);

@@ -18,7 +18,4 @@ namespace kata_sentry::runtime {
 Error agent_error(const grpc::Status& status, std::string_view call, std::string_view object,
                   std::chrono::milliseconds deadline);
 
-// The guest's text made safe to print: at most max_bytes, non-printable bytes as '?'.
-std::string sanitize_guest_text(std::string_view text, size_t max_bytes = 512);
-
 }  // namespace kata_sentry::runtime

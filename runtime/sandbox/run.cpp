@@ -83,7 +83,7 @@ Result<int> run_container(const RunRequest& req, const std::atomic<int>& interru
   };
 
   if (req.observer) {
-    if (auto st = req.observer->attach(*sb); !st) return finish(std::unexpected(st.error()));
+    if (auto st = req.observer->attach(*sb, cid); !st) return finish(std::unexpected(st.error()));
     observed = true;
     clock.now("monitor attached");
   }

@@ -6,27 +6,28 @@
 #include <filesystem>
 #include <string>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/result.h"
 #include "runtime/sandbox/sandbox.h"
 
 namespace kata_sentry::runtime {
 
-// Watches the sandbox while the container runs (the joined-view monitor, runtime/monitor/).
+// Watches the sandbox while the container runs (the joined-view monitor, monitor/).
 // run_container() calls attach() once the VM is up, before the container is created, and
 // detach() after the container exited (or the run failed), before teardown.
 class SandboxObserver {
  public:
   virtual ~SandboxObserver() = default;
-  // Failing aborts the run (the sandbox is torn down).
-  virtual Status attach(Sandbox& sandbox) = 0;
+  // `container_id`: the one container that will run. Failing aborts the run (the sandbox is
+  // torn down).
+  virtual Status attach(Sandbox& sandbox, const std::string& container_id) = 0;
   // Delivers what is still in flight and stops watching; the sandbox is still up.
   virtual void detach(bool container_ran) noexcept = 0;
 };
 
 struct RunRequest {
   SandboxOptions sandbox;
-  agent::OciSpec spec;
+  OciSpec spec;
   std::filesystem::path rootfs;  // empty: the guest image's busybox rootfs
   std::string container_id = "main";
   bool interactive = false;      // stream this process's stdin to the container

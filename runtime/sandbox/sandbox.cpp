@@ -154,16 +154,16 @@ Status Sandbox::place_rootfs(const std::string& container_id, const fs::path& ro
   return {};
 }
 
-Status Sandbox::create_container(const std::string& container_id, const agent::OciSpec& spec,
+Status Sandbox::create_container(const std::string& container_id, const OciSpec& spec,
                                  const fs::path& rootfs, bool open_stdin) {
   if (!valid_id(container_id)) {
     return fail(ErrorCode::invalid_argument, "container id \"" + container_id + "\": use [A-Za-z0-9_.-], at most 64");
   }
   if (fs::exists(shared_ / container_id)) return fail(ErrorCode::invalid_argument, "container " + container_id + ": already exists");
   if (auto st = place_rootfs(container_id, rootfs.empty() ? image_.default_rootfs : rootfs); !st) return st;
-  agent::OciSpec placed = spec;
+  OciSpec placed = spec;
   placed.root.path = "rootfs";
-  std::string json = agent::oci_spec_to_json(placed);
+  std::string json = oci_spec_to_json(placed);
   if (auto st = write_file(shared_ / container_id / "config.json", json); !st) return st;
   ContainerConfig config;
   config.open_stdin = open_stdin;

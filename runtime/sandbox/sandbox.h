@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/result.h"
 #include "runtime/agent_client/agent_client.h"
 #include "runtime/vm/vm.h"
@@ -48,7 +48,7 @@ class Sandbox {
   // Makes <shared>/<container_id>/rootfs an overlay of `rootfs` (writes land in the sandbox dir,
   // never in `rootfs`), writes config.json there (root.path forced to "rootfs") and asks the
   // agent to create the container. `rootfs` empty: the guest image's busybox rootfs.
-  Status create_container(const std::string& container_id, const agent::OciSpec& spec,
+  Status create_container(const std::string& container_id, const OciSpec& spec,
                           const std::filesystem::path& rootfs, bool open_stdin);
 
   AgentClient& agent() { return *agent_; }

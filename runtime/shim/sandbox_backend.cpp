@@ -10,7 +10,7 @@
 #include <cstring>
 #include <future>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/logging.h"
 #include "runtime/shim/cri_annotations.h"
 
@@ -64,13 +64,13 @@ void write_all(int fd, std::string_view d) {
 
 // An output FIFO: write-only when containerd's client already reads it (a vanished reader then
 // gives EPIPE instead of a hang); read-write otherwise, which never blocks the open.
-Result<ttrpc::UniqueFd> open_output(const std::string& path) {
-  if (path.empty()) return ttrpc::UniqueFd();
+Result<UniqueFd> open_output(const std::string& path) {
+  if (path.empty()) return UniqueFd();
   int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0 && errno == ENXIO) fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return fail_errno("open stdio fifo " + path);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  return ttrpc::UniqueFd(fd);
+  return UniqueFd(fd);
 }
 
 }  // namespace
@@ -138,11 +138,11 @@ Status SandboxBackend::open_stdio(Proc& p) {
     // says when stdin ends with CloseIO.
     int fd = ::open(p.stdio.stdin_path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return fail_errno("open stdin fifo " + p.stdio.stdin_path);
-    p.in = ttrpc::UniqueFd(fd);
+    p.in = UniqueFd(fd);
     int s[2];
     if (::pipe2(s, O_CLOEXEC) != 0) return fail_errno("stdin stop pipe");
-    p.stdin_stop_r = ttrpc::UniqueFd(s[0]);
-    p.stdin_stop_w = ttrpc::UniqueFd(s[1]);
+    p.stdin_stop_r = UniqueFd(s[0]);
+    p.stdin_stop_w = UniqueFd(s[1]);
   }
   auto out = open_output(p.stdio.stdout_path);
   if (!out) return std::unexpected(out.error());
@@ -183,7 +183,7 @@ Status SandboxBackend::destroy(runtime::Sandbox& sandbox) {
 }
 
 Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
-  auto oci = agent::load_oci_spec(fs::path(spec.bundle) / "config.json");
+  auto oci = load_oci_spec(fs::path(spec.bundle) / "config.json");
   if (!oci) return std::unexpected(oci.error());
 
   auto p = std::make_shared<Proc>();
@@ -285,8 +285,8 @@ void SandboxBackend::start_pumps(const std::shared_ptr<Proc>& p) {
         [&](std::string_view d) { if (p->err) write_all(p->err.get(), d); });
     if (!st) logger("shim")->debug("output of {}/{}: {}", p->cid, p->exec_id, st.error().describe());
     // Closing our ends is what tells containerd's reader the output is complete.
-    p->out = ttrpc::UniqueFd();
-    p->err = ttrpc::UniqueFd();
+    p->out = UniqueFd();
+    p->err = UniqueFd();
     p->output_done = true;
   });
   if (p->in) {

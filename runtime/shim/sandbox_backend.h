@@ -49,8 +49,8 @@ class SandboxBackend final : public TaskBackend {
     std::string cid, exec_id;
     Stdio stdio;
     std::string process_json;  // exec only
-    ttrpc::UniqueFd in, out, err;
-    ttrpc::UniqueFd stdin_stop_r, stdin_stop_w;  // wakes the stdin pump on CloseIO/teardown
+    UniqueFd in, out, err;
+    UniqueFd stdin_stop_r, stdin_stop_w;  // wakes the stdin pump on CloseIO/teardown
     std::thread input, output, waiter;
     std::atomic<bool> output_done{false};
     std::atomic<bool> stdin_closed{false};

@@ -5,7 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/logging.h"
-#include "runtime/agent_client/guest_wire.h"
+#include "deny_rule_convert.h"
 #include "runtime/sandbox/sandbox.h"
 #include "sentryd.grpc.pb.h"
 
@@ -31,9 +31,16 @@ struct SentrydLink::Relay {
   runtime::Sandbox* sandbox = nullptr;
   std::string sandbox_id;
   std::unique_ptr<v1::Sentryd::Stub> stub;
+  // The control path: commands from the daemon, their results back.
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientReaderWriter<v1::RelayMessage, v1::RelayCommand>> stream;
   std::mutex write_mu;
+  // The event path: the guest's batches as the agent sent them.
+  grpc::ClientContext events_ctx;
+  v1::Empty events_reply;
+  std::unique_ptr<grpc::ClientWriter<v1::GuestEventsMessage>> events_stream;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;  // wakes the event thread's retry wait
   std::atomic<bool> stopping{false};
   std::atomic<bool> ended{false};             // the daemon's side of the relay is gone
   std::function<void()> on_end;               // wakes the link's supervisor
@@ -134,12 +141,21 @@ Result<std::unique_ptr<SentrydLink::Relay>> SentrydLink::open_relay() {
   auto started = relay->monitor_started.get_future();
   Relay* r = relay.get();
   relay->commands = std::thread([this, r] { relay_commands(*r); });
-  relay->events = std::thread([this, r] { relay_events(*r); });
   std::string error;
   if (started.wait_for(60s) != std::future_status::ready)
     error = "kata-sentryd did not start monitoring sandbox " + pod_.sandbox_id + " within 60 s";
   else if (std::string e = started.get(); !e.empty())
     error = "kata-sentryd could not monitor sandbox " + pod_.sandbox_id + ": " + e;
+  if (error.empty()) {
+    // The event path, once the daemon's monitor (and so the link it reads) exists.
+    relay->events_stream = relay->stub->RelayGuestEvents(&relay->events_ctx, &relay->events_reply);
+    v1::GuestEventsMessage attach;
+    attach.set_attach_sandbox_id(pod_.sandbox_id);
+    if (relay->events_stream->Write(attach))
+      relay->events = std::thread([this, r] { relay_events(*r); });
+    else
+      error = "kata-sentryd RelayGuestEvents: the daemon closed the event path";
+  }
   if (!error.empty()) {
     close_relay(*relay, true);
     return fail(ErrorCode::unavailable, error);
@@ -186,12 +202,18 @@ void SentrydLink::close_relay(Relay& r, bool unregister) {
     if (auto s = r.stub->UnregisterSandbox(&ctx, req, &resp); !s.ok())
       logger("shim")->warn("kata-sentryd UnregisterSandbox {}: {}", r.sandbox_id, s.error_message());
   }
-  r.stopping = true;
+  {
+    std::lock_guard lock(r.stop_mu);
+    r.stopping = true;
+  }
+  r.stop_cv.notify_all();
   r.ctx.TryCancel();
+  r.events_ctx.TryCancel();
   if (r.commands.joinable()) r.commands.join();
   // The event thread returns at the guest's next batch or heartbeat (one a second).
   if (r.events.joinable()) r.events.join();
   (void)r.stream->Finish();
+  if (r.events_stream) (void)r.events_stream->Finish();
 }
 
 void SentrydLink::relay_commands(Relay& r) {
@@ -240,16 +262,37 @@ void SentrydLink::relay_commands(Relay& r) {
   if (r.on_end) r.on_end();
 }
 
+// The guest's batches go to the daemon as the agent sent them: the shim does not decode them
+// (the daemon's guard does, within its limits). When the agent's stream breaks while the pod
+// runs, the daemon is told why and the stream is re-opened, so one bad moment of the guest's
+// never leaves the pod unwatched for the rest of its life.
 void SentrydLink::relay_events(Relay& r) {
-  v1::RelayMessage m;
-  auto st = r.sandbox->agent().stream_events([&](runtime::GuestEventBatch&& batch) {
-    if (r.stopping.load()) return false;
+  auto log = logger("shim");
+  v1::GuestEventsMessage m;
+  bool relay_ok = true;
+  while (!r.stopping.load() && relay_ok) {
+    auto st = r.sandbox->agent().stream_events([&](std::string&& wire) {
+      if (r.stopping.load()) return false;
+      m.Clear();
+      m.set_batch(std::move(wire));
+      relay_ok = r.events_stream->Write(m);
+      return relay_ok;
+    });
+    if (r.stopping.load() || !relay_ok) break;
+    std::string why = st ? "closed by the guest" : r.sandbox->explain(st.error()).describe();
+    log->warn("sandbox {}: guest event stream ended ({}); re-opening it", r.sandbox_id, why);
     m.Clear();
-    runtime::guest_batch_to_proto(batch, *m.mutable_batch());
-    return r.write(m);
-  });
-  if (!st && !r.stopping.load())
-    logger("shim")->warn("sandbox {}: guest event stream ended: {}", r.sandbox_id, r.sandbox->explain(st.error()).describe());
+    m.set_stream_ended(why);
+    relay_ok = r.events_stream->Write(m);
+    std::unique_lock lock(r.stop_mu);
+    r.stop_cv.wait_for(lock, 1s, [&] { return r.stopping.load(); });
+  }
+  if (!relay_ok && !r.stopping.load()) {
+    // The daemon's side of the event path is gone: the relay as a whole is, for the supervisor.
+    r.ended = true;
+    r.ctx.TryCancel();
+    if (r.on_end) r.on_end();
+  }
 }
 
 void SentrydLink::container_added(const std::string& id) { update_containers(id, true); }

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "runtime/config/strict_yaml.h"
+#include "core/strict_yaml.h"
 
 namespace kata_sentry::shim {
 

@@ -19,7 +19,7 @@
 
 #include "core/logging.h"
 #include "github.com/containerd/containerd/runtime/v2/task/shim.pb.h"
-#include "runtime/cli/flags.h"
+#include "core/flags.h"
 #include "runtime/shim/cri_annotations.h"
 #include "runtime/shim/dead_sandbox.h"
 #include "runtime/shim/events.h"
@@ -274,7 +274,7 @@ int run_serve(const ShimOptions& o) {
   ttrpc::Server server;
   TaskService service(backend, *events, [&server] { server.request_stop(); });
   service.register_methods(server);
-  if (auto st = server.serve(ttrpc::UniqueFd(int(o.socket_fd))); !st) {
+  if (auto st = server.serve(UniqueFd(int(o.socket_fd))); !st) {
     log->error("serve: {}", st.error().describe());
     return 1;
   }

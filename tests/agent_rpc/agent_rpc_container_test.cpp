@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "tests/agent_rpc/agent_harness.h"
 #include "tests/support/busybox_rootfs.h"
 
@@ -112,10 +112,10 @@ class AgentContainers : public ::testing::Test {
 
   // A default (unprivileged) spec over the shared busybox rootfs.
   std::string spec(std::vector<std::string> args) const {
-    agent::OciSpec s = agent::default_oci_spec(std::move(args), false);
+    OciSpec s = default_oci_spec(std::move(args), false);
     s.root.path = (shared_ / "rootfs").string();
     s.mounts.push_back({"/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev"}});
-    return agent::oci_spec_to_json(s);
+    return oci_spec_to_json(s);
   }
 
   void create(runtime::AgentClient* c, const std::string& id, std::vector<std::string> args,

@@ -11,6 +11,7 @@
 #include <grpcpp/server_posix.h>
 
 #include "agent.grpc.pb.h"
+#include "core/guest_text.h"
 #include "runtime/agent_client/agent_errors.h"
 #include "tests/agent_rpc/agent_harness.h"
 
@@ -319,8 +320,8 @@ TEST(AgentRpc, StatusesMapToErrors) {
   }
   EXPECT_EQ(runtime::agent_error(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, ""), "Check", "", 1500ms).message,
             "agent Check: deadline exceeded after 1500 ms");
-  EXPECT_EQ(runtime::sanitize_guest_text(std::string("a\x1b[2J\nb\xff", 8)), "a?[2J?b?");
-  EXPECT_EQ(runtime::sanitize_guest_text(std::string(600, 'x')).size(), 515u);
+  EXPECT_EQ(sanitize_guest_text(std::string("a\x1b[2J\nb\xff", 8)), "a?[2J?b?");
+  EXPECT_EQ(sanitize_guest_text(std::string(600, 'x')).size(), 515u);
 }
 
 // A guest that lies: huge replies, impossible statuses, unknown streams.

@@ -25,11 +25,11 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "core/cgroup2.h"
 #include "core/read_file.h"
-#include "runtime/monitor/rules_path.h"
-#include "runtime/monitor/sandbox_monitor.h"
+#include "monitor/rules_path.h"
+#include "monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
 #include "tests/support/vm_sandbox.h"
 
@@ -94,7 +94,7 @@ class AttackSuite {
       std::lock_guard l(seen_.mu);
       seen_.audits.push_back(r);
     };
-    auto m = SandboxMonitor::start(std::move(*engine), o, hooks_for(*sandbox_), nullptr);
+    auto m = SandboxMonitor::start(std::move(*engine), o, cli::hooks_for(*sandbox_), nullptr);
     if (!m) return "monitor: " + m.error().describe();
     monitor_ = std::move(*m);
     // The sensor must be streaming before the first attack, or the test proves nothing.
@@ -113,8 +113,8 @@ class AttackSuite {
 
   // Runs one privileged container to completion, then waits until the guest delivered its events.
   Outcome run(const std::string& id, std::vector<std::string> args, bool privileged = true,
-              const std::function<void(agent::OciSpec&)>& tweak = {}) {
-    auto spec = agent::default_oci_spec(std::move(args), privileged);
+              const std::function<void(OciSpec&)>& tweak = {}) {
+    auto spec = default_oci_spec(std::move(args), privileged);
     if (tweak) tweak(spec);
     auto o = testing::run_container(*sandbox_, id, spec, rootfs_);
     EXPECT_TRUE(monitor_->flush(5s)) << "no heartbeats after the container exited";
@@ -177,7 +177,7 @@ class Monitor : public ::testing::Test {
   }
   // Runs `args` in container `cid` and expects `rule` with view=guest, sandbox and container ids.
   void expect_guest_alert(const std::string& cid, std::vector<std::string> args, const std::string& rule,
-                          const std::function<void(agent::OciSpec&)>& tweak = {}) {
+                          const std::function<void(OciSpec&)>& tweak = {}) {
     auto o = suite_->run(cid, std::move(args), true, tweak);
     auto hits = suite_->alerts_for(cid, rule);
     ASSERT_FALSE(hits.empty()) << "no '" << rule << "' for container " << cid << " (exit " << o.code << ", out " << o.out
@@ -224,10 +224,10 @@ TEST_F(Monitor, ShadowRead) {
 TEST_F(Monitor, ReleaseAgentWrite) {
   expect_guest_alert("release-agent",
                      {"sh", "-c", "mkdir -p /tmp/cg && mount -t cgroup -o none,name=ks cgroup /tmp/cg && echo /x > /tmp/cg/release_agent"},
-                     "Guest cgroup release_agent write", [](agent::OciSpec& spec) {
+                     "Guest cgroup release_agent write", [](OciSpec& spec) {
                        // A new v1 hierarchy can only be mounted from the initial cgroup namespace,
                        // which is what a container sharing the guest's cgroup namespace has.
-                       std::erase_if(spec.linux.namespaces, [](const agent::OciNamespace& n) { return n.type == "cgroup"; });
+                       std::erase_if(spec.linux.namespaces, [](const OciNamespace& n) { return n.type == "cgroup"; });
                      });
 }
 

@@ -19,8 +19,8 @@
 #include <gtest/gtest.h>
 
 #include "core/cgroup2.h"
-#include "runtime/monitor/rules_path.h"
-#include "runtime/monitor/sandbox_monitor.h"
+#include "monitor/rules_path.h"
+#include "monitor/sandbox_monitor.h"
 
 namespace kata_sentry::monitor {
 namespace {

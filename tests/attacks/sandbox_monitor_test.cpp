@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "policy-engine/loader.h"
-#include "runtime/monitor/rules_path.h"
-#include "runtime/monitor/sandbox_monitor.h"
+#include "monitor/rules_path.h"
+#include "monitor/sandbox_monitor.h"
 #include "tests/support/event_builder.h"
 
 namespace kata_sentry::monitor {
@@ -49,20 +49,20 @@ std::unique_ptr<policy::Engine> engine(policy::Mode mode) {
 // A guest whose batches the test pushes; stream_events ends when the monitor says stop.
 class FakeGuest {
  public:
-  void push(runtime::GuestEventBatch b) {
+  void push(GuestEventBatch b) {
     std::lock_guard l(mu_);
     q_.push_back(std::move(b));
     cv_.notify_all();
   }
   void heartbeat() {
-    runtime::GuestEventBatch b;
+    GuestEventBatch b;
     b.heartbeat = true;
     b.first_seq = seq_;
     b.stats.lsm_enforcing = lsm_;
     push(std::move(b));
   }
   void events(std::vector<Event> evs) {
-    runtime::GuestEventBatch b;
+    GuestEventBatch b;
     b.stats.lsm_enforcing = lsm_;
     b.first_seq = seq_;
     seq_ += evs.size();
@@ -78,7 +78,7 @@ class FakeGuest {
 
   SandboxHooks hooks() {
     SandboxHooks h;
-    h.stream_events = [this](const std::function<bool(runtime::GuestEventBatch&&)>& fn) -> Status {
+    h.stream_events = [this](const std::function<bool(GuestEventBatch&&)>& fn) -> Status {
       for (;;) {
         std::unique_lock l(mu_);
         cv_.wait_for(l, 50ms, [&] { return !q_.empty() || ended_; });
@@ -87,7 +87,7 @@ class FakeGuest {
           // Like the real agent, an idle stream sends heartbeats, which lets stop() end it.
           if (!auto_heartbeat_ || ++idle_ < 4) continue;
           idle_ = 0;
-          runtime::GuestEventBatch hb;
+          GuestEventBatch hb;
           hb.heartbeat = true;
           hb.first_seq = seq_;
           hb.stats.lsm_enforcing = lsm_;
@@ -118,7 +118,7 @@ class FakeGuest {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<runtime::GuestEventBatch> q_;
+  std::deque<GuestEventBatch> q_;
   bool ended_ = false;
   bool auto_heartbeat_ = true;
   bool lsm_ = false;  // batches say the guest's BPF LSM is active (records come in pairs)

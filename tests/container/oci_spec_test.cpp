@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 
 namespace kata_sentry::agent {
 namespace {

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/config/strict_yaml.h"
-#include "runtime/daemon/daemon_config.h"
+#include "core/strict_yaml.h"
+#include "sentryd/daemon_config.h"
 #include "runtime/shim/shim_config.h"
 
 namespace kata_sentry {

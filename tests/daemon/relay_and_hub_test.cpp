@@ -4,8 +4,8 @@
 
 #include <thread>
 
-#include "runtime/daemon/event_hub.h"
-#include "runtime/daemon/relay_link.h"
+#include "sentryd/event_hub.h"
+#include "sentryd/relay_link.h"
 #include "tests/support/event_builder.h"
 
 namespace kata_sentry::daemon {
@@ -74,12 +74,12 @@ TEST(RelayLink, BatchesReachTheMonitorInOrderUntilClosed) {
   auto hooks = link.hooks();
   std::vector<uint64_t> seen;
   std::thread consumer([&] {
-    (void)hooks.stream_events([&](runtime::GuestEventBatch&& b) {
+    (void)hooks.stream_events([&](GuestEventBatch&& b) {
       seen.push_back(b.first_seq);
       return true;
     });
   });
-  for (uint64_t i = 0; i < 200; i++) link.push(runtime::GuestEventBatch{.first_seq = i});
+  for (uint64_t i = 0; i < 200; i++) link.push(GuestEventBatch{.first_seq = i});
   EXPECT_TRUE(hooks.vm_running());
   std::this_thread::sleep_for(50ms);
   link.close();
@@ -101,7 +101,7 @@ TEST(RelayLink, PushBlocksWhileTheQueueIsFullThenResumes) {
   EXPECT_FALSE(pushed.load()) << "the 65th batch waits for room (back-pressure to the shim)";
   auto hooks = link.hooks();
   int n = 0;
-  std::thread consumer([&] { (void)hooks.stream_events([&](runtime::GuestEventBatch&&) { return ++n < 3; }); });
+  std::thread consumer([&] { (void)hooks.stream_events([&](GuestEventBatch&&) { return ++n < 3; }); });
   consumer.join();
   producer.join();
   EXPECT_TRUE(pushed.load());

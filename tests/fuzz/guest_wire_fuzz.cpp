@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "core/event_json.h"
-#include "runtime/agent_client/guest_wire.h"
+#include "guest_wire.h"
 #include "sentryd.pb.h"
 
 using namespace kata_sentry;
@@ -14,7 +14,7 @@ using namespace kata_sentry;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   v1::RelayMessage msg;
   if (msg.ParseFromArray(data, int(size)) && msg.has_batch()) {
-    auto batch = runtime::guest_batch_from_proto(msg.batch());
+    auto batch = guest_batch_from_proto(msg.batch());
     if (batch)
       for (const auto& e : batch->events) (void)event_to_json(e);
   }

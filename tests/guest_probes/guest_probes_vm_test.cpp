@@ -18,7 +18,7 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 #include "tests/support/vm_sandbox.h"
 
@@ -41,7 +41,7 @@ class GuestProbesVm : public ::testing::Test {
     ::unsetenv("KATA_SENTRY_KERNEL_PARAMS");
     if (!sandbox_) return;
     auto t0 = std::chrono::steady_clock::now();
-    auto early = sandbox_->create_container("early", agent::default_oci_spec({"cat", "/etc/passwd"}, true), "", false);
+    auto early = sandbox_->create_container("early", default_oci_spec({"cat", "/etc/passwd"}, true), "", false);
     if (!early) boot_error_ = "create early container: " + early.error().describe();
     early_created_after_boot_ = std::chrono::steady_clock::now() - t0;
     streamer_ = std::thread([] {
@@ -69,7 +69,7 @@ class GuestProbesVm : public ::testing::Test {
   }
 
   static Outcome run(const std::string& id, std::vector<std::string> args) {
-    return testing::run_container(*sandbox_, id, agent::default_oci_spec(std::move(args), true));
+    return testing::run_container(*sandbox_, id, default_oci_spec(std::move(args), true));
   }
 
   // Waits (up to `timeout`) for an event matching `pred`; returns a copy.
@@ -271,7 +271,7 @@ TEST_F(GuestProbesVm, InexpressibleRulesAreRefusedWithAReason) {
 
 TEST_F(GuestProbesVm, KillGuestProcessKillsAContainerProcessButNotTheAgent) {
   auto& agent = sandbox_->agent();
-  ASSERT_TRUE(sandbox_->create_container("victim", agent::default_oci_spec({"sleep", "60"}, true), "", false));
+  ASSERT_TRUE(sandbox_->create_container("victim", default_oci_spec({"sleep", "60"}, true), "", false));
   ASSERT_TRUE(agent.start_container("victim"));
   auto exec = wait_event([](const Event& e) {
     return e.container_id == "victim" &&

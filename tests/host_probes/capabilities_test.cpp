@@ -1,7 +1,7 @@
 // The fallback decision and report are pure functions of the detected capabilities.
 #include <gtest/gtest.h>
 
-#include "host-probes/capabilities.h"
+#include "syscall-probes/capabilities.h"
 #include "host-probes/trace.h"
 
 namespace kata_sentry::probes {

@@ -24,7 +24,7 @@
 
 #include "core/event_decode.h"
 #include "core/event_json.h"
-#include "host-probes/host_probes.h"
+#include "syscall-probes/syscall_probes.h"
 #include "host-probes/proc_table.h"
 #include "host-probes/trace.h"
 #include "kata_sentry/event_abi.h"
@@ -96,7 +96,7 @@ struct Trace {
 };
 
 // Polls until the procexit of `root` arrives (or 10 s pass); keeps the events of root's tree.
-std::vector<Event> collect_tree(HostProbes& probes, uint32_t root) {
+std::vector<Event> collect_tree(SyscallProbes& probes, uint32_t root) {
   BootClock clock;
   ProcTable table;
   std::set<uint32_t> tree{root};
@@ -121,10 +121,10 @@ std::vector<Event> collect_tree(HostProbes& probes, uint32_t root) {
   return out;
 }
 
-std::unique_ptr<HostProbes> open_scoped() {
-  HostProbesOptions o;
+std::unique_ptr<SyscallProbes> open_scoped() {
+  SyscallProbesOptions o;
   o.scope_enabled = true;
-  auto p = HostProbes::open(o);
+  auto p = SyscallProbes::open(o);
   EXPECT_TRUE(p.has_value()) << (p ? "" : p.error().describe());
   return p ? std::move(*p) : nullptr;
 }
@@ -339,7 +339,7 @@ TEST(HostProbesBpf, CgroupScopeCoversTheCgroupAndItsChildren) {
 
   auto probes = open_scoped();
   ASSERT_NE(probes, nullptr);
-  auto id = HostProbes::cgroup_id_of(parent);
+  auto id = SyscallProbes::cgroup_id_of(parent);
   ASSERT_TRUE(id.has_value());
   ASSERT_TRUE(probes->watch_cgroup(*id).has_value());
 

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 
 namespace kata_sentry::testing {
@@ -29,7 +29,7 @@ inline std::string boot_sandbox(std::unique_ptr<runtime::Sandbox>& sandbox) {
 
 // Creates, starts and waits for container `id` (rootfs empty: the image's busybox), feeding
 // `stdin_text` when given, then removes it. Failures are test failures (EXPECT).
-inline ContainerOutcome run_container(runtime::Sandbox& sandbox, const std::string& id, const agent::OciSpec& spec,
+inline ContainerOutcome run_container(runtime::Sandbox& sandbox, const std::string& id, const OciSpec& spec,
                                       const std::filesystem::path& rootfs = {},
                                       const std::string* stdin_text = nullptr) {
   ContainerOutcome o;

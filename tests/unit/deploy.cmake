@@ -2,5 +2,5 @@
 # containerd and systemd accept the snippet and the unit (no root needed).
 ks_test(deploy_files_test TIER unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/deploy_files_test.cpp
-  LIBS ks_test_support ks_daemon ks_shim yaml-cpp)
+  LIBS ks_test_support ks_sentryd ks_shim yaml-cpp)
 target_compile_definitions(deploy_files_test PRIVATE KS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "runtime/daemon/daemon_config.h"
+#include "sentryd/daemon_config.h"
 #include "runtime/shim/shim_config.h"
 #include "tests/support/private_containerd.h"
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "runtime/cli/flags.h"
+#include "core/flags.h"
 
 namespace kata_sentry::cli {
 namespace {

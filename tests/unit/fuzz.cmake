@@ -29,11 +29,11 @@ if(KS_LIBFUZZER)
     set_tests_properties(unit.policy_${target}_fuzz PROPERTIES LABELS unit TIMEOUT 90)
   endforeach()
 
-  # The guest wire: our decoding (guest_wire.cpp, deny_rule_convert.cpp, agent_errors.cpp)
+  # The guest wire: our decoding (proto/guest_wire.cpp, deny_rule_convert.cpp, core/guest_text.cpp)
   # instrumented; the generated protobuf code and the event conversion come uninstrumented
   # from ks_proto.
   add_executable(guest_wire_fuzz ${PROJECT_SOURCE_DIR}/tests/fuzz/guest_wire_fuzz.cpp
-    ${PROJECT_SOURCE_DIR}/runtime/agent_client/guest_wire.cpp ${PROJECT_SOURCE_DIR}/runtime/agent_client/agent_errors.cpp
+    ${PROJECT_SOURCE_DIR}/proto/guest_wire.cpp ${PROJECT_SOURCE_DIR}/core/guest_text.cpp
     ${PROJECT_SOURCE_DIR}/proto/deny_rule_convert.cpp)
   target_compile_options(guest_wire_fuzz PRIVATE ${KS_FUZZ_SAN} -O1 -g -fsanitize-coverage=trace-pc,trace-cmp)
   target_link_options(guest_wire_fuzz PRIVATE ${KS_FUZZ_SAN} -Wl,--allow-multiple-definition)

@@ -16,7 +16,7 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/container/oci_spec.h"
+#include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 #include "tests/support/vm_sandbox.h"
 
@@ -50,12 +50,12 @@ class SandboxVm : public ::testing::Test {
     ASSERT_TRUE(sandbox_) << "the sandbox was torn down by an earlier test";
   }
 
-  static agent::OciSpec spec(std::vector<std::string> args, bool privileged = false) {
-    return agent::default_oci_spec(std::move(args), privileged);
+  static OciSpec spec(std::vector<std::string> args, bool privileged = false) {
+    return default_oci_spec(std::move(args), privileged);
   }
 
   // Creates, starts and waits for a container; collects its output.
-  static Outcome run(const std::string& id, const agent::OciSpec& spec, const std::string& input = "",
+  static Outcome run(const std::string& id, const OciSpec& spec, const std::string& input = "",
                      bool feed_stdin = false) {
     return testing::run_container(*sandbox_, id, spec, {}, feed_stdin ? &input : nullptr);
   }
@@ -131,9 +131,9 @@ TEST_F(SandboxVm, DroppedCapabilitiesShowInProcStatus) {
 
 TEST_F(SandboxVm, SeccompProfileDenyingASyscallGivesEperm) {
   auto s = spec({"sh", "-c", "mkdir /tmp/denied"});
-  agent::OciSeccomp profile;
+  OciSeccomp profile;
   profile.default_action = "SCMP_ACT_ALLOW";
-  agent::OciSeccompSyscall deny;
+  OciSeccompSyscall deny;
   deny.names = {"mkdir", "mkdirat"};
   deny.action = "SCMP_ACT_ERRNO";
   profile.syscalls.push_back(deny);

@@ -46,18 +46,6 @@ Result<SockAddr> parse(const std::string& address) {
 
 }  // namespace
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<UniqueFd> listen_unix(const std::string& address) {
   auto sa = parse(address);
   if (!sa) return std::unexpected(sa.error());

@@ -6,27 +6,9 @@
 #include <utility>
 
 #include "core/result.h"
+#include "core/unique_fd.h"
 
 namespace kata_sentry::shim::ttrpc {
-
-// Closes the fd it owns; movable, not copyable.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 // Creates, binds and listens (mode 0600 for filesystem sockets; parent directories are
 // created). Fails with ErrorCode::io and errno EADDRINUSE when the address is taken.

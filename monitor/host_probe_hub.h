@@ -1,0 +1,87 @@
+// One set of host probes for every sandbox this process watches (kata-sentryd's node, or the
+// one sandbox of `kata-sentry run`). Per-sandbox probe sets would attach every tracepoint
+// program once per pod, so each syscall on the node would run N programs; here it runs one,
+// scoped in the kernel to the union of the sandboxes' processes and cgroups, and user space
+// routes each record to its sandbox:
+//   - by cgroup: QEMU, virtiofsd and their children run in the sandbox's own cgroup v2
+//     directory (runtime/vm), so the record's cgroup id names the sandbox;
+//   - by process: otherwise the record's pid or one of its ancestors (from the process table)
+//     is one of the sandbox's registered pids.
+// Records that match no sandbox (a process that just left a scope) are counted and dropped.
+//
+// Isolation: the hub's lock only guards the routing table. A sandbox's sink is called outside
+// it (under that sandbox's own lock, so detach() can wait for a call in progress) and must not
+// wait: SandboxMonitor::feed_host queues or drops. One sandbox can never delay another's events.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/event.h"
+#include "core/result.h"
+
+namespace kata_sentry::probes {
+class HostEventReader;
+}
+
+namespace kata_sentry::monitor {
+
+struct HostProbeHubStats {
+  uint64_t records = 0;
+  uint64_t decode_errors = 0;
+  uint64_t unrouted = 0;       // in the kernel's scope but no longer any sandbox's
+  uint64_t ringbuf_drops = 0;  // from the BPF counters
+  uint64_t pending_drops = 0;
+};
+
+class HostProbeHub {
+ public:
+  // Must not block: it runs on the hub's thread for every record of the sandbox.
+  using Sink = std::function<void(Event&&)>;
+
+  // Loads and attaches the probes with an empty scope. Fails naming what could not load.
+  static Result<std::unique_ptr<HostProbeHub>> open();
+  ~HostProbeHub();  // stops the thread, detaches the probes
+
+  // Adds a sandbox's processes (and their future children) and cgroups to the scope; its
+  // records go to `sink`, on the hub's thread.
+  Status attach(const std::string& sandbox_id, const std::vector<uint32_t>& pids, const std::vector<std::string>& cgroups,
+                Sink sink);
+  // Another process of an attached sandbox (and its future children).
+  Status watch(const std::string& sandbox_id, uint32_t pid);
+  // Removes them; once this returns, `sink` is not called again.
+  void detach(const std::string& sandbox_id);
+
+  HostProbeHubStats stats() const;
+  const std::string& backend_report() const;
+
+ private:
+  struct Route {
+    std::vector<uint32_t> pids;
+    std::vector<uint64_t> cgroup_ids;
+    std::mutex sink_mu;  // held while the sink runs; detach() takes it to wait for a call in progress
+    Sink sink;           // empty once detached
+  };
+  HostProbeHub() = default;
+  void loop() noexcept;
+  // Under mu_: the sandbox the event belongs to, or null.
+  std::shared_ptr<Route> route_locked(const Event& event) const;
+
+  std::unique_ptr<probes::HostEventReader> reader_;  // the loop thread polls it
+  std::string backend_report_;
+  mutable std::mutex mu_;  // routes_ and the counters below; never held while a sink runs
+  std::map<std::string, std::shared_ptr<Route>> routes_;
+  uint64_t records_ = 0, unrouted_ = 0;
+  std::atomic<uint64_t> decode_errors_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace kata_sentry::monitor

@@ -1,0 +1,56 @@
+#include "monitor/reporter.h"
+
+#include <time.h>
+
+namespace kata_sentry::monitor {
+
+uint64_t wall_now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Reporter::Reporter(std::string sandbox_id, std::string sandbox_name, AlertWriter* writer, ReporterCallbacks callbacks)
+    : sandbox_id_(std::move(sandbox_id)), sandbox_name_(std::move(sandbox_name)), writer_(writer), callbacks_(std::move(callbacks)) {}
+
+void Reporter::alert(policy::Alert& a) noexcept {
+  try {
+    if (a.sandbox.empty()) a.sandbox = sandbox_id_;
+  } catch (...) {
+    ++callback_errors_;
+  }
+  ++alerts_;
+  if (writer_) writer_->alert(a);
+  if (callbacks_.on_alert) {
+    try {
+      callbacks_.on_alert(a);
+    } catch (...) {
+      ++callback_errors_;
+    }
+  }
+}
+
+void Reporter::audit(AuditRecord record) noexcept {
+  if (writer_) writer_->audit(record);
+  if (callbacks_.on_audit) {
+    try {
+      callbacks_.on_audit(record);
+    } catch (...) {
+      ++callback_errors_;
+    }
+  }
+}
+
+AuditRecord Reporter::record(View view, policy::Action action) const {
+  AuditRecord r;
+  r.time_ns = wall_now_ns();
+  r.sandbox_id = sandbox_id_;
+  r.sandbox_name = sandbox_name_;
+  r.view = view;
+  r.action = action;
+  return r;
+}
+
+uint64_t Reporter::errors() const { return callback_errors_.load(); }
+
+}  // namespace kata_sentry::monitor

@@ -1,0 +1,169 @@
+// The joined view of one sandbox: host-probe events of its VMM scope (fed by the node's
+// HostProbeHub, monitor/host_probe_hub.h) and the guest sensor's event stream go through one
+// policy engine; alerts and audit records go to a Reporter; in enforce mode the actions the
+// engine decides are carried out.
+//
+// The parts, each in its own file:
+//   * GuestStreamGuard (guest_stream_guard.h): what of the guest's stream may reach the engine;
+//   * Evaluator (evaluator.h): the engine and the operation joiner;
+//   * ActionExecutor (action_executor.h): deny sets, kill, kill_sandbox, and the audit record.
+//
+// Threads: one reads the guest stream through the guard; one worker evaluates everything in
+// arrival order from a bounded inbox and carries out the actions, and watches the guest's
+// heartbeats. Producers never share a lock with the engine: the host probe hub's feed_host()
+// never waits (a full inbox drops and counts), the guest reader waits for room (back-pressure
+// up to the guest's own bounded queue), so a slow action stalls only its own sandbox.
+// Nothing on the event path throws.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/bounded_queue.h"
+#include "core/event.h"
+#include "core/guest_batch.h"
+#include "core/result.h"
+#include "monitor/action_executor.h"
+#include "monitor/alert_writer.h"
+#include "monitor/evaluator.h"
+#include "monitor/guest_stream_guard.h"
+#include "monitor/operation_joiner.h"
+#include "monitor/reporter.h"
+#include "policy-engine/engine.h"
+
+namespace kata_sentry::monitor {
+
+struct MonitorOptions {
+  std::string sandbox_id;
+  std::string sandbox_name;
+  uint32_t vmm_pid = 0;                   // QEMU; host events of its scope carry it as vmm.pid
+  std::vector<uint32_t> helper_tgids;     // in the sandbox's scope but not the VMM (virtiofsd): vmm.pid stays unset
+  // cgroup v2 directories of the sandbox; in enforce mode the host deny set's cgroup programs
+  // are attached to them (none: host deny is unavailable, and audited so).
+  std::vector<std::string> host_cgroups;
+  // The containers the host started in this sandbox; guest events naming another container
+  // are tagged container.id=unknown (and alarmed). More come with set_known_containers().
+  std::vector<std::string> container_ids;
+  bool guest_stream = true;
+  GuardOptions guard;                     // guest input limits: rate, burst, batch sizes
+  std::chrono::milliseconds heartbeat_timeout{3000};
+  std::chrono::milliseconds tamper_alert_interval{10000};  // at most one tamper alert per interval
+  // Joins the syscall and LSM records of one guest operation into one alert (operation_joiner.h).
+  JoinOptions join;
+  size_t inbox_events = 16384;            // events waiting for the worker; beyond, host events are dropped (counted)
+  size_t inbox_bytes = 32u << 20;
+  // Called for every alert and audit record after the writer (kata-sentryd's streams, tests),
+  // on the monitor's threads: keep them short; what they throw is counted.
+  std::function<void(const policy::Alert&)> on_alert;
+  std::function<void(const AuditRecord&)> on_audit;
+  // Called for every event before it is evaluated, tagged (kata-sentryd's StreamEvents).
+  std::function<void(const Event&)> on_event;
+};
+
+struct MonitorStats {
+  uint64_t host_records = 0;          // host-view events evaluated
+  uint64_t host_queue_drops = 0;      // host events dropped: the inbox was full
+  GuardStats guest;                   // the guest stream guard's counters (accepted, refused by reason, ...)
+  uint64_t guest_stream_errors = 0;   // the stream ended while the VM ran
+  uint64_t tamper_alerts = 0;
+  uint64_t tamper_alerts_suppressed = 0;
+  uint64_t alerts = 0;
+  uint64_t report_errors = 0;         // alert/audit callbacks that threw
+  uint64_t internal_errors = 0;       // evaluations that failed (allocation): their alerts reported unjoined or lost
+  ExecutorStats actions;
+  GuestSensorStats guest_reported;    // as the guest last reported them (untrusted, informative)
+};
+
+// "3 alert(s); host 120 event(s), 0 dropped; guest 80 event(s) in 12 batch(es), ..." for a
+// closing log line.
+std::string describe(const MonitorStats& stats);
+
+class SandboxMonitor {
+ public:
+  // Installs the deny sets in enforce mode (a refusal is audited, not fatal) and starts the
+  // threads. `writer` may be null (callbacks only); it must outlive the monitor.
+  static Result<std::unique_ptr<SandboxMonitor>> start(std::unique_ptr<policy::Engine> engine, MonitorOptions options,
+                                                       SandboxHooks hooks, AlertWriter* writer);
+  ~SandboxMonitor();  // stop()
+  SandboxMonitor(const SandboxMonitor&) = delete;
+  SandboxMonitor& operator=(const SandboxMonitor&) = delete;
+
+  // A host-probe event of this sandbox's scope, decoded and enriched by the caller. Never
+  // waits: when the inbox is full the event is dropped and counted (host_queue_drops).
+  void feed_host(Event event) noexcept;
+  // Containers started in the sandbox since start (thread-safe).
+  void set_known_containers(const std::vector<std::string>& ids);
+
+  // Waits until the guest has delivered, and the worker evaluated, everything the guest saw
+  // before this call: two heartbeats that started after it (the agent's queue is FIFO), or
+  // `timeout`. Returns false on timeout.
+  bool flush(std::chrono::milliseconds timeout);
+
+  // Stops the threads; a guest stream that does not end within ~2.5 s is aborted through
+  // hooks.abort_guest_stream. What is in the inbox is evaluated first. Idempotent. Call before
+  // the sandbox is destroyed.
+  void stop();
+
+  MonitorStats stats() const;
+  policy::Mode mode() const { return mode_; }
+
+  // Feeds an event as if it came from `view`'s source, past the guard (tests, replay): tagged
+  // like the real paths.
+  void inject(Event event);
+
+ private:
+  struct Item {
+    enum class Kind : uint8_t { event, heartbeat } kind = Kind::event;
+    Event event;
+    bool lsm_active = false;  // guest events: the guest reports BPF LSM active
+  };
+  SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOptions options, SandboxHooks hooks, AlertWriter* writer);
+  void guest_loop() noexcept;
+  bool on_guest_batch(std::string&& wire) noexcept;
+  void worker_loop() noexcept;
+  void handle(Item& item) noexcept;
+  void watch_heartbeats(std::chrono::steady_clock::time_point now) noexcept;
+  void tag_host(Event& event) const;
+  static size_t cost(const Event& event);
+
+  const MonitorOptions options_;
+  const SandboxHooks hooks_;
+  const policy::Mode mode_;
+  Reporter reporter_;
+  TamperAlarm alarm_;
+  GuestStreamGuard guard_;          // guest thread only (but stats and containers)
+  Evaluator evaluator_;             // worker thread only
+  ActionExecutor executor_;
+  BoundedQueue<Item> inbox_;
+
+  std::atomic<uint64_t> host_records_{0};
+  std::atomic<uint64_t> host_queue_drops_{0};
+  std::atomic<uint64_t> guest_stream_errors_{0};
+  mutable std::mutex reported_mu_;
+  GuestSensorStats guest_reported_;
+
+  // Heartbeats evaluated by the worker (flush and the silence watchdog).
+  std::mutex hb_mu_;
+  std::condition_variable hb_cv_;
+  uint64_t heartbeats_ = 0;
+  std::chrono::steady_clock::time_point last_heartbeat_;
+  bool silence_reported_ = false;
+  std::atomic<bool> guest_done_{false};
+
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  std::thread guest_thread_;
+  std::thread worker_thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace kata_sentry::monitor

@@ -1,0 +1,228 @@
+#include "guest_wire.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include "core/guest_text.h"
+#include "event_convert.h"
+
+namespace kata_sentry {
+namespace {
+
+using google::protobuf::io::CodedInputStream;
+using google::protobuf::internal::WireFormatLite;
+
+constexpr uint32_t kLengthDelimited = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+
+GuestSensorStats stats_from_proto(const v1::GuestSensorStats& m) {
+  GuestSensorStats s;
+  s.ringbuf_drops = m.ringbuf_drops();
+  s.rate_limited = m.rate_limited();
+  s.sent = m.sent();
+  s.queue_drops = m.queue_drops();
+  s.lsm_enforcing = m.lsm_enforcing();
+  s.lsm_unavailable_reason = sanitize_guest_text(m.lsm_unavailable_reason(), 256);
+  return s;
+}
+
+void stats_to_proto(const GuestSensorStats& s, v1::GuestSensorStats& m) {
+  m.set_ringbuf_drops(s.ringbuf_drops);
+  m.set_rate_limited(s.rate_limited);
+  m.set_sent(s.sent);
+  m.set_queue_drops(s.queue_drops);
+  m.set_lsm_enforcing(s.lsm_enforcing);
+  m.set_lsm_unavailable_reason(s.lsm_unavailable_reason);
+}
+
+std::unexpected<GuestBatchRejection> reject(GuestDropReason reason, std::string detail) {
+  return std::unexpected(GuestBatchRejection{reason, std::move(detail)});
+}
+
+// Walks the wire form of an EventBatch without allocating, counting what decoding would
+// create. The costs are deliberately pessimistic estimates of the decoded structures.
+class BatchScan {
+ public:
+  explicit BatchScan(const GuestBatchLimits& limits) : limits_(limits) {}
+
+  std::expected<void, GuestBatchRejection> run(std::string_view wire) {
+    CodedInputStream in(reinterpret_cast<const uint8_t*>(wire.data()), static_cast<int>(wire.size()));
+    bool ok = fields(in, [&](uint32_t tag) {
+      if (WireFormatLite::GetTagFieldNumber(tag) == v1::EventBatch::kEventsFieldNumber &&
+          WireFormatLite::GetTagWireType(tag) == kLengthDelimited) {
+        if (++events_ > limits_.max_events) return fail_with(GuestDropReason::too_many_events, "more than " + std::to_string(limits_.max_events) + " events");
+        cost(sizeof(Event));
+        return nested(in, [&](CodedInputStream& ev) { return event(ev); });
+      }
+      return WireFormatLite::SkipField(&in, tag);
+    });
+    if (rejection_) return std::unexpected(*rejection_);
+    if (!ok) return reject(GuestDropReason::malformed, "not a well-formed EventBatch (at byte " + std::to_string(in.CurrentPosition()) + ")");
+    return {};
+  }
+
+ private:
+  // Calls on_field(tag) for each field until the input (or the current limit) ends; false
+  // when a tag is unreadable or on_field refuses.
+  template <typename Fn>
+  static bool fields(CodedInputStream& in, Fn&& on_field) {
+    while (in.BytesUntilLimit() != 0) {
+      if (in.ExpectAtEnd()) return true;
+      uint32_t tag = in.ReadTag();
+      if (tag == 0 || !on_field(tag)) return false;
+    }
+    return true;
+  }
+
+  // A length-delimited submessage read by `body` inside its own limit.
+  template <typename Fn>
+  static bool nested(CodedInputStream& in, Fn&& body) {
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length) || length > static_cast<uint32_t>(in.BytesUntilTotalBytesLimit())) return false;
+    auto limit = in.PushLimit(static_cast<int>(length));
+    bool ok = body(in);
+    ok = ok && in.BytesUntilLimit() == 0;
+    in.PopLimit(limit);
+    return ok;
+  }
+
+  // A length-delimited field whose content is copied as is (bytes, string): its length is
+  // what it costs.
+  bool skip_counted(CodedInputStream& in) {
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return false;
+    cost(length + sizeof(std::string));
+    return in.Skip(static_cast<int>(length));
+  }
+
+  bool event(CodedInputStream& in) {
+    size_t numeric_args = 0;
+    return fields(in, [&](uint32_t tag) {
+      int field = WireFormatLite::GetTagFieldNumber(tag);
+      auto type = WireFormatLite::GetTagWireType(tag);
+      if (field == v1::Event::kProcFieldNumber && type == kLengthDelimited)
+        return nested(in, [&](CodedInputStream& p) { return process(p); });
+      if (field == v1::Event::kArgFieldNumber) {
+        if (type == kLengthDelimited) {  // packed: one varint per entry
+          return nested(in, [&](CodedInputStream& packed) {
+            uint64_t v = 0;
+            while (packed.BytesUntilLimit() > 0) {
+              if (!packed.ReadVarint64(&v)) return false;
+              if (++numeric_args > limits_.max_numeric_args) return fail_with(GuestDropReason::too_many_events, "an event with more than " + std::to_string(limits_.max_numeric_args) + " numeric arguments");
+              cost(sizeof(uint64_t));
+            }
+            return true;
+          });
+        }
+        if (++numeric_args > limits_.max_numeric_args) return fail_with(GuestDropReason::too_many_events, "an event with more than " + std::to_string(limits_.max_numeric_args) + " numeric arguments");
+        cost(sizeof(uint64_t));
+        return WireFormatLite::SkipField(&in, tag);
+      }
+      if (type == kLengthDelimited) return skip_counted(in);  // strings, the address
+      return WireFormatLite::SkipField(&in, tag);
+    });
+  }
+
+  bool process(CodedInputStream& in) {
+    size_t args = 0, ancestors = 0;
+    return fields(in, [&](uint32_t tag) {
+      int field = WireFormatLite::GetTagFieldNumber(tag);
+      auto type = WireFormatLite::GetTagWireType(tag);
+      if (type == kLengthDelimited && field == v1::ProcessContext::kArgsFieldNumber && ++args > limits_.max_args)
+        return fail_with(GuestDropReason::too_many_events, "a process with more than " + std::to_string(limits_.max_args) + " arguments");
+      if (type == kLengthDelimited && field == v1::ProcessContext::kAncestorsFieldNumber) {
+        if (++ancestors > limits_.max_ancestors)
+          return fail_with(GuestDropReason::too_many_events, "a process with more than " + std::to_string(limits_.max_ancestors) + " ancestors");
+        cost(sizeof(Ancestor));  // its strings are counted by length below
+      }
+      if (type == kLengthDelimited) return skip_counted(in);
+      return WireFormatLite::SkipField(&in, tag);
+    });
+  }
+
+  void cost(size_t bytes) { decoded_bytes_ += bytes; }
+
+  bool fail_with(GuestDropReason reason, std::string detail) {
+    if (!rejection_) rejection_ = GuestBatchRejection{reason, std::move(detail)};
+    return false;
+  }
+
+ public:
+  size_t decoded_bytes() const { return decoded_bytes_; }
+
+ private:
+  const GuestBatchLimits& limits_;
+  size_t events_ = 0;
+  size_t decoded_bytes_ = 0;
+  std::optional<GuestBatchRejection> rejection_;
+};
+
+}  // namespace
+
+std::string_view guest_drop_reason_name(GuestDropReason reason) {
+  switch (reason) {
+    case GuestDropReason::oversized: return "oversized";
+    case GuestDropReason::too_many_events: return "too_many_entries";
+    case GuestDropReason::malformed: return "malformed";
+    case GuestDropReason::invalid_event: return "invalid_event";
+  }
+  return "unknown";
+}
+
+std::expected<GuestEventBatch, GuestBatchRejection> decode_guest_batch(std::string_view wire, const GuestBatchLimits& limits) {
+  if (wire.size() > limits.max_wire_bytes)
+    return reject(GuestDropReason::oversized, std::to_string(wire.size()) + " bytes (limit " + std::to_string(limits.max_wire_bytes) + ")");
+  BatchScan scan(limits);
+  if (auto scanned = scan.run(wire); !scanned) return std::unexpected(scanned.error());
+  if (scan.decoded_bytes() > limits.max_decoded_bytes)
+    return reject(GuestDropReason::oversized, "would decode into ~" + std::to_string(scan.decoded_bytes()) + " bytes (limit " +
+                                                  std::to_string(limits.max_decoded_bytes) + ")");
+  v1::EventBatch msg;
+  if (!msg.ParseFromArray(wire.data(), static_cast<int>(wire.size())))
+    return reject(GuestDropReason::malformed, "not a well-formed EventBatch");
+
+  GuestEventBatch batch;
+  batch.first_seq = msg.first_seq();
+  batch.heartbeat = msg.heartbeat();
+  batch.stats = stats_from_proto(msg.stats());
+  batch.events.reserve(size_t(msg.events_size()));  // bounded by the scan above
+  for (const auto& pe : msg.events()) {
+    auto ev = event_from_proto(pe);
+    if (!ev)
+      return reject(GuestDropReason::invalid_event, "event at seq " + std::to_string(batch.first_seq + batch.events.size()) + ": " +
+                                                        sanitize_guest_text(ev.error().message, 200));
+    ev->sandbox_id.clear();
+    ev->sandbox_name.clear();
+    ev->pod_name.clear();
+    ev->pod_namespace.clear();
+    ev->vmm_pid = 0;
+    ev->host_time_ns = 0;
+    ev->view = View::guest;
+    batch.events.push_back(std::move(*ev));
+  }
+  return batch;
+}
+
+void guest_batch_to_proto(const GuestEventBatch& batch, v1::EventBatch& out) {
+  out.set_first_seq(batch.first_seq);
+  out.set_heartbeat(batch.heartbeat);
+  stats_to_proto(batch.stats, *out.mutable_stats());
+  for (const auto& e : batch.events) {
+    auto* pe = out.add_events();
+    event_to_proto(e, *pe);
+    pe->set_seq(batch.first_seq + uint64_t(out.events_size() - 1));
+  }
+}
+
+std::string encode_guest_batch(const GuestEventBatch& batch) {
+  v1::EventBatch msg;
+  guest_batch_to_proto(batch, msg);
+  return msg.SerializeAsString();
+}
+
+std::vector<std::string> refusals_from_proto(const google::protobuf::RepeatedPtrField<std::string>& refused) {
+  std::vector<std::string> out;
+  for (int i = 0; i < refused.size() && i < 4096; ++i) out.push_back(sanitize_guest_text(refused.Get(i), 512));
+  return out;
+}
+
+}  // namespace kata_sentry

@@ -1,0 +1,27 @@
+#include "sentryd/daemon_config.h"
+
+#include "core/strict_yaml.h"
+
+namespace kata_sentry::daemon {
+
+Result<DaemonConfig> load_daemon_config(const std::string& path) {
+  DaemonConfig c;
+  std::string mode = "monitor";
+  config::StrictYaml y;
+  y.string("socket", &c.socket);
+  y.string("alerts_file", &c.alerts_file);
+  y.strings("rules", &c.rules);
+  y.choice("mode", {"monitor", "enforce"}, &mode);
+  y.boolean("host_probes", &c.host_probes);
+  y.number("guest_events_per_second", &c.guest_events_per_second, 1, 1e7);
+  y.number("guest_burst", &c.guest_burst, 1, 1e8);
+  y.unsigned_int("heartbeat_timeout_ms", &c.heartbeat_timeout_ms, 1000, 600000);
+  y.choice("log_level", {"debug", "info", "warn", "error"}, &c.log_level);
+  if (auto st = y.load_file(path.empty() ? kDefaultConfigPath : path, path.empty()); !st) return std::unexpected(st.error());
+  c.mode = mode == "enforce" ? policy::Mode::enforce : policy::Mode::monitor;
+  if (c.socket.empty() || c.socket[0] != '/')
+    return fail(ErrorCode::invalid_argument, (path.empty() ? kDefaultConfigPath : path) + ": 'socket' must be an absolute path");
+  return c;
+}
+
+}  // namespace kata_sentry::daemon

@@ -1,0 +1,33 @@
+// kata-sentryd's configuration: a strict YAML file (core/strict_yaml.h) over these
+// defaults. deploy/config/sentryd.yaml documents every key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "policy-engine/engine.h"
+
+namespace kata_sentry::daemon {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/kata-sentry/sentryd.yaml";
+inline constexpr const char* kDefaultSocketPath = "/run/kata-sentry/sentryd.sock";
+
+struct DaemonConfig {
+  std::string socket = kDefaultSocketPath;
+  std::string alerts_file = "/var/log/kata-sentry/alerts.jsonl";
+  std::vector<std::string> rules;  // empty: the default rules directory
+  policy::Mode mode = policy::Mode::monitor;
+  bool host_probes = true;
+  double guest_events_per_second = 20000;
+  double guest_burst = 40000;
+  uint64_t heartbeat_timeout_ms = 3000;
+  std::string log_level = "info";
+};
+
+// `path` empty: the default path, where a missing file means the defaults. A path given
+// explicitly must exist. Errors name file:line:column and the key.
+Result<DaemonConfig> load_daemon_config(const std::string& path);
+
+}  // namespace kata_sentry::daemon

@@ -1,0 +1,26 @@
+#include "syscall-probes/bpf_util.h"
+
+#include <cstring>
+#include <vector>
+
+#include <bpf/libbpf.h>
+
+namespace kata_sentry::probes {
+
+std::string errno_name(int err) {
+  const char* name = strerrorname_np(err);
+  return name ? name : "errno " + std::to_string(err);
+}
+
+Result<uint64_t> sum_percpu_counter(const bpf_map* map, uint32_t key, const std::string& what) {
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return fail(ErrorCode::internal, "count possible CPUs: " + errno_name(-ncpu), -ncpu);
+  std::vector<uint64_t> values(static_cast<size_t>(ncpu));
+  if (bpf_map__lookup_elem(map, &key, sizeof key, values.data(), values.size() * sizeof(uint64_t), 0) != 0)
+    return fail_errno("read " + what);
+  uint64_t total = 0;
+  for (uint64_t v : values) total += v;
+  return total;
+}
+
+}  // namespace kata_sentry::probes

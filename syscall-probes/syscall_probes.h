@@ -1,0 +1,91 @@
+// The host probes: BPF programs on syscall and scheduler tracepoints (and LSM hooks where
+// the host has BPF LSM) that write struct ks_event records into a ring buffer. This
+// header hides libbpf: callers get raw records (decode them with core/event_decode.h)
+// and plain counters.
+//
+// Threading: one thread polls; watch/unwatch and stats may be called from any thread
+// (they only touch BPF maps).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "syscall-probes/capabilities.h"
+
+namespace kata_sentry::probes {
+
+struct SyscallProbesOptions {
+  // When false every process on the host is traced (except `exclude_tgid`).
+  bool scope_enabled = false;
+  // Children of a watched tgid are watched too (added in the kernel at fork).
+  bool follow_children = true;
+  std::vector<uint32_t> watch_tgids;
+  std::vector<uint64_t> watch_cgroups;  // cgroup v2 ids (inode numbers of the directories)
+  // Never traced, decided in the kernel; 0 = the calling process itself.
+  uint32_t exclude_tgid = 0;
+  size_t ring_buffer_bytes = 8u << 20;  // rounded up to a power of two, at least one page
+  // The kernel wakes the consumer once this much is queued (0 = on every record); below
+  // it, records wait for the consumer's poll timeout. Trades latency for CPU.
+  size_t wakeup_bytes = 256u << 10;
+  bool allow_lsm = true;                // use the LSM set when capability detection allows
+};
+
+struct ProbeStats {
+  uint64_t events = 0;         // records submitted to the ring buffer
+  uint64_t ringbuf_drops = 0;  // records lost: ring buffer full
+  uint64_t pending_drops = 0;  // syscalls not reported: enter/exit pairing table full
+  uint64_t read_errors = 0;    // records sent with a user/kernel read that failed
+  uint64_t drops() const { return ringbuf_drops + pending_drops; }
+};
+
+class SyscallProbes {
+ public:
+  // Loads and attaches everything. Fails when the tracepoint set cannot be loaded or
+  // attached (message names the program: "attach syscall_probes tp/syscalls/...: EPERM").
+  // A failing optional set (LSM) is logged at warn and left out.
+  static Result<std::unique_ptr<SyscallProbes>> open(const SyscallProbesOptions& options);
+  ~SyscallProbes();
+  SyscallProbes(const SyscallProbes&) = delete;  // the ring buffer callback holds `this`
+  SyscallProbes& operator=(const SyscallProbes&) = delete;
+
+  // Runtime scope changes; only meaningful with scope_enabled.
+  Status watch_tgid(uint32_t tgid);
+  Status unwatch_tgid(uint32_t tgid);  // ENOENT is not an error
+  Status watch_cgroup(uint64_t cgroup_id);
+  Status unwatch_cgroup(uint64_t cgroup_id);
+  // A cgroup v2 directory's id is its inode number.
+  static Result<uint64_t> cgroup_id_of(const std::string& path);
+
+  using RecordFn = std::function<void(std::span<const uint8_t> record)>;
+  // Waits up to timeout_ms for records and hands each to `on_record` (on this thread),
+  // then drains whatever is queued below the wakeup threshold. Returns the number of
+  // records; EINTR counts as 0 records, not an error.
+  Result<int> poll(int timeout_ms, const RecordFn& on_record);
+
+  // Sum over CPUs of the BPF-side counters.
+  Result<ProbeStats> stats() const;
+
+  // "using tracepoints: fentry unavailable: BPF_PROG_LOAD EPERM; ..."
+  const std::string& backend_report() const { return backend_report_; }
+  size_t attached_programs() const;
+  // Detaches every program (maps, scope and ring buffer stay) or attaches them again, e.g. to
+  // measure the probes' cost against a baseline in the same kernel. Attaching is all or nothing.
+  Status set_attached(bool attached);
+
+ private:
+  struct Impl;
+  explicit SyscallProbes(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::string backend_report_;
+};
+
+// Mounts tracefs at /sys/kernel/tracing when no tracefs is reachable: libbpf needs it to
+// resolve tracepoint ids. Returns what it did ("" when nothing was needed).
+Result<std::string> ensure_tracefs();
+
+}  // namespace kata_sentry::probes
