@@ -15,6 +15,7 @@
 #include "agent/container/container.h"
 
 namespace fs = std::filesystem;
+using namespace kata_sentry;
 using namespace kata_sentry::agent;
 using Clock = std::chrono::steady_clock;
 

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "guest_wire.h"
 #include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 
@@ -73,7 +74,10 @@ class Bench {
     if (!sb) return sb.error().describe();
     sb_ = std::move(*sb);
     reader_ = std::thread([this] {
-      (void)sb_->agent().stream_events([this](ks::GuestEventBatch&& b) {
+      (void)sb_->agent().stream_events([this](std::string&& wire) {
+        auto decoded = ks::decode_guest_batch(wire);
+        if (!decoded) return !stop_.load();
+        const auto& b = *decoded;
         std::lock_guard l(count_.mu);
         if (!b.events.empty()) count_.last_event = Clock::now();
         count_.events += b.events.size();

@@ -19,6 +19,7 @@
 
 #include "core/oci/oci_spec.h"
 #include "policy-engine/loader.h"
+#include "cli/run_monitor.h"
 #include "monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
 
@@ -86,9 +87,9 @@ int main() {
   std::vector<double> latency_ms;
   monitor::MonitorOptions o;
   o.sandbox_id = sb.id();
-  o.host_probes = false;
-  o.guest_events_per_s = 1e9;  // measure the path, not the host-side limit
-  o.guest_burst = 1e9;
+  o.container_ids = {"latency", "flood", "clock"};
+  o.guard.events_per_s = 1e9;  // measure the path, not the host-side limit
+  o.guard.burst = 1e9;
   o.on_alert = [&](const policy::Alert& a) {
     if (a.events.empty()) return;
     std::lock_guard l(mu);
@@ -177,11 +178,11 @@ int main() {
               offset_ms, offset_err_ms);
   std::printf("  detection latency guest syscall -> host alert: n=%zu p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", lat.size(),
               pct(lat, 0.5), pct(lat, 0.99), lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()));
-  uint64_t ev = s1.guest_events - s0.guest_events;
+  uint64_t ev = s1.guest.events - s0.guest.events;
   std::printf("  guest->host events: %llu in %.1f s = %.0f events/s; drops: host rate-limit %llu, seq missing %llu, "
               "guest ring buffer %llu, guest rate-limit %llu, guest queue %llu\n",
-              (unsigned long long)ev, secs, ev / secs, (unsigned long long)(s1.guest_rate_limited - s0.guest_rate_limited),
-              (unsigned long long)(s1.guest_seq_missing - s0.guest_seq_missing),
+              (unsigned long long)ev, secs, ev / secs, (unsigned long long)(s1.guest.rate_limited - s0.guest.rate_limited),
+              (unsigned long long)(s1.guest.seq_missing - s0.guest.seq_missing),
               (unsigned long long)s1.guest_reported.ringbuf_drops, (unsigned long long)s1.guest_reported.rate_limited,
               (unsigned long long)s1.guest_reported.queue_drops);
   return 0;

@@ -196,8 +196,7 @@ Result<Event> event_from_json(const json& o) {
     if (!t) return std::unexpected(t.error());
     e.time_ns = *t;
   }
-  e.host_time_ns = e.time_ns;
-  text.clear();
+  text.clear();  // absent: the host's time is the event's own (host_time_ns 0)
   if (auto s = read_string(o, "host_time", text); !s) return std::unexpected(s.error());
   if (!text.empty()) {
     auto t = parse_rfc3339_ns(text);

@@ -74,7 +74,7 @@ void SandboxMonitor::inject(Event event) {
     event.vmm_pid = 0;
     if (event.host_time_ns == 0) event.host_time_ns = wall_now_ns();
     size_t bytes = cost(event);
-    inbox_.push_wait(Item{Item::Kind::event, std::move(event), false}, bytes);
+    inbox_.push_wait(Item{Item::Kind::event, std::move(event), guest_lsm_active_.load()}, bytes);
     return;
   }
   feed_host(std::move(event));
@@ -101,6 +101,7 @@ bool SandboxMonitor::on_guest_batch(std::string&& wire) noexcept {
   try {
     GuardedBatch batch = guard_.take(wire, wall_now_ns(), Clock::now());
     if (batch.accepted) {
+      guest_lsm_active_ = batch.lsm_active;
       std::lock_guard lock(reported_mu_);
       guest_reported_ = batch.reported;
     }

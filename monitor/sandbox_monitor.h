@@ -147,6 +147,7 @@ class SandboxMonitor {
   std::atomic<uint64_t> host_records_{0};
   std::atomic<uint64_t> host_queue_drops_{0};
   std::atomic<uint64_t> guest_stream_errors_{0};
+  std::atomic<bool> guest_lsm_active_{false};  // as the guest last reported it
   mutable std::mutex reported_mu_;
   GuestSensorStats guest_reported_;
 

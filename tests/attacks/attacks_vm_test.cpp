@@ -28,6 +28,8 @@
 #include "core/oci/oci_spec.h"
 #include "core/cgroup2.h"
 #include "core/read_file.h"
+#include "cli/run_monitor.h"
+#include "monitor/host_probe_hub.h"
 #include "monitor/rules_path.h"
 #include "monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
@@ -83,9 +85,11 @@ class AttackSuite {
     o.sandbox_id = sandbox_->id();
     o.sandbox_name = "attack-suite";
     o.vmm_pid = static_cast<uint32_t>(sandbox_->vm().qemu_pid());
-    o.host_tgids = {o.vmm_pid};
     o.helper_tgids = {static_cast<uint32_t>(sandbox_->vm().virtiofsd_pid())};
     if (auto cg = sandbox_->vm().host_cgroup(); !cg.empty()) o.host_cgroups = {cg};
+    std::vector<uint32_t> host_pids = o.helper_tgids;
+    host_pids.push_back(o.vmm_pid);
+    std::vector<std::string> host_cgroups = o.host_cgroups;
     o.on_alert = [this](const policy::Alert& a) {
       std::lock_guard l(seen_.mu);
       seen_.alerts.push_back(a);
@@ -94,15 +98,22 @@ class AttackSuite {
       std::lock_guard l(seen_.mu);
       seen_.audits.push_back(r);
     };
+    auto hub = HostProbeHub::open();
+    if (!hub) return "host probes: " + hub.error().describe();
+    hub_ = std::move(*hub);
     auto m = SandboxMonitor::start(std::move(*engine), o, cli::hooks_for(*sandbox_), nullptr);
     if (!m) return "monitor: " + m.error().describe();
     monitor_ = std::move(*m);
+    SandboxMonitor* sink = monitor_.get();
+    if (auto st = hub_->attach(sandbox_->id(), host_pids, host_cgroups, [sink](Event&& ev) { sink->feed_host(std::move(ev)); }); !st)
+      return "host probes attach: " + st.error().describe();
     // The sensor must be streaming before the first attack, or the test proves nothing.
     if (!monitor_->flush(10s)) return "the guest sensor sends no heartbeats (StreamEvents not served?)";
     return "";
   }
 
   void teardown() {
+    if (hub_ && sandbox_) hub_->detach(sandbox_->id());
     if (monitor_) monitor_->stop();
     monitor_.reset();
     if (sandbox_) (void)sandbox_->destroy();
@@ -116,6 +127,7 @@ class AttackSuite {
               const std::function<void(OciSpec&)>& tweak = {}) {
     auto spec = default_oci_spec(std::move(args), privileged);
     if (tweak) tweak(spec);
+    monitor_->set_known_containers({id});  // as the shim registers a container before creating it
     auto o = testing::run_container(*sandbox_, id, spec, rootfs_);
     EXPECT_TRUE(monitor_->flush(5s)) << "no heartbeats after the container exited";
     return o;
@@ -155,6 +167,7 @@ class AttackSuite {
   policy::Mode mode_;
   fs::path rootfs_;
   std::unique_ptr<runtime::Sandbox> sandbox_;
+  std::unique_ptr<HostProbeHub> hub_;  // outlives the monitor it feeds
   std::unique_ptr<SandboxMonitor> monitor_;
   Seen seen_;
 };
@@ -273,7 +286,7 @@ TEST_F(Monitor, HostStage2AndTheSequence) {
     _exit(127);
   }
   ::close(go[0]);
-  auto watched = suite_->monitor_->watch_host_tgid(static_cast<uint32_t>(child));
+  auto watched = suite_->hub_->watch(suite_->sandbox_->id(), static_cast<uint32_t>(child));
   ASSERT_TRUE(watched) << watched.error().describe();
   ASSERT_EQ(::write(go[1], "g", 1), 1);
   ::close(go[1]);
@@ -370,7 +383,7 @@ TEST_F(Enforce, HostShellInTheVmmScopeIsKilled) {
     _exit(127);
   }
   ::close(go[0]);
-  auto watched = suite_->monitor_->watch_host_tgid(static_cast<uint32_t>(child));
+  auto watched = suite_->hub_->watch(suite_->sandbox_->id(), static_cast<uint32_t>(child));
   ASSERT_TRUE(watched) << watched.error().describe();
   ASSERT_EQ(::write(go[1], "g", 1), 1);
   ::close(go[1]);
@@ -471,7 +484,7 @@ TEST_F(Enforce, HostInetConnectFromTheVmmCgroupFailsWithEperm) {
     std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(refusal_audited()) << suite_->dump();
   EXPECT_TRUE(enforced_alert()) << suite_->dump();
-  EXPECT_GE(suite_->monitor_->stats().host_refusals, 1u);
+  EXPECT_GE(suite_->monitor_->stats().actions.host_refusals, 1u);
 }
 
 }  // namespace

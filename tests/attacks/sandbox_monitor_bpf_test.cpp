@@ -139,7 +139,7 @@ class MonitorHostDeny : public ::testing::Test {
 TEST_F(MonitorHostDeny, EnforceModeRefusesAuditsAndDetachesOnStop) {
   auto m = start(policy::Mode::enforce);
   ASSERT_TRUE(m);
-  EXPECT_TRUE(m->stats().host_deny_attached);
+  EXPECT_TRUE(m->stats().actions.host_deny_attached);
   EXPECT_EQ(attached(cgroup_->path(), BPF_CGROUP_INET4_CONNECT), 1u);
   EXPECT_EQ(attached(cgroup_->path(), BPF_CGROUP_DEVICE), 1u);
   EXPECT_EQ(connect_from_cgroup(), EPERM);
@@ -153,7 +153,7 @@ TEST_F(MonitorHostDeny, EnforceModeRefusesAuditsAndDetachesOnStop) {
       alert |= a.rule == kRule && a.enforced && !a.events.empty() && a.events.back().proc.pid == uint32_t(child_);
     return refusal && alert;
   })) << dump();
-  EXPECT_EQ(m->stats().host_refusals, 1u);
+  EXPECT_EQ(m->stats().actions.host_refusals, 1u);
   m->stop();
   m.reset();
   EXPECT_EQ(attached(cgroup_->path(), BPF_CGROUP_INET4_CONNECT), 0u);
@@ -164,7 +164,7 @@ TEST_F(MonitorHostDeny, EnforceModeRefusesAuditsAndDetachesOnStop) {
 TEST_F(MonitorHostDeny, MonitorModeInstallsNothingAndReportsNotEnforced) {
   auto m = start(policy::Mode::monitor);
   ASSERT_TRUE(m);
-  EXPECT_FALSE(m->stats().host_deny_attached);
+  EXPECT_FALSE(m->stats().actions.host_deny_attached);
   EXPECT_EQ(attached(cgroup_->path(), BPF_CGROUP_INET4_CONNECT), 0u);
   EXPECT_EQ(connect_from_cgroup(), 0);
   EXPECT_TRUE(wait_for([&] {

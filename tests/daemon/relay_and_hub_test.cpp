@@ -72,36 +72,58 @@ TEST(EventHub, ADroppedSubscriptionIsForgotten) {
 TEST(RelayLink, BatchesReachTheMonitorInOrderUntilClosed) {
   RelayLink link("sb1", [](const v1::RelayCommand&) { return true; });
   auto hooks = link.hooks();
-  std::vector<uint64_t> seen;
+  std::vector<std::string> seen;
   std::thread consumer([&] {
-    (void)hooks.stream_events([&](GuestEventBatch&& b) {
-      seen.push_back(b.first_seq);
+    (void)hooks.stream_events([&](std::string&& b) {
+      seen.push_back(std::move(b));
       return true;
     });
   });
-  for (uint64_t i = 0; i < 200; i++) link.push(GuestEventBatch{.first_seq = i});
+  for (int i = 0; i < 200; i++) link.push_batch("batch " + std::to_string(i));
   EXPECT_TRUE(hooks.vm_running());
-  std::this_thread::sleep_for(50ms);
+  link.push_batch("last");
   link.close();
   consumer.join();
-  ASSERT_EQ(seen.size(), 200u);
-  for (uint64_t i = 0; i < 200; i++) EXPECT_EQ(seen[i], i);
+  ASSERT_EQ(seen.size(), 201u) << "close() lets the monitor drain what was queued";
+  for (int i = 0; i < 200; i++) EXPECT_EQ(seen[i], "batch " + std::to_string(i));
   EXPECT_FALSE(hooks.vm_running());
+}
+
+TEST(RelayLink, AReopenedAgentStreamEndsTheMonitorsStreamWithTheShimsReason) {
+  RelayLink link("sb1", [](const v1::RelayCommand&) { return true; });
+  auto hooks = link.hooks();
+  link.push_batch("a");
+  link.push_stream_ended("agent StreamEvents: connection lost");
+  link.push_batch("b");
+  std::vector<std::string> seen;
+  auto first = hooks.stream_events([&](std::string&& b) {
+    seen.push_back(b);
+    return true;
+  });
+  ASSERT_FALSE(first);
+  EXPECT_NE(first.error().message.find("connection lost"), std::string::npos) << first.error().message;
+  link.close();
+  auto second = hooks.stream_events([&](std::string&& b) {
+    seen.push_back(b);
+    return true;
+  });
+  EXPECT_TRUE(second);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
 }
 
 TEST(RelayLink, PushBlocksWhileTheQueueIsFullThenResumes) {
   RelayLink link("sb1", [](const v1::RelayCommand&) { return true; });
-  for (size_t i = 0; i < RelayLink::kQueueBatches; i++) link.push({});
+  for (size_t i = 0; i < RelayLink::kQueueBatches; i++) link.push_batch("x");
   std::atomic<bool> pushed{false};
   std::thread producer([&] {
-    link.push({});
+    link.push_batch("one too many");
     pushed = true;
   });
   std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(pushed.load()) << "the 65th batch waits for room (back-pressure to the shim)";
+  EXPECT_FALSE(pushed.load()) << "the batch past the queue's bound waits for room (back-pressure to the shim)";
   auto hooks = link.hooks();
   int n = 0;
-  std::thread consumer([&] { (void)hooks.stream_events([&](GuestEventBatch&&) { return ++n < 3; }); });
+  std::thread consumer([&] { (void)hooks.stream_events([&](std::string&&) { return ++n < 3; }); });
   consumer.join();
   producer.join();
   EXPECT_TRUE(pushed.load());

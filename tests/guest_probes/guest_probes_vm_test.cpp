@@ -18,6 +18,8 @@
 
 #include <gtest/gtest.h>
 
+#include "guest_wire.h"
+
 #include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
 #include "tests/support/vm_sandbox.h"
@@ -45,9 +47,14 @@ class GuestProbesVm : public ::testing::Test {
     if (!early) boot_error_ = "create early container: " + early.error().describe();
     early_created_after_boot_ = std::chrono::steady_clock::now() - t0;
     streamer_ = std::thread([] {
-      auto s = sandbox_->agent().stream_events([](GuestEventBatch&& b) {
+      auto s = sandbox_->agent().stream_events([](std::string&& wire) {
+        auto b = decode_guest_batch(wire);
         std::lock_guard lock(mu_);
-        batches_.push_back(std::move(b));
+        if (b) {
+          batches_.push_back(std::move(*b));
+        } else {
+          refused_.push_back(b.error().detail);
+        }
         cv_.notify_all();
         return !stop_;
       });
@@ -115,6 +122,7 @@ class GuestProbesVm : public ::testing::Test {
   static inline std::mutex mu_;
   static inline std::condition_variable cv_;
   static inline std::vector<GuestEventBatch> batches_;
+  static inline std::vector<std::string> refused_;  // batches the host's decoder refused (none expected)
   static inline std::atomic<bool> stop_{false};
   static inline std::string stream_status_;
   static inline std::chrono::steady_clock::duration early_created_after_boot_{};
@@ -287,10 +295,30 @@ TEST_F(GuestProbesVm, KillGuestProcessKillsAContainerProcessButNotTheAgent) {
   (void)agent.remove_container("victim");
 }
 
+// A file name is whatever bytes the guest kernel accepts. Before the text fields were `bytes`
+// on the wire, this one made the host refuse the whole stream ("invalid UTF-8"), and an
+// attacker's core_pattern write right after it went unseen.
+TEST_F(GuestProbesVm, FileNameThatIsNotUtf8ArrivesAndTheStreamGoesOn) {
+  auto o = run("badname", {"sh", "-c", "f=\"/tmp/$(printf '\\377\\376')x\"; touch \"$f\"; cat \"$f\"; cat /etc/hostname"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  auto bad = wait_event([](const Event& e) {
+    return e.container_id == "badname" && e.path == std::string("/tmp/\xff\xfex") &&
+           (e.type == EventType::lsm_file_open || e.type == EventType::openat);
+  });
+  EXPECT_TRUE(bad) << describe_seen("badname");
+  auto after = wait_event([](const Event& e) {
+    return e.container_id == "badname" && e.path == "/etc/hostname" && (e.type == EventType::lsm_file_open || e.type == EventType::openat);
+  });
+  EXPECT_TRUE(after) << "the stream stopped after the bad name\n" << describe_seen("badname");
+  std::lock_guard lock(mu_);
+  EXPECT_TRUE(refused_.empty()) << refused_.front();
+}
+
 TEST_F(GuestProbesVm, SequenceNumbersAreContiguousAndHeartbeatsKeepComing) {
   std::this_thread::sleep_for(2500ms);
   std::lock_guard lock(mu_);
   ASSERT_FALSE(batches_.empty());
+  EXPECT_TRUE(refused_.empty()) << "the host refused a batch of the honest agent: " << refused_.front();
   uint64_t next = batches_.front().first_seq;
   size_t heartbeats = 0, events = 0;
   for (const auto& b : batches_) {

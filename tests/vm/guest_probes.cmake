@@ -9,7 +9,7 @@ set_tests_properties(unit.guest_probes PROPERTIES LABELS unit TIMEOUT 60)
 
 if(TARGET ks_runtime)
   add_executable(guest_probes_vm_test ${PROJECT_SOURCE_DIR}/tests/guest_probes/guest_probes_vm_test.cpp)
-  target_link_libraries(guest_probes_vm_test PRIVATE ks_runtime GTest::gtest GTest::gtest_main)
+  target_link_libraries(guest_probes_vm_test PRIVATE ks_runtime ks_proto GTest::gtest GTest::gtest_main)
   set_target_properties(guest_probes_vm_test PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   if(TARGET guest_image)
     add_dependencies(guest_probes_vm_test guest_image)
