@@ -8,6 +8,8 @@
 #include <ctime>
 #include <utility>
 
+#include "core/terminal_text.h"
+
 namespace kata_sentry {
 namespace {
 
@@ -302,7 +304,7 @@ std::string event_to_text(const Event& e) {
   }
   if (e.type == EventType::execve || e.type == EventType::execveat) out += " cmdline=\"" + e.proc.cmdline() + "\"";
   if (e.has_res) out += " res=" + std::to_string(e.res);
-  return out;
+  return terminal_safe(out);  // names, paths and argv are the guest's
 }
 
 }  // namespace kata_sentry

@@ -28,7 +28,8 @@ Result<uint64_t> parse_rfc3339_ns(std::string_view text);
 // "O_WRONLY|O_CREAT|O_TRUNC" (Falco's rendering of open flags).
 std::string format_open_flags(uint64_t flags);
 
-// A one-line human form for `trace --format text`.
+// A one-line human form for `trace --format text`, made terminal_safe(): guest-chosen
+// names, paths and arguments cannot put control bytes or invalid UTF-8 on the terminal.
 std::string event_to_text(const Event& event);
 
 }  // namespace kata_sentry

@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "core/event_json.h"
+#include "core/terminal_text.h"
 
 namespace kata_sentry::monitor {
 namespace {
@@ -70,7 +71,7 @@ void AlertWriter::alert(const policy::Alert& a) noexcept {
     } else if (a.enforced) {
       line += " (blocked in-kernel)";  // an alert-only rule matched an operation a deny rule refused
     }
-    write_line(line + ": " + a.output);
+    write_line(terminal_safe(line + ": " + a.output));
   } catch (...) {
     std::lock_guard lock(mu_);
     ++write_errors_;
@@ -83,8 +84,8 @@ void AlertWriter::audit(const AuditRecord& r) noexcept {
       write_line(audit_to_json_line(r, hostname_));
       return;
     }
-    write_line("kata-sentry: AUDIT " + std::string(policy::action_name(r.action)) + (r.ok ? "" : " FAILED") +
-               (r.rule.empty() ? "" : " [" + r.rule + "]") + " sandbox=" + r.sandbox_id + ": " + r.detail);
+    write_line(terminal_safe("kata-sentry: AUDIT " + std::string(policy::action_name(r.action)) + (r.ok ? "" : " FAILED") +
+                             (r.rule.empty() ? "" : " [" + r.rule + "]") + " sandbox=" + r.sandbox_id + ": " + r.detail));
   } catch (...) {
     std::lock_guard lock(mu_);
     ++write_errors_;

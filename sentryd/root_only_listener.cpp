@@ -14,6 +14,7 @@
 #include <grpcpp/server_posix.h>
 
 #include "core/logging.h"
+#include "core/peer_credentials.h"
 
 namespace kata_sentry::daemon {
 namespace {
@@ -89,11 +90,9 @@ void RootOnlyListener::accept_loop(grpc::Server& server) {
       if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) log->warn("accept on {}: {}", path_, std::strerror(errno));
       continue;
     }
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+    if (auto peer = require_peer_uid(c, 0); !peer) {
       ++refused_;
-      log->warn("refused a connection on {} from pid {} uid {}: only root may use kata-sentryd", path_, cred.pid, cred.uid);
+      log->warn("refused a connection on {} from {}: only root may use kata-sentryd", path_, peer.error().describe());
       ::close(c);
       continue;
     }

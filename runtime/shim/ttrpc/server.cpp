@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "core/logging.h"
+#include "core/peer_credentials.h"
 #include "runtime/shim/ttrpc/frame.h"
 #include "ttrpc.pb.h"
 
@@ -42,7 +43,7 @@ std::string encode_response(const Reply& reply) {
 
 }  // namespace
 
-Server::Server() : registry_(std::make_shared<Registry>()) {}
+Server::Server() : registry_(std::make_shared<Registry>()), allowed_uid_(::geteuid()) {}
 
 Server::~Server() { shutdown(); }
 
@@ -85,7 +86,14 @@ void Server::accept_loop() {
       logger("shim")->error("ttrpc: accept: {}", std::strerror(errno));
       continue;
     }
-    auto conn = std::make_shared<Connection>(UniqueFd(cfd));
+    UniqueFd accepted(cfd);
+    if (auto peer = require_peer_uid(accepted.get(), allowed_uid_); !peer) {
+      if (refused_.fetch_add(1) == 0)
+        logger("shim")->warn("ttrpc: refused a connection from {}: only uid {} may talk to the shim; further refusals are counted, not logged",
+                             peer.error().describe(), allowed_uid_);
+      continue;  // `accepted` closes it unanswered
+    }
+    auto conn = std::make_shared<Connection>(std::move(accepted));
     std::lock_guard lock(mu_);
     if (stopping_) return;
     connections_.push_back(conn);
@@ -226,6 +234,8 @@ void Server::shutdown() {
   cv_.wait(lock, [this] { return in_flight_ == 0; });
   for (auto& c : conns) ::shutdown(c->fd.get(), SHUT_RDWR);
   listener_ = UniqueFd();
+  if (uint64_t n = refused_.load(); n > 0)
+    logger("shim")->warn("ttrpc: refused {} connection(s) from processes not running as uid {}", n, allowed_uid_);
   stop_requested_ = true;
   cv_.notify_all();
 }

@@ -2,7 +2,15 @@
 // ("service/method") to a registered handler. Every request runs on its own worker thread,
 // because containerd's Wait blocks until a process exits while State, Kill and the rest must
 // keep flowing on the same connection; responses are written under a per-connection lock.
+//
+// Only processes running as the server's own effective uid may talk to it (containerd runs
+// as root, and so does the shim it starts): every accepted connection is checked with
+// SO_PEERCRED, and any other peer is closed before a byte of it is read. This holds for
+// abstract sockets, which have no file mode, and for a filesystem socket whose mode someone
+// loosened.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -64,6 +72,10 @@ class Server {
   void request_stop();
 
   int connection_count() const;
+  // Connections closed unanswered because the peer ran as another uid. The first refusal is
+  // logged with the peer's pid and uid; later ones only counted (and summed up at shutdown),
+  // so a local user cannot flood the shim's log.
+  uint64_t refused_connections() const { return refused_.load(); }
 
  private:
   struct Connection;
@@ -85,6 +97,8 @@ class Server {
   std::vector<std::shared_ptr<Connection>> connections_;
   std::vector<std::thread> readers_;
   int in_flight_ = 0;  // handlers running, all connections
+  const uid_t allowed_uid_;
+  std::atomic<uint64_t> refused_{0};
   std::thread acceptor_;
 };
 

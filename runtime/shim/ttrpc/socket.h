@@ -10,8 +10,10 @@
 
 namespace kata_sentry::shim::ttrpc {
 
-// Creates, binds and listens (mode 0600 for filesystem sockets; parent directories are
-// created). Fails with ErrorCode::io and errno EADDRINUSE when the address is taken.
+// Creates, binds and listens; parent directories are created. A filesystem socket is 0600
+// from the moment its file appears (no chmod after bind). An abstract socket has no mode at
+// all: there Server's peer-credential check is the only guard. Fails with ErrorCode::io and
+// errno EADDRINUSE when the address is taken.
 Result<UniqueFd> listen_unix(const std::string& address);
 
 // Connects a blocking stream socket to the address.
