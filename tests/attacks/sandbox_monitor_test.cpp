@@ -113,7 +113,10 @@ class FakeGuest {
       killed_.push_back({pid, sig});
       return {};
     };
-    h.vm_running = [] { return true; };
+    h.vm_running = [this] {
+      ++vm_running_asked_;
+      return true;
+    };
     h.abort_guest_stream = [this] { end(); };
     return h;
   }
@@ -126,6 +129,9 @@ class FakeGuest {
   bool lsm_ = false;  // batches say the guest's BPF LSM is active (records come in pairs)
   int idle_ = 0;
   std::atomic<uint64_t> seq_{0};
+  // How often the monitor asked whether the VM runs: its heartbeat watchdog asks on every round,
+  // right before it judges the silence, so two more asks prove one whole round went by.
+  std::atomic<uint64_t> vm_running_asked_{0};
   std::vector<DenyRule> pushed_;
   std::vector<std::pair<uint32_t, int>> killed_;
 };
@@ -281,7 +287,14 @@ TEST(SandboxMonitor, MissingHeartbeatsRaiseTamperAlertWithTheSilence) {
   ASSERT_TRUE(m);
   g.heartbeat();
   ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
-  std::this_thread::sleep_for(500ms);  // still silent: no second alert for the same silence
+  // Still silent. The marker that the watchdog judged this silence again after its alert: two
+  // more of its rounds (each asks vm_running first, then judges). A second report of the same
+  // silence would be an alert, or a suppressed one (tamper alerts are rate-limited): neither.
+  uint64_t asked = g.vm_running_asked_;
+  ASSERT_TRUE(wait_for([&] { return g.vm_running_asked_ >= asked + 2; }));
+  auto s = (*m)->stats();
+  EXPECT_EQ(s.tamper_alerts, 1u);
+  EXPECT_EQ(s.tamper_alerts_suppressed, 0u);
   (*m)->stop();
   std::lock_guard l(c.mu);
   ASSERT_EQ(c.alerts.size(), 1u);
@@ -355,6 +368,11 @@ std::unique_ptr<policy::Engine> default_engine(policy::Mode mode) {
   return std::move(*e);
 }
 
+// "Exactly one alert" below needs proof that nothing more can come, not a sleep longer than the
+// hold: flush() returns once two heartbeats sent after the call have arrived (the stream is
+// FIFO, so every batch the test sent has been evaluated), and stop() then releases whatever
+// record still waits for its partner. An operation that was not joined is a second alert.
+
 TEST(OperationJoin, CorePatternWriteIsOneAlertInMonitorMode) {
   FakeGuest g;
   g.lsm_ = true;
@@ -365,8 +383,8 @@ TEST(OperationJoin, CorePatternWriteIsOneAlertInMonitorMode) {
   auto r = core_pattern_write(1'763'880'000'000'000'000ull, false);
   g.events({r.lsm, r.sys});  // the LSM record first, as usual
   ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
-  ASSERT_TRUE((*m)->flush(3s));  // everything the guest sent is evaluated
-  (*m)->stop();                   // and nothing is held back any more: the count is final
+  ASSERT_TRUE((*m)->flush(5s)) << "the fake guest's stream stalled";
+  (*m)->stop();
   std::lock_guard l(c.mu);
   ASSERT_EQ(c.alerts.size(), 1u) << policy::alert_to_json_line(c.alerts.back());
   const auto& a = c.alerts[0];
@@ -387,7 +405,7 @@ TEST(OperationJoin, EnforceModeSyscallRecordFirstStillOneEnforcedAlertAndOneAudi
   g.events({r.sys});  // the other ring buffer was read first
   g.events({r.lsm});
   ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
-  ASSERT_TRUE((*m)->flush(3s));
+  ASSERT_TRUE((*m)->flush(5s)) << "the fake guest's stream stalled";
   (*m)->stop();
   std::lock_guard l(c.mu);
   ASSERT_EQ(c.alerts.size(), 1u) << policy::alert_to_json_line(c.alerts.back());
@@ -410,7 +428,7 @@ TEST(OperationJoin, RepeatedWritesPairRecordByRecord) {
   // Each ring buffer is read in order; the two interleave arbitrarily.
   g.events({a.sys, b.sys, a.lsm, b.lsm});
   ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 2; }));
-  ASSERT_TRUE((*m)->flush(3s));
+  ASSERT_TRUE((*m)->flush(5s)) << "the fake guest's stream stalled";
   (*m)->stop();
   std::lock_guard l(c.mu);
   ASSERT_EQ(c.alerts.size(), 2u);
@@ -485,7 +503,7 @@ TEST(OperationJoin, SequenceCompletedByAGuestRecordStaysItsOwnAlert) {
                       .time_ns(1'763'879'999'000'000'000ull);
   g.events({unshare, r.lsm, r.sys});
   ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 2; }));
-  ASSERT_TRUE((*m)->flush(3s));
+  ASSERT_TRUE((*m)->flush(5s)) << "the fake guest's stream stalled";
   (*m)->stop();
   std::lock_guard l(c.mu);
   ASSERT_EQ(c.alerts.size(), 2u);

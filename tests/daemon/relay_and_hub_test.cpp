@@ -1,9 +1,11 @@
 // The daemon's in-process plumbing: the event hub's filters and per-subscriber drop counting,
 // and the relay link that stands between a shim's stream and a SandboxMonitor.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <thread>
 
+#include "core/read_file.h"
 #include "sentryd/event_hub.h"
 #include "sentryd/relay_link.h"
 #include "tests/support/event_builder.h"
@@ -32,8 +34,8 @@ TEST(EventHub, FiltersBySandboxContainerViewAndType) {
   for (const Event& e : {other_sandbox, host, exec, match}) hub.publish(e);
   auto got = sub->next(100ms);
   ASSERT_TRUE(got);
-  EXPECT_EQ(got->path, "/etc/shadow");
-  EXPECT_FALSE(sub->next(10ms));
+  EXPECT_EQ(got->path, "/etc/shadow");  // the last one published: the three before it were filtered out
+  EXPECT_FALSE(sub->next(0ms));  // publish() queues synchronously: nothing can still be on its way
 }
 
 TEST(EventHub, AlertsPassByPriorityAndAuditRecordsAlwaysPass) {
@@ -47,7 +49,7 @@ TEST(EventHub, AlertsPassByPriorityAndAuditRecordsAlwaysPass) {
   for (const auto& a : {notice, critical, audit}) hub.publish(a);
   EXPECT_EQ(sub->next(100ms)->rule, "loud");
   EXPECT_EQ(sub->next(100ms)->rule, "acted");
-  EXPECT_FALSE(sub->next(10ms));
+  EXPECT_FALSE(sub->next(0ms));  // publish() queues synchronously: nothing can still be on its way
 }
 
 TEST(EventHub, ASlowSubscriberLosesItsOwnItemsAndCountsThem) {
@@ -111,15 +113,33 @@ TEST(RelayLink, AReopenedAgentStreamEndsTheMonitorsStreamWithTheShimsReason) {
   EXPECT_EQ(seen, (std::vector<std::string>{"a", "b"}));
 }
 
+// Waits until thread `tid` of this process is asleep (state S in /proc/self/task/<tid>/stat): the
+// marker that a call it is in blocks, rather than not having returned yet. False if it never
+// sleeps within `timeout` or exits.
+bool wait_until_asleep(pid_t tid, std::chrono::milliseconds timeout = 5s) {
+  const std::string stat = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  for (auto end = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < end;) {
+    auto text = read_small_file(stat);
+    if (!text) return false;  // the thread has exited
+    auto state = text->rfind(") ");  // the state follows the parenthesised command name
+    if (state != std::string::npos && text->substr(state + 2, 1) == "S") return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
 TEST(RelayLink, PushBlocksWhileTheQueueIsFullThenResumes) {
   RelayLink link("sb1", [](const v1::RelayCommand&) { return true; });
   for (size_t i = 0; i < RelayLink::kQueueBatches; i++) link.push_batch("x");
   std::atomic<bool> pushed{false};
+  std::atomic<pid_t> producer_tid{0};
   std::thread producer([&] {
-    link.push_batch("one too many");
+    producer_tid = ::gettid();
+    link.push_batch("one too many");  // nothing else between here and the tid can sleep
     pushed = true;
   });
-  std::this_thread::sleep_for(100ms);
+  while (producer_tid.load() == 0) std::this_thread::yield();
+  EXPECT_TRUE(wait_until_asleep(producer_tid)) << "the push past the queue's bound never blocked";
   EXPECT_FALSE(pushed.load()) << "the batch past the queue's bound waits for room (back-pressure to the shim)";
   auto hooks = link.hooks();
   int n = 0;

@@ -240,10 +240,17 @@ TEST_F(GuestProbesVm, BlockDeviceMknodAndMountAreReportedAndMknodCanBeDenied) {
   ASSERT_TRUE(mount) << describe_seen("blkdev");
   EXPECT_EQ(mount->fstype, "tmpfs");
   // The launcher's setup before execve (rootfs and /dev mounts) is agent code, not the workload.
+  // Each of the sensor's two ring buffers hands records over in order, and the setup ran before
+  // the workload: once the workload's mount has arrived from both (the LSM record above, the
+  // syscall record here), a setup record would have arrived before it. No wait is needed then.
+  auto mount_syscall = wait_event([](const Event& e) {
+    return e.container_id == "blkdev" && e.type == EventType::mount && e.path2 == "/tmp/m";
+  });
+  ASSERT_TRUE(mount_syscall) << describe_seen("blkdev");
   EXPECT_FALSE(wait_event([](const Event& e) {
     return e.container_id == "blkdev" && (e.path.starts_with("/run/kata-sentry/shared/") ||
                                           e.path2.starts_with("/run/kata-sentry/shared/"));
-  }, 100ms)) << describe_seen("blkdev");
+  }, 0ms)) << describe_seen("blkdev");
 
   DenyRule rule;
   rule.name = "Deny mknod in containers";
@@ -315,8 +322,17 @@ TEST_F(GuestProbesVm, FileNameThatIsNotUtf8ArrivesAndTheStreamGoesOn) {
 }
 
 TEST_F(GuestProbesVm, SequenceNumbersAreContiguousAndHeartbeatsKeepComing) {
-  std::this_thread::sleep_for(2500ms);
-  std::lock_guard lock(mu_);
+  // "Keep coming" is shown by three heartbeats that arrive after this point (the agent sends one
+  // about every second when idle), waited for rather than assumed from a sleep.
+  std::unique_lock lock(mu_);
+  const size_t from = batches_.size();
+  auto heartbeats_since = [&] {
+    size_t n = 0;
+    for (size_t i = from; i < batches_.size(); ++i) n += batches_[i].heartbeat;
+    return n;
+  };
+  ASSERT_TRUE(cv_.wait_for(lock, 30s, [&] { return heartbeats_since() >= 3; }))
+      << heartbeats_since() << " heartbeat(s) in 30 s; the stream " << (stream_status_.empty() ? "runs" : stream_status_);
   ASSERT_FALSE(batches_.empty());
   EXPECT_TRUE(refused_.empty()) << "the host refused a batch of the honest agent: " << refused_.front();
   uint64_t next = batches_.front().first_seq;

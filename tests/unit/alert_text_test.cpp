@@ -10,7 +10,7 @@
 
 #include "policy-engine/engine.h"
 #include "policy-engine/loader.h"
-#include "runtime/monitor/alert_writer.h"
+#include "monitor/alert_writer.h"
 #include "tests/support/event_builder.h"
 
 namespace kata_sentry::monitor {
