@@ -20,6 +20,7 @@
 
 #include "core/cgroup2.h"
 #include "monitor/rules_path.h"
+#include "monitor/host_probe_hub.h"
 #include "monitor/sandbox_monitor.h"
 
 namespace kata_sentry::monitor {
@@ -83,7 +84,21 @@ class MonitorHostDeny : public ::testing::Test {
     };
     auto m = SandboxMonitor::start(std::move(*engine), o, SandboxHooks{}, nullptr);
     EXPECT_TRUE(m) << m.error().describe();
-    return m ? std::move(*m) : nullptr;
+    if (!m) return nullptr;
+    // The host view: the node's probe set, scoped to the sandbox's cgroup, feeds the monitor.
+    auto hub = HostProbeHub::open();
+    EXPECT_TRUE(hub) << hub.error().describe();
+    if (!hub) return nullptr;
+    hub_ = std::move(*hub);
+    SandboxMonitor* sink = m->get();
+    auto attached = hub_->attach("sb-monitor-bpf", {}, {cgroup_->path()}, [sink](Event&& ev) { sink->feed_host(std::move(ev)); });
+    EXPECT_TRUE(attached) << attached.error().describe();
+    return std::move(*m);
+  }
+  // Before the monitor goes: no record reaches it afterwards.
+  void stop(SandboxMonitor& m) {
+    if (hub_) hub_->detach("sb-monitor-bpf");
+    m.stop();
   }
 
   // errno of a connect to the listener from a child in the cgroup (0: connected).
@@ -130,6 +145,7 @@ class MonitorHostDeny : public ::testing::Test {
   }
 
   std::unique_ptr<CgroupDir> cgroup_;
+  std::unique_ptr<HostProbeHub> hub_;
   int lfd_ = -1;
   sockaddr_in addr_{};
   pid_t child_ = 0;
@@ -154,7 +170,7 @@ TEST_F(MonitorHostDeny, EnforceModeRefusesAuditsAndDetachesOnStop) {
     return refusal && alert;
   })) << dump();
   EXPECT_EQ(m->stats().actions.host_refusals, 1u);
-  m->stop();
+  stop(*m);
   m.reset();
   EXPECT_EQ(attached(cgroup_->path(), BPF_CGROUP_INET4_CONNECT), 0u);
   EXPECT_EQ(attached(cgroup_->path(), BPF_CGROUP_DEVICE), 0u);
@@ -172,7 +188,7 @@ TEST_F(MonitorHostDeny, MonitorModeInstallsNothingAndReportsNotEnforced) {
       if (a.rule == kRule && a.events.back().proc.pid == uint32_t(child_)) return !a.enforced;
     return false;
   })) << dump();
-  m->stop();
+  stop(*m);
   std::lock_guard l(seen_.mu);
   EXPECT_TRUE(seen_.audits.empty()) << "monitor mode acts on nothing";
 }
