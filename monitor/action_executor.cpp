@@ -223,11 +223,11 @@ void ActionExecutor::act_and_report(AlertGroup& g) noexcept {
 void ActionExecutor::act(policy::Alert& a, bool corroborated, bool claimed) noexcept {
   const Event* ev = last_event(a);
   const bool guest = ev && ev->view == View::guest;
+  a.guest_reports_denied = guest && claimed && !corroborated;
   if (a.action == policy::Action::alert || mode_ != policy::Mode::enforce) {
     // An alert-only rule can match an operation that a deny rule refused in the kernel: the
     // alert then says truthfully that the operation did not happen.
     a.enforced = a.action == policy::Action::alert && corroborated;
-    a.guest_reports_denied = guest && claimed && !corroborated;
     return;
   }
   AuditRecord rec = reporter_.record(guest ? View::guest : View::host, a.action);

@@ -84,6 +84,7 @@ GuardStats GuestStreamGuard::stats() const {
 }
 
 GuardedBatch GuestStreamGuard::take(std::string_view wire, uint64_t received_ns, Clock::time_point now) {
+  tick(now);  // heartbeats keep coming, so a quiet period after refused input is noticed here
   GuardedBatch out;
   {
     std::lock_guard lock(stats_mu_);

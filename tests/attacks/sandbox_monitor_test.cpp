@@ -50,9 +50,11 @@ std::unique_ptr<policy::Engine> engine(policy::Mode mode) {
 // A guest whose batches the test pushes; stream_events ends when the monitor says stop.
 class FakeGuest {
  public:
-  void push(GuestEventBatch b) {
+  void push(const GuestEventBatch& b) { raw(encode_guest_batch(b)); }
+  // Any bytes on the stream, as a hostile guest sends them.
+  void raw(std::string wire) {
     std::lock_guard l(mu_);
-    q_.push_back(std::move(b));
+    q_.push_back(std::move(wire));
     cv_.notify_all();
   }
   void heartbeat() {
@@ -100,7 +102,7 @@ class FakeGuest {
         auto b = std::move(q_.front());
         q_.pop_front();
         l.unlock();
-        if (!fn(encode_guest_batch(b))) return {};
+        if (!fn(std::move(b))) return {};
       }
     };
     h.set_enforcement = [this](const std::vector<DenyRule>& rules) -> Result<std::vector<std::string>> {
@@ -123,7 +125,7 @@ class FakeGuest {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<GuestEventBatch> q_;
+  std::deque<std::string> q_;  // wire bytes
   bool ended_ = false;
   bool auto_heartbeat_ = true;
   bool lsm_ = false;  // batches say the guest's BPF LSM is active (records come in pairs)
@@ -548,6 +550,211 @@ TEST(SandboxMonitor, HostDenyWithoutCgroupIsAuditedUnavailableNeverClaimed) {
   EXPECT_TRUE(not_blocked);
   for (const auto& a : c.alerts)
     if (a.rule == "Sandbox VMM INET connect denied") EXPECT_FALSE(a.enforced);
+}
+
+// ------------------------------------------------------------------ the guest is hostile
+
+TEST(HostileGuest, BadBatchesAreDroppedCountedAuditedOnceAndTheStreamCarriesOn) {
+  FakeGuest g;
+  Collected c;
+  auto o = options(c);
+  o.guard.limits.max_events = 8;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  g.events({core_pattern_open()});  // seq 0
+  GuestEventBatch replay;
+  replay.first_seq = 0;             // numbers already used: a replay
+  replay.events = {core_pattern_open()};
+  g.raw(std::string("\xff\xfe\x00garbage", 10));                      // malformed
+  g.events(std::vector<Event>(9, EventBuilder().open("/tmp/x").guest().build()));  // too many events
+  Event unknown = core_pattern_open();
+  unknown.type = static_cast<EventType>(999);
+  g.events({unknown});                                                // invalid event
+  g.push(replay);
+  g.events({EventBuilder().open("/etc/shadow").guest().container("c1").pid(99)});  // an honest batch after all that
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard l(c.mu);
+    for (const auto& a : c.alerts)
+      if (a.rule == "shadow") return true;
+    return false;
+  }));
+  ASSERT_TRUE((*m)->flush(5s));
+  (*m)->stop();
+  auto s = (*m)->stats();
+  EXPECT_EQ(s.guest.batches_refused[size_t(GuestDropReason::malformed)], 1u);
+  EXPECT_EQ(s.guest.batches_refused[size_t(GuestDropReason::too_many_events)], 1u);
+  EXPECT_EQ(s.guest.batches_refused[size_t(GuestDropReason::invalid_event)], 1u);
+  EXPECT_EQ(s.guest.batches_replayed, 1u);
+  EXPECT_EQ(s.guest.drop_episodes, 1u);
+  std::lock_guard l(c.mu);
+  size_t core_pattern = 0, refused = 0, over = 0;
+  for (const auto& a : c.alerts) core_pattern += a.rule == "core_pattern";
+  EXPECT_EQ(core_pattern, 1u) << "the replayed copy must not be evaluated";
+  for (const auto& r : c.audits) {
+    refused += r.detail.rfind("guest input refused (", 0) == 0;
+    over += r.detail.rfind("guest input refused, episode over: 4 refusal(s)", 0) == 0;
+  }
+  EXPECT_EQ(refused, 1u) << "one audit record when the refusals start";
+  EXPECT_EQ(over, 1u) << "and one that sums them up";
+}
+
+TEST(HostileGuest, AContainerTheHostNeverRegisteredIsTaggedUnknownAndAlarmedOnce) {
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  Event forged = core_pattern_open();
+  forged.container_id = "someone-elses";
+  g.events({forged, forged});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 3; }));
+  ASSERT_TRUE((*m)->flush(5s));
+  (*m)->stop();
+  EXPECT_EQ((*m)->stats().guest.unknown_container, 2u);
+  std::lock_guard l(c.mu);
+  size_t alarms = 0, tagged = 0;
+  for (const auto& a : c.alerts) {
+    alarms += a.rule == "Guest event names an unknown container";
+    if (a.rule == "core_pattern") tagged += a.events.back().container_id == kUnknownContainer;
+  }
+  EXPECT_EQ(alarms, 1u);
+  EXPECT_EQ(tagged, 2u);
+}
+
+TEST(HostileGuest, AClaimOfDenialWithoutAHostDenyRuleBehindItIsNotEnforced) {
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(engine(policy::Mode::enforce), options(c), g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  // "shadow" is a kill rule, not a deny rule: no deny rule of the host's covers the open, so
+  // the guest's word that the kernel refused it is reported, not believed.
+  Event claimed = EventBuilder().open("/etc/shadow").guest().container("c1").pid(99).flags(1u << 1).res(-EPERM);
+  g.events({claimed});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_EQ(c.alerts[0].rule, "shadow");
+  EXPECT_TRUE(c.alerts[0].guest_reports_denied);
+  EXPECT_EQ(policy::alert_to_json(c.alerts[0])["guest_reports_denied"], true);
+  EXPECT_EQ((*m)->stats().actions.guest_claims_uncorroborated, 1u);
+}
+
+TEST(HostileGuest, ADenyRuleTheGuestRefusedToInstallIsNeverCalledEnforced) {
+  FakeGuest g;
+  Collected c;
+  auto hooks = g.hooks();
+  hooks.set_enforcement = [](const std::vector<DenyRule>& rules) -> Result<std::vector<std::string>> {
+    std::vector<std::string> refused;
+    for (const auto& r : rules) refused.push_back(r.name + ": not supported here");
+    return refused;
+  };
+  auto m = SandboxMonitor::start(engine(policy::Mode::enforce), options(c), hooks, nullptr);
+  ASSERT_TRUE(m);
+  Event denied = core_pattern_open();
+  denied.type = EventType::lsm_file_open;
+  denied.flags = 1u << 1;  // KS_F_DENIED: the guest says so
+  denied.res = -EPERM;
+  g.events({denied});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  EXPECT_FALSE(c.alerts[0].enforced);
+  EXPECT_TRUE(c.alerts[0].guest_reports_denied);
+  bool audited = false;
+  for (const auto& r : c.audits)
+    audited |= !r.ok && r.rule == "core_pattern" && r.detail.find("the guest reports the operation denied") != std::string::npos;
+  EXPECT_TRUE(audited);
+}
+
+// Cross-view sequences run on the host's receive clock: a guest whose clock is minutes off
+// (ahead used to wrap the unsigned window to "expired") neither breaks nor stretches them.
+class GuestClock : public ::testing::TestWithParam<int> {};
+
+TEST_P(GuestClock, CrossViewSequenceFiresWhateverTheGuestsClockSays) {
+  constexpr const char* kSeq = R"(
+- sequence: guest core_pattern then VMM shell
+  desc: t
+  by: [sandbox.id]
+  within: 10s
+  steps:
+    - condition: view = guest and evt.type = openat and fd.name = /proc/sys/kernel/core_pattern
+    - condition: view = host and evt.type = execve and proc.name = sh
+  output: escape (sandbox=%sandbox.id)
+  priority: CRITICAL
+)";
+  auto loaded = policy::load_rules({{"s.yaml", kSeq}});
+  ASSERT_FALSE(loaded.diagnostics.has_errors()) << loaded.diagnostics.items().at(0).to_text();
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(std::make_unique<policy::Engine>(std::move(loaded.rules), policy::EngineConfig{}), options(c),
+                                 g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  const auto skew = std::chrono::minutes(GetParam());
+  uint64_t now = wall_now_ns();
+  Event guest = core_pattern_open();
+  guest.time_ns = now + std::chrono::duration_cast<std::chrono::nanoseconds>(skew).count();
+  g.events({guest});
+  ASSERT_TRUE((*m)->flush(5s));
+  (*m)->feed_host(EventBuilder().exec("/bin/sh").host().pid(4243).name("sh").time_ns(wall_now_ns()).vmm(4242));
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard l(c.mu);
+    for (const auto& a : c.alerts)
+      if (a.is_sequence) return true;
+    return false;
+  })) << "skew " << GetParam() << " min";
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  for (const auto& a : c.alerts) {
+    if (!a.is_sequence) continue;
+    ASSERT_EQ(a.events.size(), 2u);
+    EXPECT_EQ(a.events[0].time_ns, guest.time_ns) << "the guest's own time is kept";
+    EXPECT_NE(a.events[0].host_time_ns, a.events[0].time_ns) << "beside the host's receive time";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(MinutesAheadAndBehind, GuestClock, ::testing::Values(-5, 5),
+                         [](const auto& info) { return info.param < 0 ? std::string("Behind") : std::string("Ahead"); });
+
+TEST_P(GuestClock, ASequenceOlderThanItsWindowOnTheHostClockDoesNotFire) {
+  constexpr const char* kSeq = R"(
+- sequence: two guest opens
+  desc: t
+  by: [sandbox.id]
+  within: 1s
+  steps:
+    - condition: view = guest and evt.type = openat and fd.name = /a
+    - condition: view = guest and evt.type = openat and fd.name = /b
+  output: two
+  priority: CRITICAL
+- rule: marker
+  desc: t
+  condition: view = guest and evt.type = openat and fd.name = /marker
+  output: marker
+  priority: NOTICE
+)";
+  auto loaded = policy::load_rules({{"s.yaml", kSeq}});
+  ASSERT_FALSE(loaded.diagnostics.has_errors()) << loaded.diagnostics.items().at(0).to_text();
+  FakeGuest g;
+  Collected c;
+  auto m = SandboxMonitor::start(std::make_unique<policy::Engine>(std::move(loaded.rules), policy::EngineConfig{}), options(c),
+                                 g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  // The guest claims both opens happened at the same instant, but the host receives them
+  // 1.5 s apart: the host's clock decides, so the window has passed.
+  const auto skew = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::minutes(GetParam())).count();
+  const uint64_t claimed = wall_now_ns() + skew;
+  g.events({EventBuilder().open("/a").guest().container("c1").time_ns(claimed)});
+  ASSERT_TRUE((*m)->flush(5s));
+  std::this_thread::sleep_for(1500ms);  // paces the input: the point is the gap on the host's clock
+  g.events({EventBuilder().open("/b").guest().container("c1").time_ns(claimed),
+            EventBuilder().open("/marker").guest().container("c1").time_ns(claimed)});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  ASSERT_TRUE((*m)->flush(5s));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u) << c.alerts.back().rule;
+  EXPECT_EQ(c.alerts[0].rule, "marker");
 }
 
 }  // namespace

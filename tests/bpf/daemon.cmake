@@ -6,3 +6,13 @@ ks_test(sentryd_api_test TIER bpf
 target_include_directories(sentryd_api_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_dependencies(sentryd_api_test kata-sentryd)
 target_compile_definitions(sentryd_api_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>")
+
+# The guest is hostile: floods, lies and a hung shim against the real kata-sentryd.
+ks_test(hostile_guest_test TIER bpf
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/daemon/hostile_guest_test.cpp
+  LIBS ks_proto gRPC::grpc++ nlohmann_json::nlohmann_json
+  TIMEOUT 300)
+target_include_directories(hostile_guest_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_dependencies(hostile_guest_test kata-sentryd)
+target_compile_definitions(hostile_guest_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
+  KS_SOURCE_RULES_DIR="${PROJECT_SOURCE_DIR}/rules")

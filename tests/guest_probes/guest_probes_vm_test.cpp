@@ -306,7 +306,7 @@ TEST_F(GuestProbesVm, KillGuestProcessKillsAContainerProcessButNotTheAgent) {
 // on the wire, this one made the host refuse the whole stream ("invalid UTF-8"), and an
 // attacker's core_pattern write right after it went unseen.
 TEST_F(GuestProbesVm, FileNameThatIsNotUtf8ArrivesAndTheStreamGoesOn) {
-  auto o = run("badname", {"sh", "-c", "f=\"/tmp/$(printf '\\377\\376')x\"; touch \"$f\"; cat \"$f\"; cat /etc/hostname"});
+  auto o = run("badname", {"sh", "-c", "f=\"/tmp/$(printf '\\377\\376')x\"; touch \"$f\"; cat \"$f\"; cat /etc/passwd"});
   EXPECT_EQ(o.code, 0) << o.err;
   auto bad = wait_event([](const Event& e) {
     return e.container_id == "badname" && e.path == std::string("/tmp/\xff\xfex") &&
@@ -314,7 +314,7 @@ TEST_F(GuestProbesVm, FileNameThatIsNotUtf8ArrivesAndTheStreamGoesOn) {
   });
   EXPECT_TRUE(bad) << describe_seen("badname");
   auto after = wait_event([](const Event& e) {
-    return e.container_id == "badname" && e.path == "/etc/hostname" && (e.type == EventType::lsm_file_open || e.type == EventType::openat);
+    return e.container_id == "badname" && e.path == "/etc/passwd" && (e.type == EventType::lsm_file_open || e.type == EventType::openat);
   });
   EXPECT_TRUE(after) << "the stream stopped after the bad name\n" << describe_seen("badname");
   std::lock_guard lock(mu_);

@@ -117,6 +117,11 @@ class SentrydFixture : public ::testing::Test {
 
   void start(const std::string& mode) {
     write_config(mode);
+    start_configured();
+  }
+
+  // Starts kata-sentryd on the config write_config() wrote, and waits until it serves.
+  void start_configured() {
     pid_ = spawn({"--config", (dir_ / "sentryd.yaml").string()});
     for (int i = 0; i < 300; i++) {
       if (read_text(log()).find("serving on") != std::string::npos) break;
@@ -216,14 +221,15 @@ class SentrydFixture : public ::testing::Test {
     }
   };
 
-  std::unique_ptr<Relay> attach(const std::string& id, bool heartbeats = true) {
+  // answer_commands=false: a shim that hangs (its commands are never answered).
+  std::unique_ptr<Relay> attach(const std::string& id, bool heartbeats = true, bool answer_commands = true) {
     auto r = std::make_unique<Relay>();
     r->stream = stub_->RelayGuest(&r->ctx);
     v1::RelayMessage hello;
     hello.set_attach_sandbox_id(id);
     r->stream->Write(hello);
     Relay* p = r.get();
-    r->reader = std::thread([p] {
+    r->reader = std::thread([p, answer_commands] {
       v1::RelayCommand c;
       while (p->stream->Read(&c)) {
         std::lock_guard lock(p->mu);
@@ -232,6 +238,7 @@ class SentrydFixture : public ::testing::Test {
           p->monitor_error = c.monitor_started().error();
           continue;
         }
+        if (!answer_commands) continue;
         v1::RelayMessage m;
         m.mutable_result()->set_id(c.id());
         p->stream->Write(m);
