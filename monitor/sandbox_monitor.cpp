@@ -113,7 +113,7 @@ bool SandboxMonitor::on_guest_batch(std::string&& wire) noexcept {
     }
     if (batch.heartbeat && !inbox_.push_wait(Item{Item::Kind::heartbeat, Event{}, batch.lsm_active}, sizeof(Item))) return false;
   } catch (...) {
-    guest_stream_errors_++;  // allocation failure on the guest path: the batch is lost, counted
+    ++internal_errors_;  // allocation failure on the guest path: the batch is lost, counted
   }
   return !stopping_.load();
 }
@@ -137,6 +137,7 @@ void SandboxMonitor::guest_loop() noexcept {
     try {
       guard_.stream_ended(why);
     } catch (...) {
+      ++internal_errors_;  // the alarm could not be raised (allocation): counted
     }
     if (!warned) {
       log->warn("sandbox {}: guest event stream ended ({}); retrying", options_.sandbox_id, why);
@@ -188,6 +189,7 @@ void SandboxMonitor::handle(Item& item) noexcept {
     try {
       options_.on_event(item.event);
     } catch (...) {
+      ++on_event_errors_;
     }
   }
   std::vector<AlertGroup> ready;
@@ -255,8 +257,8 @@ MonitorStats SandboxMonitor::stats() const {
   s.tamper_alerts = alarm_.raised();
   s.tamper_alerts_suppressed = alarm_.suppressed();
   s.alerts = reporter_.alerts();
-  s.report_errors = reporter_.errors();
-  s.internal_errors = evaluator_.errors();
+  s.report_errors = reporter_.errors() + on_event_errors_.load();
+  s.internal_errors = evaluator_.errors() + internal_errors_.load();
   s.actions = executor_.stats();
   {
     std::lock_guard lock(reported_mu_);

@@ -76,7 +76,7 @@ struct MonitorStats {
   uint64_t tamper_alerts = 0;
   uint64_t tamper_alerts_suppressed = 0;
   uint64_t alerts = 0;
-  uint64_t report_errors = 0;         // alert/audit callbacks that threw
+  uint64_t report_errors = 0;         // alert, audit and event callbacks that threw
   uint64_t internal_errors = 0;       // evaluations that failed (allocation): their alerts reported unjoined or lost
   ExecutorStats actions;
   GuestSensorStats guest_reported;    // as the guest last reported them (untrusted, informative)
@@ -147,6 +147,8 @@ class SandboxMonitor {
   std::atomic<uint64_t> host_records_{0};
   std::atomic<uint64_t> host_queue_drops_{0};
   std::atomic<uint64_t> guest_stream_errors_{0};
+  std::atomic<uint64_t> on_event_errors_{0};
+  std::atomic<uint64_t> internal_errors_{0};
   std::atomic<bool> guest_lsm_active_{false};  // as the guest last reported it
   mutable std::mutex reported_mu_;
   GuestSensorStats guest_reported_;

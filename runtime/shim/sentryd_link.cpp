@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/logging.h"
+#include "runtime/shim/guest_event_relay.h"
 #include "deny_rule_convert.h"
 #include "runtime/sandbox/sandbox.h"
 #include "sentryd.grpc.pb.h"
@@ -262,32 +263,17 @@ void SentrydLink::relay_commands(Relay& r) {
   if (r.on_end) r.on_end();
 }
 
-// The guest's batches go to the daemon as the agent sent them: the shim does not decode them
-// (the daemon's guard does, within its limits). When the agent's stream breaks while the pod
-// runs, the daemon is told why and the stream is re-opened, so one bad moment of the guest's
-// never leaves the pod unwatched for the rest of its life.
 void SentrydLink::relay_events(Relay& r) {
-  auto log = logger("shim");
-  v1::GuestEventsMessage m;
-  bool relay_ok = true;
-  while (!r.stopping.load() && relay_ok) {
-    auto st = r.sandbox->agent().stream_events([&](std::string&& wire) {
-      if (r.stopping.load()) return false;
-      m.Clear();
-      m.set_batch(std::move(wire));
-      relay_ok = r.events_stream->Write(m);
-      return relay_ok;
-    });
-    if (r.stopping.load() || !relay_ok) break;
-    std::string why = st ? "closed by the guest" : r.sandbox->explain(st.error()).describe();
-    log->warn("sandbox {}: guest event stream ended ({}); re-opening it", r.sandbox_id, why);
-    m.Clear();
-    m.set_stream_ended(why);
-    relay_ok = r.events_stream->Write(m);
+  GuestEventRelay relay;
+  relay.open_stream = [&r](const std::function<bool(std::string&&)>& on_batch) { return r.sandbox->agent().stream_events(on_batch); };
+  relay.write = [&r](const v1::GuestEventsMessage& m) { return r.events_stream->Write(m); };
+  relay.explain = [&r](const Error& e) { return r.sandbox->explain(e).describe(); };
+  relay.stopping = [&r] { return r.stopping.load(); };
+  relay.wait_stopping = [&r](std::chrono::milliseconds d) {
     std::unique_lock lock(r.stop_mu);
-    r.stop_cv.wait_for(lock, 1s, [&] { return r.stopping.load(); });
-  }
-  if (!relay_ok && !r.stopping.load()) {
+    return r.stop_cv.wait_for(lock, d, [&] { return r.stopping.load(); });
+  };
+  if (!relay_guest_events(relay) && !r.stopping.load()) {
     // The daemon's side of the event path is gone: the relay as a whole is, for the supervisor.
     r.ended = true;
     r.ctx.TryCancel();

@@ -5,3 +5,6 @@ ks_test(ttrpc_test TIER unit
 ks_test(task_service_test TIER unit
   SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/task_service_test.cpp
   LIBS ks_shim ks_containerd_proto)
+ks_test(guest_event_relay_test TIER unit
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/guest_event_relay_test.cpp
+  LIBS ks_shim ks_proto)
