@@ -229,6 +229,16 @@ TEST_F(Monitor, CorePatternWrite) {
   EXPECT_EQ(suite_->alerts_in("core-pattern").size(), 1u) << suite_->dump();
 }
 
+// An attacker's first move used to be a file name that is not UTF-8: the host refused the
+// guest's whole stream, and the core_pattern write after it went unseen.
+TEST_F(Monitor, CorePatternWriteAfterANonUtf8FileNameIsStillAlerted) {
+  expect_guest_alert("blind-first",
+                     {"sh", "-c",
+                      "f=\"/tmp/$(printf '\\377\\376')x\"; touch \"$f\"; cat \"$f\"; echo '|/x' > /proc/sys/kernel/core_pattern"},
+                     "Guest core_pattern write");
+  EXPECT_EQ(suite_->monitor_->stats().guest.batches_dropped(), 0u) << "the honest agent's batches were refused";
+}
+
 TEST_F(Monitor, ShadowRead) {
   expect_guest_alert("shadow", {"cat", "/etc/shadow"}, "Guest read of sensitive file");
   EXPECT_EQ(suite_->alerts_in("shadow").size(), 1u) << suite_->dump();

@@ -1,0 +1,94 @@
+// The guest batch decoder: what a hostile guest's bytes may become on the host.
+#include <gtest/gtest.h>
+
+#include "guest_wire.h"
+#include "tests/support/event_builder.h"
+
+namespace kata_sentry {
+namespace {
+
+using testing::EventBuilder;
+
+TEST(GuestWire, AnyFileNameSurvivesTheTripByteForByte) {
+  GuestEventBatch b;
+  b.first_seq = 7;
+  b.events = {EventBuilder().open(std::string("/tmp/\xff\xfe\x80x", 9)).guest().container("c1").name("c\xc3\x28t")};
+  auto d = decode_guest_batch(encode_guest_batch(b));
+  ASSERT_TRUE(d) << d.error().detail;
+  ASSERT_EQ(d->events.size(), 1u);
+  EXPECT_EQ(d->events[0].path, std::string("/tmp/\xff\xfe\x80x", 9));
+  EXPECT_EQ(d->events[0].proc.name, "c\xc3\x28t");
+  EXPECT_EQ(d->first_seq, 7u);
+}
+
+TEST(GuestWire, WhatOnlyTheHostMaySetIsCleared) {
+  GuestEventBatch b;
+  Event e = EventBuilder().open("/x").sandbox("forged", "forged-name").build();
+  e.view = View::host;
+  e.vmm_pid = 1;
+  e.host_time_ns = 42;
+  e.pod_name = "forged-pod";
+  b.events = {e};
+  auto d = decode_guest_batch(encode_guest_batch(b));
+  ASSERT_TRUE(d);
+  const Event& got = d->events[0];
+  EXPECT_EQ(got.view, View::guest);
+  EXPECT_TRUE(got.sandbox_id.empty() && got.sandbox_name.empty() && got.pod_name.empty());
+  EXPECT_EQ(got.vmm_pid, 0u);
+  EXPECT_EQ(got.host_time_ns, 0u);
+}
+
+TEST(GuestWire, RefusalsNameTheirReason) {
+  GuestBatchLimits limits;
+  limits.max_wire_bytes = 64;
+  EXPECT_EQ(decode_guest_batch(std::string(65, '\0'), limits).error().reason, GuestDropReason::oversized);
+  EXPECT_EQ(decode_guest_batch(std::string("\x12\xff\xff\xff\x0f", 5)).error().reason, GuestDropReason::malformed);
+  EXPECT_EQ(decode_guest_batch(std::string("\x0a", 1)).error().reason, GuestDropReason::malformed) << "a truncated tag";
+
+  GuestEventBatch unknown;
+  unknown.events = {EventBuilder().open("/x").build()};
+  unknown.events[0].type = static_cast<EventType>(999);
+  EXPECT_EQ(decode_guest_batch(encode_guest_batch(unknown)).error().reason, GuestDropReason::invalid_event);
+
+  GuestEventBatch many;
+  many.events.resize(4097, EventBuilder().build());
+  EXPECT_EQ(decode_guest_batch(encode_guest_batch(many)).error().reason, GuestDropReason::too_many_events);
+}
+
+TEST(GuestWire, PerEventListsAreBounded) {
+  GuestEventBatch args;
+  args.events = {EventBuilder().exec("/bin/x").build()};
+  args.events[0].proc.args.assign(257, "a");
+  auto d = decode_guest_batch(encode_guest_batch(args));
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().reason, GuestDropReason::too_many_events);
+  EXPECT_NE(d.error().detail.find("more than 256 arguments"), std::string::npos) << d.error().detail;
+
+  GuestEventBatch ancestors;
+  ancestors.events = {EventBuilder().exec("/bin/x").build()};
+  ancestors.events[0].proc.ancestors.assign(33, Ancestor{1, "", "", ""});
+  EXPECT_EQ(decode_guest_batch(encode_guest_batch(ancestors)).error().reason, GuestDropReason::too_many_events);
+
+  GuestEventBatch numbers;
+  numbers.events = {EventBuilder().open("/x").build()};
+  numbers.events[0].arg.assign(17, 1);
+  EXPECT_EQ(decode_guest_batch(encode_guest_batch(numbers)).error().reason, GuestDropReason::too_many_events);
+}
+
+// An empty string costs 2 bytes on the wire and ~32 in memory: a batch within every count
+// limit can still be refused for what it would become, before anything is allocated for it.
+TEST(GuestWire, AmplificationIsRefusedOnTheEstimateBeforeDecoding) {
+  GuestEventBatch wide;
+  Event e = EventBuilder().exec("/bin/x").build();
+  e.proc.args.assign(250, "");
+  wide.events.assign(4096, e);
+  std::string wire = encode_guest_batch(wide);
+  ASSERT_LT(wire.size(), 4u << 20) << "within the wire limit";
+  auto d = decode_guest_batch(wire);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().reason, GuestDropReason::oversized);
+  EXPECT_NE(d.error().detail.find("would decode into"), std::string::npos) << d.error().detail;
+}
+
+}  // namespace
+}  // namespace kata_sentry
