@@ -111,6 +111,34 @@ TEST(TtrpcFrame, RoundTripOverSocketpairAndOversizedIsSkipped) {
   EXPECT_EQ(eof.error().code, ErrorCode::unavailable);
 }
 
+TEST(TtrpcFrame, ReadsFramesDeliveredInPiecesWithInterruptedReads) {
+  std::string stream = frame_bytes(5, 1, MessageType::request, "hello") + frame_bytes(0, 3, MessageType::data, "") +
+                       frame_bytes(9, 5, MessageType::request, "cut");
+  size_t pos = 0;
+  int calls = 0;
+  ReadSome one_byte = [&](void* buf, size_t n) -> ssize_t {
+    if (n == 0) return 0;
+    if (++calls % 2 == 0) {
+      errno = EINTR;
+      return -1;
+    }
+    if (pos == stream.size()) return 0;
+    static_cast<char*>(buf)[0] = stream[pos++];
+    return 1;
+  };
+  auto first = read_frame(one_byte);
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_EQ(first->header.stream_id, 1u);
+  EXPECT_EQ(first->payload, "hello");
+  auto empty = read_frame(one_byte);
+  ASSERT_TRUE(empty) << empty.error().describe();
+  EXPECT_EQ(empty->header.type, MessageType::data);
+  EXPECT_EQ(empty->payload, "");
+  auto cut = read_frame(one_byte);  // the header promises 9 bytes, the stream ends after 3
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code, ErrorCode::protocol);
+}
+
 TEST_F(TtrpcTest, EchoesPayload) {
   start();
   auto c = connect();
