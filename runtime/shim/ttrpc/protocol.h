@@ -58,7 +58,8 @@ std::expected<Route, RpcStatus> route_request(uint32_t stream_id, std::string_vi
                                               const MethodTable& methods);
 
 // The wire Response for a reply. A response that would exceed kMaxMessageSize becomes a
-// ResourceExhausted status instead, since the peer would refuse the frame.
+// ResourceExhausted status instead, since the peer would refuse the frame; bytes of an error
+// message that are not UTF-8 become U+FFFD, since the peer would refuse the whole Response.
 std::string encode_response(const Reply& reply);
 
 }  // namespace kata_sentry::shim::ttrpc
