@@ -7,7 +7,7 @@ SHELL := /bin/bash
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PREFIX ?= /usr/local
 
-.PHONY: all setup configure build install demo test test-unit bench clean help
+.PHONY: all setup configure build install demo test test-unit bench fuzz clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make demo   set up, build, then boot a sandbox and show a detection and a block"
 	@echo "make test   set up, build, then run every test tier (unit, bpf, vm, e2e)"
 	@echo "make bench  set up, build, then run the benchmarks under bench/"
+	@echo "make fuzz   set up, build, then run every fuzzer for FUZZ_RUNS inputs (default 10000000)"
 	@echo "make build  set up and build only (binaries in $(BUILD)/bin)"
 	@echo "make install  build, then install into PREFIX (default /usr/local; DESTDIR honoured)"
 
@@ -48,6 +49,10 @@ demo: build
 
 bench: build
 	@scripts/run-bench.sh $(BUILD)
+
+# Long fuzzing runs (not part of make test): FUZZ_RUNS=N make fuzz to change the 10 M inputs.
+fuzz: build
+	@scripts/run-fuzz.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

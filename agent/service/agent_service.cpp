@@ -10,26 +10,6 @@
 #include "guest-probes/guest_sensor.h"
 
 namespace kata_sentry::agent {
-namespace {
-
-// Every process-addressed request has the same two ids.
-template <typename Req>
-Status check_process(const Req& r) {
-  if (auto s = check_id("container_id", r.container_id()); !s) return s;
-  return check_exec_id(r.exec_id());
-}
-
-Status check_hostname(const std::string& h) {
-  bool ok = h.size() <= 64;
-  for (char c : h)
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '.');
-  if (!ok) return fail(ErrorCode::invalid_argument, "hostname: must match [A-Za-z0-9.-]{0,64}");
-  return {};
-}
-
-}  // namespace
-
 AgentService::AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent,
                            std::function<void()> on_destroyed,
                            std::function<bool()> shutting_down,
@@ -78,8 +58,7 @@ grpc::Status AgentService::GetGuestDetails(grpc::ServerContext*, const v1::Guest
 
 grpc::Status AgentService::CreateSandbox(grpc::ServerContext*, const v1::CreateSandboxRequest* req,
                                          v1::Empty*) {
-  Status s = check_hostname(req->hostname());
-  if (s && !req->shared_dir().empty()) s = check_absolute_path("shared_dir", req->shared_dir());
+  Status s = check_request(*req);
   if (s) s = sandbox_.do_create_sandbox(req->hostname(), req->shared_dir());
   return to_grpc_status(s);
 }
@@ -93,7 +72,7 @@ grpc::Status AgentService::DestroySandbox(grpc::ServerContext*, const v1::Destro
 
 grpc::Status AgentService::CreateContainer(grpc::ServerContext*,
                                            const v1::CreateContainerRequest* req, v1::Empty*) {
-  Status s = check_id("container_id", req->container_id());
+  Status s = check_request(*req);
   if (s)
     s = sandbox_.do_create_container(NewContainer{req->container_id(), req->oci_spec_json(),
                                                   req->bundle(), req->open_stdin()});
@@ -104,7 +83,7 @@ grpc::Status AgentService::CreateContainer(grpc::ServerContext*,
 
 grpc::Status AgentService::StartContainer(grpc::ServerContext* ctx, const v1::ContainerRequest* req,
                                           v1::Empty*) {
-  Status s = check_id("container_id", req->container_id());
+  Status s = check_request(*req);
   // No workload runs before the probes are attached (see agent/sensor/background_sensor.h).
   grpc::Status unused;
   if (s) (void)wait_sensor(ctx, unused);
@@ -116,7 +95,7 @@ grpc::Status AgentService::StartContainer(grpc::ServerContext* ctx, const v1::Co
 
 grpc::Status AgentService::RemoveContainer(grpc::ServerContext*, const v1::ContainerRequest* req,
                                            v1::Empty*) {
-  Status s = check_id("container_id", req->container_id());
+  Status s = check_request(*req);
   if (s) s = sandbox_.do_remove_container(req->container_id());
   if (s && sensor_) sensor_->container_changed(req->container_id(), {}, false);
   return to_grpc_status(s);
@@ -124,7 +103,7 @@ grpc::Status AgentService::RemoveContainer(grpc::ServerContext*, const v1::Conta
 
 grpc::Status AgentService::StatsContainer(grpc::ServerContext*, const v1::ContainerRequest* req,
                                           v1::StatsContainerResponse* resp) {
-  Status s = check_id("container_id", req->container_id());
+  Status s = check_request(*req);
   if (!s) return to_grpc_status(s);
   auto stats = sandbox_.do_stats_container(req->container_id());
   if (!stats) return to_grpc_status(stats.error());
@@ -136,8 +115,7 @@ grpc::Status AgentService::StatsContainer(grpc::ServerContext*, const v1::Contai
 
 grpc::Status AgentService::ExecProcess(grpc::ServerContext*, const v1::ExecProcessRequest* req,
                                        v1::Empty*) {
-  Status s = check_id("container_id", req->container_id());
-  if (s) s = check_id("exec_id", req->exec_id());
+  Status s = check_request(*req);
   if (s) {
     NewExec e{req->container_id(), req->exec_id(), req->oci_process_json(),
               {req->args().begin(), req->args().end()}, {req->env().begin(), req->env().end()},
@@ -149,15 +127,14 @@ grpc::Status AgentService::ExecProcess(grpc::ServerContext*, const v1::ExecProce
 
 grpc::Status AgentService::SignalProcess(grpc::ServerContext*, const v1::SignalProcessRequest* req,
                                          v1::Empty*) {
-  Status s = check_process(*req);
-  if (s) s = check_signal(req->signal());
+  Status s = check_request(*req);
   if (s) s = sandbox_.do_signal_process(req->container_id(), req->exec_id(), req->signal());
   return to_grpc_status(s);
 }
 
 grpc::Status AgentService::WaitProcess(grpc::ServerContext* ctx, const v1::ProcessRequest* req,
                                        v1::WaitProcessResponse* resp) {
-  Status s = check_process(*req);
+  Status s = check_request(*req);
   if (!s) return to_grpc_status(s);
   auto st = sandbox_.do_wait_process(req->container_id(), req->exec_id(), cancel_check(ctx));
   if (!st) return to_grpc_status(st.error());
@@ -170,7 +147,7 @@ grpc::Status AgentService::WaitProcess(grpc::ServerContext* ctx, const v1::Proce
 
 grpc::Status AgentService::WriteStdin(grpc::ServerContext* ctx, const v1::WriteStdinRequest* req,
                                       v1::WriteStdinResponse* resp) {
-  Status s = check_process(*req);
+  Status s = check_request(*req);
   if (!s) return to_grpc_status(s);
   auto n = sandbox_.do_write_stdin(req->container_id(), req->exec_id(), req->data(),
                                    cancel_check(ctx));
@@ -181,14 +158,14 @@ grpc::Status AgentService::WriteStdin(grpc::ServerContext* ctx, const v1::WriteS
 
 grpc::Status AgentService::CloseStdin(grpc::ServerContext*, const v1::ProcessRequest* req,
                                       v1::Empty*) {
-  Status s = check_process(*req);
+  Status s = check_request(*req);
   if (s) s = sandbox_.do_close_stdin(req->container_id(), req->exec_id());
   return to_grpc_status(s);
 }
 
 grpc::Status AgentService::ReadOutput(grpc::ServerContext* ctx, const v1::ProcessRequest* req,
                                       grpc::ServerWriter<v1::OutputChunk>* writer) {
-  Status s = check_process(*req);
+  Status s = check_request(*req);
   if (!s) return to_grpc_status(s);
   v1::OutputChunk chunk;
   OutputSink sink = [&](OutputStream stream, std::string_view data) {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "agent.pb.h"
+
 namespace kata_sentry::agent {
 namespace {
 
@@ -14,6 +16,18 @@ bool has_dotdot(const std::filesystem::path& p) {
   for (const auto& part : p)
     if (part == "..") return true;
   return false;
+}
+
+bool hostname_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.';
+}
+
+// Every process-addressed request has the same two ids.
+template <typename Req>
+Status check_process(const Req& r) {
+  if (auto s = check_id("container_id", r.container_id()); !s) return s;
+  return check_exec_id(r.exec_id());
 }
 
 std::string quoted(std::string_view s) {
@@ -65,5 +79,36 @@ Status check_signal(int sig) {
                 "signal " + std::to_string(sig) + ": must be between 1 and 64");
   return {};
 }
+
+Status check_hostname(std::string_view h) {
+  bool ok = h.size() <= 64;
+  for (char c : h) ok = ok && hostname_char(c);
+  if (!ok) return fail(ErrorCode::invalid_argument, "hostname: must match [A-Za-z0-9.-]{0,64}");
+  return {};
+}
+
+Status check_request(const v1::CreateSandboxRequest& r) {
+  if (auto s = check_hostname(r.hostname()); !s) return s;
+  if (r.shared_dir().empty()) return {};
+  return check_absolute_path("shared_dir", r.shared_dir());
+}
+
+Status check_request(const v1::CreateContainerRequest& r) { return check_id("container_id", r.container_id()); }
+
+Status check_request(const v1::ContainerRequest& r) { return check_id("container_id", r.container_id()); }
+
+Status check_request(const v1::ExecProcessRequest& r) {
+  if (auto s = check_id("container_id", r.container_id()); !s) return s;
+  return check_id("exec_id", r.exec_id());
+}
+
+Status check_request(const v1::ProcessRequest& r) { return check_process(r); }
+
+Status check_request(const v1::SignalProcessRequest& r) {
+  if (auto s = check_process(r); !s) return s;
+  return check_signal(r.signal());
+}
+
+Status check_request(const v1::WriteStdinRequest& r) { return check_process(r); }
 
 }  // namespace kata_sentry::agent

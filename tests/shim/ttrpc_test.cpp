@@ -38,6 +38,10 @@ class TtrpcTest : public ::testing::Test {
       return rpc_error(Code::failed_precondition, "task t1 is not running");
     });
     server_.register_method("test.Echo", "Throw", [](const Call&) -> Reply { throw std::runtime_error("boom"); });
+    // An error text built from request bytes, as error texts quoting a file or a cut id are.
+    server_.register_method("test.Echo", "FailQuoting", [](const Call& c) -> Reply {
+      return rpc_error(Code::not_found, "task " + c.payload + " not found");
+    });
     server_.register_method("test.Echo", "Block", [this](const Call&) -> Reply {
       blocked_.count_down();
       release_.get_future().wait();
@@ -111,6 +115,34 @@ TEST(TtrpcFrame, RoundTripOverSocketpairAndOversizedIsSkipped) {
   EXPECT_EQ(eof.error().code, ErrorCode::unavailable);
 }
 
+TEST(TtrpcFrame, ReadsFramesDeliveredInPiecesWithInterruptedReads) {
+  std::string stream = frame_bytes(5, 1, MessageType::request, "hello") + frame_bytes(0, 3, MessageType::data, "") +
+                       frame_bytes(9, 5, MessageType::request, "cut");
+  size_t pos = 0;
+  int calls = 0;
+  ReadSome one_byte = [&](void* buf, size_t n) -> ssize_t {
+    if (n == 0) return 0;
+    if (++calls % 2 == 0) {
+      errno = EINTR;
+      return -1;
+    }
+    if (pos == stream.size()) return 0;
+    static_cast<char*>(buf)[0] = stream[pos++];
+    return 1;
+  };
+  auto first = read_frame(one_byte);
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_EQ(first->header.stream_id, 1u);
+  EXPECT_EQ(first->payload, "hello");
+  auto empty = read_frame(one_byte);
+  ASSERT_TRUE(empty) << empty.error().describe();
+  EXPECT_EQ(empty->header.type, MessageType::data);
+  EXPECT_EQ(empty->payload, "");
+  auto cut = read_frame(one_byte);  // the header promises 9 bytes, the stream ends after 3
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code, ErrorCode::protocol);
+}
+
 TEST_F(TtrpcTest, EchoesPayload) {
   start();
   auto c = connect();
@@ -127,6 +159,31 @@ TEST_F(TtrpcTest, HandlerStatusReachesClient) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::failed_precondition);
   EXPECT_EQ(r.error().message, "task t1 is not running");
+}
+
+// Found by ttrpc_frame_fuzz: an error text that is not UTF-8 (here from request bytes) made the
+// Response unparsable, so the client lost the status ("malformed Response", Internal) instead of
+// NotFound; containerd's Go protobuf refuses such a Response the same way. Bytes that are not
+// UTF-8 now arrive as U+FFFD, and well-formed characters are left alone.
+TEST_F(TtrpcTest, ErrorTextThatIsNotUtf8StillReachesClient) {
+  start();
+  auto c = connect();
+  const std::string fffd = "\xEF\xBF\xBD";
+  struct Case {
+    std::string payload, said;
+  } cases[] = {
+      // The fuzzer's input: Kill's payload, a KillRequest whose id bytes are not UTF-8.
+      {std::string("\n\x02\xa6\xce\xe7\xf6", 6), "\n\x02" + fffd + fffd + fffd + fffd},
+      {"caf\xc3\xa9 \xf0\x9f\x90\xb3", "caf\xc3\xa9 \xf0\x9f\x90\xb3"},  // é and a 4-byte character
+      {"cut \xc3", "cut " + fffd},                                       // a character cut short
+      {"\xc0\xaf \xed\xa0\x80", fffd + fffd + " " + fffd + fffd + fffd},  // overlong '/', a surrogate
+  };
+  for (const auto& k : cases) {
+    auto r = c->call("test.Echo", "FailQuoting", k.payload);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Code::not_found) << r.error().message;
+    EXPECT_EQ(r.error().message, "task " + k.said + " not found");
+  }
 }
 
 TEST_F(TtrpcTest, UnknownServiceAndMethodAreUnimplemented) {

@@ -21,10 +21,10 @@ uint32_t get_be32(const uint8_t* p) {
 }
 
 // Reads exactly n bytes. Returns how many were read before EOF (n on success) or -1 with errno.
-ssize_t read_full(int fd, void* buf, size_t n) {
+ssize_t read_full(const ReadSome& read_some, void* buf, size_t n) {
   size_t done = 0;
   while (done < n) {
-    ssize_t r = ::read(fd, static_cast<char*>(buf) + done, n - done);
+    ssize_t r = read_some(static_cast<char*>(buf) + done, n - done);
     if (r < 0) {
       if (errno == EINTR) continue;
       return -1;
@@ -51,8 +51,12 @@ FrameHeader decode_header(std::span<const uint8_t, kHeaderSize> b) {
 }
 
 Result<Frame> read_frame(int fd) {
+  return read_frame([fd](void* buf, size_t n) { return ::read(fd, buf, n); });
+}
+
+Result<Frame> read_frame(const ReadSome& read_some) {
   std::array<uint8_t, kHeaderSize> hb{};
-  ssize_t n = read_full(fd, hb.data(), hb.size());
+  ssize_t n = read_full(read_some, hb.data(), hb.size());
   if (n < 0) return fail_errno("ttrpc: read frame header");
   if (n == 0) return fail(ErrorCode::unavailable, "ttrpc: connection closed by peer");
   if (size_t(n) < hb.size()) return fail(ErrorCode::protocol, "ttrpc: connection closed inside a frame header");
@@ -66,7 +70,7 @@ Result<Frame> read_frame(int fd) {
     size_t left = f.header.length;
     while (left > 0) {
       size_t chunk = left < sizeof sink ? left : sizeof sink;
-      ssize_t r = read_full(fd, sink, chunk);
+      ssize_t r = read_full(read_some, sink, chunk);
       if (r < 0) return fail_errno("ttrpc: skip oversized frame");
       if (size_t(r) < chunk) return fail(ErrorCode::protocol, "ttrpc: connection closed inside an oversized frame");
       left -= chunk;
@@ -74,7 +78,7 @@ Result<Frame> read_frame(int fd) {
     return f;
   }
   f.payload.resize(f.header.length);
-  n = read_full(fd, f.payload.data(), f.payload.size());
+  n = read_full(read_some, f.payload.data(), f.payload.size());
   if (n < 0) return fail_errno("ttrpc: read frame payload");
   if (size_t(n) < f.payload.size()) return fail(ErrorCode::protocol, "ttrpc: connection closed inside a frame payload");
   return f;

@@ -4,8 +4,11 @@
 // connection stays usable, and the server answers ResourceExhausted on that stream.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +46,14 @@ FrameHeader decode_header(std::span<const uint8_t, kHeaderSize> bytes);
 // peer closed the connection cleanly between frames, ErrorCode::protocol when it closed in the
 // middle of one, ErrorCode::io on a read error.
 Result<Frame> read_frame(int fd);
+
+// A byte source with read(2)'s contract: up to n bytes into buf, the count read, 0 at the end
+// of the stream, -1 with errno set on an error (EINTR is retried).
+using ReadSome = std::function<ssize_t(void* buf, size_t n)>;
+
+// read_frame(fd) over any byte source: the same decoding, with the same errors, without a
+// socket (tests/fuzz/ttrpc_frame_fuzz.cpp feeds it arbitrary bytes in arbitrary pieces).
+Result<Frame> read_frame(const ReadSome& read_some);
 
 // Writes one whole frame (header and payload); the caller serializes writers. Refuses a
 // payload above kMaxMessageSize (ErrorCode::invalid_argument) since the peer would refuse it.

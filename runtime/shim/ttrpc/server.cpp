@@ -11,10 +11,8 @@
 #include "core/logging.h"
 #include "core/peer_credentials.h"
 #include "runtime/shim/ttrpc/frame.h"
-#include "ttrpc.pb.h"
 
 namespace kata_sentry::shim::ttrpc {
-namespace wire = ::kata_sentry::ttrpc::wire;  // generated from ttrpc.proto
 
 struct Server::Connection {
   explicit Connection(UniqueFd f) : fd(std::move(f)) {}
@@ -23,27 +21,7 @@ struct Server::Connection {
   int in_flight = 0;      // guarded by Server::mu_
 };
 
-struct Server::Registry {
-  std::map<std::string, std::map<std::string, Handler>> services;
-};
-
-namespace {
-
-// Serializes a Response; never fails for messages we build ourselves.
-std::string encode_response(const Reply& reply) {
-  wire::Response resp;
-  if (reply) {
-    resp.set_payload(*reply);
-  } else {
-    resp.mutable_status()->set_code(static_cast<int32_t>(reply.error().code));
-    resp.mutable_status()->set_message(reply.error().message);
-  }
-  return resp.SerializeAsString();
-}
-
-}  // namespace
-
-Server::Server() : registry_(std::make_shared<Registry>()), allowed_uid_(::geteuid()) {}
+Server::Server() : allowed_uid_(::geteuid()) {}
 
 Server::~Server() { shutdown(); }
 
@@ -53,7 +31,7 @@ void Server::register_method(const std::string& service, const std::string& meth
     logger("shim")->error("ttrpc: {}/{} registered after serve(); ignored", service, method);
     return;
   }
-  registry_->services[service][method] = std::move(handler);
+  methods_[service][method] = std::move(handler);
 }
 
 Status Server::serve(UniqueFd listener) {
@@ -115,20 +93,10 @@ void Server::read_loop(std::shared_ptr<Connection> conn) {
       break;
     }
     const FrameHeader& h = frame->header;
-    if (frame->oversized) {
-      respond(h.stream_id, rpc_error(Code::resource_exhausted,
-                                     "message length " + std::to_string(h.length) +
-                                         " exceeds maximum message size of " + std::to_string(kMaxMessageSize)));
-      continue;
-    }
-    if (h.type == MessageType::response) continue;  // nothing of ours awaits a response
-    if (h.type != MessageType::request) {
-      respond(h.stream_id, rpc_error(Code::unimplemented, "ttrpc: streaming (message type " +
-                                                              std::to_string(int(h.type)) + ") is not supported"));
-      continue;
-    }
-    if (h.stream_id % 2 != 1) {
-      respond(h.stream_id, rpc_error(Code::invalid_argument, "StreamID must be odd for client initiated streams"));
+    FrameVerdict verdict = triage_frame(*frame);
+    if (verdict.action == FrameAction::ignore) continue;
+    if (verdict.action == FrameAction::refuse) {
+      respond(h.stream_id, std::unexpected(std::move(verdict.error)));
       continue;
     }
     {
@@ -163,35 +131,21 @@ void Server::read_loop(std::shared_ptr<Connection> conn) {
 
 void Server::dispatch(std::shared_ptr<Connection> conn, uint32_t stream_id, std::string payload) {
   Reply reply = rpc_error(Code::internal, "ttrpc: no reply");
-  wire::Request req;
-  if (!req.ParseFromString(payload)) {
-    reply = rpc_error(Code::invalid_argument, "ttrpc: request on stream " + std::to_string(stream_id) + " is not a valid Request message");
+  auto route = route_request(stream_id, payload, methods_);
+  if (!route) {
+    reply = std::unexpected(std::move(route.error()));
   } else {
-    const Handler* handler = nullptr;
-    auto svc = registry_->services.find(req.service());
-    if (svc == registry_->services.end()) {
-      reply = rpc_error(Code::unimplemented, "service " + req.service());
-    } else if (auto m = svc->second.find(req.method()); m == svc->second.end()) {
-      reply = rpc_error(Code::unimplemented, "method " + req.method());
-    } else {
-      handler = &m->second;
+    const Call& call = route->call;
+    try {
+      reply = (*route->handler)(call);
+    } catch (const std::exception& e) {
+      reply = rpc_error(Code::internal, call.service + "/" + call.method + ": " + e.what());
+    } catch (...) {
+      reply = rpc_error(Code::internal, call.service + "/" + call.method + ": unknown exception");
     }
-    if (handler) {
-      Call call{req.service(), req.method(), std::move(*req.mutable_payload()), req.timeout_nano(), {}};
-      for (const auto& kv : req.metadata()) call.metadata[kv.key()] = kv.value();
-      try {
-        reply = (*handler)(call);
-      } catch (const std::exception& e) {
-        reply = rpc_error(Code::internal, call.service + "/" + call.method + ": " + e.what());
-      } catch (...) {
-        reply = rpc_error(Code::internal, call.service + "/" + call.method + ": unknown exception");
-      }
-      if (!reply) logger("shim")->debug("ttrpc: {}/{} -> {}: {}", call.service, call.method, code_name(reply.error().code), reply.error().message);
-    }
+    if (!reply) logger("shim")->debug("ttrpc: {}/{} -> {}: {}", call.service, call.method, code_name(reply.error().code), reply.error().message);
   }
   std::string out = encode_response(reply);
-  if (out.size() > kMaxMessageSize)
-    out = encode_response(rpc_error(Code::resource_exhausted, "response of " + std::to_string(out.size()) + " bytes exceeds the maximum message size"));
   {
     std::lock_guard wl(conn->write_mu);
     auto st = write_frame(conn->fd.get(), stream_id, MessageType::response, out);

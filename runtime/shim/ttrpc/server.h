@@ -15,8 +15,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,22 +22,11 @@
 #include <vector>
 
 #include "core/result.h"
+#include "runtime/shim/ttrpc/protocol.h"  // Call, Handler
 #include "runtime/shim/ttrpc/socket.h"
 #include "runtime/shim/ttrpc/status.h"
 
 namespace kata_sentry::shim::ttrpc {
-
-struct Call {
-  std::string service;
-  std::string method;
-  std::string payload;       // the serialized request message
-  int64_t timeout_nano = 0;  // the caller's timeout, 0 = none
-  std::map<std::string, std::string> metadata;
-};
-
-// Returns the serialized response, or a status error. Must not throw: an escaping exception
-// becomes an Internal status, but handlers are expected to report errors as RpcStatus.
-using Handler = std::function<Reply(const Call&)>;
 
 class Server {
  public:
@@ -79,13 +66,12 @@ class Server {
 
  private:
   struct Connection;
-  struct Registry;
 
   void accept_loop();
   void read_loop(std::shared_ptr<Connection> conn);
   void dispatch(std::shared_ptr<Connection> conn, uint32_t stream_id, std::string payload);
 
-  std::shared_ptr<Registry> registry_;
+  MethodTable methods_;  // filled before serve(), read-only afterwards
   UniqueFd listener_;
   UniqueFd wake_read_, wake_write_;  // a pipe that wakes the accept loop on shutdown
 
