@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bounded_queue.h"
 #include "core/event.h"
 #include "policy-engine/rule.h"
 
@@ -46,50 +47,23 @@ struct HubFilter {
 template <typename T>
 class Subscription {
  public:
-  Subscription(HubFilter filter, size_t capacity) : filter_(std::move(filter)), capacity_(capacity) {}
+  Subscription(HubFilter filter, size_t capacity) : filter_(std::move(filter)), queue_(capacity, SIZE_MAX) {}
   const HubFilter& filter() const { return filter_; }
 
+  // Never waits: a full queue drops the item and counts it (the subscriber is told at the end).
   void offer(const T& item) {
-    std::lock_guard lock(mu_);
-    if (closed_) return;
-    if (queue_.size() >= capacity_) {
-      ++dropped_;
-      return;
-    }
-    queue_.push_back(item);
-    cv_.notify_one();
+    if (!queue_.try_push(item, 0) && !queue_.closed()) ++dropped_;
   }
   // Waits up to `timeout` for the next item; nullopt on timeout or once closed and drained.
-  std::optional<T> next(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return closed_ || !queue_.empty(); });
-    if (queue_.empty()) return std::nullopt;
-    T item = std::move(queue_.front());
-    queue_.pop_front();
-    return item;
-  }
-  void close() {
-    std::lock_guard lock(mu_);
-    closed_ = true;
-    cv_.notify_all();
-  }
-  bool closed() const {
-    std::lock_guard lock(mu_);
-    return closed_;
-  }
-  uint64_t dropped() const {
-    std::lock_guard lock(mu_);
-    return dropped_;
-  }
+  std::optional<T> next(std::chrono::milliseconds timeout) { return queue_.pop_wait(timeout); }
+  void close() { queue_.close(); }
+  bool closed() const { return queue_.closed(); }
+  uint64_t dropped() const { return dropped_.load(); }
 
  private:
   const HubFilter filter_;
-  const size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<T> queue_;
-  bool closed_ = false;
-  uint64_t dropped_ = 0;
+  BoundedQueue<T> queue_;  // bounded in items only: alerts and events are small
+  std::atomic<uint64_t> dropped_{0};
 };
 
 class EventHub {
