@@ -16,6 +16,7 @@
 
 #include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
+#include "bench/support/bench_figures.h"
 
 namespace ks = kata_sentry;
 using Clock = std::chrono::steady_clock;
@@ -109,8 +110,7 @@ void print(const char* title, Series& s) {
 // so that both see the same machine load.
 int main(int argc, char** argv) {
   if (::geteuid() != 0) {
-    std::puts("vm_run_bench: SKIPPED (needs root)");
-    return 0;
+    ks::bench::fail_unmeasured("vm_run_bench", "needs root (boots guests)");
   }
   int runs = argc > 1 ? std::atoi(argv[1]) : 5;
   bool ab = argc > 2 && std::string(argv[2]) == "ab";
@@ -129,5 +129,9 @@ int main(int argc, char** argv) {
               accel == "tcg" ? " (TCG software emulation: no usable KVM on this host; KVM is far faster)" : "");
   if (ab) print("guest sensor loaded before serving (ks.sensor=sync):", sync);
   print(ab ? "guest sensor loaded in the background (default):" : "", background);
+  ks::bench::record_figure("run_true_container_started_s", median(background.at[kPhases[2]]) / 1000);
+  ks::bench::record_figure("run_true_torn_down_s", median(background.at[kPhases[4]]) / 1000);
+  if (!background.qemu_rss.empty()) ks::bench::record_figure("qemu_rss_mib", median(background.qemu_rss) / 1024);
+  if (!background.agent_rss.empty()) ks::bench::record_figure("agent_rss_mib", median(background.agent_rss) / 1024);
   return 0;
 }
