@@ -304,10 +304,9 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
   if (p->lsm_rb)
     p->readers.emplace_back([p] {
       while (!p->stopping) {
-        int n = ring_buffer__poll(p->lsm_rb.get(), 100);
         // The first record after idle wakes the poll; later ones below the wakeup threshold do
-        // not (see emit() in guest_lsm.bpf.c): a round the wakeup missed drains on the timeout.
-        if (n == 0) n = ring_buffer__consume(p->lsm_rb.get());
+        // not (see emit() in guest_lsm.bpf.c).
+        int n = probes::poll_coalesced(p->lsm_rb.get(), 100);
         if (n < 0 && n != -EINTR) {
           logger("probes")->error("guest_lsm ring buffer poll: {}", errno_text(-n));
           return;
