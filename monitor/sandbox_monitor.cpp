@@ -236,7 +236,7 @@ void SandboxMonitor::stop() {
   }
   stop_cv_.notify_all();
   if (guest_thread_.joinable()) {
-    // on_guest_batch returns false at the next batch; heartbeats come every second.
+    // on_guest_batch returns false at the next batch; heartbeats come every 250 ms.
     std::unique_lock lk(hb_mu_);
     bool ended = hb_cv_.wait_for(lk, 2500ms, [this] { return guest_done_.load(); });
     lk.unlock();
