@@ -1,0 +1,285 @@
+// The audit log and the exporters, in one run:
+//   1. the disk's own sequential write rate (256 MiB written and fdatasync'ed, beside the log);
+//   2. audit log append throughput with `fsync: always` and with group commit (interval:20),
+//      as records/s and as a share of the disk rate;
+//   3. records/s delivered to each real server started here: rsyslogd (TCP, CEF), nats-server
+//      -js, librdkafka's mock cluster, a local HTTP server (Elasticsearch _bulk), and a file;
+//   4. alert -> rsyslog file latency, p50/p99 (append with the daemon's default interval:20);
+//   5. policy engine throughput with every sink on vs the log alone (goal >= 0.95).
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "exporters/pipeline.h"
+#include "monitor/reporter.h"
+#include "policy-engine/engine.h"
+#include "policy-engine/loader.h"
+#include "tests/exporters/http_test_server.h"
+#include "tests/exporters/nats_server.h"
+#include "tests/exporters/rsyslog_server.h"
+#include "tests/support/event_builder.h"
+#include "tests/support/private_containerd.h"
+
+using namespace kata_sentry;
+using namespace kata_sentry::exporters;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "exporters_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// A typical alert's JSON (about 600 bytes, like the monitor's).
+std::string alert_json(uint64_t n) {
+  nlohmann::ordered_json j;
+  j["hostname"] = "node-1";
+  j["output"] = "07:35:54.123456789: Warning File below /etc opened for writing (file=/etc/shadow proc=sh cmdline=sh -c echo x >> /etc/shadow "
+                "container=web-1 sandbox=sb-1)";
+  j["output_fields"] = {{"fd.name", "/etc/shadow"}, {"proc.name", "sh"}, {"proc.cmdline", "sh -c echo x >> /etc/shadow"},
+                        {"proc.pid", 4242},      {"user.name", "root"}, {"container.id", "web-1"}};
+  j["priority"] = "Warning";
+  j["rule"] = "Write below etc";
+  j["source"] = "syscall";
+  j["tags"] = {"filesystem", "mitre_persistence"};
+  j["time"] = "2026-11-23T07:35:54.123456789Z";
+  j["sandbox"] = "sb-1";
+  j["view"] = "guest";
+  j["action"] = "alert";
+  j["enforced"] = false;
+  j["n"] = n;
+  return j.dump();
+}
+
+AuditConfig log_config(const fs::path& dir, const std::string& name) {
+  AuditConfig c;
+  c.dir = (dir / name).string();
+  c.key_file = (dir / "node.key").string();
+  c.min_free_bytes = 0;
+  c.max_bytes = 0;
+  c.max_disk_percent = 0;
+  return c;
+}
+
+double disk_mb_per_s(const fs::path& dir) {
+  fs::path p = dir / "seqwrite.bin";
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<char> chunk(1 << 20, 'x');
+  auto t = Clock::now();
+  for (int i = 0; i < 256; ++i)
+    if (::write(fd, chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size())) die("sequential write failed");
+  ::fdatasync(fd);
+  double s = seconds_since(t);
+  ::close(fd);
+  fs::remove(p);
+  return 256.0 / s;
+}
+
+struct AppendResult {
+  double records_per_s;
+  double mb_per_s;
+  uint64_t syncs;
+};
+
+AppendResult append_rate(const AuditConfig& c, uint64_t n) {
+  auto log = AuditLog::open(c);
+  if (!log) die(log.error().describe());
+  std::vector<std::string> payloads;
+  for (uint64_t i = 0; i < 64; ++i) payloads.push_back(alert_json(i));
+  auto t = Clock::now();
+  for (uint64_t i = 0; i < n; ++i)
+    if (!(*log)->append(RecordKind::alert, payloads[i % payloads.size()])) die("append failed");
+  if (!(*log)->wait_durable((*log)->stats().last_seq)) die("not durable");
+  double s = seconds_since(t);
+  auto st = (*log)->stats();
+  return {static_cast<double>(n) / s, static_cast<double>(st.bytes_written) / s / 1e6, st.syncs};
+}
+
+// Records/s through one sink: `n` records appended first, then the clock runs until the sink
+// has acknowledged all of them.
+double sink_rate(const fs::path& dir, const std::string& name, SinkConfig sink, uint64_t n) {
+  PipelineConfig pc;
+  pc.audit = log_config(dir, "log-" + name);
+  sink.name = name;
+  sink.batch = 1000;
+  pc.sinks = {sink};
+  {
+    auto log = AuditLog::open(pc.audit);  // fill the log before the sink starts
+    if (!log) die(log.error().describe());
+    for (uint64_t i = 0; i < n; ++i) (void)(*log)->append(RecordKind::alert, alert_json(i));
+  }
+  auto t = Clock::now();
+  auto p = Pipeline::start(pc);
+  if (!p) die(p.error().describe());
+  if (!(*p)->wait_exported(300s)) die(name + ": not exported: " + describe((*p)->sink_stats()[0]));
+  double s = seconds_since(t);
+  (*p)->stop();
+  return static_cast<double>(n) / s;
+}
+
+policy::RuleSet load_rules(const std::vector<std::string>& paths) {
+  auto src = policy::read_rule_sources(paths);
+  if (!src) die(src.error().describe());
+  auto r = policy::load_rules(*src);
+  if (r.diagnostics.has_errors()) die("rules do not load");
+  return std::move(r.rules);
+}
+
+// Events/s through the engine with each alert reported to `log` (the monitor's Reporter path),
+// on one thread; 10 of every 200 events alert (a very noisy node).
+double engine_rate(AuditLog* log, int seconds) {
+  using testing::EventBuilder;
+  policy::Engine engine(load_rules({KS_DEFAULT_RULES_DIR}), {});
+  auto c = [] { return EventBuilder().guest().sandbox("sb1").container("c1").pid(300).name("nginx").exepath("/usr/sbin/nginx").parent("containerd-shim"); };
+  std::vector<Event> mix;
+  for (int i = 0; i < 190; ++i) mix.push_back(i % 3 ? c().open("/var/www/html/index.html").build() : c().connect("10.0.0.7", 5432).build());
+  for (int i = 0; i < 10; ++i) mix.push_back(c().exec("/bin/sh", {"-c", "date"}).parent("nginx", "/usr/sbin/nginx", "nginx -g daemon off;").build());
+  monitor::Reporter reporter("sb1", "bench", log, {});
+  std::vector<policy::Alert> alerts;
+  uint64_t events = 0;
+  auto t = Clock::now();
+  while (seconds_since(t) < seconds) {
+    for (const auto& e : mix) {
+      alerts.clear();
+      engine.process(e, alerts);
+      for (auto& a : alerts) reporter.alert(a);
+    }
+    events += mix.size();
+  }
+  if (reporter.alerts() == 0) die("the engine benchmark raised no alert");
+  return static_cast<double>(events) / seconds_since(t);
+}
+
+}  // namespace
+
+int main() {
+  test_support::TempDir dir("ks-bench-export-");
+  std::printf("exporters benchmark (one run; ratios compare rows of this run; dir %s)\n\n", dir.path().c_str());
+
+  // 1 + 2
+  double disk = disk_mb_per_s(dir.path());
+  AuditConfig always = log_config(dir.path(), "always");
+  always.fsync = FsyncMode::always;
+  AuditConfig group = log_config(dir.path(), "group");
+  auto a = append_rate(always, 3000);
+  auto g = append_rate(group, 500000);
+  std::printf("| audit log append (600-byte alerts) | records/s | MB/s | fdatasyncs | share of disk rate |\n|---|---|---|---|---|\n");
+  std::printf("| disk sequential write (256 MiB + fdatasync) | | %.1f | 1 | 1.00 |\n", disk);
+  std::printf("| fsync: always (1 appender) | %.0f | %.2f | %llu | %.3f |\n", a.records_per_s, a.mb_per_s, static_cast<unsigned long long>(a.syncs),
+              a.mb_per_s / disk);
+  std::printf("| fsync: interval:20 (group commit) | %.0f | %.1f | %llu | %.2f |\n\n", g.records_per_s, g.mb_per_s,
+              static_cast<unsigned long long>(g.syncs), g.mb_per_s / disk);
+
+  // 3: the real servers
+  test_support::RsyslogServer rsyslog;
+  if (auto st = rsyslog.start(); !st) die(st.error().describe());
+  test_support::NatsServer nats;
+  if (auto st = nats.start(); !st) die(st.error().describe());
+  char err[256];
+  rd_kafka_t* mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof err);
+  rd_kafka_mock_cluster_t* kafka = rd_kafka_mock_cluster_new(mock_rk, 3);
+  rd_kafka_mock_topic_create(kafka, "kata-sentry", 1, 3);
+  std::atomic<uint64_t> es_docs{0};
+  test_support::HttpTestServer es([&](const test_support::HttpRequest& r) {
+    nlohmann::json answer = {{"took", 1}, {"errors", false}, {"items", nlohmann::json::array()}};
+    size_t lines = static_cast<size_t>(std::count(r.body.begin(), r.body.end(), '\n'));
+    for (size_t i = 0; i < lines / 2; ++i) answer["items"].push_back({{"create", {{"status", 201}}}});
+    es_docs += lines / 2;
+    return test_support::HttpAnswer{200, answer.dump()};
+  });
+  const uint64_t n = 50000;
+  SinkConfig syslog;
+  syslog.type = "syslog";
+  syslog.address = "127.0.0.1:" + std::to_string(rsyslog.tcp_port());
+  syslog.format = "cef";
+  syslog.confirm_ms = 200;
+  SinkConfig bus;
+  bus.type = "nats";
+  bus.url = nats.url();
+  bus.stream = "KATA_SENTRY";
+  SinkConfig kafka_sink;
+  kafka_sink.type = "kafka";
+  kafka_sink.brokers = rd_kafka_mock_cluster_bootstraps(kafka);
+  SinkConfig elastic;
+  elastic.type = "http";
+  elastic.kind = "elasticsearch";
+  elastic.url = es.url("/_bulk");
+  SinkConfig file;
+  file.type = "file";
+  file.path = (dir.path() / "alerts.jsonl").string();
+  std::printf("| sink (real server, %llu records) | records/s |\n|---|---|\n", static_cast<unsigned long long>(n));
+  std::printf("| file (JSON lines + fdatasync) | %.0f |\n", sink_rate(dir.path(), "file", file, n));
+  std::printf("| syslog TCP -> rsyslogd (CEF, RFC 5424, octet counting; confirm_ms 200) | %.0f |\n", sink_rate(dir.path(), "syslog", syslog, n));
+  std::printf("| NATS JetStream -> nats-server -js (acked, msg id) | %.0f |\n", sink_rate(dir.path(), "nats", bus, n));
+  std::printf("| Kafka -> librdkafka mock cluster (idempotent) | %.0f |\n", sink_rate(dir.path(), "kafka", kafka_sink, n));
+  std::printf("| HTTP Elasticsearch _bulk -> local server | %.0f |\n\n", sink_rate(dir.path(), "elastic", elastic, n));
+
+  // 4: alert -> rsyslog's file
+  {
+    PipelineConfig pc;
+    pc.audit = log_config(dir.path(), "latency");
+    SinkConfig s = syslog;
+    s.name = "siem";
+    pc.sinks = {s};
+    auto p = Pipeline::start(pc);
+    if (!p) die(p.error().describe());
+    std::vector<double> ms;
+    size_t before = rsyslog.lines().size();
+    for (int i = 0; i < 200; ++i) {
+      auto t = Clock::now();
+      (void)(*p)->log().append(RecordKind::alert, alert_json(static_cast<uint64_t>(i)));
+      // The file grows by one line per record (no checkpoint within 200 records).
+      while (rsyslog.lines().size() < before + static_cast<size_t>(i) + 1) std::this_thread::sleep_for(200us);
+      ms.push_back(seconds_since(t) * 1000);
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("| alert -> rsyslog file (fsync interval:20, syslog TCP, 200 alerts one at a time) | ms |\n|---|---|\n");
+    std::printf("| p50 | %.1f |\n| p99 | %.1f |\n\n", ms[ms.size() / 2], ms[ms.size() * 99 / 100]);
+    (*p)->stop();
+  }
+
+  // 5: detection with and without every sink following the log
+  double off, on;
+  {
+    PipelineConfig pc;
+    pc.audit = log_config(dir.path(), "engine-off");
+    auto p = Pipeline::start(pc);
+    if (!p) die(p.error().describe());
+    off = engine_rate(&(*p)->log(), 5);
+  }
+  {
+    PipelineConfig pc;
+    pc.audit = log_config(dir.path(), "engine-on");
+    for (auto [name, s] : std::vector<std::pair<std::string, SinkConfig>>{{"file", file}, {"syslog", syslog}, {"nats", bus}, {"kafka", kafka_sink}, {"elastic", elastic}}) {
+      s.name = name;
+      if (name == "file") s.path = (dir.path() / "engine-alerts.jsonl").string();
+      pc.sinks.push_back(s);
+    }
+    auto p = Pipeline::start(pc);
+    if (!p) die(p.error().describe());
+    on = engine_rate(&(*p)->log(), 5);
+  }
+  std::printf("| policy engine + Reporter -> audit log (5%% of events alert) | events/s |\n|---|---|\n");
+  std::printf("| sinks off (the log alone) | %.0f |\n| all five sinks on | %.0f |\n| ratio on/off (goal >= 0.95) | %.3f |\n", off, on, on / off);
+  rd_kafka_mock_cluster_destroy(kafka);
+  rd_kafka_destroy(mock_rk);
+  return 0;
+}
