@@ -202,8 +202,9 @@ void Exporter::run() noexcept {
       // Caught up: wait for the log (or the sink's confirmations) to move.
       if (!inflight_.empty()) {
         if (!sleep_for(50ms)) break;
-      } else {
-        (void)log_.wait_beyond(durable, 200ms);
+      } else if (log_.wait_beyond(durable, 200ms) == durable) {
+        // Nothing new: a closed log returns at once, so pause rather than spin.
+        if (!sleep_for(20ms)) break;
       }
     }
   }

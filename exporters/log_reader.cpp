@@ -42,6 +42,7 @@ bool LogReader::open_for(uint64_t seq) {
   fd_ = UniqueFd(::open(segs[pick].second.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd_) return false;
   path_ = segs[pick].second;
+  seg_first_ = segs[pick].first;
   file_off_ = kSegmentHeaderSize;
   buf_.clear();
   pos_ = 0;
@@ -71,7 +72,7 @@ Result<std::optional<Record>> LogReader::next(uint64_t limit) {
     if (frame.state == FrameState::incomplete) {
       if (read_more()) continue;
       // The end of this segment (for now): the next one exists once the writer moved on.
-      if (fs::exists(dir_ / segment_file_name(expect_))) {
+      if (expect_ != seg_first_ && fs::exists(dir_ / segment_file_name(expect_))) {
         fd_.reset();
         if (!open_for(expect_)) return std::optional<Record>{};
         continue;

@@ -36,6 +36,7 @@ class LogReader {
 
   std::filesystem::path dir_;
   std::filesystem::path path_;
+  uint64_t seg_first_ = 0;  // the first sequence of the open segment
   UniqueFd fd_;
   uint64_t file_off_ = 0;  // the file offset of buf_[0]
   std::string buf_;

@@ -25,3 +25,6 @@ ks_test(http_sink_test TIER unit
 ks_test(kafka_sink_test TIER unit TIMEOUT 400
   SOURCES ${PROJECT_SOURCE_DIR}/tests/exporters/kafka_sink_test.cpp
   LIBS ks_exporters ks_test_support PkgConfig::RDKAFKA)
+ks_test(exporter_test TIER unit
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/exporters/exporter_test.cpp
+  LIBS ks_exporters ks_test_support yaml-cpp)
