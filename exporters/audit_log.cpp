@@ -281,21 +281,17 @@ Status AuditLog::open_segment(uint64_t first_seq, const Hash& prev_hash) {
 }
 
 Result<uint64_t> AuditLog::append_locked(RecordKind kind, std::string json, uint64_t now_ns) {
-  Record r;
+  if (kBodyHeaderSize + json.size() > kMaxBodySize)
+    return fail(ErrorCode::invalid_argument, "audit log: a record of " + std::to_string(kBodyHeaderSize + json.size()) +
+                                                 " bytes exceeds the limit of " + std::to_string(kMaxBodySize));
+  Record r;  // the header fields; the payload goes straight into the pending buffer
   r.kind = kind;
-  r.seq = next_seq_;
+  r.seq = next_seq_++;
   r.host_time_ns = now_ns;
   r.id = new_record_id(now_ns);
   r.prev_hash = head_;
-  r.payload = std::move(json);
-  std::string body = encode_body(r);
-  if (body.size() > kMaxBodySize)
-    return fail(ErrorCode::invalid_argument, "audit log: a record of " + std::to_string(body.size()) + " bytes exceeds the limit of " +
-                                                 std::to_string(kMaxBodySize));
-  ++next_seq_;
-  head_ = sha256(body);
-  std::string frame = encode_frame(body);
-  const bool new_segment = segment_accounted_ + frame.size() > config_.segment_bytes && segment_accounted_ > kSegmentHeaderSize;
+  const size_t size = frame_size(json.size());
+  const bool new_segment = segment_accounted_ + size > config_.segment_bytes && segment_accounted_ > kSegmentHeaderSize;
   if (new_segment) {
     Chunk c;
     c.starts_segment = true;
@@ -308,10 +304,10 @@ Result<uint64_t> AuditLog::append_locked(RecordKind kind, std::string json, uint
     pending_.back().first_seq = r.seq;
   }
   Chunk& c = pending_.back();
-  c.bytes += frame;
+  head_ = append_frame(c.bytes, r, json);
   c.last_seq = r.seq;
-  segment_accounted_ += frame.size();
-  pending_bytes_ += frame.size();
+  segment_accounted_ += size;
+  pending_bytes_ += size;
   ++stats_.appended;
   stats_.last_seq = r.seq;
   if (kind != RecordKind::checkpoint && ++since_checkpoint_ >= config_.checkpoint_records) checkpoint_locked(now_ns);

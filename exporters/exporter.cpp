@@ -1,5 +1,8 @@
 #include "exporters/exporter.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <random>
 #include <vector>
 
@@ -117,6 +120,10 @@ void Exporter::rewind() noexcept {
 
 void Exporter::run() noexcept {
   auto log = logger("export");
+  // Exporting must never slow detection: this thread runs only on CPU time nothing else wants
+  // (SCHED_IDLE). Under saturation the lag grows, bounded by the log's retention, not by RAM.
+  sched_param idle{};
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0) log->debug("sink {}: SCHED_IDLE not available", options_.name);
   std::mt19937 rng(std::random_device{}());
   std::vector<ExportRecord> batch;
   std::vector<uint64_t> ack_upto;

@@ -3,7 +3,7 @@
 // the destination acknowledged (at-least-once: after a failure or a restart the unacknowledged
 // records are sent again). Failures back off exponentially with jitter. It reads the log's files,
 // never the monitor's memory, so a slow or dead destination costs only disk (bounded by
-// retention) and never slows detection.
+// retention) and never slows detection: the thread is SCHED_IDLE.
 #pragma once
 
 #include <atomic>

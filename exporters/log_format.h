@@ -74,6 +74,10 @@ std::string encode_body(const Record& record);
 Result<Record> decode_body(std::span<const uint8_t> body);
 // Length + CRC + body.
 std::string encode_frame(std::string_view body);
+// The frame of `record` (whose payload is `payload`) appended to `out` in place, without
+// intermediate copies (the writer's hot path); returns the record's hash (of its body).
+Hash append_frame(std::string& out, const Record& header, std::string_view payload);
+inline size_t frame_size(size_t payload_size) { return kFrameHeaderSize + kBodyHeaderSize + payload_size; }
 
 Hash sha256(std::span<const uint8_t> bytes);
 Hash sha256(std::string_view bytes);

@@ -28,6 +28,7 @@ class NatsServer {
     return {};
   }
   void stop() { proc_.stop(); }
+  pid_t pid() const { return proc_.pid(); }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   std::string log_text() const {
     std::ifstream in(dir_.path() / "nats.log");

@@ -88,6 +88,7 @@ class RsyslogServer {
   // SIGTERM: rsyslogd writes out what it has taken in, then exits.
   void stop() { proc_.stop(); }
   bool running() const { return proc_.running(); }
+  pid_t pid() const { return proc_.pid(); }
 
   int udp_port() const { return udp_; }
   int tcp_port() const { return tcp_; }
