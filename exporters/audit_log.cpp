@@ -1,13 +1,16 @@
 #include "exporters/audit_log.h"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -379,10 +382,27 @@ Status AuditLog::wait_durable(uint64_t seq) noexcept {
                                  (failed_ ? failed_->describe() : std::string("the log closed")));
 }
 
+// std::atomic<uint32_t> is a plain 32-bit word here, which is what a futex is.
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) && std::atomic<uint32_t>::is_always_lock_free);
+
 uint64_t AuditLog::wait_beyond(uint64_t after, std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
-  durable_cv_.wait_for(lock, timeout, [&] { return durable_seq_.load() > after || writer_done_; });
-  return durable_seq_.load();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    // The epoch first: a move of durable_seq_ after this load changes the epoch, and then
+    // FUTEX_WAIT returns at once instead of sleeping through it.
+    const uint32_t epoch = durable_epoch_.load(std::memory_order_acquire);
+    const uint64_t durable = durable_seq_.load(std::memory_order_acquire);
+    if (durable > after || writer_ended_.load(std::memory_order_acquire)) return durable;
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return durable;
+    timespec ts{static_cast<time_t>(left.count() / 1'000'000'000), static_cast<long>(left.count() % 1'000'000'000)};
+    ::syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&durable_epoch_), FUTEX_WAIT_PRIVATE, epoch, &ts, nullptr, 0);
+  }
+}
+
+void AuditLog::wake_readers() noexcept {
+  durable_epoch_.fetch_add(1, std::memory_order_release);
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&durable_epoch_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
 void AuditLog::fail_log(const std::string& why) {
@@ -605,8 +625,11 @@ void AuditLog::writer_loop() noexcept {
     durable_seq_.store(last, std::memory_order_release);
     stats_.durable_seq = last;
     durable_cv_.notify_all();
+    wake_readers();
   }
   writer_done_ = true;
+  writer_ended_.store(true, std::memory_order_release);
+  wake_readers();
   durable_cv_.notify_all();
   room_cv_.notify_all();
 }

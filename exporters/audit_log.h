@@ -89,6 +89,9 @@ class AuditLog {
   Status wait_durable(uint64_t seq) noexcept;
   uint64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
   // Waits until durable_seq() > `after`, `timeout` passes or the log closes; returns durable_seq().
+  // For readers (the exporters, whose threads run at the lowest CPU priority): it waits on a
+  // futex and takes no lock the appenders or the writer take, so a reader descheduled at the
+  // wrong moment can never hold up an append (no priority inversion).
   uint64_t wait_beyond(uint64_t after, std::chrono::milliseconds timeout) const;
 
   // Signs a checkpoint of everything appended so far, then syncs and stops the writer. Appends
@@ -165,6 +168,11 @@ class AuditLog {
   std::thread stop_hook_thread_;
 
   std::atomic<uint64_t> durable_seq_{0};
+  // Bumped (then a futex wake) each time durable_seq_ moves and when the writer ends: what
+  // wait_beyond() sleeps on.
+  std::atomic<uint32_t> durable_epoch_{0};
+  std::atomic<bool> writer_ended_{false};
+  void wake_readers() noexcept;
   std::thread writer_;
 };
 

@@ -121,7 +121,9 @@ void Exporter::rewind() noexcept {
 void Exporter::run() noexcept {
   auto log = logger("export");
   // Exporting must never slow detection: this thread runs only on CPU time nothing else wants
-  // (SCHED_IDLE). Under saturation the lag grows, bounded by the log's retention, not by RAM.
+  // (SCHED_IDLE), and it takes no lock that an appender takes (it reads the log's files and
+  // waits on AuditLog::wait_beyond's futex), so its low priority cannot stall an append either.
+  // Under saturation the lag grows, bounded by the log's retention, not by RAM.
   sched_param idle{};
   if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0) log->debug("sink {}: SCHED_IDLE not available", options_.name);
   std::mt19937 rng(std::random_device{}());

@@ -147,7 +147,9 @@ TEST(AuditDiskFull, DropOldestMakesRoom) {
   uint64_t i = 0;
   for (; i < 20000 && (*log)->stats().disk_full_deleted_segments == 0; ++i) {
     ASSERT_TRUE((*log)->append(RecordKind::alert, record(i))) << i;
-    if (i % 100 == 0) ASSERT_TRUE((*log)->wait_durable((*log)->stats().last_seq));
+    if (i % 100 == 0) {
+      ASSERT_TRUE((*log)->wait_durable((*log)->stats().last_seq));
+    }
   }
   for (uint64_t k = 0; k < 200; ++k) ASSERT_TRUE((*log)->append(RecordKind::alert, record(i + k)));
   ASSERT_TRUE((*log)->wait_durable((*log)->stats().last_seq));
