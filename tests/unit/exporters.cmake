@@ -28,3 +28,9 @@ ks_test(kafka_sink_test TIER unit TIMEOUT 400
 ks_test(exporter_test TIER unit
   SOURCES ${PROJECT_SOURCE_DIR}/tests/exporters/exporter_test.cpp
   LIBS ks_exporters ks_test_support yaml-cpp)
+# `kata-sentry audit verify|show|tail` and kata-sentryd's recovery on the real binaries: a
+# flipped byte named by file, offset and seq; a truncated tail reported, then recovered on start.
+add_test(NAME unit.audit_cli
+  COMMAND ${PROJECT_SOURCE_DIR}/tests/exporters/audit_cli_test.sh $<TARGET_FILE:kata-sentry> $<TARGET_FILE:kata-sentryd>
+          $<TARGET_FILE:audit_burst>)
+set_tests_properties(unit.audit_cli PROPERTIES LABELS unit TIMEOUT 60)
