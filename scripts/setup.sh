@@ -19,6 +19,7 @@ PACKAGES=(
   libseccomp-dev libcap-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
+  runsc  # the baseline `make bench` times `kata-sentry run -- true` against (gVisor, ptrace platform)
   # guest image and VM
   busybox-static qemu-system-x86 qemu-system-common cpio lz4 kmod
   # containers
