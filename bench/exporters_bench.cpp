@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/support/bench_figures.h"
 #include "exporters/pipeline.h"
 #include "monitor/reporter.h"
 #include "policy-engine/engine.h"
@@ -50,10 +51,7 @@ namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "exporters_bench: %s\n", what.c_str());
-  std::exit(1);
-}
+[[noreturn]] void die(const std::string& what) { bench::fail_unmeasured("exporters_bench", what); }
 
 // A typical alert's JSON (about 600 bytes, like the monitor's).
 std::string alert_json(uint64_t n) {
@@ -264,6 +262,9 @@ int main() {
               a.mb_per_s / disk);
   std::printf("| fsync: interval:20 (group commit) | %.0f | %.1f | %llu | %.2f |\n\n", g.records_per_s, g.mb_per_s,
               static_cast<unsigned long long>(g.syncs), g.mb_per_s / disk);
+  bench::record_figure("audit_append_fsync_always_per_s", a.records_per_s);
+  bench::record_figure("audit_append_group_commit_per_s", g.records_per_s);
+  bench::record_figure("audit_group_commit_disk_share", g.mb_per_s / disk);
 
   // 3: the real servers
   test_support::RsyslogServer rsyslog;
@@ -293,11 +294,24 @@ int main() {
   file.type = "file";
   file.path = (dir.path() / "alerts.jsonl").string();
   std::printf("| sink (real server, %llu records) | records/s |\n|---|---|\n", static_cast<unsigned long long>(n));
-  std::printf("| file (JSON lines + fdatasync) | %.0f |\n", sink_rate(dir.path(), "file", file, n));
-  std::printf("| syslog TCP -> rsyslogd (CEF, RFC 5424, octet counting; confirm_ms 200) | %.0f |\n", sink_rate(dir.path(), "syslog", syslog, n));
-  std::printf("| NATS JetStream -> nats-server -js (acked, msg id) | %.0f |\n", sink_rate(dir.path(), "nats", bus, n));
-  std::printf("| Kafka -> librdkafka mock cluster (idempotent) | %.0f |\n", sink_rate(dir.path(), "kafka", kafka_sink, n));
-  std::printf("| HTTP Elasticsearch _bulk -> local server | %.0f |\n\n", sink_rate(dir.path(), "elastic", elastic, n));
+  const struct {
+    const char* label;
+    const char* name;
+    const SinkConfig& sink;
+    const char* figure;
+  } rows[] = {
+      {"file (JSON lines + fdatasync)", "file", file, "export_file_per_s"},
+      {"syslog TCP -> rsyslogd (CEF, RFC 5424, octet counting; confirm_ms 200)", "syslog", syslog, "export_syslog_per_s"},
+      {"NATS JetStream -> nats-server -js (acked, msg id)", "nats", bus, "export_nats_per_s"},
+      {"Kafka -> librdkafka mock cluster (idempotent)", "kafka", kafka_sink, "export_kafka_per_s"},
+      {"HTTP Elasticsearch _bulk -> local server", "elastic", elastic, "export_elasticsearch_per_s"},
+  };
+  for (const auto& row : rows) {
+    const double rate = sink_rate(dir.path(), row.name, row.sink, n);
+    std::printf("| %s | %.0f |\n", row.label, rate);
+    bench::record_figure(row.figure, rate);
+  }
+  std::printf("\n");
 
   // 4: alert -> rsyslog's file
   {
@@ -320,6 +334,8 @@ int main() {
     std::sort(ms.begin(), ms.end());
     std::printf("| alert -> rsyslog file (fsync interval:20, syslog TCP, 200 alerts one at a time; exporter SCHED_IDLE, rsyslogd nice 19) | ms |\n|---|---|\n");
     std::printf("| p50 | %.1f |\n| p99 | %.1f |\n\n", ms[ms.size() / 2], ms[ms.size() * 99 / 100]);
+    bench::record_figure("export_rsyslog_latency_p50_ms", ms[ms.size() / 2]);
+    bench::record_figure("export_rsyslog_latency_p99_ms", ms[ms.size() * 99 / 100]);
     (*p)->stop();
   }
 
@@ -359,6 +375,8 @@ int main() {
                 off[i].per_cpu_second, on[i].per_cpu_second);
   std::printf("| median, sinks off (the log alone) | %.0f | %.0f |\n| median, all five sinks on | %.0f | %.0f |\n", off_wall, off_cpu, on_wall, on_cpu);
   std::printf("| ratio of medians on/off (goal >= 0.95) | %.3f | %.3f |\n", on_wall / off_wall, on_cpu / off_cpu);
+  bench::record_figure("export_engine_ratio_wall", on_wall / off_wall);
+  bench::record_figure("export_engine_ratio_cpu", on_cpu / off_cpu);
   ::close(keep_servers);
   ::waitpid(servers, nullptr, 0);
   return 0;
