@@ -209,8 +209,13 @@ void Exporter::run() noexcept {
     persist(false);
     if (batch.size() < options_.batch_records) {
       // Caught up: wait for the log (or the sink's confirmations) to move.
-      if (!inflight_.empty()) {
-        if (!sleep_for(50ms)) break;
+      if (inflight_.size() >= options_.max_unconfirmed) {
+        if (!sleep_for(50ms)) break;  // only confirmations can let reading go on
+      } else if (!inflight_.empty()) {
+        // Records sent but not yet confirmed (syslog over TCP confirms after confirm_ms): wake
+        // for a new record at once, so that it does not wait for those confirmations, and
+        // every 50 ms to collect them.
+        (void)log_.wait_beyond(durable, 50ms);
       } else if (log_.wait_beyond(durable, 200ms) == durable) {
         // Nothing new: a closed log returns at once, so pause rather than spin.
         if (!sleep_for(20ms)) break;

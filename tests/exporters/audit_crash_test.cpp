@@ -130,7 +130,7 @@ TEST(AuditCrash, KillNineMidBurstLosesNothingAcknowledged) {
   EXPECT_EQ(ids_in(file, false), want) << "the file sink's records, deduplicated by id";
   EXPECT_EQ(ids_in(syslog, true), want) << "rsyslog's records, deduplicated by id";
   for (const auto& s : sinks) EXPECT_EQ(s.lag, 0u) << describe(s);
-  std::printf("[crash] burst: 100000 to send, %llu acknowledged before kill -9, %llu burst records in the log after restart "
+  std::printf("[crash] burst: 100000 to send, acknowledged up to seq %llu before kill -9 (checkpoints included), %llu burst records in the log after restart "
               "(%llu records in all); file sink %zu lines (%zu duplicates); syslog sink %zu lines (%zu duplicates); torn tail: %s\n",
               static_cast<unsigned long long>(acked), static_cast<unsigned long long>(alerts), static_cast<unsigned long long>(in_log),
               file.size(), file.size() - want.size(), syslog.size(), syslog.size() - want.size(),
