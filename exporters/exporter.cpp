@@ -214,8 +214,8 @@ void Exporter::run() noexcept {
       } else if (!inflight_.empty()) {
         // Records sent but not yet confirmed (syslog over TCP confirms after confirm_ms): wake
         // for a new record at once, so that it does not wait for those confirmations, and
-        // every 50 ms to collect them.
-        (void)log_.wait_beyond(durable, 50ms);
+        // every 50 ms or so to collect them (a closed log returns at once: pause, not spin).
+        if (log_.wait_beyond(durable, 50ms) == durable && !sleep_for(20ms)) break;
       } else if (log_.wait_beyond(durable, 200ms) == durable) {
         // Nothing new: a closed log returns at once, so pause rather than spin.
         if (!sleep_for(20ms)) break;
