@@ -56,7 +56,7 @@ int cmd_run(int argc, char** argv) {
   std::string rootfs, image, spec_path, id;
   int64_t memory_mb = 512, cpus = 1;
   bool privileged = false, interactive = false, verbose = false;
-  std::string alerts_path, mode = "monitor";
+  std::string alerts_path, mode = "monitor", config_path;
   std::vector<std::string> rule_paths;
   FlagParser flags("kata-sentry run [flags] -- CMD ARG...",
                    "Boots a sandbox VM, runs CMD in a container inside it with stdio streamed, and exits with "
@@ -68,6 +68,10 @@ int cmd_run(int argc, char** argv) {
                    "OCI runtime spec to use instead of the default one; CMD, if given, replaces process.args", &spec_path);
   flags.add_list("rules", 'r', "FILE|DIR", "rules file or directory (repeatable; default: the project's rules/)", &rule_paths);
   flags.add_string("alerts", '\0', "FILE", "append alerts and audit records to FILE as JSON lines (default: stderr)", &alerts_path);
+  flags.add_string("config", '\0', "FILE",
+                   "YAML with kata-sentryd's audit: and exporters: sections (the durable log and its sinks; default: a private "
+                   "log for this run)",
+                   &config_path);
   flags.add_choice("mode", {"monitor", "enforce"},
                    "monitor: report only; enforce: push deny rules to the guest LSM and carry out kill/kill_sandbox", &mode);
   flags.add_int("memory", 'm', "MB", "guest memory", &memory_mb);
@@ -140,6 +144,16 @@ int cmd_run(int argc, char** argv) {
   mcfg.rule_paths = rule_paths;
   mcfg.mode = mode == "enforce" ? policy::Mode::enforce : policy::Mode::monitor;
   mcfg.alerts_path = alerts_path;
+  if (!config_path.empty()) {
+    auto pc = exporters::load_pipeline_config(config_path);
+    if (!pc) {
+      std::fprintf(stderr, "kata-sentry run: %s\n", pc.error().describe().c_str());
+      return 2;
+    }
+    mcfg.pipeline = std::move(*pc);
+  } else {
+    mcfg.pipeline.audit.dir.clear();  // a private log for this run
+  }
   auto run_monitor = cli::RunMonitor::create(std::move(mcfg));
   if (!run_monitor) {
     std::fprintf(stderr, "kata-sentry run: %s\n", run_monitor.error().describe().c_str());

@@ -1,5 +1,9 @@
 #include "cli/run_monitor.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
+
 #include "core/logging.h"
 #include "monitor/rules_path.h"
 #include "runtime/sandbox/sandbox.h"
@@ -9,7 +13,6 @@ namespace kata_sentry::cli {
 using monitor::MonitorOptions;
 using monitor::SandboxHooks;
 using monitor::SandboxMonitor;
-using monitor::AlertWriter;
 
 using namespace std::chrono_literals;
 
@@ -35,13 +38,34 @@ Result<std::unique_ptr<RunMonitor>> RunMonitor::create(RunMonitorConfig config) 
   auto engine = monitor::load_engine(config.rule_paths, config.mode);
   if (!engine) return std::unexpected(engine.error());
   m->engine_ = std::move(*engine);
-  if (config.alerts_path.empty()) {
-    m->writer_ = std::make_unique<AlertWriter>();
-  } else {
-    auto w = AlertWriter::open_file(config.alerts_path);
-    if (!w) return std::unexpected(w.error());
-    m->writer_ = std::move(*w);
+  exporters::PipelineConfig pc = config.pipeline;
+  if (pc.audit.dir.empty()) {
+    // One run's log, kept only while it runs: the exporters read from it like the daemon's.
+    std::error_code ec;
+    std::filesystem::create_directories("/run/kata-sentry", ec);
+    std::string tmpl = "/run/kata-sentry/run-audit-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) return fail_errno("create a private audit log directory under /run/kata-sentry");
+    m->temp_log_dir_ = tmpl;
+    pc.audit.dir = tmpl + "/log";
+    pc.audit.key_file = tmpl + "/node.key";
+    pc.audit.min_free_bytes = 0;
   }
+  if (!config.alerts_path.empty()) {
+    exporters::SinkConfig f;
+    f.name = "alerts";
+    f.type = "file";
+    f.path = config.alerts_path;
+    pc.sinks.insert(pc.sinks.begin(), f);
+  }
+  if (pc.sinks.empty()) {
+    exporters::SinkConfig console;
+    console.name = "console";
+    console.type = "console";
+    pc.sinks.push_back(console);
+  }
+  auto pipeline = exporters::Pipeline::start(pc);
+  if (!pipeline) return std::unexpected(pipeline.error());
+  m->pipeline_ = std::move(*pipeline);
   m->config_ = std::move(config);
   return m;
 }
@@ -49,6 +73,12 @@ Result<std::unique_ptr<RunMonitor>> RunMonitor::create(RunMonitorConfig config) 
 RunMonitor::~RunMonitor() {
   detach(false);
   if (hub_closer_.joinable()) hub_closer_.join();
+  if (pipeline_) pipeline_->stop();
+  pipeline_.reset();
+  if (!temp_log_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(temp_log_dir_, ec);
+  }
 }
 
 Status RunMonitor::attach(runtime::Sandbox& sandbox, const std::string& container_id) {
@@ -68,7 +98,7 @@ Status RunMonitor::attach(runtime::Sandbox& sandbox, const std::string& containe
   std::vector<uint32_t> pids = o.helper_tgids;
   pids.push_back(o.vmm_pid);
   std::vector<std::string> cgroups = o.host_cgroups;
-  auto started = SandboxMonitor::start(std::move(engine_), std::move(o), hooks_for(sandbox), writer_.get());
+  auto started = SandboxMonitor::start(std::move(engine_), std::move(o), hooks_for(sandbox), &pipeline_->log());
   if (!started) return std::unexpected(started.error());
   monitor_ = std::move(*started);
   sandbox_id_ = sandbox.id();
@@ -104,6 +134,11 @@ void RunMonitor::detach(bool container_ran) noexcept {
     } catch (...) {
       hub_.reset();  // no thread to spare: close it here
     }
+  }
+  // The last alerts reach their sinks before `run` returns.
+  if (pipeline_ && !pipeline_->wait_exported(3000ms)) {
+    for (const auto& s : pipeline_->sink_stats())
+      if (s.lag) logger("runtime")->warn("exporter {}", exporters::describe(s));
   }
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "exporters/pipeline.h"
 #include "monitor/host_probe_hub.h"
 #include "monitor/sandbox_monitor.h"
 #include "runtime/sandbox/run.h"
@@ -20,7 +21,10 @@ namespace kata_sentry::cli {
 struct RunMonitorConfig {
   std::vector<std::string> rule_paths;  // empty: default_rules_dir()
   policy::Mode mode = policy::Mode::monitor;
-  std::string alerts_path;              // empty: text lines on stderr
+  std::string alerts_path;              // a file exporter (Falco JSON lines); with no exporter at all: text on stderr
+  // The audit log and its exporters (`--config FILE`'s audit: and exporters: sections).
+  // audit.dir empty: a private log under /run/kata-sentry, removed when the run ends.
+  exporters::PipelineConfig pipeline;
   std::string sandbox_name = "kata-sentry-run";
   bool host_probes = true;
   monitor::MonitorOptions base;         // rate limits, watchdog, callbacks; ids and pids are filled in
@@ -32,8 +36,8 @@ monitor::SandboxHooks hooks_for(runtime::Sandbox& sandbox);
 
 class RunMonitor : public runtime::SandboxObserver {
  public:
-  // Loads the rules and opens the alert output. Fails with every rule diagnostic, or naming the
-  // alerts file.
+  // Loads the rules, opens the audit log and starts its exporters. Fails with every rule
+  // diagnostic, or naming the log, the alerts file or the exporter.
   static Result<std::unique_ptr<RunMonitor>> create(RunMonitorConfig config);
   ~RunMonitor() override;
 
@@ -49,7 +53,8 @@ class RunMonitor : public runtime::SandboxObserver {
   RunMonitor() = default;
   RunMonitorConfig config_;
   std::unique_ptr<policy::Engine> engine_;  // moved into the monitor at attach
-  std::unique_ptr<monitor::AlertWriter> writer_;
+  std::string temp_log_dir_;                      // removed at the end when the log is private
+  std::unique_ptr<exporters::Pipeline> pipeline_;  // before the monitor: destroyed after it
   std::unique_ptr<monitor::HostProbeHub> hub_;  // before the monitor: destroyed after it
   // Closing the host probes detaches some 65 tracepoints, each waiting for an RCU grace period
   // (~2.5 s in all): detach() hands the hub to this thread, so that it overlaps the sandbox's

@@ -23,7 +23,7 @@ Result<std::string> scalar(const YAML::Node& n, const std::string& where, const 
 }  // namespace
 
 void StrictYaml::string(std::string key, std::string* out) {
-  keys_.push_back({key, [key, out](const YAML::Node& n, const std::string& where) -> Result<std::function<void()>> {
+  keys_.push_back({key, [key, out](const YAML::Node& n, const std::string& where, const std::string&) -> Result<std::function<void()>> {
                      auto v = scalar(n, where, key);
                      if (!v) return std::unexpected(v.error());
                      return [out, s = *v] { *out = s; };
@@ -31,7 +31,7 @@ void StrictYaml::string(std::string key, std::string* out) {
 }
 
 void StrictYaml::boolean(std::string key, bool* out) {
-  keys_.push_back({key, [key, out](const YAML::Node& n, const std::string& where) -> Result<std::function<void()>> {
+  keys_.push_back({key, [key, out](const YAML::Node& n, const std::string& where, const std::string&) -> Result<std::function<void()>> {
                      auto v = scalar(n, where, key);
                      if (!v) return std::unexpected(v.error());
                      if (*v == "true") return [out] { *out = true; };
@@ -41,7 +41,7 @@ void StrictYaml::boolean(std::string key, bool* out) {
 }
 
 void StrictYaml::unsigned_int(std::string key, uint64_t* out, uint64_t min, uint64_t max) {
-  keys_.push_back({key, [=](const YAML::Node& n, const std::string& where) -> Result<std::function<void()>> {
+  keys_.push_back({key, [=](const YAML::Node& n, const std::string& where, const std::string&) -> Result<std::function<void()>> {
                      auto v = scalar(n, where, key);
                      if (!v) return std::unexpected(v.error());
                      size_t used = 0;
@@ -59,7 +59,7 @@ void StrictYaml::unsigned_int(std::string key, uint64_t* out, uint64_t min, uint
 }
 
 void StrictYaml::number(std::string key, double* out, double min, double max) {
-  keys_.push_back({key, [=](const YAML::Node& n, const std::string& where) -> Result<std::function<void()>> {
+  keys_.push_back({key, [=](const YAML::Node& n, const std::string& where, const std::string&) -> Result<std::function<void()>> {
                      auto v = scalar(n, where, key);
                      if (!v) return std::unexpected(v.error());
                      size_t used = 0;
@@ -79,7 +79,7 @@ void StrictYaml::number(std::string key, double* out, double min, double max) {
 }
 
 void StrictYaml::strings(std::string key, std::vector<std::string>* out) {
-  keys_.push_back({key, [key, out](const YAML::Node& n, const std::string& where) -> Result<std::function<void()>> {
+  keys_.push_back({key, [key, out](const YAML::Node& n, const std::string& where, const std::string&) -> Result<std::function<void()>> {
                      std::vector<std::string> list;
                      if (n.IsScalar()) {
                        list.push_back(n.Scalar());
@@ -97,7 +97,7 @@ void StrictYaml::strings(std::string key, std::vector<std::string>* out) {
 }
 
 void StrictYaml::choice(std::string key, std::vector<std::string> allowed, std::string* out) {
-  keys_.push_back({key, [key, allowed, out](const YAML::Node& n, const std::string& where) -> Result<std::function<void()>> {
+  keys_.push_back({key, [key, allowed, out](const YAML::Node& n, const std::string& where, const std::string&) -> Result<std::function<void()>> {
                      auto v = scalar(n, where, key);
                      if (!v) return std::unexpected(v.error());
                      for (const auto& a : allowed)
@@ -125,6 +125,12 @@ Status StrictYaml::load_file(const std::filesystem::path& path, bool missing_ok)
   return load_text(ss.str(), path.string());
 }
 
+void StrictYaml::nested(std::string key, NodeReader read) {
+  keys_.push_back({key, [read](const YAML::Node& n, const std::string&, const std::string& origin) { return read(n, origin); }});
+}
+
+std::string StrictYaml::where(const YAML::Node& node, const std::string& origin) { return at(origin, node.Mark()); }
+
 Status StrictYaml::load_text(const std::string& text, const std::string& origin) {
   YAML::Node root;
   try {
@@ -134,6 +140,12 @@ Status StrictYaml::load_text(const std::string& text, const std::string& origin)
   }
   if (root.IsNull()) return {};  // an empty file: every default stands
   if (!root.IsMap()) return std::unexpected(bad(origin + ":1:1", "the top level must be a mapping of keys to values"));
+  return load_node(root, origin);
+}
+
+Status StrictYaml::load_node(const YAML::Node& root, const std::string& origin) {
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) return std::unexpected(bad(at(origin, root.Mark()), "expected a mapping of keys to values"));
   std::vector<std::function<void()>> commits;
   std::vector<std::string> seen;
   for (const auto& kv : root) {
@@ -146,7 +158,7 @@ Status StrictYaml::load_text(const std::string& text, const std::string& origin)
     if (std::find(seen.begin(), seen.end(), name) != seen.end())
       return std::unexpected(bad(where, "key '" + name + "' is given twice"));
     seen.push_back(name);
-    auto commit = key->parse(kv.second, at(origin, kv.second.Mark()));
+    auto commit = key->parse(kv.second, at(origin, kv.second.Mark()), origin);
     if (!commit) return std::unexpected(commit.error());
     commits.push_back(std::move(*commit));
   }

@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include "core/logging.h"
+
 namespace kata_sentry::monitor {
 
 uint64_t wall_now_ns() {
@@ -10,17 +12,21 @@ uint64_t wall_now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-Reporter::Reporter(std::string sandbox_id, std::string sandbox_name, AlertWriter* writer, ReporterCallbacks callbacks)
-    : sandbox_id_(std::move(sandbox_id)), sandbox_name_(std::move(sandbox_name)), writer_(writer), callbacks_(std::move(callbacks)) {}
+Reporter::Reporter(std::string sandbox_id, std::string sandbox_name, exporters::AuditLog* log, ReporterCallbacks callbacks)
+    : sandbox_id_(std::move(sandbox_id)),
+      sandbox_name_(std::move(sandbox_name)),
+      hostname_(exporters::local_hostname()),
+      log_(log),
+      callbacks_(std::move(callbacks)) {}
 
 void Reporter::alert(policy::Alert& a) noexcept {
   try {
     if (a.sandbox.empty()) a.sandbox = sandbox_id_;
+    if (log_ && !log_->append(exporters::RecordKind::alert, policy::alert_to_json_line(a))) ++log_errors_;
   } catch (...) {
-    ++callback_errors_;
+    ++log_errors_;
   }
   ++alerts_;
-  if (writer_) writer_->alert(a);
   if (callbacks_.on_alert) {
     try {
       callbacks_.on_alert(a);
@@ -31,7 +37,15 @@ void Reporter::alert(policy::Alert& a) noexcept {
 }
 
 void Reporter::audit(AuditRecord record) noexcept {
-  if (writer_) writer_->audit(record);
+  try {
+    if (log_) {
+      auto seq = log_->append(exporters::RecordKind::audit, audit_to_json_line(record, hostname_));
+      // Durable before anyone hears of it.
+      if (!seq || !log_->wait_durable(*seq)) ++log_errors_;
+    }
+  } catch (...) {
+    ++log_errors_;
+  }
   if (callbacks_.on_audit) {
     try {
       callbacks_.on_audit(record);
@@ -52,5 +66,6 @@ AuditRecord Reporter::record(View view, policy::Action action) const {
 }
 
 uint64_t Reporter::errors() const { return callback_errors_.load(); }
+uint64_t Reporter::log_errors() const { return log_errors_.load(); }
 
 }  // namespace kata_sentry::monitor

@@ -1,8 +1,13 @@
-// Where one sandbox monitor's findings go: the alert writer (a JSON-lines file or the
-// terminal) and the callbacks of whoever embeds the monitor (kata-sentryd's streams, tests).
+// Where one sandbox monitor's findings go: the node's audit log (exporters/audit_log.h), from
+// which every sink exports them, and then the callbacks of whoever embeds the monitor
+// (kata-sentryd's API streams, tests). An audit record is durable in the log before any
+// callback sees it: an enforcement action is audited before it is reported through the API.
+// Alerts are appended without waiting (group commit makes them durable within the log's
+// interval), so detection never waits for the disk.
+//
 // Thread-safe and never throws: the guest-stream guard, the evaluator's worker and the host
-// deny refusal reader all report through it. A callback that throws is counted (errors());
-// a write that fails is counted by the writer, which may be shared by several sandboxes.
+// deny refusal reader all report through it. A callback that throws is counted (errors()); a
+// record the log refused is counted (log_errors()).
 #pragma once
 
 #include <atomic>
@@ -11,7 +16,8 @@
 #include <string>
 
 #include "core/event.h"
-#include "monitor/alert_writer.h"
+#include "exporters/audit_log.h"
+#include "monitor/audit_record.h"
 #include "policy-engine/alert.h"
 
 namespace kata_sentry::monitor {
@@ -23,10 +29,10 @@ struct ReporterCallbacks {
 
 class Reporter {
  public:
-  // `writer` may be null (callbacks only); it must outlive the reporter.
-  Reporter(std::string sandbox_id, std::string sandbox_name, AlertWriter* writer, ReporterCallbacks callbacks);
+  // `log` may be null (callbacks only); it must outlive the reporter.
+  Reporter(std::string sandbox_id, std::string sandbox_name, exporters::AuditLog* log, ReporterCallbacks callbacks);
 
-  // Fills in the sandbox when the alert has none, then writes it.
+  // Fills in the sandbox when the alert has none, then appends and reports it.
   void alert(policy::Alert& alert) noexcept;
   void audit(AuditRecord record) noexcept;
   // A record of this sandbox, stamped now, for `view` and `action`.
@@ -35,15 +41,18 @@ class Reporter {
   const std::string& sandbox_id() const { return sandbox_id_; }
   const std::string& sandbox_name() const { return sandbox_name_; }
   uint64_t alerts() const { return alerts_.load(); }
-  uint64_t errors() const;  // callbacks that threw
+  uint64_t errors() const;      // callbacks that threw
+  uint64_t log_errors() const;  // records the audit log refused (failed, closed, disk full)
 
  private:
   const std::string sandbox_id_;
   const std::string sandbox_name_;
-  AlertWriter* const writer_;
+  const std::string hostname_;
+  exporters::AuditLog* const log_;
   const ReporterCallbacks callbacks_;
   std::atomic<uint64_t> alerts_{0};
   std::atomic<uint64_t> callback_errors_{0};
+  std::atomic<uint64_t> log_errors_{0};
 };
 
 uint64_t wall_now_ns();

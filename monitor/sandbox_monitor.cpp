@@ -18,11 +18,11 @@ constexpr auto kWorkerTick = 100ms;
 }  // namespace
 
 SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOptions options, SandboxHooks hooks,
-                               AlertWriter* writer)
+                               exporters::AuditLog* log)
     : options_(std::move(options)),
       hooks_(std::move(hooks)),
       mode_(engine->mode()),
-      reporter_(options_.sandbox_id, options_.sandbox_name, writer, ReporterCallbacks{options_.on_alert, options_.on_audit}),
+      reporter_(options_.sandbox_id, options_.sandbox_name, log, ReporterCallbacks{options_.on_alert, options_.on_audit}),
       alarm_(reporter_, options_.tamper_alert_interval),
       guard_(options_.guard, reporter_, alarm_),
       evaluator_(std::move(engine), options_.join),
@@ -33,9 +33,9 @@ SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOp
 }
 
 Result<std::unique_ptr<SandboxMonitor>> SandboxMonitor::start(std::unique_ptr<policy::Engine> engine, MonitorOptions options,
-                                                              SandboxHooks hooks, AlertWriter* writer) {
+                                                              SandboxHooks hooks, exporters::AuditLog* log) {
   if (!engine) return fail(ErrorCode::invalid_argument, "sandbox monitor: no policy engine");
-  std::unique_ptr<SandboxMonitor> m(new SandboxMonitor(std::move(engine), std::move(options), std::move(hooks), writer));
+  std::unique_ptr<SandboxMonitor> m(new SandboxMonitor(std::move(engine), std::move(options), std::move(hooks), log));
   m->executor_.install(m->evaluator_.enforcement_specs());
   m->worker_thread_ = std::thread([p = m.get()] { p->worker_loop(); });
   if (m->options_.guest_stream && m->hooks_.stream_events) {
@@ -262,6 +262,7 @@ MonitorStats SandboxMonitor::stats() const {
   s.tamper_alerts_suppressed = alarm_.suppressed();
   s.alerts = reporter_.alerts();
   s.report_errors = reporter_.errors() + on_event_errors_.load();
+  s.log_errors = reporter_.log_errors();
   s.internal_errors = evaluator_.errors() + internal_errors_.load();
   s.actions = executor_.stats();
   {
@@ -287,6 +288,7 @@ std::string describe(const MonitorStats& s) {
                     std::to_string(s.actions.actions_failed) + " failed; host deny " + (s.actions.host_deny_attached ? "attached" : "off") +
                     " (" + std::to_string(s.actions.host_refusals) + " refusal(s), " + std::to_string(s.actions.host_refusal_drops) +
                     " record(s) lost)";
+  if (s.log_errors) out += "; " + std::to_string(s.log_errors) + " record(s) the audit log refused";
   if (s.report_errors || s.internal_errors)
     out += "; " + std::to_string(s.report_errors) + " report error(s), " + std::to_string(s.internal_errors) + " internal error(s)";
   return out;

@@ -32,7 +32,8 @@
 #include "core/guest_batch.h"
 #include "core/result.h"
 #include "monitor/action_executor.h"
-#include "monitor/alert_writer.h"
+#include "exporters/audit_log.h"
+#include "monitor/audit_record.h"
 #include "monitor/evaluator.h"
 #include "monitor/guest_stream_guard.h"
 #include "monitor/operation_joiner.h"
@@ -65,7 +66,7 @@ struct MonitorOptions {
   JoinOptions join;
   size_t inbox_events = 16384;            // events waiting for the worker; beyond, host events are dropped (counted)
   size_t inbox_bytes = 32u << 20;
-  // Called for every alert and audit record after the writer (kata-sentryd's streams, tests),
+  // Called for every alert and audit record after the audit log (kata-sentryd's streams, tests),
   // on the monitor's threads: keep them short; what they throw is counted.
   std::function<void(const policy::Alert&)> on_alert;
   std::function<void(const AuditRecord&)> on_audit;
@@ -82,6 +83,7 @@ struct MonitorStats {
   uint64_t tamper_alerts_suppressed = 0;
   uint64_t alerts = 0;
   uint64_t report_errors = 0;         // alert, audit and event callbacks that threw
+  uint64_t log_errors = 0;            // alerts and audit records the audit log refused (failed, closed, disk full)
   uint64_t internal_errors = 0;       // evaluations that failed (allocation): their alerts reported unjoined or lost
   ExecutorStats actions;
   GuestSensorStats guest_reported;    // as the guest last reported them (untrusted, informative)
@@ -94,9 +96,9 @@ std::string describe(const MonitorStats& stats);
 class SandboxMonitor {
  public:
   // Installs the deny sets in enforce mode (a refusal is audited, not fatal) and starts the
-  // threads. `writer` may be null (callbacks only); it must outlive the monitor.
+  // threads. `log` (the node's audit log) may be null (callbacks only); it must outlive the monitor.
   static Result<std::unique_ptr<SandboxMonitor>> start(std::unique_ptr<policy::Engine> engine, MonitorOptions options,
-                                                       SandboxHooks hooks, AlertWriter* writer);
+                                                       SandboxHooks hooks, exporters::AuditLog* log);
   ~SandboxMonitor();  // stop()
   SandboxMonitor(const SandboxMonitor&) = delete;
   SandboxMonitor& operator=(const SandboxMonitor&) = delete;
@@ -130,7 +132,7 @@ class SandboxMonitor {
     Event event;
     bool lsm_active = false;  // guest events: the guest reports BPF LSM active
   };
-  SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOptions options, SandboxHooks hooks, AlertWriter* writer);
+  SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOptions options, SandboxHooks hooks, exporters::AuditLog* log);
   void guest_loop() noexcept;
   bool on_guest_batch(std::string&& wire) noexcept;
   void worker_loop() noexcept;

@@ -26,6 +26,10 @@ PACKAGES=(
   containerd runc iproute2
   # containerd shim v2 protos (compiled in place by runtime/shim)
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
+  # audit log and exporters: Ed25519/SHA-256, the NATS and Kafka clients, HTTP, and the real
+  # servers the exporter tests start on private ports (the packages' own services stay off)
+  libsodium-dev libnats-dev librdkafka-dev libcurl4-openssl-dev libssl-dev
+  rsyslog rsyslog-openssl nats-server openssl
 )
 
 say() { printf '[setup] %s\n' "$*"; }

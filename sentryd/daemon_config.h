@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "exporters/pipeline.h"
 #include "policy-engine/engine.h"
 
 namespace kata_sentry::daemon {
@@ -16,7 +17,11 @@ inline constexpr const char* kDefaultSocketPath = "/run/kata-sentry/sentryd.sock
 
 struct DaemonConfig {
   std::string socket = kDefaultSocketPath;
+  // Shorthand for a `file` exporter named "alerts_file" (Falco JSON lines); "" for none.
   std::string alerts_file = "/var/log/kata-sentry/alerts.jsonl";
+  // The `audit:` and `exporters:` sections (exporters/): the durable log and its sinks. After
+  // loading, `pipeline.sinks` includes the alerts_file exporter.
+  exporters::PipelineConfig pipeline;
   std::vector<std::string> rules;  // empty: the default rules directory
   policy::Mode mode = policy::Mode::monitor;
   bool host_probes = true;

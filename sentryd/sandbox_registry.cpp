@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "core/event_json.h"
 #include "core/logging.h"
 #include "policy-engine/alert.h"
 #include "monitor/rules_path.h"
@@ -43,8 +44,8 @@ Status check_record(const SandboxRecord& r) {
 
 }  // namespace
 
-SandboxRegistry::SandboxRegistry(DaemonConfig config, monitor::AlertWriter& writer, EventHub& hub, monitor::HostProbeHub* probes)
-    : config_(std::move(config)), writer_(writer), hub_(hub), probes_(probes), hostname_(local_hostname()) {}
+SandboxRegistry::SandboxRegistry(DaemonConfig config, exporters::AuditLog& log, EventHub& hub, monitor::HostProbeHub* probes)
+    : config_(std::move(config)), log_(log), hub_(hub), probes_(probes), hostname_(local_hostname()) {}
 
 SandboxRegistry::~SandboxRegistry() { shutdown(); }
 
@@ -145,7 +146,7 @@ void SandboxRegistry::start_monitor(Entry& e, std::function<void(const Status&)>
   if (!engine) {
     outcome = std::unexpected(engine.error());
   } else {
-    auto m = monitor::SandboxMonitor::start(std::move(*engine), monitor_options(record), e.link->hooks(), &writer_);
+    auto m = monitor::SandboxMonitor::start(std::move(*engine), monitor_options(record), e.link->hooks(), &log_);
     if (m && probes_) {
       std::vector<uint32_t> pids = record.helper_pids;
       pids.push_back(record.vmm_pid);
@@ -180,7 +181,7 @@ void SandboxRegistry::start_monitor(Entry& e, std::function<void(const Status&)>
     rec.view = View::host;
     rec.ok = false;
     rec.detail = "monitoring did not start: " + outcome.error().describe();
-    writer_.audit(rec);
+    if (auto seq = log_.append(exporters::RecordKind::audit, monitor::audit_to_json_line(rec, hostname_)); seq) (void)log_.wait_durable(*seq);
   }
   started(outcome);
 }
@@ -196,7 +197,14 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r)
   o.guard.events_per_s = config_.guest_events_per_second;
   o.guard.burst = config_.guest_burst;
   o.heartbeat_timeout = std::chrono::milliseconds(config_.heartbeat_timeout_ms);
-  o.on_event = [this](const Event& ev) { hub_.publish(ev); };
+  if (config_.pipeline.audit.events) {
+    o.on_event = [this](const Event& ev) {
+      (void)log_.append(exporters::RecordKind::event, event_to_json_line(ev));
+      hub_.publish(ev);
+    };
+  } else {
+    o.on_event = [this](const Event& ev) { hub_.publish(ev); };
+  }
   o.on_alert = [this](const policy::Alert& a) {
     AlertLine line;
     line.time_ns = a.time_ns;
@@ -242,6 +250,25 @@ std::vector<SandboxState> SandboxRegistry::list() const {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+size_t SandboxRegistry::stop_all_vms(const std::string& why) {
+  std::vector<std::pair<std::string, std::shared_ptr<RelayLink>>> links;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, e] : entries_)
+      if (e->link) links.emplace_back(id, e->link);
+  }
+  for (const auto& [id, link] : links) {
+    auto hooks = link->hooks();
+    Status st = hooks.stop_vm ? hooks.stop_vm() : fail(ErrorCode::unavailable, "no VM control");
+    if (st) {
+      logger("sentryd")->error("sandbox {}: VM stopped: {}", id, why);
+    } else {
+      logger("sentryd")->error("sandbox {}: could not stop its VM ({}): {}", id, why, st.error().describe());
+    }
+  }
+  return links.size();
 }
 
 void SandboxRegistry::shutdown() {

@@ -20,7 +20,7 @@
 #include "sentryd/event_hub.h"
 #include "monitor/host_probe_hub.h"
 #include "sentryd/relay_link.h"
-#include "monitor/alert_writer.h"
+#include "exporters/audit_log.h"
 #include "monitor/sandbox_monitor.h"
 
 namespace kata_sentry::daemon {
@@ -44,9 +44,9 @@ struct SandboxState {
 
 class SandboxRegistry {
  public:
-  // `writer` (the alerts file), `hub` and `probes` must outlive the registry. `probes` null:
-  // no host view (config host_probes: false).
-  SandboxRegistry(DaemonConfig config, monitor::AlertWriter& writer, EventHub& hub, monitor::HostProbeHub* probes);
+  // `log` (the audit log the exporters follow), `hub` and `probes` must outlive the registry.
+  // `probes` null: no host view (config host_probes: false).
+  SandboxRegistry(DaemonConfig config, exporters::AuditLog& log, EventHub& hub, monitor::HostProbeHub* probes);
   ~SandboxRegistry();  // shutdown()
 
   // Fails (invalid_argument) naming the bad field, or (already_exists) for a known id.
@@ -66,6 +66,9 @@ class SandboxRegistry {
   void detach(const std::string& sandbox_id, const std::shared_ptr<RelayLink>& link);
 
   std::vector<SandboxState> list() const;
+  // Stops every sandbox's VM through its shim (the audit log's stop_sandboxes policy when the
+  // disk is full); the shims then unregister them. Returns how many were asked to stop.
+  size_t stop_all_vms(const std::string& why);
   policy::Mode mode() const { return config_.mode; }
   void shutdown();
 
@@ -85,7 +88,7 @@ class SandboxRegistry {
   monitor::MonitorOptions monitor_options(const SandboxRecord& record);
 
   const DaemonConfig config_;
-  monitor::AlertWriter& writer_;
+  exporters::AuditLog& log_;
   EventHub& hub_;
   monitor::HostProbeHub* probes_;
   const std::string hostname_;

@@ -12,6 +12,7 @@
 
 #include "core/logging.h"
 #include "core/flags.h"
+#include "exporters/pipeline.h"
 #include "sentryd/daemon_config.h"
 #include "sentryd/event_hub.h"
 #include "monitor/host_probe_hub.h"
@@ -27,7 +28,15 @@ using namespace std::chrono_literals;
 
 constexpr const char* kEpilog = R"(Configuration (YAML; every key optional, unknown keys are errors):
   socket                   API socket, mode 0600, root peers only   [/run/kata-sentry/sentryd.sock]
-  alerts_file              alerts and audit records, JSON lines     [/var/log/kata-sentry/alerts.jsonl]
+  alerts_file              a file exporter: Falco JSON lines        [/var/log/kata-sentry/alerts.jsonl]
+  audit:                   the durable audit log (hash chain, signed checkpoints, fsync)
+    dir, key_file, fsync (always | interval:<ms>), segment_bytes, checkpoint_records,
+    checkpoint_seconds, events, max_bytes, max_age_seconds, max_disk_percent,
+    disk_full (block | drop_oldest | stop_sandboxes), min_free_bytes, max_pending_bytes
+                                                                    [/var/lib/kata-sentry/audit, interval:20]
+  exporters:               a list of sinks, each a cursor over the audit log (at-least-once):
+    - type: file | console | syslog | nats | kafka | http, name, min_priority, views, tags,
+      records (alerts, audit, events), and the type's keys (deploy/config/sentryd.yaml)
   rules                    rule files or directories                [the default rules]
   mode                     monitor | enforce                        [monitor]
   host_probes              watch each sandbox's VMM with host BPF   [true]
@@ -86,6 +95,11 @@ int run(int argc, char** argv) {
   }
   log->info("rules loaded from {} path(s); {} mode", config->rules.size(), config->mode == policy::Mode::enforce ? "enforce" : "monitor");
   if (check_only) {
+    for (const auto& sink : config->pipeline.sinks)
+      if (auto built = exporters::build_sink(sink); !built) {
+        std::cerr << "kata-sentryd: exporter '" << sink.name << "': " << built.error().describe() << "\n";
+        return 2;
+      }
     std::cout << "kata-sentryd: config and rules are valid\n";
     return 0;
   }
@@ -99,14 +113,19 @@ int run(int argc, char** argv) {
     probes = std::move(*opened);
   }
 
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(config->alerts_file).parent_path(), ec);
-  auto writer = monitor::AlertWriter::open_file(config->alerts_file);
-  if (!writer) {
-    std::cerr << "kata-sentryd: " << writer.error().describe() << "\n";
+  // The audit log first: no sandbox is watched unless its findings can be recorded.
+  std::atomic<SandboxRegistry*> registry_for_hook{nullptr};
+  exporters::AuditLogHooks log_hooks;
+  log_hooks.stop_sandboxes = [&registry_for_hook] {
+    if (auto* r = registry_for_hook.load()) r->stop_all_vms("the audit log's disk is full (disk_full: stop_sandboxes)");
+  };
+  auto pipeline = exporters::Pipeline::start(config->pipeline, log_hooks);
+  if (!pipeline) {
+    std::cerr << "kata-sentryd: " << pipeline.error().describe() << "\n";
     return 1;
   }
-  ::chmod(config->alerts_file.c_str(), 0600);  // alerts name the workload's files and commands
+  log->info("audit log {} (fsync {}), {} exporter(s)", config->pipeline.audit.dir, exporters::fsync_text(config->pipeline.audit),
+            config->pipeline.sinks.size());
 
   // Only the signal thread takes the stop signals.
   sigset_t stop_sigs;
@@ -122,7 +141,8 @@ int run(int argc, char** argv) {
     return 1;
   }
   EventHub hub;
-  SandboxRegistry registry(*config, **writer, hub, probes.get());
+  SandboxRegistry registry(*config, (*pipeline)->log(), hub, probes.get());
+  registry_for_hook = &registry;
   std::atomic<bool> stopping{false};
   SentrydService service(registry, hub, stopping);
   grpc::ServerBuilder builder;
@@ -144,6 +164,8 @@ int run(int argc, char** argv) {
   hub.close_all();
   registry.shutdown();
   server->Shutdown(std::chrono::system_clock::now() + 2s);
+  registry_for_hook = nullptr;
+  (*pipeline)->stop();
   log->info("kata-sentryd: stopped");
   return 0;
 }

@@ -35,6 +35,24 @@ inline constexpr Goal kGoals[] = {
     {"run_true_vs_runsc_ratio", "  ... vs runsc do /bin/true (wall)", "x", true, kNoGoal, "vm_run_bench"},
     {"qemu_pss_mib", "QEMU PSS per sandbox", "MiB", true, 100, "vm_run_bench"},
     {"agent_rss_mib", "agent RSS in the guest", "MiB", true, 10, "vm_run_bench"},
+    // Issue 12: the audit log and the exporters.
+    {"audit_append_group_commit_per_s", "audit log append, group commit (interval:20)", "rec/s", false, 200'000,
+     "exporters_bench"},
+    {"audit_append_fsync_always_per_s", "audit log append, fsync: always (1 appender)", "rec/s", false, kNoGoal,
+     "exporters_bench"},
+    {"audit_group_commit_disk_share", "  ... group commit MB/s / the disk's sequential MB/s", "x", false, kNoGoal,
+     "exporters_bench"},
+    {"export_file_per_s", "export: JSON-lines file", "rec/s", false, kNoGoal, "exporters_bench"},
+    {"export_syslog_per_s", "export: rsyslogd (TCP, CEF)", "rec/s", false, kNoGoal, "exporters_bench"},
+    {"export_nats_per_s", "export: nats-server -js", "rec/s", false, kNoGoal, "exporters_bench"},
+    {"export_kafka_per_s", "export: Kafka (librdkafka mock cluster)", "rec/s", false, kNoGoal, "exporters_bench"},
+    {"export_elasticsearch_per_s", "export: Elasticsearch _bulk (local server)", "rec/s", false, kNoGoal,
+     "exporters_bench"},
+    {"export_rsyslog_latency_p50_ms", "alert -> rsyslog file, p50", "ms", true, kNoGoal, "exporters_bench"},
+    {"export_rsyslog_latency_p99_ms", "alert -> rsyslog file, p99", "ms", true, kNoGoal, "exporters_bench"},
+    {"export_engine_ratio_wall", "engine with all sinks on / off (events per wall s)", "x", false, 0.95, "exporters_bench"},
+    {"export_engine_ratio_cpu", "engine with all sinks on / off (events per engine CPU s)", "x", false, 0.95,
+     "exporters_bench"},
 };
 
 }  // namespace kata_sentry::bench

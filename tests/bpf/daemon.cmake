@@ -16,3 +16,13 @@ target_include_directories(hostile_guest_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_dependencies(hostile_guest_test kata-sentryd)
 target_compile_definitions(hostile_guest_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
   KS_SOURCE_RULES_DIR="${PROJECT_SOURCE_DIR}/rules")
+
+# kill -9 kata-sentryd mid-burst: the audit log keeps every acknowledged record and the sinks
+# (alerts file, syslog to a real rsyslogd) resume without a gap.
+ks_test(sentryd_crash_test TIER bpf
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/daemon/sentryd_crash_test.cpp
+  LIBS ks_proto ks_exporters ks_test_support gRPC::grpc++ nlohmann_json::nlohmann_json
+  TIMEOUT 400)
+target_include_directories(sentryd_crash_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_dependencies(sentryd_crash_test kata-sentryd)
+target_compile_definitions(sentryd_crash_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>")

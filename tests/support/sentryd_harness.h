@@ -101,10 +101,15 @@ class SentrydFixture : public ::testing::Test {
   fs::path alerts() const { return dir_ / "alerts.jsonl"; }
   fs::path log() const { return dir_ / "sentryd.log"; }
 
+  fs::path audit_dir() const { return dir_ / "audit"; }
+
+  // The audit log and its key stay in the test's directory (after `extra`, so that line numbers
+  // of `extra` keys stay 4, 5, ...).
   void write_config(const std::string& mode, const std::string& extra = "") {
     std::ofstream(dir_ / "sentryd.yaml") << "socket: " << socket().string() << "\nalerts_file: " << alerts().string()
                                          << "\nmode: " << mode << "\n"
-                                         << extra;
+                                         << extra << "audit:\n  dir: " << audit_dir().string() << "\n  key_file: "
+                                         << (dir_ / "node.key").string() << "\n  min_free_bytes: 0\n";
   }
 
   // Runs kata-sentryd with `args`; returns its exit status (for runs that end by themselves).

@@ -1,6 +1,6 @@
 // The alert text path end to end: a rule's output template renders a guest file name holding
-// an OSC escape, and AlertWriter's stderr form (what `kata-sentry run` prints without
-// --alerts) shows it escaped; the JSON form of the same alert keeps the guest's bytes.
+// an OSC escape; the record goes through the audit log's JSON, and the console exporter's
+// stderr form (what `kata-sentry run` prints without --alerts) shows it escaped.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -10,7 +10,8 @@
 
 #include "policy-engine/engine.h"
 #include "policy-engine/loader.h"
-#include "monitor/alert_writer.h"
+#include "exporters/file_sink.h"
+#include "monitor/audit_record.h"
 #include "tests/support/event_builder.h"
 
 namespace kata_sentry::monitor {
@@ -51,11 +52,19 @@ TEST(AlertText, GuestFileNameWithAnOscSequenceIsPrintedEscaped) {
   ASSERT_EQ(alerts.size(), 1u);
   alerts[0].sandbox = "sb1";
 
-  AlertWriter writer;  // the stderr text form
-  std::string printed = stderr_of([&] { writer.alert(alerts[0]); });
-  EXPECT_EQ(writer.write_errors(), 0u);
+  // As the log stores it (JSON: a byte that is not UTF-8 becomes U+FFFD) and the console sink prints it.
+  auto as_logged = [](exporters::RecordKind kind, std::string json) {
+    exporters::Record r;
+    r.kind = kind;
+    r.seq = 1;
+    r.payload = std::move(json);
+    return *exporters::to_export_record(r);
+  };
+  exporters::ConsoleSink console;
+  std::vector<exporters::ExportRecord> batch{as_logged(exporters::RecordKind::alert, policy::alert_to_json_line(alerts[0]))};
+  std::string printed = stderr_of([&] { EXPECT_TRUE(console.deliver(batch)); });
   EXPECT_NE(printed.find("kata-sentry: ALERT Warning [Write below tmp] guest sandbox=sb1: "
-                         "File written (file=/tmp/\\x1b]0;pwned\\x07\\x0d\\xffcafé proc=sh\\x08\\x08 container=c1)"),
+                         "File written (file=/tmp/\\x1b]0;pwned\\x07\\x0d\xef\xbf\xbd" "café proc=sh\\x08\\x08 container=c1)"),
             std::string::npos)
       << printed;
   expect_no_control_bytes(printed);
@@ -65,7 +74,8 @@ TEST(AlertText, GuestFileNameWithAnOscSequenceIsPrintedEscaped) {
   rec.rule = alerts[0].rule;
   rec.sandbox_id = "sb1";
   rec.detail = "denied in-kernel by guest LSM (EPERM): openat /tmp/\x1b]0;pwned\x07";
-  printed = stderr_of([&] { writer.audit(rec); });
+  batch = {as_logged(exporters::RecordKind::audit, audit_to_json_line(rec, "host"))};
+  printed = stderr_of([&] { EXPECT_TRUE(console.deliver(batch)); });
   EXPECT_NE(printed.find("(EPERM): openat /tmp/\\x1b]0;pwned\\x07"), std::string::npos) << printed;
   expect_no_control_bytes(printed);
 

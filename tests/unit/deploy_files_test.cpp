@@ -92,7 +92,7 @@ TEST(DeployFiles, DaemonSetIsPrivilegedWithTheHostPathsBpfNeeds) {
       mounted.insert(host_paths[name]);
     }
   }
-  for (const char* p : {"/sys/fs/bpf", "/sys/kernel/tracing", "/sys/fs/cgroup", "/run/kata-sentry", "/var/log/kata-sentry"})
+  for (const char* p : {"/sys/fs/bpf", "/sys/kernel/tracing", "/sys/fs/cgroup", "/run/kata-sentry", "/var/log/kata-sentry", "/var/lib/kata-sentry"})
     EXPECT_TRUE(mounted.contains(p)) << p << " not mounted";
 }
 

@@ -1,4 +1,4 @@
-# The monitor's alert writer, no privileges: the text form a person reads on stderr.
+# The console exporter's form of the monitor's alerts, no privileges: the text a person reads on stderr.
 ks_test(alert_text_test TIER unit
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/alert_text_test.cpp
   LIBS ks_monitor ks_policy)
