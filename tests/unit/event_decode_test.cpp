@@ -234,7 +234,7 @@ TEST(EventDecode, NewTypesDecodeWithTheirArguments) {
       {KS_EVT_SYMLINKAT, {}},                   {KS_EVT_LINKAT, {"flags"}},
       {KS_EVT_SENDTO, {"fd", "size"}},
       {KS_EVT_LSM_KERNEL_LOAD_DATA, {"id"}},    {KS_EVT_LSM_ANON_INODE, {}},
-      {KS_EVT_LSM_PERF_EVENT_OPEN, {"type"}},   {KS_EVT_LSM_USERNS_CREATE, {}},
+      {KS_EVT_LSM_PERF_EVENT_OPEN, {"type"}},   {KS_EVT_LSM_USERNS_CREATE, {"flags"}},
       {KS_EVT_LSM_SOCKET_CREATE, {"domain", "type", "proto"}}, {KS_EVT_LSM_SB_PIVOTROOT, {}},
       {KS_EVT_LSM_URING, {"op"}},
   };
