@@ -86,12 +86,20 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
-/* A successful exec's record with its tail (~8 KiB): built at sched_process_exec only. */
+/* A successful exec's record with its tail (~8 KiB): built at sched_process_exec only.
+ * walk_path() reads each component with a size of KS_PATH_LEN - offset, which the verifier
+ * bounds by KS_PATH_LEN alone: the slack after the last path (never written, never sent) is
+ * what lets it prove that the read of exe stays inside the map value. */
+struct exec_scratch {
+	struct ks_exec_event x;
+	char slack[KS_PATH_LEN];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ks_exec_event);
+	__type(value, struct exec_scratch);
 } exec_scratch_map SEC(".maps");
 
 /* Never written: the source for clearing a record (see begin()). */
@@ -421,6 +429,65 @@ EXIT(execveat)
 
 _Static_assert(KS_PATH_LEN == 256, "walk_path masks offsets with 255");
 
+struct walk_ctx {
+	char *buf;                 /* KS_PATH_LEN bytes (then the scratch's slack) */
+	struct dentry *dentry;     /* where the walk is */
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct dentry *root_dentry; /* the task's root: the walk stops there */
+	struct vfsmount *root_mnt;
+	__u32 off;                 /* bytes written to buf */
+	bool done;                 /* reached the root (else: cut short) */
+};
+
+/* One level of walk_path(): a bpf_loop callback, so that the verifier checks one step rather
+ * than every depth with every offset (an open-coded loop exceeds its budget). */
+static long walk_step(__u32 i, void *data)
+{
+	struct walk_ctx *w = data;
+	/* Local copies: BPF_CORE_READ(w->x, ...) would relocate walk_ctx's own fields too. */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	struct mount *mnt_parent;
+	struct dentry *parent;
+	const unsigned char *name;
+	__u64 pos;
+	long n;
+
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = true;
+		return 1;
+	}
+	if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
+		mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (!mnt_parent || mnt_parent == mnt) {
+			w->done = true; /* the namespace's root (the task's root is above it) */
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		w->vfsmnt = &mnt_parent->mnt;
+		return 0;
+	}
+	if (w->off >= KS_PATH_LEN)
+		return 1;
+	name = BPF_CORE_READ(dentry, d_name.name);
+	pos = w->off;
+	asm volatile("%0 &= 255" : "+r"(pos));
+	n = bpf_probe_read_kernel_str(&w->buf[pos], KS_PATH_LEN - pos, name);
+	if (n <= 0)
+		return 1;
+	w->off += n;
+	parent = BPF_CORE_READ(dentry, d_parent);
+	if (parent == dentry) {
+		w->done = true; /* the root of a file system with no parent mount (a pipe, a memfd) */
+		return 1;
+	}
+	w->dentry = parent;
+	return 0;
+}
+
 /*
  * Writes the path from `dentry` on `vfsmnt` up to the task's root into buf, leaf first, one
  * NUL-terminated component each (see struct ks_exec_ext), crossing mount points. Stops at
@@ -431,47 +498,22 @@ static __always_inline void walk_path(char *buf, __u16 *len, __u32 *flags, __u32
 				      struct dentry *dentry, struct vfsmount *vfsmnt,
 				      struct dentry *root_dentry, struct vfsmount *root_mnt)
 {
-	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-	struct mount *mnt_parent;
-	struct dentry *parent;
-	const unsigned char *name;
-	__u64 pos;
-	__u32 off = 0;
-	long n;
-	int i;
+	struct walk_ctx w = {
+		.buf = buf,
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+		.root_dentry = root_dentry,
+		.root_mnt = root_mnt,
+	};
 
 	*len = 0;
 	if (!dentry || !vfsmnt)
 		return;
-	for (i = 0; i < KS_EXEC_PATH_DEPTH; i++) {
-		if (dentry == root_dentry && vfsmnt == root_mnt)
-			goto done;
-		if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
-			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-			if (!mnt_parent || mnt_parent == mnt)
-				goto done; /* the namespace's root (the task's root is above it) */
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = mnt_parent;
-			vfsmnt = &mnt_parent->mnt;
-			continue;
-		}
-		if (off >= KS_PATH_LEN)
-			break;
-		name = BPF_CORE_READ(dentry, d_name.name);
-		pos = off;
-		asm volatile("%0 &= 255" : "+r"(pos));
-		n = bpf_probe_read_kernel_str(&buf[pos], KS_PATH_LEN - pos, name);
-		if (n <= 0)
-			break;
-		off += n;
-		parent = BPF_CORE_READ(dentry, d_parent);
-		if (parent == dentry)
-			goto done;
-		dentry = parent;
-	}
-	*flags |= truncated;
-done:
-	*len = off > KS_PATH_LEN ? KS_PATH_LEN : off;
+	bpf_loop(KS_EXEC_PATH_DEPTH, walk_step, &w, 0);
+	if (!w.done)
+		*flags |= truncated;
+	*len = w.off > KS_PATH_LEN ? KS_PATH_LEN : w.off;
 }
 
 /* A bounded copy of user memory [start, end) of the new image (argv or the environment). */
@@ -507,6 +549,7 @@ int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ks_event *e = bpf_map_lookup_elem(&pending_map, &old_tid);
 	struct task_struct *task;
+	struct exec_scratch *sc;
 	struct ks_exec_event *x;
 	struct ks_exec_ext *t;
 	struct fs_struct *fs;
@@ -519,9 +562,10 @@ int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 	if (!e)
 		return 0;
-	x = bpf_map_lookup_elem(&exec_scratch_map, &zero);
-	if (!x)
+	sc = bpf_map_lookup_elem(&exec_scratch_map, &zero);
+	if (!sc)
 		return 0;
+	x = &sc->x;
 	bpf_probe_read_kernel(&x->ev, sizeof(x->ev), e);
 	bpf_map_delete_elem(&pending_map, &old_tid);
 	bpf_map_delete_elem(&retry_map, &old_tid);

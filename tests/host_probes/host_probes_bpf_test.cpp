@@ -187,11 +187,52 @@ TEST(HostProbesBpf, ExecOfAKnownBinaryWithArguments) {
   EXPECT_EQ(exec->proc.ppid, clone->proc.pid);
 }
 
+// A successful exec carries the new image's whole argv (what /proc/<pid>/cmdline shows, up to
+// KS_EXEC_ARGS_LEN bytes), its environment, working directory and resolved executable.
+TEST(HostProbesBpf, ExecCarriesFullArgvEnvAndCwd) {
+  REQUIRE_BPF_CAPS();
+  std::vector<std::string> args{"echo"};
+  for (int i = 1; i < 20; ++i) args.push_back("a" + std::to_string(i));  // more than the old 16-argument bound
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  char env0[] = "KS_PROBE=yes";
+  char* envp[] = {env0, nullptr};
+  auto t = run_watched([&] {
+    pid_t p = fork();
+    if (p == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      if (chdir("/usr/share") != 0) _exit(126);
+      execve("/bin/echo", argv.data(), envp);
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+  });
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0);
+  const Event* exec = find(t.events, [](const Event& e) { return e.type == EventType::execve; });
+  ASSERT_NE(exec, nullptr);
+  ASSERT_EQ(exec->proc.args.size(), 19u);
+  EXPECT_EQ(exec->proc.args.front(), "a1");
+  EXPECT_EQ(exec->proc.args.back(), "a19");
+  EXPECT_FALSE(exec->proc.args_truncated);
+  EXPECT_EQ(exec->proc.cmdline().substr(0, 11), "echo a1 a2 ");
+  EXPECT_EQ(exec->proc.env, std::vector<std::string>{"KS_PROBE=yes"});
+  EXPECT_EQ(exec->proc.cwd, "/usr/share");
+  EXPECT_EQ(exec->proc.exepath, "/usr/bin/echo") << "the file the kernel ran (/bin is a link to usr/bin here)";
+  EXPECT_EQ(exec->path, "/bin/echo") << "the name asked for";
+  ASSERT_TRUE(exec->proc.caps);
+  EXPECT_NE(exec->proc.caps->effective & (1ull << 21), 0u) << "root's CAP_SYS_ADMIN";
+}
+
+// An argv longer than the record holds is cut at KS_EXEC_ARGS_LEN bytes and marked: the
+// cmdline ends in " ...".
 TEST(HostProbesBpf, ExecArgvIsBoundedAndFlagged) {
   REQUIRE_BPF_CAPS();
-  // 20 arguments on the heap (readable at sys_enter): 16 are kept, the rest flagged.
   std::vector<std::string> args{"echo"};
-  for (int i = 1; i < 20; ++i) args.push_back("a" + std::to_string(i));
+  for (int i = 0; i < 600; ++i) args.push_back("argument" + std::to_string(i % 10));  // ~6 KiB
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -209,10 +250,12 @@ TEST(HostProbesBpf, ExecArgvIsBoundedAndFlagged) {
   });
   const Event* exec = find(t.events, [](const Event& e) { return e.type == EventType::execve; });
   ASSERT_NE(exec, nullptr);
-  EXPECT_EQ(exec->proc.args.size(), size_t(KS_ARGV_MAX_ARGS - 1));
-  EXPECT_EQ(exec->proc.args.front(), "a1");
-  EXPECT_EQ(exec->proc.args.back(), "a15");
-  EXPECT_TRUE(exec->flags & KS_F_ARGV_MORE);
+  EXPECT_TRUE(exec->proc.args_truncated);
+  EXPECT_GT(exec->proc.args.size(), 400u);
+  EXPECT_LT(exec->proc.args.size(), 600u);
+  EXPECT_EQ(exec->proc.args.front(), "argument0");
+  const std::string cmdline = exec->proc.cmdline();
+  EXPECT_EQ(cmdline.substr(cmdline.size() - 4), " ...") << cmdline.substr(cmdline.size() - 40);
 }
 
 TEST(HostProbesBpf, OpenOfATemporaryPathWithFlagsAndResult) {
@@ -414,7 +457,7 @@ TEST(TraceBpf, JsonLinesForAWatchedPidFilteredByComm) {
     if (e->type == EventType::execve) {
       ++execs;
       EXPECT_EQ(e->proc.cmdline(), "true alpha beta");
-      EXPECT_EQ(e->proc.exepath, "/bin/true");
+      EXPECT_EQ(e->proc.exepath, "/usr/bin/true");  // as the kernel resolved it (/bin is a link)
       EXPECT_EQ(e->res, 0);
     }
   }
