@@ -692,8 +692,10 @@ int BPF_PROG(handle_sb_pivotroot, const struct path *old_path, const struct path
 	e = begin(KS_EVT_LSM_SB_PIVOTROOT, agent);
 	if (!e)
 		return 0;
-	set_d_path(e->path, &e->path_len, new_path);
-	set_d_path(e->path2, &e->path2_len, old_path);
+	/* bpf_d_path is refused in this hook (not sleepable, not on the kernel's d_path allowlist):
+	 * the records carry the directories' own names. */
+	set_kernel_str(e->path, &e->path_len, (const char *)BPF_CORE_READ(new_path, dentry, d_name.name));
+	set_kernel_str(e->path2, &e->path2_len, (const char *)BPF_CORE_READ(old_path, dentry, d_name.name));
 	return finish(e, agent, true, false);
 }
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -256,6 +257,45 @@ TEST(HostProbesBpf, ExecArgvIsBoundedAndFlagged) {
   EXPECT_EQ(exec->proc.args.front(), "argument0");
   const std::string cmdline = exec->proc.cmdline();
   EXPECT_EQ(cmdline.substr(cmdline.size() - 4), " ...") << cmdline.substr(cmdline.size() - 40);
+}
+
+// Datagrams on loopback: sendto/sendmsg carry the destination, recvfrom/recvmsg the sender
+// (read at sys_exit, where the kernel has written it), each with the result.
+TEST(HostProbesBpf, DatagramAddressesBothWays) {
+  REQUIRE_BPF_CAPS();
+  auto t = run_watched([] {
+    int a = ::socket(AF_INET, SOCK_DGRAM, 0), b = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof to;
+    if (::bind(b, reinterpret_cast<sockaddr*>(&to), sizeof to) || ::getsockname(b, reinterpret_cast<sockaddr*>(&to), &len)) return 1;
+    char buf[16] = "ping";
+    if (::sendto(a, buf, 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) != 4) return 2;
+    sockaddr_in from{};
+    len = sizeof from;
+    if (::recvfrom(b, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len) != 4) return 3;
+    iovec iov{buf, 4};
+    msghdr m{};
+    m.msg_name = &to;
+    m.msg_namelen = sizeof to;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (::sendmsg(a, &m, 0) != 4) return 4;
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    iov.iov_len = sizeof buf;
+    if (::recvmsg(b, &m, 0) != 4) return 5;
+    return 0;
+  });
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0) << t.status;
+  size_t sends = 0, receives = 0;
+  for (const auto& e : t.events) {
+    if (e.type == EventType::sendto) sends += e.addr.ip == "127.0.0.1" && e.addr.port != 0 && e.res == 4;
+    if (e.type == EventType::recvfrom) receives += e.addr.ip == "127.0.0.1" && e.addr.port != 0 && e.res == 4;
+  }
+  EXPECT_EQ(sends, 2u);
+  EXPECT_EQ(receives, 2u);
 }
 
 TEST(HostProbesBpf, OpenOfATemporaryPathWithFlagsAndResult) {

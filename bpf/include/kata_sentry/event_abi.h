@@ -112,7 +112,7 @@ enum ks_event_type {
 	KS_EVT_LSM_PERF_EVENT_OPEN = 98, /* arg[0] = attr->type */
 	KS_EVT_LSM_USERNS_CREATE = 99,
 	KS_EVT_LSM_SOCKET_CREATE = 100,  /* arg[0] = family, arg[1] = type, arg[2] = protocol */
-	KS_EVT_LSM_SB_PIVOTROOT = 101,   /* path = new root, path2 = where the old root goes */
+	KS_EVT_LSM_SB_PIVOTROOT = 101,   /* path = the new root's name, path2 = the put_old directory's name (no d_path in this hook) */
 	KS_EVT_LSM_URING = 102,          /* io_uring: arg[0] = 1 override_creds, 2 sqpoll, 3 cmd */
 	KS_EVT_MAX = 128,
 };
