@@ -630,6 +630,11 @@ int BPF_PROG(handle_perf_event_open, struct perf_event_attr *attr, int type, int
 
 	if (ret)
 		return ret;
+	/* One record per perf_event_open: the kernel calls this hook first with
+	 * PERF_SECURITY_OPEN (0), then again for the kernel/CPU permission checks of the same
+	 * call, which a refusal of the first never reaches. */
+	if (type != 0)
+		return 0;
 	e = begin(KS_EVT_LSM_PERF_EVENT_OPEN, agent);
 	if (!e)
 		return 0;
