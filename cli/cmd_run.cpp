@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/oci/oci_spec.h"
+#include "monitor/container_enrichment.h"
 #include "core/logging.h"
 #include "cli/commands.h"
 #include "core/flags.h"
@@ -154,6 +155,7 @@ int cmd_run(int argc, char** argv) {
   } else {
     mcfg.pipeline.audit.dir.clear();  // a private log for this run
   }
+  mcfg.container = monitor::container_enrichment(req.spec, image);
   auto run_monitor = cli::RunMonitor::create(std::move(mcfg));
   if (!run_monitor) {
     std::fprintf(stderr, "kata-sentry run: %s\n", run_monitor.error().describe().c_str());

@@ -1,5 +1,7 @@
 #include "runtime/agent_client/agent_client.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,9 +175,13 @@ Status AgentClient::start_container(const std::string& container_id) {
   v1::ContainerRequest req;
   req.set_container_id(container_id);
   v1::Empty resp;
+  // The agent holds StartContainer until its sensor's probes are attached (up to 60 s,
+  // kSensorStartWait in agent/service/agent_service.cpp; under TCG that takes 7 to 15 s after
+  // boot): the call's deadline covers that wait, not only the start itself.
+  constexpr std::chrono::milliseconds kStartDeadline{70000};
   return impl_->call("StartContainer", container_id, [&](grpc::ClientContext* c) {
     return impl_->stub->StartContainer(c, req, &resp);
-  });
+  }, std::max(impl_->options.call_deadline, kStartDeadline));
 }
 
 Status AgentClient::remove_container(const std::string& container_id) {

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@
 #include "core/event_decode.h"
 #include "core/event_json.h"
 #include "syscall-probes/syscall_probes.h"
-#include "host-probes/proc_table.h"
+#include "syscall-probes/proc_table.h"
 #include "host-probes/trace.h"
 #include "kata_sentry/event_abi.h"
 
@@ -187,11 +188,52 @@ TEST(HostProbesBpf, ExecOfAKnownBinaryWithArguments) {
   EXPECT_EQ(exec->proc.ppid, clone->proc.pid);
 }
 
+// A successful exec carries the new image's whole argv (what /proc/<pid>/cmdline shows, up to
+// KS_EXEC_ARGS_LEN bytes), its environment, working directory and resolved executable.
+TEST(HostProbesBpf, ExecCarriesFullArgvEnvAndCwd) {
+  REQUIRE_BPF_CAPS();
+  std::vector<std::string> args{"echo"};
+  for (int i = 1; i < 20; ++i) args.push_back("a" + std::to_string(i));  // more than the old 16-argument bound
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  char env0[] = "KS_PROBE=yes";
+  char* envp[] = {env0, nullptr};
+  auto t = run_watched([&] {
+    pid_t p = fork();
+    if (p == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      if (chdir("/usr/share") != 0) _exit(126);
+      execve("/bin/echo", argv.data(), envp);
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(p, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+  });
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0);
+  const Event* exec = find(t.events, [](const Event& e) { return e.type == EventType::execve; });
+  ASSERT_NE(exec, nullptr);
+  ASSERT_EQ(exec->proc.args.size(), 19u);
+  EXPECT_EQ(exec->proc.args.front(), "a1");
+  EXPECT_EQ(exec->proc.args.back(), "a19");
+  EXPECT_FALSE(exec->proc.args_truncated);
+  EXPECT_EQ(exec->proc.cmdline().substr(0, 11), "echo a1 a2 ");
+  EXPECT_EQ(exec->proc.env, std::vector<std::string>{"KS_PROBE=yes"});
+  EXPECT_EQ(exec->proc.cwd, "/usr/share");
+  EXPECT_EQ(exec->proc.exepath, "/usr/bin/echo") << "the file the kernel ran (/bin is a link to usr/bin here)";
+  EXPECT_EQ(exec->path, "/bin/echo") << "the name asked for";
+  ASSERT_TRUE(exec->proc.caps);
+  EXPECT_NE(exec->proc.caps->effective & (1ull << 21), 0u) << "root's CAP_SYS_ADMIN";
+}
+
+// An argv longer than the record holds is cut at KS_EXEC_ARGS_LEN bytes and marked: the
+// cmdline ends in " ...".
 TEST(HostProbesBpf, ExecArgvIsBoundedAndFlagged) {
   REQUIRE_BPF_CAPS();
-  // 20 arguments on the heap (readable at sys_enter): 16 are kept, the rest flagged.
   std::vector<std::string> args{"echo"};
-  for (int i = 1; i < 20; ++i) args.push_back("a" + std::to_string(i));
+  for (int i = 0; i < 600; ++i) args.push_back("argument" + std::to_string(i % 10));  // ~6 KiB
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -209,10 +251,51 @@ TEST(HostProbesBpf, ExecArgvIsBoundedAndFlagged) {
   });
   const Event* exec = find(t.events, [](const Event& e) { return e.type == EventType::execve; });
   ASSERT_NE(exec, nullptr);
-  EXPECT_EQ(exec->proc.args.size(), size_t(KS_ARGV_MAX_ARGS - 1));
-  EXPECT_EQ(exec->proc.args.front(), "a1");
-  EXPECT_EQ(exec->proc.args.back(), "a15");
-  EXPECT_TRUE(exec->flags & KS_F_ARGV_MORE);
+  EXPECT_TRUE(exec->proc.args_truncated);
+  EXPECT_GT(exec->proc.args.size(), 400u);
+  EXPECT_LT(exec->proc.args.size(), 600u);
+  EXPECT_EQ(exec->proc.args.front(), "argument0");
+  const std::string cmdline = exec->proc.cmdline();
+  EXPECT_EQ(cmdline.substr(cmdline.size() - 4), " ...") << cmdline.substr(cmdline.size() - 40);
+}
+
+// Datagrams on loopback: sendto/sendmsg carry the destination, recvfrom/recvmsg the sender
+// (read at sys_exit, where the kernel has written it), each with the result.
+TEST(HostProbesBpf, DatagramAddressesBothWays) {
+  REQUIRE_BPF_CAPS();
+  auto t = run_watched([] {
+    int a = ::socket(AF_INET, SOCK_DGRAM, 0), b = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof to;
+    if (::bind(b, reinterpret_cast<sockaddr*>(&to), sizeof to) || ::getsockname(b, reinterpret_cast<sockaddr*>(&to), &len)) return 1;
+    char buf[16] = "ping";
+    if (::sendto(a, buf, 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) != 4) return 2;
+    sockaddr_in from{};
+    len = sizeof from;
+    if (::recvfrom(b, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len) != 4) return 3;
+    iovec iov{buf, 4};
+    msghdr m{};
+    m.msg_name = &to;
+    m.msg_namelen = sizeof to;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (::sendmsg(a, &m, 0) != 4) return 4;
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    iov.iov_len = sizeof buf;
+    if (::recvmsg(b, &m, 0) != 4) return 5;
+    return 0;
+  });
+  EXPECT_TRUE(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0) << t.status;
+  size_t sends = 0, receives = 0;
+  for (const auto& e : t.events) {
+    if (e.type == EventType::sendto) sends += e.addr.ip == "127.0.0.1" && e.addr.port != 0 && e.res == 4;
+    if (e.type == EventType::recvfrom) receives += e.addr.ip == "127.0.0.1" && e.addr.port != 0 && e.res == 4;
+  }
+  EXPECT_EQ(sends, 2u);
+  EXPECT_EQ(receives, 2u);
 }
 
 TEST(HostProbesBpf, OpenOfATemporaryPathWithFlagsAndResult) {
@@ -414,7 +497,7 @@ TEST(TraceBpf, JsonLinesForAWatchedPidFilteredByComm) {
     if (e->type == EventType::execve) {
       ++execs;
       EXPECT_EQ(e->proc.cmdline(), "true alpha beta");
-      EXPECT_EQ(e->proc.exepath, "/bin/true");
+      EXPECT_EQ(e->proc.exepath, "/usr/bin/true");  // as the kernel resolved it (/bin is a link)
       EXPECT_EQ(e->res, 0);
     }
   }
