@@ -7,6 +7,8 @@
 //     re-attaches every guest probe (SetSensorAttached) between runs of `ks-load cost`, so both
 //     modes run in the same kernel, interleaved (off,on / on,off alternately, against drift);
 //     reported: the median of the per-round on/off ratios.
+//  a'. The same with the default rules' guest deny set installed (what enforce mode adds to
+//     every file_open of a container: the hook walks its entries of the set).
 //  b. Guest -> host event throughput before the first drop: `ks-load rate` makes R operations/s
 //     from several processes; R grows by 1.5x per step until a drop counter (guest ring buffer,
 //     guest rate limit, agent queue) moves or the guest cannot make R any more. Reported: the
@@ -27,6 +29,8 @@
 
 #include "guest_wire.h"
 #include "core/oci/oci_spec.h"
+#include "monitor/rules_path.h"
+#include "policy-engine/guest_deny_rules.h"
 #include "runtime/sandbox/sandbox.h"
 #include "bench/support/bench_figures.h"
 
@@ -124,6 +128,7 @@ class Bench {
   }
 
   ks::runtime::AgentClient& agent() { return sb_->agent(); }
+  const std::string& sandbox_id() const { return sb_->id(); }
   StreamCount count_;
 
  private:
@@ -148,26 +153,52 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // a. cost, interleaved in one boot
-  std::vector<double> ratios, on_ns, off_ns;
-  for (int r = 0; r < rounds; ++r) {
-    double ns[2] = {0, 0};  // [off, on]
-    for (int k = 0; k < 2; ++k) {
-      bool on = (r % 2 == 0) ? k == 1 : k == 0;
-      if (auto st = b.agent().set_sensor_attached(on); !st) {
-        std::fprintf(stderr, "guest_probes_bench: %s\n", st.error().describe().c_str());
-        return 1;
+  // a. cost, interleaved in one boot; then a'. with the default deny set installed
+  struct Cost {
+    std::vector<double> ratios, on_ns, off_ns;
+  };
+  auto measure = [&](Cost& c) -> bool {
+    for (int r = 0; r < rounds; ++r) {
+      double ns[2] = {0, 0};  // [off, on]
+      for (int k = 0; k < 2; ++k) {
+        bool on = (r % 2 == 0) ? k == 1 : k == 0;
+        if (auto st = b.agent().set_sensor_attached(on); !st) {
+          std::fprintf(stderr, "guest_probes_bench: %s\n", st.error().describe().c_str());
+          return false;
+        }
+        auto out = b.load({"cost", std::to_string(ops)});
+        if (std::sscanf(out.c_str(), "ns_per_op %lf", &ns[on]) != 1) {
+          std::fprintf(stderr, "guest_probes_bench: ks-load cost said '%s'\n", out.c_str());
+          return false;
+        }
       }
-      auto out = b.load({"cost", std::to_string(ops)});
-      if (std::sscanf(out.c_str(), "ns_per_op %lf", &ns[on]) != 1) {
-        std::fprintf(stderr, "guest_probes_bench: ks-load cost said '%s'\n", out.c_str());
-        return 1;
-      }
+      c.off_ns.push_back(ns[0]);
+      c.on_ns.push_back(ns[1]);
+      c.ratios.push_back(ns[1] / ns[0]);
     }
-    off_ns.push_back(ns[0]);
-    on_ns.push_back(ns[1]);
-    ratios.push_back(ns[1] / ns[0]);
+    return true;
+  };
+  Cost plain, deny;
+  if (!measure(plain)) return 1;
+  auto dir = ks::monitor::default_rules_dir();
+  if (!dir) {
+    std::fprintf(stderr, "guest_probes_bench: %s\n", dir.error().describe().c_str());
+    return 1;
   }
+  auto engine = ks::monitor::load_engine({*dir}, ks::policy::Mode::enforce);
+  if (!engine) {
+    std::fprintf(stderr, "guest_probes_bench: default rules: %s\n", engine.error().describe().c_str());
+    return 1;
+  }
+  auto rules = ks::policy::guest_deny_rules((*engine)->enforcement_specs(), b.sandbox_id());
+  auto refused = b.agent().set_enforcement(rules);
+  if (!refused || !refused->empty()) {
+    std::fprintf(stderr, "guest_probes_bench: default deny set: %s\n",
+                 refused ? refused->front().c_str() : refused.error().describe().c_str());
+    return 1;
+  }
+  if (!measure(deny)) return 1;
+  (void)b.agent().set_enforcement({});
   (void)b.agent().set_sensor_attached(true);
   b.drain();
 
@@ -204,11 +235,16 @@ int main(int argc, char** argv) {
   }
 
   std::printf("guest_probes_bench (one TCG guest boot, 2 vCPUs)\n");
-  std::printf("  a. open+close inside the guest, %d interleaved rounds of %ld: probes off %.0f ns, on %.0f ns (medians),"
-              " median ratio on/off %.2f (rounds:",
-              rounds, ops, median(off_ns), median(on_ns), median(ratios));
-  for (double r : ratios) std::printf(" %.2f", r);
-  std::printf(")\n");
+  auto report = [&](const char* label, const Cost& c) {
+    std::printf("  %s open+close inside the guest, %d interleaved rounds of %ld: probes off %.0f ns, on %.0f ns (medians),"
+                " median ratio on/off %.2f (rounds:",
+                label, rounds, ops, median(c.off_ns), median(c.on_ns), median(c.ratios));
+    for (double r : c.ratios) std::printf(" %.2f", r);
+    std::printf(")\n");
+  };
+  report("a. ", plain);
+  std::printf("  a'. with the default deny set (%zu guest deny rules) installed:\n", rules.size());
+  report("   ", deny);
   std::printf("  b. guest->host: %.0f events/s sustained with zero drops (at %.0f ops/s asked); stop: %s\n", best_rate,
               best_target, stop_reason.c_str());
   if (ratios.empty()) kata_sentry::bench::fail_unmeasured("guest_probes_bench", "no open+close round completed");

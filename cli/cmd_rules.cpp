@@ -17,17 +17,17 @@ namespace {
 using policy::LoadResult;
 
 // Loads the paths; prints read failures. nullopt when a file cannot be read.
-std::optional<LoadResult> load(const std::vector<std::string>& paths) {
+std::optional<LoadResult> load(const std::vector<std::string>& paths, const policy::LoadOptions& options = {}) {
   auto sources = policy::read_rule_sources(paths);
   if (!sources) {
     std::fprintf(stderr, "kata-sentry rules: %s\n", sources.error().describe().c_str());
     return std::nullopt;
   }
-  return policy::load_rules(*sources);
+  return policy::load_rules(*sources, options);
 }
 
-int validate(const std::vector<std::string>& paths, bool json) {
-  auto r = load(paths);
+int validate(const std::vector<std::string>& paths, bool json, const policy::LoadOptions& options) {
+  auto r = load(paths, options);
   if (!r) return 1;
   const auto& d = r->diagnostics;
   bool ok = !d.has_errors();
@@ -44,6 +44,7 @@ int validate(const std::vector<std::string>& paths, bool json) {
       files.push_back({{"file", f.file}, {"rules", f.rules}, {"macros", f.macros}, {"lists", f.lists}, {"sequences", f.sequences}});
     out["files"] = files;
     out["rules_compiled"] = r->rules.rules.size();
+    out["rules_skipped"] = r->rules.skipped_rules;
     out["sequences_compiled"] = r->rules.sequences.size();
     std::puts(out.dump(2).c_str());
     return ok ? 0 : 1;
@@ -57,14 +58,15 @@ int validate(const std::vector<std::string>& paths, bool json) {
     return 1;
   }
   size_t deny = 0;
-  for (const auto& rule : r->rules.rules) deny += rule.enforcement.has_value();
-  std::printf("ok: %zu rules and %zu sequences compiled (%zu deny rules with in-kernel specs), %zu warnings\n",
-              r->rules.rules.size(), r->rules.sequences.size(), deny, d.warning_count());
+  for (const auto& rule : r->rules.rules) deny += !rule.enforcement.empty();
+  std::printf("ok: %zu rules and %zu sequences compiled (%zu deny rules with in-kernel specs), %zu skipped for an unknown field, "
+              "%zu warnings\n",
+              r->rules.rules.size(), r->rules.sequences.size(), deny, r->rules.skipped_rules, d.warning_count());
   return 0;
 }
 
-int list(const std::vector<std::string>& paths, bool json) {
-  auto r = load(paths);
+int list(const std::vector<std::string>& paths, bool json, const policy::LoadOptions& options) {
+  auto r = load(paths, options);
   if (!r) return 1;
   if (r->diagnostics.has_errors()) {
     for (const auto& x : r->diagnostics.items()) std::fprintf(stderr, "%s\n", x.to_text().c_str());
@@ -82,7 +84,11 @@ int list(const std::vector<std::string>& paths, bool json) {
       nlohmann::ordered_json j = {{"kind", "rule"}, {"name", rule.name}, {"priority", policy::priority_name(rule.priority)},
                                   {"action", policy::action_name(rule.action)}, {"enabled", rule.enabled},
                                   {"event_types", types_text(rule.types)}, {"file", rule.file}, {"tags", rule.tags}};
-      if (rule.enforcement) j["enforcement"] = nlohmann::ordered_json::parse(rule.enforcement->to_json().dump());
+      if (!rule.enforcement.empty()) {
+        auto alts = nlohmann::ordered_json::array();
+        for (const auto& spec : rule.enforcement) alts.push_back(nlohmann::ordered_json::parse(spec.to_json().dump()));
+        j["enforcement"] = alts;
+      }
       out.push_back(j);
     } else {
       std::printf("%-55s %-13s %-12s %s%s\n", rule.name.c_str(), std::string(policy::priority_name(rule.priority)).c_str(),
@@ -109,13 +115,18 @@ int list(const std::vector<std::string>& paths, bool json) {
 
 int cmd_rules(int argc, char** argv) {
   bool json = false;
-  FlagParser flags("kata-sentry rules validate|list FILE|DIR... [--json]  |  kata-sentry rules fields [--json]",
+  policy::LoadOptions load_options;
+  FlagParser flags("kata-sentry rules validate|list FILE|DIR... [--json] [--skip-unknown-fields]  |  kata-sentry rules fields [--json]",
                    "Work with rules files in Falco's format (plus kata-sentry's sequence rules and actions).\n"
                    "  validate  load the files as the daemon would; print every error and warning with\n"
                    "            file:line:column; exit 1 if there is any error\n"
                    "  list      print each rule: priority, action, the event types it watches\n"
                    "  fields    print the field catalogue with types, and what an absent value means");
   flags.add_bool("json", 'j', "print JSON instead of text", &json);
+  flags.add_bool("skip-unknown-fields", '\0',
+                 "leave out, with a warning naming the field, each rule whose condition (or a macro it uses) names a\n"
+                 "field kata-sentry does not know, instead of failing (Falco's skip-if-unknown-filter for every rule)",
+                 &load_options.skip_unknown_fields);
   flags.set_epilog("Directories contribute their *.yaml and *.yml files in name order.\n"
                    "Example: kata-sentry rules validate ../shared/compat/falco/falco_rules.yaml rules/");
   auto rest = flags.parse(argc, argv, 2);
@@ -130,7 +141,7 @@ int cmd_rules(int argc, char** argv) {
   }
   if (sub != "validate" && sub != "list") throw UsageError{"rules: unknown subcommand \"" + sub + "\""};
   if (paths.empty()) throw UsageError{"rules " + sub + ": give at least one rules FILE or DIR"};
-  return sub == "validate" ? validate(paths, json) : list(paths, json);
+  return sub == "validate" ? validate(paths, json, load_options) : list(paths, json, load_options);
 }
 
 }  // namespace kata_sentry::cli

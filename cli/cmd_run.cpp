@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/oci/oci_spec.h"
+#include "monitor/container_enrichment.h"
 #include "core/logging.h"
 #include "cli/commands.h"
 #include "core/flags.h"
@@ -140,6 +141,7 @@ int cmd_run(int argc, char** argv) {
   mcfg.rule_paths = rule_paths;
   mcfg.mode = mode == "enforce" ? policy::Mode::enforce : policy::Mode::monitor;
   mcfg.alerts_path = alerts_path;
+  mcfg.container = monitor::container_enrichment(req.spec, image);
   auto run_monitor = cli::RunMonitor::create(std::move(mcfg));
   if (!run_monitor) {
     std::fprintf(stderr, "kata-sentry run: %s\n", run_monitor.error().describe().c_str());

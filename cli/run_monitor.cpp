@@ -57,6 +57,7 @@ Status RunMonitor::attach(runtime::Sandbox& sandbox, const std::string& containe
   if (pid_t v = sandbox.vm().virtiofsd_pid(); v > 0) o.helper_tgids = {static_cast<uint32_t>(v)};
   if (auto cg = sandbox.vm().host_cgroup(); !cg.empty()) o.host_cgroups = {cg};
   o.container_ids = {container_id};
+  if (config_.container) o.container_info[container_id] = *config_.container;
   if (config_.host_probes) {
     auto hub = monitor::HostProbeHub::open();
     if (!hub) return std::unexpected(hub.error());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct RunMonitorConfig {
   std::string alerts_path;              // empty: text lines on stderr
   std::string sandbox_name = "kata-sentry-run";
   bool host_probes = true;
+  // The container's container.* facts (monitor/container_enrichment.h), for its guest events.
+  std::optional<policy::Enrichment> container;
   monitor::MonitorOptions base;         // rate limits, watchdog, callbacks; ids and pids are filled in
 };
 

@@ -25,6 +25,26 @@ struct DenyRule {
   bool any_container = false;          // only processes inside a container
   std::vector<std::string> container_ids;
   std::vector<uint64_t> cgroup_ids;    // guest cgroup v2 ids
+  // What only the guest LSM checks (policy::EnforcementSpec says where each comes from):
+  std::vector<std::string> exe_prefixes;  // exec: the file being run
+  std::vector<std::string> fstypes;       // mount: the file system type
+  char mount_side = 0;                    // mount paths: 0 source or target, 's' source, 't' target
+  struct Arg {
+    std::string name;     // an argument of the hook's record (event_arg_names)
+    uint64_t value = 0;
+    bool any_bit = false; // (arg & value) != 0; else arg == value
+    bool operator==(const Arg&) const = default;
+  };
+  std::optional<Arg> arg;
+  std::optional<int32_t> syscall;         // the syscall the hook runs in
+  std::optional<uint32_t> rdev_major;     // the object is this device...
+  std::vector<uint32_t> rdev_minors;      // ...with one of these minors (empty: any)
+  char device_kind = 0;                   // 'c' / 'b': a char / block device node
+  bool unlinked = false;                  // the file has no link left
+  std::optional<uint32_t> fs_magic;       // the file system holding the object
+  // Operations the rule leaves alone (an opt-out, `and not (...)`): each an AND of the
+  // matchers above, without event types.
+  std::vector<DenyRule> exceptions;
 };
 
 }  // namespace kata_sentry

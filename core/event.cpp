@@ -55,7 +55,38 @@ constexpr std::array kTypes = {
     TypeInfo{EventType::lsm_sb_mount, "lsm_sb_mount"},
     TypeInfo{EventType::cgroup_connect, "cgroup_connect"},
     TypeInfo{EventType::cgroup_device, "cgroup_device"},
+    TypeInfo{EventType::mkdirat, "mkdirat"},
+    TypeInfo{EventType::rmdir, "rmdir"},
+    TypeInfo{EventType::setuid, "setuid"},
+    TypeInfo{EventType::setgid, "setgid"},
+    TypeInfo{EventType::setresuid, "setresuid"},
+    TypeInfo{EventType::setresgid, "setresgid"},
+    TypeInfo{EventType::capset, "capset"},
+    TypeInfo{EventType::recvfrom, "recvfrom"},
+    TypeInfo{EventType::userfaultfd, "userfaultfd"},
+    TypeInfo{EventType::perf_event_open, "perf_event_open"},
+    TypeInfo{EventType::open_by_handle_at, "open_by_handle_at"},
+    TypeInfo{EventType::name_to_handle_at, "name_to_handle_at"},
+    TypeInfo{EventType::keyctl, "keyctl"},
+    TypeInfo{EventType::add_key, "add_key"},
+    TypeInfo{EventType::request_key, "request_key"},
+    TypeInfo{EventType::kexec_load, "kexec_load"},
+    TypeInfo{EventType::kexec_file_load, "kexec_file_load"},
+    TypeInfo{EventType::chroot, "chroot"},
+    TypeInfo{EventType::pivot_root, "pivot_root"},
+    TypeInfo{EventType::prctl, "prctl"},
+    TypeInfo{EventType::process_vm_readv, "process_vm_readv"},
+    TypeInfo{EventType::process_vm_writev, "process_vm_writev"},
+    TypeInfo{EventType::io_uring_setup, "io_uring_setup"},
+    TypeInfo{EventType::lsm_kernel_load_data, "lsm_kernel_load_data"},
+    TypeInfo{EventType::lsm_anon_inode, "lsm_anon_inode"},
+    TypeInfo{EventType::lsm_perf_event_open, "lsm_perf_event_open"},
+    TypeInfo{EventType::lsm_userns_create, "lsm_userns_create"},
+    TypeInfo{EventType::lsm_socket_create, "lsm_socket_create"},
+    TypeInfo{EventType::lsm_sb_pivotroot, "lsm_sb_pivotroot"},
+    TypeInfo{EventType::lsm_uring, "lsm_uring"},
 };
+static_assert(static_cast<size_t>(EventType::lsm_uring) < kEventTypeSlots);
 
 struct ArgNames {
   EventType type;
@@ -93,7 +124,7 @@ constexpr std::array kArgNames = {
     ArgNames{EventType::sendto, {"fd", "size"}},
     ArgNames{EventType::lsm_file_open, {"flags", "mode"}},
     ArgNames{EventType::lsm_kernel_read_file, {"id"}},
-    ArgNames{EventType::lsm_ptrace_access, {"pid", "mode"}},
+    ArgNames{EventType::lsm_ptrace_access, {"mode", "pid"}},
     ArgNames{EventType::lsm_bpf, {"cmd"}},
     ArgNames{EventType::lsm_task_kill, {"pid", "sig"}},
     ArgNames{EventType::lsm_socket_connect, {"fd"}},
@@ -101,6 +132,33 @@ constexpr std::array kArgNames = {
     ArgNames{EventType::lsm_sb_mount, {"flags"}},
     ArgNames{EventType::cgroup_connect, {"hook", "sock_type", "unused", "rule"}},
     ArgNames{EventType::cgroup_device, {"access", "major", "minor", "rule"}},
+    ArgNames{EventType::mkdirat, {"mode", "dirfd"}},
+    ArgNames{EventType::setuid, {"uid"}},
+    ArgNames{EventType::setgid, {"gid"}},
+    ArgNames{EventType::setresuid, {"ruid", "euid", "suid"}},
+    ArgNames{EventType::setresgid, {"rgid", "egid", "sgid"}},
+    ArgNames{EventType::capset, {"cap_effective", "cap_permitted", "cap_inheritable"}},
+    ArgNames{EventType::recvfrom, {"fd", "size"}},
+    ArgNames{EventType::userfaultfd, {"flags"}},
+    ArgNames{EventType::perf_event_open, {"type", "pid", "cpu", "flags"}},
+    ArgNames{EventType::open_by_handle_at, {"mountfd", "flags"}},
+    ArgNames{EventType::name_to_handle_at, {"dirfd", "flags"}},
+    ArgNames{EventType::keyctl, {"operation", "arg2"}},
+    ArgNames{EventType::add_key, {"keyring"}},
+    ArgNames{EventType::request_key, {"keyring"}},
+    ArgNames{EventType::kexec_load, {"nr_segments", "flags"}},
+    ArgNames{EventType::kexec_file_load, {"kernel_fd", "initrd_fd", "flags"}},
+    ArgNames{EventType::prctl, {"option", "arg2"}},
+    ArgNames{EventType::process_vm_readv, {"pid"}},
+    ArgNames{EventType::process_vm_writev, {"pid"}},
+    ArgNames{EventType::io_uring_setup, {"entries", "flags"}},
+    ArgNames{EventType::lsm_kernel_load_data, {"id"}},
+    ArgNames{EventType::lsm_perf_event_open, {"type"}},
+    ArgNames{EventType::lsm_socket_create, {"domain", "type", "proto"}},
+    ArgNames{EventType::lsm_uring, {"op"}},
+    // The hook has no flags; the record says which namespace, as unshare's does, so that one
+    // rule (evt.arg.flags contains CLONE_NEWUSER) matches the syscall and the hook alike.
+    ArgNames{EventType::lsm_userns_create, {"flags"}},
 };
 
 }  // namespace
@@ -162,7 +220,13 @@ std::string ProcessContext::cmdline() const {
     out += ' ';
     out += a;
   }
+  if (args_truncated) out += " ...";
   return out;
+}
+
+bool FileObject::is_device() const {
+  uint32_t type = mode & 0170000;
+  return type == 0020000 || type == 0060000;
 }
 
 }  // namespace kata_sentry

@@ -59,7 +59,46 @@ enum class EventType : uint16_t {
   lsm_sb_mount = 59,
   cgroup_connect = 60,  // refused by a host cgroup program (connect4/6, sendmsg4/6)
   cgroup_device = 61,   // refused by the host cgroup/dev program
+  mkdirat = 64,
+  rmdir = 65,
+  setuid = 66,
+  setgid = 67,
+  setresuid = 68,
+  setresgid = 69,
+  capset = 70,
+  recvfrom = 71,
+  userfaultfd = 72,
+  perf_event_open = 73,
+  open_by_handle_at = 74,
+  name_to_handle_at = 75,
+  keyctl = 76,
+  add_key = 77,
+  request_key = 78,
+  kexec_load = 79,
+  kexec_file_load = 80,
+  chroot = 81,
+  pivot_root = 82,
+  prctl = 83,
+  process_vm_readv = 84,
+  process_vm_writev = 85,
+  io_uring_setup = 86,
+  lsm_kernel_load_data = 96,
+  lsm_anon_inode = 97,
+  lsm_perf_event_open = 98,
+  lsm_userns_create = 99,
+  lsm_socket_create = 100,
+  lsm_sb_pivotroot = 101,
+  lsm_uring = 102,
 };
+
+// Every EventType value is below this (KS_EVT_MAX): per-type tables and bit sets use it.
+inline constexpr size_t kEventTypeSlots = 128;
+
+// A record of a BPF LSM hook (lsm_*), as opposed to a syscall or a host cgroup program.
+constexpr bool is_lsm_type(EventType t) {
+  auto v = static_cast<uint16_t>(t);
+  return (v >= 50 && v <= 59) || (v >= 96 && v < kEventTypeSlots);
+}
 
 // Falco's name for the type ("execve", "openat", "procexit", ...); "" for none/unknown.
 std::string_view event_type_name(EventType type);
@@ -85,8 +124,17 @@ struct Ancestor {
   bool operator==(const Ancestor&) const = default;
 };
 
+// A thread's capability sets (bit N = capability N, as in <linux/capability.h>).
+struct CapabilitySets {
+  uint64_t effective = 0;
+  uint64_t permitted = 0;
+  uint64_t inheritable = 0;
+
+  bool operator==(const CapabilitySets&) const = default;
+};
+
 // The acting process. Fields the probe did not carry are filled from the process
-// table (host-probes/proc_table.h) or stay empty; empty means "unknown", not "".
+// table (syscall-probes/proc_table.h) or stay empty; empty means "unknown", not "".
 struct ProcessContext {
   uint32_t pid = 0;
   uint32_t tid = 0;
@@ -103,8 +151,15 @@ struct ProcessContext {
   std::string pname;            // proc.pname (parent's comm)
   std::vector<Ancestor> ancestors;  // proc.aname[N] = ancestors[N-1].name
   bool is_agent = false;        // guest: task marked as the agent's own
+  bool args_truncated = false;  // argv was longer than a record holds: args is its start
+  std::string cwd;              // proc.cwd: the working directory when the image was exec'd
+  std::vector<std::string> env;  // proc.env: NAME=value, exec events only (bounded)
+  bool env_truncated = false;
+  bool exe_deleted = false;     // the executable had no link left when exec'd (deleted, memfd)
+  std::optional<CapabilitySets> caps;  // at the time of the event; unknown for old records
 
-  // Falco's proc.cmdline: name followed by the args, space-separated.
+  // Falco's proc.cmdline: name followed by the args, space-separated; " ..." when argv was
+  // cut to fit.
   std::string cmdline() const;
 
   bool operator==(const ProcessContext&) const = default;
@@ -117,6 +172,23 @@ struct SocketAddress {
   std::string ip;        // textual IPv4/IPv6, "" when not an IP family
 
   bool operator==(const SocketAddress&) const = default;
+};
+
+// What a file event's object is, whatever name reached it (LSM hooks hold the inode).
+// mode == 0: unknown.
+struct FileObject {
+  uint64_t ino = 0;
+  uint32_t dev_major = 0;   // the file system holding it
+  uint32_t dev_minor = 0;
+  uint32_t rdev_major = 0;  // a device node: the device it stands for (mknod: the one asked for)
+  uint32_t rdev_minor = 0;
+  uint32_t mode = 0;        // file type and permission bits (S_IFCHR|0600, ...)
+  uint32_t nlink = 0;       // 0: deleted, or never had a name (memfd)
+  uint32_t fs_magic = 0;    // the file system holding it (statfs f_type: nsfs, proc, ...)
+
+  bool known() const { return mode != 0; }
+  bool is_device() const;   // a char or block device node
+  bool operator==(const FileObject&) const = default;
 };
 
 struct Event {
@@ -142,6 +214,10 @@ struct Event {
   std::string fstype;        // mount only
   std::vector<uint64_t> arg; // type-specific numbers (see enum ks_event_type)
   SocketAddress addr;
+  FileObject file;
+  // The syscall an LSM hook ran in (x86-64 number: an open_by_handle_at's file_open, an
+  // io_uring_enter's); -1 outside any (an io_uring worker); nullopt when not recorded.
+  std::optional<int32_t> syscall;
 
   uint64_t arg_or(size_t index, uint64_t fallback = 0) const {
     return index < arg.size() ? arg[index] : fallback;

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <utility>
 
+#include "core/capability_names.h"
 #include "core/terminal_text.h"
 
 namespace kata_sentry {
@@ -89,16 +90,29 @@ Result<uint64_t> parse_rfc3339_ns(std::string_view text) {
   return uint64_t(secs) * 1'000'000'000 + frac;
 }
 
+namespace {
+// Kernel (x86-64) values: glibc defines O_LARGEFILE as 0 on 64-bit, but the kernel
+// reports the bit it adds for 64-bit callers.
+constexpr std::array<std::pair<uint64_t, const char*>, 14> kOpenFlagBits = {{
+    {00000100, "O_CREAT"}, {00000200, "O_EXCL"}, {00000400, "O_NOCTTY"}, {00001000, "O_TRUNC"},
+    {00002000, "O_APPEND"}, {00004000, "O_NONBLOCK"}, {00010000, "O_DSYNC"},
+    {00040000, "O_DIRECT"}, {00100000, "O_LARGEFILE"}, {00200000, "O_DIRECTORY"},
+    {00400000, "O_NOFOLLOW"}, {01000000, "O_NOATIME"}, {02000000, "O_CLOEXEC"},
+    {010000000, "O_PATH"},
+}};
+}  // namespace
+
+std::optional<uint64_t> open_flag_value(std::string_view name) {
+  if (name == "O_RDONLY") return O_RDONLY;
+  if (name == "O_WRONLY") return O_WRONLY;
+  if (name == "O_RDWR") return O_RDWR;
+  for (auto [bit, n] : kOpenFlagBits)
+    if (name == n) return bit;
+  return std::nullopt;
+}
+
 std::string format_open_flags(uint64_t flags) {
-  // Kernel (x86-64) values: glibc defines O_LARGEFILE as 0 on 64-bit, but the kernel
-  // reports the bit it adds for 64-bit callers.
-  static constexpr std::array<std::pair<uint64_t, const char*>, 14> kBits = {{
-      {00000100, "O_CREAT"}, {00000200, "O_EXCL"}, {00000400, "O_NOCTTY"}, {00001000, "O_TRUNC"},
-      {00002000, "O_APPEND"}, {00004000, "O_NONBLOCK"}, {00010000, "O_DSYNC"},
-      {00040000, "O_DIRECT"}, {00100000, "O_LARGEFILE"}, {00200000, "O_DIRECTORY"},
-      {00400000, "O_NOFOLLOW"}, {01000000, "O_NOATIME"}, {02000000, "O_CLOEXEC"},
-      {010000000, "O_PATH"},
-  }};
+  const auto& kBits = kOpenFlagBits;
   std::string out;
   switch (flags & O_ACCMODE) {
     case O_WRONLY: out = "O_WRONLY"; break;
@@ -155,6 +169,16 @@ ordered_json event_to_json(const Event& e) {
   j["proc.pid_ns"] = p.pid_ns;
   j["proc.mnt_ns"] = p.mnt_ns;
   if (p.is_agent) j["proc.is_agent"] = true;
+  if (p.args_truncated) j["proc.args_truncated"] = true;
+  if (!p.cwd.empty()) j["proc.cwd"] = p.cwd;
+  if (!p.env.empty()) j["proc.env"] = p.env;
+  if (p.env_truncated) j["proc.env_truncated"] = true;
+  if (p.exe_deleted) j["proc.is_exe_deleted"] = true;
+  if (p.caps) {
+    j["thread.cap_effective"] = capability_set_text(p.caps->effective);
+    j["thread.cap_permitted"] = capability_set_text(p.caps->permitted);
+    j["thread.cap_inheritable"] = capability_set_text(p.caps->inheritable);
+  }
 
   if (!e.path.empty()) j["fd.name"] = e.path;
   if (!e.path2.empty()) j["fs.path.target"] = e.path2;
@@ -168,6 +192,17 @@ ordered_json event_to_json(const Event& e) {
     if (!e.addr.ip.empty()) j["fd.sip"] = e.addr.ip;
     j["fd.sport"] = e.addr.port;
     if (e.addr.family == AF_VSOCK) j["fd.vsock_cid"] = e.addr.vsock_cid;
+  }
+  if (e.syscall) j["evt.syscall_nr"] = *e.syscall;
+  if (e.file.known()) {
+    j["fd.ino"] = e.file.ino;
+    j["fd.dev.major"] = e.file.dev_major;
+    j["fd.dev.minor"] = e.file.dev_minor;
+    j["fd.rdev.major"] = e.file.rdev_major;
+    j["fd.rdev.minor"] = e.file.rdev_minor;
+    j["fd.mode"] = e.file.mode;
+    j["fd.nlink"] = e.file.nlink;
+    j["fd.fs_magic"] = e.file.fs_magic;
   }
   return j;
 }
@@ -233,10 +268,48 @@ Result<Event> event_from_json(const json& o) {
       read_string(o, "fd.name", e.path),
       read_string(o, "fs.path.target", e.path2),
       read_string(o, "evt.arg.fstype", e.fstype),
+      read_string(o, "proc.cwd", p.cwd),
+      read_number(o, "fd.ino", e.file.ino),
+      read_number(o, "fd.dev.major", e.file.dev_major),
+      read_number(o, "fd.dev.minor", e.file.dev_minor),
+      read_number(o, "fd.rdev.major", e.file.rdev_major),
+      read_number(o, "fd.rdev.minor", e.file.rdev_minor),
+      read_number(o, "fd.mode", e.file.mode),
+      read_number(o, "fd.nlink", e.file.nlink),
+      read_number(o, "fd.fs_magic", e.file.fs_magic),
   };
   for (auto& s : checks)
     if (!s) return std::unexpected(s.error());
-  if (auto it = o.find("proc.is_agent"); it != o.end() && it->is_boolean()) p.is_agent = it->get<bool>();
+  for (auto [key, flag] : {std::pair{"proc.is_agent", &p.is_agent}, {"proc.args_truncated", &p.args_truncated},
+                           {"proc.env_truncated", &p.env_truncated}, {"proc.is_exe_deleted", &p.exe_deleted}}) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) continue;
+    if (!it->is_boolean()) return fail(ErrorCode::invalid_argument, std::string("event JSON: \"") + key + "\" is not a boolean");
+    *flag = it->get<bool>();
+  }
+  if (o.contains("evt.syscall_nr") && !o["evt.syscall_nr"].is_null()) {
+    int32_t nr = 0;
+    if (auto s = read_number(o, "evt.syscall_nr", nr); !s) return std::unexpected(s.error());
+    e.syscall = nr;
+  }
+  if (auto it = o.find("proc.env"); it != o.end() && it->is_array()) {
+    for (const auto& v : *it) {
+      if (!v.is_string()) return fail(ErrorCode::invalid_argument, "event JSON: \"proc.env\" holds a non-string");
+      p.env.push_back(v.get<std::string>());
+    }
+  }
+  if (o.contains("thread.cap_effective")) {
+    CapabilitySets caps;
+    for (auto [key, bits] : {std::pair{"thread.cap_effective", &caps.effective}, {"thread.cap_permitted", &caps.permitted},
+                             {"thread.cap_inheritable", &caps.inheritable}}) {
+      std::string text;
+      if (auto s = read_string(o, key, text); !s) return std::unexpected(s.error());
+      auto parsed = capability_set_from_text(text);
+      if (!parsed) return fail(ErrorCode::invalid_argument, std::string("event JSON: \"") + key + "\" names an unknown capability");
+      *bits = *parsed;
+    }
+    p.caps = caps;
+  }
 
   if (auto it = o.find("proc.args"); it != o.end() && it->is_array()) {
     for (const auto& a : *it) {

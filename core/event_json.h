@@ -4,6 +4,7 @@
 // lossless for every field the Event carries.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,8 @@ Result<uint64_t> parse_rfc3339_ns(std::string_view text);
 
 // "O_WRONLY|O_CREAT|O_TRUNC" (Falco's rendering of open flags).
 std::string format_open_flags(uint64_t flags);
+// The inverse for one name ("O_WRONLY" -> 1); nullopt for an unknown name.
+std::optional<uint64_t> open_flag_value(std::string_view name);
 
 // A one-line human form for `trace --format text`, made terminal_safe(): guest-chosen
 // names, paths and arguments cannot put control bytes or invalid UTF-8 on the terminal.

@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -19,8 +22,10 @@
 #include "core/event_decode.h"
 #include "core/logging.h"
 #include "core/read_file.h"
+#include "core/unique_fd.h"
 #include "guest_lsm.skel.h"
 #include "syscall-probes/bpf_util.h"
+#include "syscall-probes/proc_table.h"
 #include "syscall-probes/syscall_probes.h"
 
 namespace kata_sentry::guest_probes {
@@ -56,6 +61,26 @@ std::string proc_cgroup(uint32_t pid) {
   return {};
 }
 
+// LSM hooks differ between kernels (userns_create is 6.1+, the io_uring ones need
+// CONFIG_IO_URING): a program whose hook this kernel lacks would fail the whole object, so it
+// is left out and named instead.
+std::string leave_out_missing_hooks(guest_lsm* skel) {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux) return "";  // the load itself will say what is wrong
+  std::string missing;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    std::string_view section = bpf_program__section_name(prog);
+    if (!section.starts_with("lsm/")) continue;
+    std::string hook = "bpf_lsm_" + std::string(section.substr(4));
+    if (btf__find_by_name_kind(vmlinux, hook.c_str(), BTF_KIND_FUNC) >= 0) continue;
+    bpf_program__set_autoload(prog, false);
+    missing += (missing.empty() ? "" : ", ") + std::string(section);
+  }
+  btf__free(vmlinux);
+  return missing;
+}
+
 }  // namespace
 
 Result<void> bpf_lsm_active(const std::filesystem::path& lsm_list) {
@@ -80,6 +105,15 @@ struct GuestSensor::Impl {
   std::unique_ptr<probes::SyscallProbes> tracepoints;
   EventStream stream;
   BootClock clock;
+  // What the records do not carry (argv, cwd, parent and ancestors), kept from the exec,
+  // fork and exit records. Reader thread only.
+  probes::ProcTable processes{options.process_capacity};
+  // One drain of both ring buffers, put in time order before it is used (reader thread only).
+  struct Taken {
+    Event event;
+    bool tracepoint = false;
+  };
+  std::vector<Taken> round;
   std::atomic<bool> stopping{false};
   std::atomic<bool> streaming{false};
   std::atomic<uint64_t> decode_errors{0};
@@ -146,34 +180,82 @@ struct GuestSensor::Impl {
     uint8_t mark = 0;
     if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.agent_tgids_map), &tgid, &mark) == 0) return true;
     uint64_t exec_ns = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.launcher_exec_map), &tgid, &exec_ns) == 0)
-      return ev.time_ns < clock.to_wall_ns(exec_ns);
+    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.launcher_exec_map), &tgid, &exec_ns) == 0) {
+      // The launcher's exec itself is the workload's first record (stamped at sys_enter, before
+      // the LSM check saw it): it describes the image the container runs.
+      bool exec_done = (ev.type == EventType::execve || ev.type == EventType::execveat) && ev.has_res && ev.res == 0;
+      return !exec_done && ev.time_ns < clock.to_wall_ns(exec_ns);
+    }
     return false;
   }
 
-  void on_record(std::span<const uint8_t> record, bool tracepoint) noexcept {
+  void take_record(std::span<const uint8_t> record, bool tracepoint) noexcept {
     try {
       auto ev = decode_event(record, View::guest, clock);
       if (!ev) {
         ++decode_errors;
         return;
       }
-      if (tracepoint && from_agent_code(*ev)) {
-        if (!options.report_agent) return;
-        ev->proc.is_agent = true;
-        ev->flags |= KS_F_AGENT;
-      }
-      ev->container_id = container_of(ev->proc.cgroup_id);
-      stream.push(std::move(*ev));
+      round.push_back(Taken{std::move(*ev), tracepoint});
     } catch (...) {
       ++decode_errors;
     }
   }
 
   static int lsm_record(void* ctx, void* data, size_t size) noexcept {
-    static_cast<Impl*>(ctx)->on_record(
+    static_cast<Impl*>(ctx)->take_record(
         std::span<const uint8_t>(static_cast<const uint8_t*>(data), size), false);
     return 0;
+  }
+
+  // Takes what both ring buffers hold and streams it in time order. The LSM ring buffer is
+  // drained first: a record in it was written after every earlier record of the same task in
+  // the tracepoint ring buffer (an exec's), so that one is drained too, and the time order
+  // puts the exec before what the new image did: the process table describes each event
+  // with the image that did it.
+  bool drain() noexcept {
+    round.clear();
+    if (lsm_rb) {
+      int n = ring_buffer__consume(lsm_rb.get());
+      if (n < 0 && n != -EINTR) {
+        logger("probes")->error("guest_lsm ring buffer: {}", errno_text(-n));
+        return false;
+      }
+    }
+    if (tracepoints) {
+      auto n = tracepoints->consume([this](std::span<const uint8_t> r) { take_record(r, true); });
+      if (!n) {
+        logger("probes")->error("guest tracepoints: {}", n.error().describe());
+        return false;
+      }
+    }
+    std::stable_sort(round.begin(), round.end(),
+                     [](const Taken& a, const Taken& b) { return a.event.time_ns < b.event.time_ns; });
+    for (auto& t : round) {
+      try {
+        deliver(t.event, t.tracepoint);
+      } catch (...) {
+        ++decode_errors;
+      }
+    }
+    round.clear();
+    return true;
+  }
+
+  void deliver(Event& ev, bool tracepoint) {
+    // The table follows every exec, fork and exit, the agent's launchers' included (their
+    // children are the workload); an exit is described before it leaves the table.
+    if (tracepoint && ev.type != EventType::procexit) processes.update(ev);
+    if (tracepoint && from_agent_code(ev)) {
+      if (ev.type == EventType::procexit) processes.update(ev);
+      if (!options.report_agent) return;
+      ev.proc.is_agent = true;
+      ev.flags |= KS_F_AGENT;
+    }
+    processes.enrich(ev);
+    if (tracepoint && ev.type == EventType::procexit) processes.update(ev);
+    ev.container_id = container_of(ev.proc.cgroup_id);
+    stream.push(std::move(ev));
   }
 
   ContainerCgroups cgroups_locked() {
@@ -195,6 +277,12 @@ struct GuestSensor::Impl {
       uint32_t key = bank * KS_DENY_MAX_RULES + uint32_t(i);
       if (bpf_map_update_elem(fd, &key, &set.entries[i], BPF_ANY) != 0)
         return fail_errno("guest_lsm: write deny_rules_map[" + std::to_string(key) + "]");
+    }
+    int ranges_fd = bpf_map__fd(skel->maps.deny_ranges_map);
+    for (uint32_t t = 0; t < KS_EVT_MAX; ++t) {
+      uint32_t key = bank * KS_EVT_MAX + t;
+      if (bpf_map_update_elem(ranges_fd, &key, &set.ranges[t], BPF_ANY) != 0)
+        return fail_errno("guest_lsm: write deny_ranges_map[" + std::to_string(key) + "]");
     }
     uint32_t next = (bank ? KS_DENY_BANK_BIT : 0) | uint32_t(set.entries.size());
     __atomic_store_n(&skel->bss->deny_active, next, __ATOMIC_RELEASE);
@@ -256,6 +344,8 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
       skel->rodata->cfg.protect_agent = options.protect_agent;
       skel->rodata->cfg.report_agent = options.report_agent;
       skel->rodata->cfg.wakeup_bytes = 64u << 10;
+      if (auto missing = leave_out_missing_hooks(skel.get()); !missing.empty())
+        log->warn("guest sensor: LSM hooks this kernel lacks, not watched: {}", missing);
       bpf_map__set_max_entries(skel->maps.events,
                                uint32_t(round_pow2_pages(options.ring_buffer_bytes)));
       int err = guest_lsm__load(skel.get());
@@ -300,30 +390,30 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
     return fail(ErrorCode::unavailable,
                 "guest sensor: neither LSM probes (" + impl->lsm_reason + ") nor tracepoints loaded");
 
+  // One reader for both ring buffers: it waits on both (an epoll set of their epoll fds) and
+  // drains both in one round, so that records can be put in time order (see drain()).
   Impl* p = impl.get();
-  if (p->lsm_rb)
-    p->readers.emplace_back([p] {
-      while (!p->stopping) {
-        int n = ring_buffer__poll(p->lsm_rb.get(), 100);
-        // Records below the wakeup threshold never wake the poll: drain them on its timeout.
-        if (n == 0) n = ring_buffer__consume(p->lsm_rb.get());
-        if (n < 0 && n != -EINTR) {
-          logger("probes")->error("guest_lsm ring buffer poll: {}", errno_text(-n));
-          return;
-        }
+  UniqueFd waiter(::epoll_create1(EPOLL_CLOEXEC));
+  if (!waiter) return fail_errno("guest sensor: epoll_create1");
+  for (int fd : {p->lsm_rb ? ring_buffer__epoll_fd(p->lsm_rb.get()) : -1,
+                 p->tracepoints ? p->tracepoints->epoll_fd() : -1}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    if (::epoll_ctl(waiter.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return fail_errno("guest sensor: epoll_ctl");
+  }
+  p->readers.emplace_back([p, waiter = std::move(waiter)] {
+    while (!p->stopping) {
+      // Records below the wakeup threshold never wake the wait: they are drained on its timeout.
+      epoll_event ev[2];
+      int n = ::epoll_wait(waiter.get(), ev, 2, 100);
+      if (n < 0 && errno != EINTR) {
+        logger("probes")->error("guest sensor: epoll_wait: {}", errno_text(errno));
+        return;
       }
-    });
-  if (p->tracepoints)
-    p->readers.emplace_back([p] {
-      auto on = [p](std::span<const uint8_t> r) { p->on_record(r, true); };
-      while (!p->stopping) {
-        auto n = p->tracepoints->poll(100, on);
-        if (!n) {
-          logger("probes")->error("guest tracepoints poll: {}", n.error().describe());
-          return;
-        }
-      }
-    });
+      if (!p->drain()) return;
+    }
+  });
   return std::unique_ptr<GuestSensor>(new GuestSensor(std::move(impl)));
 }
 
@@ -338,7 +428,10 @@ void GuestSensor::container_changed(const std::string& id, const std::filesystem
   // Read the cgroup id now, while the directory exists; a removed container's id is retired.
   impl_->rescan_locked();
   bool names_containers = false;
-  for (const auto& r : impl_->rules) names_containers |= !r.container_ids.empty();
+  for (const auto& r : impl_->rules) {
+    names_containers |= !r.container_ids.empty();
+    for (const auto& e : r.exceptions) names_containers |= !e.container_ids.empty();
+  }
   if (names_containers) {
     if (auto res = impl_->apply_locked(); !res)
       logger("probes")->error("guest deny set after container {} changed: {}", id,

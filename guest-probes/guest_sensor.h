@@ -1,8 +1,9 @@
 // The in-guest sensor: loads the guest LSM programs (guest_lsm.bpf.c: LSM events and the
 // deny set) and the host-probes tracepoint object (syscall events, scoped in the kernel to
 // the containers' cgroups so the agent's own work is not traced), reads both ring buffers
-// on their own threads, attributes each event to its container, and queues it for the one
-// StreamEvents call. libbpf stays inside the .cpp.
+// on one thread in time order, describes each event's process from a process table (argv,
+// cwd, parent and ancestors: the records carry them only at exec), attributes each event to
+// its container, and queues it for the one StreamEvents call. libbpf stays inside the .cpp.
 //
 // Capability detection: without "bpf" in /sys/kernel/security/lsm the LSM programs would
 // load but never run, so they are not loaded, lsm_enforcing() is false and
@@ -34,6 +35,7 @@ struct GuestSensorOptions {
   bool protect_agent = true;     // refuse ptrace of / signals to the agent from other tasks
   bool report_agent = false;     // also stream the agent's own LSM records (KS_F_AGENT)
   size_t ring_buffer_bytes = 4u << 20;
+  size_t process_capacity = 16384;  // processes the sensor's table describes (LRU beyond)
   EventStreamOptions stream;
 };
 

@@ -14,7 +14,7 @@
 #include "core/event.h"
 #include "core/event_decode.h"
 #include "core/result.h"
-#include "host-probes/proc_table.h"
+#include "syscall-probes/proc_table.h"
 #include "syscall-probes/syscall_probes.h"
 
 namespace kata_sentry::probes {

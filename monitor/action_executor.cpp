@@ -208,7 +208,7 @@ void ActionExecutor::act_and_report(AlertGroup& g) noexcept {
       std::lock_guard lock(mu_);
       ++stats_.guest_claims_uncorroborated;
     }
-    for (auto& a : g.alerts) act(a, corroborated, claimed);
+    for (auto& a : g.alerts) act(a, corroborated, claimed, g.hook);
     if (g.alerts.size() == 1) {
       reporter_.alert(g.alerts.front());
       return;
@@ -220,7 +220,7 @@ void ActionExecutor::act_and_report(AlertGroup& g) noexcept {
   }
 }
 
-void ActionExecutor::act(policy::Alert& a, bool corroborated, bool claimed) noexcept {
+void ActionExecutor::act(policy::Alert& a, bool corroborated, bool claimed, EventType hook) noexcept {
   const Event* ev = last_event(a);
   const bool guest = ev && ev->view == View::guest;
   a.guest_reports_denied = guest && claimed && !corroborated;
@@ -243,7 +243,11 @@ void ActionExecutor::act(policy::Alert& a, bool corroborated, bool claimed) noex
         a.enforced = denied;
         a.guest_reports_denied = guest && claimed && !denied;
         if (denied) {
-          rec.detail = std::string(guest ? "denied in-kernel by guest LSM (EPERM): " : "denied in-kernel by host cgroup program (EPERM): ") +
+          // Which hook refused it: the operation's LSM record, or the record itself.
+          EventType h = hook != EventType::none ? hook : is_lsm_type(ev->type) ? ev->type : EventType::none;
+          std::string at = h != EventType::none ? " at " + std::string(event_type_name(h)) : "";
+          rec.detail = std::string(guest ? "denied in-kernel by guest LSM" + at + " (EPERM): "
+                                         : "denied in-kernel by host cgroup program (EPERM): ") +
                        describe_event(*ev);
           break;
         }

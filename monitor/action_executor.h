@@ -98,7 +98,8 @@ class ActionExecutor {
  private:
   void install_guest(const std::vector<policy::EnforcementSpec>& specs);
   void install_host(const std::vector<policy::EnforcementSpec>& specs);
-  void act(policy::Alert& alert, bool corroborated, bool claimed) noexcept;
+  // `hook`: the LSM record of the operation (named in the audit record of a refusal).
+  void act(policy::Alert& alert, bool corroborated, bool claimed, EventType hook) noexcept;
   bool installed(const policy::Alert& alert) const;
   void refusal_loop() noexcept;
   void audit_refusal(const Event& event) noexcept;

@@ -25,7 +25,9 @@ class Evaluator {
   // Runs the rules on one event and appends to `ready` what can be reported now: this
   // event's groups and earlier ones whose partner record came or whose hold ended.
   // guest_lsm_active: the guest says its BPF LSM runs, so its operations come in pairs.
-  void evaluate(const Event& event, bool guest_lsm_active, Clock::time_point now, std::vector<AlertGroup>& ready) noexcept;
+  // `extra`: what the runtime knows of the event's container (may be null).
+  void evaluate(const Event& event, const policy::Enrichment* extra, bool guest_lsm_active, Clock::time_point now,
+                std::vector<AlertGroup>& ready) noexcept;
   // Appends the groups whose hold ended by `now` (all of them with Clock::time_point::max()).
   void expire(Clock::time_point now, std::vector<AlertGroup>& ready) noexcept;
 

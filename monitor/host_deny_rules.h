@@ -13,12 +13,15 @@
 namespace kata_sentry::monitor {
 
 // Specs for the host view, and those without a view (a rule that does not say which side
-// applies to both), restricted to `sandbox_id` when they name sandboxes.
+// applies to both), restricted to `sandbox_id` when they name sandboxes. A spec with parts only
+// the guest LSM checks (arguments, device numbers, ...) is the guest's: the cgroup programs
+// would ignore those parts and refuse more than the rule says.
 inline std::vector<probes::HostDenyRule> host_deny_rules(const std::vector<policy::EnforcementSpec>& specs,
                                                          std::string_view sandbox_id) {
   std::vector<probes::HostDenyRule> out;
   for (const auto& s : specs) {
     if (s.view && *s.view != View::host) continue;
+    if (s.has_guest_only_parts()) continue;
     if (!s.sandbox_ids.empty() &&
         std::find(s.sandbox_ids.begin(), s.sandbox_ids.end(), sandbox_id) == s.sandbox_ids.end())
       continue;

@@ -14,20 +14,39 @@ using T = EventType;
 // The operation class a syscall record and an LSM record share; 0 = not joinable.
 uint8_t op_class(T t) {
   switch (t) {
-    case T::open: case T::openat: case T::openat2: case T::lsm_file_open: return 1;
+    // open_by_handle_at opens through file_open too (its record names the syscall).
+    case T::open: case T::openat: case T::openat2: case T::open_by_handle_at: case T::lsm_file_open: return 1;
     case T::execve: case T::execveat: case T::lsm_bprm_check: return 2;
     case T::connect: case T::lsm_socket_connect: return 3;
     case T::mknodat: case T::lsm_inode_mknod: return 4;
     case T::mount: case T::lsm_sb_mount: return 5;
-    case T::ptrace: case T::lsm_ptrace_access: return 6;
+    // process_vm_readv/writev pass the ptrace access check of their target.
+    case T::ptrace: case T::process_vm_readv: case T::process_vm_writev: case T::lsm_ptrace_access: return 6;
     case T::bpf: case T::lsm_bpf: return 7;
-    case T::finit_module: case T::lsm_kernel_read_file: return 8;
+    case T::finit_module: case T::kexec_file_load: case T::lsm_kernel_read_file: return 8;
     case T::kill: case T::lsm_task_kill: return 9;
+    case T::unshare: case T::lsm_userns_create: return 10;
+    case T::io_uring_setup: case T::userfaultfd: case T::lsm_anon_inode: return 11;
+    case T::perf_event_open: case T::lsm_perf_event_open: return 12;
+    case T::socket: case T::lsm_socket_create: return 13;
+    case T::pivot_root: case T::lsm_sb_pivotroot: return 14;
+    case T::init_module: case T::kexec_load: case T::lsm_kernel_load_data: return 15;
     default: return 0;
   }
 }
 
-bool is_lsm(T t) { return static_cast<uint32_t>(t) >= static_cast<uint32_t>(T::lsm_file_open); }
+bool is_lsm(T t) { return is_lsm_type(t); }
+
+// A record whose operation the LSM never reports (no hook record to wait for): unix and IP
+// sockets (the socket_create program returns at once), an unshare without a user namespace.
+bool lsm_silent(const Event& e) {
+  if (e.type == T::socket) {
+    uint64_t family = e.arg_or(0);
+    return family == 1 || family == 2 || family == 10;  // AF_UNIX, AF_INET, AF_INET6
+  }
+  if (e.type == T::unshare) return !(e.arg_or(0) & 0x10000000);  // CLONE_NEWUSER
+  return false;
+}
 
 uint64_t key_of(const Event& e) { return (static_cast<uint64_t>(e.proc.tid) << 8) | op_class(e.type); }
 
@@ -37,13 +56,15 @@ bool from_lsm(const policy::Alert& a) { return !a.events.empty() && is_lsm(a.eve
 
 }  // namespace
 
-bool OperationJoiner::joinable(const Event& e) { return e.view == View::guest && e.proc.tid != 0 && op_class(e.type) != 0; }
+bool OperationJoiner::joinable(const Event& e) {
+  return e.view == View::guest && e.proc.tid != 0 && op_class(e.type) != 0 && !lsm_silent(e);
+}
 
 void OperationJoiner::add(const Event& e, std::vector<policy::Alert>&& alerts, bool lsm_active, Clock::time_point now,
                           std::vector<AlertGroup>& out) {
   bool denied = (e.flags & KS_F_DENIED) != 0;
   if (!lsm_active || !joinable(e)) {
-    if (!alerts.empty()) out.push_back(AlertGroup{std::move(alerts), denied});
+    if (!alerts.empty()) out.push_back(AlertGroup{std::move(alerts), denied, is_lsm(e.type) ? e.type : EventType::none});
     return;
   }
   const uint64_t key = key_of(e);
@@ -72,6 +93,7 @@ void OperationJoiner::add(const Event& e, std::vector<policy::Alert>&& alerts, b
       std::vector<policy::Alert>& sys_alerts = lsm ? other.alerts : alerts;
       AlertGroup g;
       g.denied = denied || other.denied;
+      g.hook = lsm ? e.type : other.type;
       g.alerts = std::move(lsm_alerts);
       for (auto& a : sys_alerts) {
         bool dup = std::any_of(g.alerts.begin(), g.alerts.end(), [&](const policy::Alert& x) { return x.rule == a.rule; });
@@ -90,6 +112,7 @@ void OperationJoiner::add(const Event& e, std::vector<policy::Alert>&& alerts, b
   h.ts_ns = e.time_ns;
   h.lsm = lsm;
   h.denied = denied;
+  h.type = e.type;
   h.deadline = now + options_.hold;
   h.alerts = std::move(alerts);
   expiry_.push_back(Expiry{h.deadline, key, h.id});
@@ -116,7 +139,7 @@ void OperationJoiner::expire(Clock::time_point now, std::vector<AlertGroup>& out
 
 void OperationJoiner::release(Half&& half, std::vector<AlertGroup>& out) {
   if (half.alerts.empty()) return;
-  out.push_back(AlertGroup{std::move(half.alerts), half.denied});
+  out.push_back(AlertGroup{std::move(half.alerts), half.denied, half.lsm ? half.type : EventType::none});
 }
 
 policy::Alert OperationJoiner::merge(std::vector<policy::Alert>&& alerts) {

@@ -54,6 +54,7 @@ struct JoinOptions {
 struct AlertGroup {
   std::vector<policy::Alert> alerts;  // one per rule
   bool denied = false;                // the guest LSM refused the operation
+  EventType hook = EventType::none;   // the LSM hook's record of the operation (lsm_file_open, ...), if any
 };
 
 class OperationJoiner {
@@ -82,6 +83,7 @@ class OperationJoiner {
     uint64_t ts_ns = 0;
     bool lsm = false;
     bool denied = false;
+    EventType type = EventType::none;
     Clock::time_point deadline;
     std::vector<policy::Alert> alerts;
   };

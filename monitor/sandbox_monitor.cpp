@@ -30,6 +30,7 @@ SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOp
       inbox_(options_.inbox_events, options_.inbox_bytes),
       last_heartbeat_(Clock::now()) {
   guard_.set_known_containers(options_.container_ids);
+  for (const auto& [id, info] : options_.container_info) container_info_[id] = std::make_shared<const policy::Enrichment>(info);
 }
 
 Result<std::unique_ptr<SandboxMonitor>> SandboxMonitor::start(std::unique_ptr<policy::Engine> engine, MonitorOptions options,
@@ -50,9 +51,17 @@ SandboxMonitor::~SandboxMonitor() { stop(); }
 
 void SandboxMonitor::set_known_containers(const std::vector<std::string>& ids) { guard_.set_known_containers(ids); }
 
+void SandboxMonitor::set_container_info(const std::string& id, policy::Enrichment info) {
+  auto p = std::make_shared<const policy::Enrichment>(std::move(info));
+  std::lock_guard lock(containers_mu_);
+  container_info_[id] = std::move(p);
+}
+
 size_t SandboxMonitor::cost(const Event& e) {
   size_t n = sizeof(Item) + e.path.size() + e.path2.size() + e.proc.name.size() + e.proc.exepath.size() + e.container_id.size();
   for (const auto& a : e.proc.args) n += sizeof(std::string) + a.size();
+  for (const auto& v : e.proc.env) n += sizeof(std::string) + v.size();
+  n += e.proc.cwd.size();
   for (const auto& a : e.proc.ancestors) n += sizeof(Ancestor) + a.name.size() + a.exepath.size() + a.cmdline.size();
   return n + e.arg.size() * sizeof(uint64_t);
 }
@@ -192,8 +201,13 @@ void SandboxMonitor::handle(Item& item) noexcept {
       ++on_event_errors_;
     }
   }
+  std::shared_ptr<const policy::Enrichment> extra;
+  if (!item.event.container_id.empty()) {
+    std::lock_guard lock(containers_mu_);
+    if (auto it = container_info_.find(item.event.container_id); it != container_info_.end()) extra = it->second;
+  }
   std::vector<AlertGroup> ready;
-  evaluator_.evaluate(item.event, item.lsm_active, Clock::now(), ready);
+  evaluator_.evaluate(item.event, extra.get(), item.lsm_active, Clock::now(), ready);
   for (auto& g : ready) executor_.act_and_report(g);
 }
 

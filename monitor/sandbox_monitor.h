@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,6 +53,9 @@ struct MonitorOptions {
   // The containers the host started in this sandbox; guest events naming another container
   // are tagged container.id=unknown (and alarmed). More come with set_known_containers().
   std::vector<std::string> container_ids;
+  // What the host knows of each container from the runtime spec it sent (privileged, image,
+  // mounts): the container.* fields of its guest events. More with set_container_info().
+  std::map<std::string, policy::Enrichment> container_info;
   bool guest_stream = true;
   GuardOptions guard;                     // guest input limits: rate, burst, batch sizes
   std::chrono::milliseconds heartbeat_timeout{3000};
@@ -101,6 +105,8 @@ class SandboxMonitor {
   void feed_host(Event event) noexcept;
   // Containers started in the sandbox since start (thread-safe).
   void set_known_containers(const std::vector<std::string>& ids);
+  // A container's container.* facts (see MonitorOptions::container_info); thread-safe.
+  void set_container_info(const std::string& id, policy::Enrichment info);
 
   // Waits until the guest has delivered, and the worker evaluated, everything the guest saw
   // before this call: two heartbeats that started after it (the agent's queue is FIFO), or
@@ -152,6 +158,8 @@ class SandboxMonitor {
   std::atomic<bool> guest_lsm_active_{false};  // as the guest last reported it
   mutable std::mutex reported_mu_;
   GuestSensorStats guest_reported_;
+  mutable std::mutex containers_mu_;
+  std::map<std::string, std::shared_ptr<const policy::Enrichment>> container_info_;
 
   // Heartbeats evaluated by the worker (flush and the silence watchdog).
   std::mutex hb_mu_;

@@ -8,6 +8,7 @@ namespace {
 std::string display_name(const FieldInfo& f) {
   std::string n(f.name);
   if (f.arg == ArgKind::index) n += "[N]";
+  if (f.arg == ArgKind::key) n += "[KEY]";
   if (f.arg == ArgKind::event_arg) n += f.name == "evt.rawarg" ? ".NAME" : ".NAME | evt.arg[N]";
   return n;
 }

@@ -380,6 +380,11 @@ Compiled err(const Ast& a, std::string msg) {
 Compiled compile_check(const Ast& a) {
   const Operand& o = a.lhs;
   FieldType type = o.transformers.empty() ? o.field.type() : FieldType::string;
+  // A kata-sentry record is the enter and the exit of its syscall in one (arguments and
+  // result), so it is both of Falco's directions: evt.dir = < and evt.dir = > both hold.
+  if (o.field.info && o.field.info->name == "evt.dir" && o.transformers.empty() && !a.rhs_field &&
+      (a.op == Op::eq || a.op == Op::ne) && a.values.size() == 1 && (a.values[0] == "<" || a.values[0] == ">"))
+    return std::make_unique<ConstNode>(a.op == Op::eq);
   if (a.op == Op::exists) return std::make_unique<ExistsNode>(o);
   if (a.rhs_field) {
     if (a.op != Op::eq && a.op != Op::ne && a.op != Op::lt && a.op != Op::le && a.op != Op::gt && a.op != Op::ge &&

@@ -383,7 +383,8 @@ std::optional<EventType> event_type_for_falco_name(std::string_view name) {
       {"fchmodat", EventType::chmod},    {"fchmod", EventType::chmod},    {"accept4", EventType::accept},
       {"fork", EventType::clone},        {"vfork", EventType::clone},     {"clone3", EventType::clone},
       {"tkill", EventType::kill},        {"tgkill", EventType::kill},     {"umount2", EventType::umount},
-      {"creat", EventType::open},
+      {"creat", EventType::open},        {"mkdir", EventType::mkdirat},   {"setreuid", EventType::setresuid},
+      {"setregid", EventType::setresgid}, {"recvmsg", EventType::recvfrom},
   };
   if (auto t = event_type_from_name(name)) return t;
   auto it = kAliases.find(name);

@@ -75,7 +75,7 @@ ParseResult parse_condition(std::string_view text, const ParseContext& ctx);
 
 // Event types a condition can match, as a bit set over EventType values (Falco's
 // evt.type indexing: and = intersection, or = union, not = complement of pure type checks).
-using TypeSet = std::bitset<64>;
+using TypeSet = std::bitset<kEventTypeSlots>;
 TypeSet condition_types(const Ast& ast);
 TypeSet all_types();
 // The types a pure evt.type check (=, !=, in) matches; nullopt for any other node.

@@ -23,12 +23,12 @@ Engine::Engine(RuleSet rules, EngineConfig config) : rules_(std::move(rules)), c
     for (const auto& s : rules_.sequences)
       for (const auto& st : s.steps) used_by_sequence |= st.rule_index == static_cast<int>(i);
     if (!r.enabled && !used_by_sequence) continue;
-    for (size_t t = 0; t < 64; ++t)
+    for (size_t t = 0; t < rules_by_type_.size(); ++t)
       if (r.types.test(t)) rules_by_type_[t].push_back(i);
   }
   for (uint32_t i = 0; i < rules_.sequences.size(); ++i) {
     if (!rules_.sequences[i].enabled) continue;
-    for (size_t t = 0; t < 64; ++t)
+    for (size_t t = 0; t < sequences_by_type_.size(); ++t)
       if (rules_.sequences[i].types.test(t)) sequences_by_type_[t].push_back(i);
   }
   seq_state_.resize(rules_.sequences.size());
@@ -160,7 +160,7 @@ EngineStats Engine::stats() const {
 std::vector<EnforcementSpec> Engine::enforcement_specs() const {
   std::vector<EnforcementSpec> out;
   for (const auto& r : rules_.rules)
-    if (r.enabled && r.enforcement) out.push_back(*r.enforcement);
+    if (r.enabled) out.insert(out.end(), r.enforcement.begin(), r.enforcement.end());
   return out;
 }
 

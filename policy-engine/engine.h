@@ -70,8 +70,8 @@ class Engine {
 
   RuleSet rules_;
   EngineConfig config_;
-  std::array<std::vector<uint32_t>, 64> rules_by_type_;
-  std::array<std::vector<uint32_t>, 64> sequences_by_type_;
+  std::array<std::vector<uint32_t>, kEventTypeSlots> rules_by_type_;
+  std::array<std::vector<uint32_t>, kEventTypeSlots> sequences_by_type_;
   std::vector<SequenceState> seq_state_;
   std::vector<uint8_t> matched_;  // per rule, for the current event
   EngineStats stats_;

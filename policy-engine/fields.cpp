@@ -3,14 +3,20 @@
 #include <arpa/inet.h>
 #include <linux/types.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <fnmatch.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "core/capability_names.h"
 #include "core/event_json.h"
 #include "kata_sentry/event_abi.h"
+#include "policy-engine/enforcement_spec.h"
 
 namespace kata_sentry::policy {
 namespace {
@@ -22,7 +28,8 @@ bool is_file(T t) {
   switch (t) {
     case T::open: case T::openat: case T::openat2: case T::lsm_file_open: case T::unlinkat:
     case T::renameat: case T::chmod: case T::mknodat: case T::symlinkat: case T::linkat:
-    case T::lsm_inode_mknod: case T::memfd_create:
+    case T::lsm_inode_mknod: case T::memfd_create: case T::mkdirat: case T::rmdir:
+    case T::name_to_handle_at: case T::chroot: case T::lsm_anon_inode: case T::io_uring_setup: case T::userfaultfd:
       return true;
     default:
       return false;
@@ -68,54 +75,56 @@ const std::string& hostname() {
 
 // --- event argument rendering (evt.arg.NAME) ---
 
-enum ArgFormat : uint8_t { kDec, kOpenFlags, kMode, kNodeMode, kPtraceReq, kSockDomain, kSockType, kSignal, kCloneFlags, kBpfCmd, kString };
+enum ArgFormat : uint8_t { kDec, kOpenFlags, kMode, kNodeMode, kPtraceReq, kSockDomain, kSockType, kSignal, kCloneFlags, kBpfCmd, kCaps, kPtraceMode, kString };
 constexpr int8_t kPath = 100, kPath2 = 101, kFstype = 102;
 
-std::string ptrace_request_name(uint64_t r) {
-  static const std::pair<uint64_t, const char*> kNames[] = {
-      {0, "PTRACE_TRACEME"}, {1, "PTRACE_PEEKTEXT"}, {2, "PTRACE_PEEKDATA"}, {3, "PTRACE_PEEKUSR"},
-      {4, "PTRACE_POKETEXT"}, {5, "PTRACE_POKEDATA"}, {6, "PTRACE_POKEUSR"}, {7, "PTRACE_CONT"},
-      {8, "PTRACE_KILL"}, {9, "PTRACE_SINGLESTEP"}, {12, "PTRACE_GETREGS"}, {13, "PTRACE_SETREGS"},
-      {16, "PTRACE_ATTACH"}, {17, "PTRACE_DETACH"}, {24, "PTRACE_SYSCALL"}, {0x4200, "PTRACE_SETOPTIONS"},
-      {0x4206, "PTRACE_SEIZE"}, {0x4207, "PTRACE_INTERRUPT"}, {0x4208, "PTRACE_LISTEN"}};
-  for (auto [v, n] : kNames)
-    if (v == r) return n;
-  return std::to_string(r);
+// Names of argument values, as Falco renders them; one table per kind, used both ways (render
+// and, for deny rules, name -> value: arg_symbol_value).
+struct Sym {
+  std::string_view name;
+  uint64_t value;
+};
+constexpr Sym kPtraceRequestSyms[] = {
+    {"PTRACE_TRACEME", 0}, {"PTRACE_PEEKTEXT", 1}, {"PTRACE_PEEKDATA", 2}, {"PTRACE_PEEKUSR", 3},
+    {"PTRACE_POKETEXT", 4}, {"PTRACE_POKEDATA", 5}, {"PTRACE_POKEUSR", 6}, {"PTRACE_CONT", 7},
+    {"PTRACE_KILL", 8}, {"PTRACE_SINGLESTEP", 9}, {"PTRACE_GETREGS", 12}, {"PTRACE_SETREGS", 13},
+    {"PTRACE_ATTACH", 16}, {"PTRACE_DETACH", 17}, {"PTRACE_SYSCALL", 24}, {"PTRACE_SETOPTIONS", 0x4200},
+    {"PTRACE_SEIZE", 0x4206}, {"PTRACE_INTERRUPT", 0x4207}, {"PTRACE_LISTEN", 0x4208}};
+constexpr Sym kSockDomainSyms[] = {{"AF_UNIX", AF_UNIX},       {"AF_INET", AF_INET},       {"AF_INET6", AF_INET6},
+                                {"AF_NETLINK", AF_NETLINK}, {"AF_PACKET", AF_PACKET},   {"AF_VSOCK", AF_VSOCK},
+                                {"AF_BLUETOOTH", AF_BLUETOOTH}, {"AF_CAN", AF_CAN},     {"AF_ALG", AF_ALG},
+                                {"AF_XDP", AF_XDP},         {"AF_KEY", AF_KEY},         {"AF_TIPC", AF_TIPC},
+                                {"AF_RDS", AF_RDS},         {"AF_SMC", AF_SMC},         {"AF_NFC", AF_NFC}};
+constexpr Sym kSockTypeSyms[] = {{"SOCK_STREAM", SOCK_STREAM}, {"SOCK_DGRAM", SOCK_DGRAM}, {"SOCK_RAW", SOCK_RAW},
+                              {"SOCK_SEQPACKET", SOCK_SEQPACKET}};
+constexpr Sym kCloneFlagSyms[] = {
+    {"CLONE_NEWNS", 0x00020000}, {"CLONE_NEWCGROUP", 0x02000000}, {"CLONE_NEWUTS", 0x04000000},
+    {"CLONE_NEWIPC", 0x08000000}, {"CLONE_NEWUSER", 0x10000000}, {"CLONE_NEWPID", 0x20000000},
+    {"CLONE_NEWNET", 0x40000000}, {"CLONE_NEWTIME", 0x00000080}, {"CLONE_VM", 0x00000100},
+    {"CLONE_FS", 0x00000200}, {"CLONE_FILES", 0x00000400}, {"CLONE_THREAD", 0x00010000}};
+// ptrace_access_check's mode (include/linux/ptrace.h).
+constexpr Sym kPtraceModeSyms[] = {{"PTRACE_MODE_READ", 0x01}, {"PTRACE_MODE_ATTACH", 0x02}, {"PTRACE_MODE_NOAUDIT", 0x04},
+                                {"PTRACE_MODE_FSCREDS", 0x08}, {"PTRACE_MODE_REALCREDS", 0x10}};
+
+std::string name_of(std::span<const Sym> table, uint64_t v) {
+  for (const auto& s : table)
+    if (s.value == v) return std::string(s.name);
+  return std::to_string(v);
 }
-std::string sock_domain_name(uint64_t d) {
-  switch (d) {
-    case AF_UNIX: return "AF_UNIX";
-    case AF_INET: return "AF_INET";
-    case AF_INET6: return "AF_INET6";
-    case AF_NETLINK: return "AF_NETLINK";
-    case AF_PACKET: return "AF_PACKET";
-    case AF_VSOCK: return "AF_VSOCK";
-    default: return std::to_string(d);
-  }
-}
-std::string sock_type_name(uint64_t t) {
-  switch (t & 0xf) {
-    case SOCK_STREAM: return "SOCK_STREAM";
-    case SOCK_DGRAM: return "SOCK_DGRAM";
-    case SOCK_RAW: return "SOCK_RAW";
-    case SOCK_SEQPACKET: return "SOCK_SEQPACKET";
-    default: return std::to_string(t);
-  }
-}
-std::string clone_flags_text(uint64_t f) {
-  static const std::pair<uint64_t, const char*> kBits[] = {
-      {0x00020000, "CLONE_NEWNS"}, {0x02000000, "CLONE_NEWCGROUP"}, {0x04000000, "CLONE_NEWUTS"},
-      {0x08000000, "CLONE_NEWIPC"}, {0x10000000, "CLONE_NEWUSER"}, {0x20000000, "CLONE_NEWPID"},
-      {0x40000000, "CLONE_NEWNET"}, {0x00000080, "CLONE_NEWTIME"}, {0x00000100, "CLONE_VM"},
-      {0x00000200, "CLONE_FS"}, {0x00000400, "CLONE_FILES"}, {0x00010000, "CLONE_THREAD"}};
+std::string bits_of(std::span<const Sym> table, uint64_t v) {
   std::string out;
-  for (auto [bit, name] : kBits) {
-    if (!(f & bit)) continue;
+  for (const auto& s : table) {
+    if (!(v & s.value)) continue;
     if (!out.empty()) out += '|';
-    out += name;
+    out += s.name;
   }
   return out.empty() ? "0" : out;
 }
+
+std::string ptrace_request_name(uint64_t r) { return name_of(kPtraceRequestSyms, r); }
+std::string sock_domain_name(uint64_t d) { return name_of(kSockDomainSyms, d); }
+std::string sock_type_name(uint64_t t) { return name_of(kSockTypeSyms, t & 0xf); }
+std::string clone_flags_text(uint64_t f) { return bits_of(kCloneFlagSyms, f); }
 std::string bpf_cmd_name(uint64_t c) {
   static const char* kNames[] = {"BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_MAP_UPDATE_ELEM",
                                  "BPF_MAP_DELETE_ELEM", "BPF_MAP_GET_NEXT_KEY", "BPF_PROG_LOAD",
@@ -149,19 +158,23 @@ std::string render_arg(uint8_t fmt, uint64_t v) {
     case kSignal: return signal_text(v);
     case kCloneFlags: return clone_flags_text(v);
     case kBpfCmd: return bpf_cmd_name(v);
+    case kCaps: return capability_set_text(v);
+    case kPtraceMode: return bits_of(kPtraceModeSyms, v);
     default: return std::to_string(static_cast<int64_t>(v));
   }
 }
 
 uint8_t format_for(T t, std::string_view name) {
   if (name == "flags" && is_open(t)) return kOpenFlags;
-  if (name == "flags" && (t == T::unshare || t == T::clone)) return kCloneFlags;
+  if (name == "flags" && (t == T::unshare || t == T::clone || t == T::lsm_userns_create)) return kCloneFlags;
+  if (name == "mode" && t == T::lsm_ptrace_access) return kPtraceMode;
   if (name == "nstype") return kCloneFlags;
   if (name == "mode" && (t == T::mknodat || t == T::lsm_inode_mknod)) return kNodeMode;
   if (name == "mode") return kMode;
   if (name == "request") return kPtraceReq;
   if (name == "domain") return kSockDomain;
-  if (name == "type" && t == T::socket) return kSockType;
+  if (name == "type" && (t == T::socket || t == T::lsm_socket_create)) return kSockType;
+  if (t == T::capset) return kCaps;
   if (name == "sig") return kSignal;
   if (name == "cmd") return kBpfCmd;
   return kDec;
@@ -180,8 +193,12 @@ int8_t string_slot(T t, std::string_view name) {
       return name == "name" || name == "dir" ? kPath : -1;
     case T::execve: case T::execveat: case T::lsm_bprm_check:
       return name == "filename" ? kPath : -1;
-    case T::memfd_create:
+    case T::memfd_create: case T::lsm_anon_inode:
       return name == "name" ? kPath : -1;
+    case T::add_key: case T::request_key:
+      return name == "type" ? kPath : name == "description" ? kPath2 : -1;
+    case T::pivot_root: case T::lsm_sb_pivotroot:
+      return name == "new_root" ? kPath : name == "put_old" ? kPath2 : -1;
     default:
       if (is_file(t) && (name == "name" || name == "path" || name == "pathname")) return kPath;
       return -1;
@@ -246,6 +263,70 @@ bool get_apid(const EvalInput& in, const FieldRef&, int n, Value& out) {
   return a && set_num(out, a->pid);
 }
 
+bool get_env(const EvalInput& in, const FieldRef& ref, int, Value& out) {
+  const auto& env = ev(in).proc.env;
+  if (env.empty()) return false;
+  if (!ref.arg_name.empty()) {
+    const std::string& name = ref.arg_name;
+    for (const auto& v : env)
+      if (v.size() > name.size() && v[name.size()] == '=' && v.starts_with(name))
+        return set_str(out, std::string_view(v).substr(name.size() + 1));
+    return false;
+  }
+  std::string s;
+  for (const auto& v : env) {
+    if (!s.empty()) s += ' ';
+    s += v;
+  }
+  return set_own(out, std::move(s));
+}
+
+// --- container mounts (Falco's container.mount* family) ---
+
+std::string mount_text(const ContainerMount& m) {
+  return m.source + ":" + m.dest + ":" + m.mode + ":" + (m.rw ? "true" : "false") + ":" + m.propagation;
+}
+std::string mounts_text(const std::vector<ContainerMount>& mounts) {
+  std::string s;
+  for (const auto& m : mounts) {
+    if (!s.empty()) s += ' ';
+    s += mount_text(m);
+  }
+  return s;
+}
+// container.mount*[KEY]: KEY is an index, or a glob over the mount's source (over its
+// destination when `by_dest`). The first match wins, as Falco.
+const ContainerMount* find_mount(const std::vector<ContainerMount>& mounts, const std::string& key, bool by_dest) {
+  if (key.empty()) return nullptr;
+  if (std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    size_t i = key.size() > 6 ? SIZE_MAX : std::stoul(key);
+    return i < mounts.size() ? &mounts[i] : nullptr;
+  }
+  for (const auto& m : mounts)
+    if (fnmatch(key.c_str(), (by_dest ? m.dest : m.source).c_str(), 0) == 0) return &m;
+  return nullptr;
+}
+// Which part of a mount a container.mount* field shows.
+enum class MountPart : uint8_t { all, source, dest, mode, rdwr, propagation };
+// "N/A" (Falco's rules test `not ... in ("<NA>","N/A")`) when no mount matches or the
+// container's mounts are unknown: a missing spec must not read as a sensitive mount.
+template <MountPart part>
+bool get_mount(const EvalInput& in, const FieldRef& ref, int, Value& out) {
+  if (ev(in).container_id.empty()) return false;  // not in a container
+  const ContainerMount* m = nullptr;
+  if (in.extra && in.extra->mounts) m = find_mount(*in.extra->mounts, ref.arg_name, part == MountPart::source);
+  if (!m) return set_str(out, part == MountPart::all ? "none" : "N/A");
+  switch (part) {
+    case MountPart::all: return set_own(out, mount_text(*m));
+    case MountPart::source: return set_str(out, m->source);
+    case MountPart::dest: return set_str(out, m->dest);
+    case MountPart::mode: return set_str(out, m->mode);
+    case MountPart::rdwr: return set_str(out, m->rw ? "true" : "false");
+    case MountPart::propagation: return set_str(out, m->propagation);
+  }
+  return false;
+}
+
 bool get_args(const EvalInput& in, const FieldRef&, int, Value& out) {
   const auto& args = ev(in).proc.args;
   if (args.size() == 1) return set_str(out, args[0]);
@@ -262,10 +343,11 @@ bool get_args(const EvalInput& in, const FieldRef&, int, Value& out) {
 bool get_fd_num(const EvalInput& in, const FieldRef&, int, Value& out) {
   const Event& e = ev(in);
   switch (e.type) {
-    case T::open: case T::openat: case T::openat2: case T::accept: case T::dup:
+    case T::open: case T::openat: case T::openat2: case T::accept: case T::dup: case T::open_by_handle_at:
+    case T::userfaultfd: case T::io_uring_setup: case T::socket:
       if (!e.has_res) return false;
       return set_num(out, e.res < 0 ? -1 : e.res);
-    case T::connect: case T::bind: case T::listen: case T::sendto: case T::lsm_socket_connect:
+    case T::connect: case T::bind: case T::listen: case T::sendto: case T::recvfrom: case T::lsm_socket_connect:
       return !e.arg.empty() && set_num(out, static_cast<int64_t>(e.arg[0]));
     default:
       return false;
@@ -329,9 +411,9 @@ bool get_fd_typechar(const EvalInput& in, const FieldRef&, int, Value& out) {
   return false;
 }
 bool is_ip(const Event& e) { return (e.addr.family == AF_INET || e.addr.family == AF_INET6) && !e.addr.ip.empty(); }
-// Which side the event's one address is: connect/sendto give the server, accept the client,
-// bind the local (server) side.
-bool addr_is_server(const Event& e) { return e.type != T::accept; }
+// Which side the event's one address is: connect/sendto give the server, accept and recvfrom
+// the client (the peer that connected or sent), bind the local (server) side.
+bool addr_is_server(const Event& e) { return e.type != T::accept && e.type != T::recvfrom; }
 bool get_sip(const EvalInput& in, const FieldRef&, int, Value& out) {
   const Event& e = ev(in);
   return is_ip(e) && addr_is_server(e) && set_str(out, e.addr.ip);
@@ -410,6 +492,9 @@ const FieldInfo kFields[] = {
     // evt.*
     {"evt.type", FieldType::evttype, ArgKind::none, KS_LAMBDA(return set_str(out, event_type_name(ev(in).type));),
      "event type (Falco's syscall name; kata-sentry's lsm_* for LSM hooks)", ""},
+    {"evt.dir", FieldType::string, ArgKind::none, KS_LAMBDA(return set_str(out, ev(in).has_res ? "<" : ">");),
+     "Falco's event direction. A record holds a syscall's enter and exit in one, so in conditions evt.dir = < and "
+     "evt.dir = > are both true; as output: < when the result is known", ""},
     {"syscall.type", FieldType::string, ArgKind::none, KS_LAMBDA(return set_str(out, event_type_name(ev(in).type));),
      "alias of evt.type", ""},
     {"evt.num", FieldType::number, ArgKind::none, never, "event number",
@@ -452,6 +537,14 @@ const FieldInfo kFields[] = {
     {"evt.denied", FieldType::boolean, ArgKind::none,
      KS_LAMBDA(return set_num(out, (ev(in).flags & KS_F_DENIED) != 0);),
      "kata-sentry: an in-kernel enforcement program refused the operation", ""},
+    {"evt.syscall_nr", FieldType::number, ArgKind::none, KS_LAMBDA(const auto& n = ev(in).syscall; return n && set_num(out, *n);),
+     "kata-sentry: the syscall (x86-64 number) an LSM hook ran in: 304 open_by_handle_at, 426 io_uring_enter; -1 none",
+     "absent for syscall records (evt.type names the syscall) and hosts without BPF LSM"},
+    {"evt.is_io_uring", FieldType::boolean, ArgKind::none,
+     KS_LAMBDA(const Event& e = ev(in); if (!e.syscall && !(e.flags & KS_F_IO_WORKER)) return false;
+               return set_num(out, (e.flags & KS_F_IO_WORKER) || e.syscall == 426);),
+     "kata-sentry: io_uring did the operation (a worker thread, or io_uring_enter inline)",
+     "absent where the hook's syscall is not recorded"},
     {"evt.truncated", FieldType::boolean, ArgKind::none,
      KS_LAMBDA(return set_num(out, (ev(in).flags & KS_F_TRUNCATED) != 0);),
      "kata-sentry: a path or argv in the record was cut to fit", ""},
@@ -487,8 +580,17 @@ const FieldInfo kFields[] = {
      "absent beyond the known lineage"},
     {"proc.acmdline", FieldType::string, ArgKind::index, get_acmdline, "ancestor command line", "absent beyond the known lineage"},
     {"proc.apid", FieldType::number, ArgKind::index, get_apid, "ancestor pid", "absent beyond the known lineage"},
-    {"proc.cwd", FieldType::string, ArgKind::none, KS_LAMBDA(return extra_str(in, &Enrichment::cwd, out);),
-     "current working directory", kNoEnrich},
+    {"proc.cwd", FieldType::string, ArgKind::none, KS_LAMBDA(return nonempty(out, ev(in).proc.cwd);),
+     "working directory when the process exec'd its image (a later chdir is not followed)", "absent when unknown"},
+    {"proc.env", FieldType::string, ArgKind::key, get_env,
+     "environment (NAME=value, space-separated); proc.env[NAME]: the value of NAME. Bounded (2 KiB) copy made at exec",
+     "absent except on exec events (and for a NAME that is not set)"},
+    {"proc.is_exe_deleted", FieldType::boolean, ArgKind::none,
+     KS_LAMBDA(if (ev(in).proc.exepath.empty()) return false; return set_num(out, ev(in).proc.exe_deleted);),
+     "kata-sentry: the executable had no link left when exec'd (deleted after opening, or a memfd)",
+     "absent when the executable path is unknown"},
+    {"proc.args_truncated", FieldType::boolean, ArgKind::none, KS_LAMBDA(return set_num(out, ev(in).proc.args_truncated);),
+     "kata-sentry: argv was longer than a record holds (4 KiB); proc.args is its start and proc.cmdline ends in \" ...\"", ""},
     {"proc.tty", FieldType::number, ArgKind::none, KS_LAMBDA(return extra_num(in, &Enrichment::tty, out);),
      "controlling terminal (0 = none)", kNoEnrich},
     {"proc.duration", FieldType::number, ArgKind::none,
@@ -516,7 +618,14 @@ const FieldInfo kFields[] = {
      "kata-sentry: cgroup v2 id", ""},
     {"thread.tid", FieldType::number, ArgKind::none, KS_LAMBDA(return set_num(out, ev(in).proc.tid);), "thread id", ""},
     {"thread.cap_effective", FieldType::string, ArgKind::none,
-     KS_LAMBDA(return extra_str(in, &Enrichment::cap_effective, out);), "effective capabilities (CAP_X CAP_Y)", kNoEnrich},
+     KS_LAMBDA(const auto& c = ev(in).proc.caps; return c && set_own(out, capability_set_text(c->effective));),
+     "effective capability set at the time of the event (CAP_X CAP_Y, as Falco)", "absent when unknown (events from files)"},
+    {"thread.cap_permitted", FieldType::string, ArgKind::none,
+     KS_LAMBDA(const auto& c = ev(in).proc.caps; return c && set_own(out, capability_set_text(c->permitted));),
+     "permitted capability set", "absent when unknown"},
+    {"thread.cap_inheritable", FieldType::string, ArgKind::none,
+     KS_LAMBDA(const auto& c = ev(in).proc.caps; return c && set_own(out, capability_set_text(c->inheritable));),
+     "inheritable capability set", "absent when unknown"},
     // user.*, group.*
     {"user.uid", FieldType::number, ArgKind::none, KS_LAMBDA(return set_num(out, ev(in).proc.uid);), "user id", ""},
     {"user.loginuid", FieldType::number, ArgKind::none,
@@ -561,10 +670,44 @@ const FieldInfo kFields[] = {
      "kata-sentry: AF_VSOCK peer context id", "absent for other families"},
     {"fd.sip.name", FieldType::string, ArgKind::none, KS_LAMBDA(return extra_str(in, &Enrichment::sip_name, out);),
      "server name the address was resolved from", kNoEnrich},
+    {"fd.cip.name", FieldType::string, ArgKind::none, KS_LAMBDA(return extra_str(in, &Enrichment::cip_name, out);),
+     "client name the address was resolved from", kNoEnrich},
+    {"fd.rip.name", FieldType::string, ArgKind::none, KS_LAMBDA(return extra_str(in, &Enrichment::rip_name, out);),
+     "remote name the address was resolved from", kNoEnrich},
+    {"fd.lip.name", FieldType::string, ArgKind::none, KS_LAMBDA(return extra_str(in, &Enrichment::lip_name, out);),
+     "local name the address was resolved from", kNoEnrich},
     {"fd.connected", FieldType::boolean, ArgKind::none,
      KS_LAMBDA(if (!in.extra || !in.extra->fd_connected) return false; return set_num(out, *in.extra->fd_connected);),
      "socket is connected", kNoEnrich},
     {"fd.name_changed", FieldType::boolean, ArgKind::none, never, "fd name changed by this event", "always absent"},
+    {"fd.ino", FieldType::number, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.known() && f.ino != 0 && set_num(out, static_cast<int64_t>(f.ino));),
+     "inode number of the file (whatever name reached it)", "absent unless an LSM hook saw the inode"},
+    {"fd.dev", FieldType::number, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.known() && set_num(out, static_cast<int64_t>(makedev(f.dev_major, f.dev_minor)));),
+     "device of the file system holding the file (st_dev)", "absent unless an LSM hook saw the inode"},
+    {"fd.dev.major", FieldType::number, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.known() && set_num(out, f.dev_major);), "major of fd.dev", "as fd.dev"},
+    {"fd.dev.minor", FieldType::number, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.known() && set_num(out, f.dev_minor);), "minor of fd.dev", "as fd.dev"},
+    {"fd.rdev.major", FieldType::number, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.is_device() && set_num(out, f.rdev_major);),
+     "kata-sentry: a device node's major (1 for /dev/mem wherever the node lives); mknod: the node asked for",
+     "absent unless the object is a char or block device"},
+    {"fd.rdev.minor", FieldType::number, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.is_device() && set_num(out, f.rdev_minor);),
+     "kata-sentry: a device node's minor", "absent unless the object is a char or block device"},
+    {"fd.is_char_device", FieldType::boolean, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.known() && set_num(out, (f.mode & 0170000) == 0020000);),
+     "kata-sentry: the object is a character device node", "absent unless an LSM hook saw the inode"},
+    {"fd.is_block_device", FieldType::boolean, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; return f.known() && set_num(out, (f.mode & 0170000) == 0060000);),
+     "kata-sentry: the object is a block device node", "absent unless an LSM hook saw the inode"},
+    {"fd.fs_type", FieldType::string, ArgKind::none,
+     KS_LAMBDA(const auto& f = ev(in).file; if (!f.known() || !f.fs_magic) return false;
+               auto n = fs_type_of(f.fs_magic); return n.empty() ? set_own(out, std::to_string(f.fs_magic)) : set_str(out, n);),
+     "kata-sentry: the file system holding the object (nsfs for /proc/<pid>/ns/*, proc, tmpfs, overlay, ...; "
+     "its magic number when not a known one)", "absent unless an LSM hook saw the inode"},
     {"fd.types", FieldType::string, ArgKind::index, never, "types of the fds of a multi-fd event", "always absent"},
     // container.*, k8s.*
     {"container.id", FieldType::string, ArgKind::none,
@@ -573,6 +716,11 @@ const FieldInfo kFields[] = {
     {"container.name", FieldType::string, ArgKind::none,
      KS_LAMBDA(const auto& c = ev(in).container_id; return set_str(out, c.empty() ? std::string_view("host") : c);),
      "container name (kata-sentry reports the id)", ""},
+    {"container.info", FieldType::string, ArgKind::none,
+     KS_LAMBDA(const auto& c = ev(in).container_id; std::string s = "container_id=" + (c.empty() ? std::string("host") : c);
+               if (in.extra && in.extra->image_repository) s += " container_image=" + *in.extra->image_repository;
+               return set_own(out, std::move(s));),
+     "Falco's output shorthand: container_id=... [container_image=...]", ""},
     {"container.image.repository", FieldType::string, ArgKind::none,
      KS_LAMBDA(if (in.extra && in.extra->image_repository) return set_str(out, *in.extra->image_repository);
                return set_str(out, "");),
@@ -589,6 +737,23 @@ const FieldInfo kFields[] = {
     {"container.privileged", FieldType::boolean, ArgKind::none,
      KS_LAMBDA(if (!in.extra || !in.extra->privileged) return false; return set_num(out, *in.extra->privileged);),
      "container runs privileged", kNoEnrich},
+    {"container.mounts", FieldType::string, ArgKind::none,
+     KS_LAMBDA(if (!in.extra || !in.extra->mounts) return false; return set_own(out, mounts_text(*in.extra->mounts));),
+     "the container's mounts, space-separated, each source:dest:mode:rdrw:propagation (from the runtime spec)", kNoEnrich},
+    {"container.mount", FieldType::string, ArgKind::key, get_mount<MountPart::all>,
+     "one mount (source:dest:mode:rdrw:propagation) by index or source glob: container.mount[0], container.mount[/var/run/*]",
+     "\"none\" when nothing matches or the mounts are unknown; absent outside a container"},
+    {"container.mount.source", FieldType::string, ArgKind::key, get_mount<MountPart::source>,
+     "a mount's source, by index or destination glob", "\"N/A\" when nothing matches or the mounts are unknown; absent outside a container"},
+    {"container.mount.dest", FieldType::string, ArgKind::key, get_mount<MountPart::dest>,
+     "a mount's destination, by index or source glob (container.mount.dest[/proc*]: where a host /proc is mounted)",
+     "\"N/A\" when nothing matches or the mounts are unknown; absent outside a container"},
+    {"container.mount.mode", FieldType::string, ArgKind::key, get_mount<MountPart::mode>, "a mount's relabel mode, by index or source glob",
+     "as container.mount.dest"},
+    {"container.mount.rdwr", FieldType::string, ArgKind::key, get_mount<MountPart::rdwr>, "a mount is read-write (true|false), by index or source glob",
+     "as container.mount.dest"},
+    {"container.mount.propagation", FieldType::string, ArgKind::key, get_mount<MountPart::propagation>,
+     "a mount's propagation, by index or source glob", "as container.mount.dest"},
     {"container.start_ts", FieldType::number, ArgKind::none,
      KS_LAMBDA(return extra_num(in, &Enrichment::container_start_ns, out);), "container start time, ns", kNoEnrich},
     {"k8s.pod.name", FieldType::string, ArgKind::none, KS_LAMBDA(return nonempty(out, ev(in).pod_name);),
@@ -623,6 +788,20 @@ std::string_view field_type_name(FieldType type) {
 
 std::span<const FieldInfo> field_catalogue() { return kFields; }
 
+std::optional<uint64_t> arg_symbol_value(std::string_view name) {
+  for (auto table : {std::span<const Sym>(kPtraceRequestSyms), std::span<const Sym>(kSockDomainSyms),
+                     std::span<const Sym>(kSockTypeSyms), std::span<const Sym>(kCloneFlagSyms), std::span<const Sym>(kPtraceModeSyms)})
+    for (const auto& s : table)
+      if (s.name == name) return s.value;
+  if (auto f = open_flag_value(name)) return f;
+  bool hex = name.starts_with("0x");
+  std::string_view digits = hex ? name.substr(2) : name;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n, hex ? 16 : 10);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return n;
+}
+
 std::string_view errno_name(int64_t err) {
   if (err <= 0 || err > 4095) return {};
   const char* n = strerrorname_np(static_cast<int>(err));
@@ -652,6 +831,10 @@ Result<FieldRef> resolve_field(std::string_view text) {
   for (const auto& f : kFields)
     if (f.name == base) ref.info = &f;
   if (!ref.info) return fail(ErrorCode::invalid_argument, "unknown field '" + std::string(text) + "'");
+  if (ref.info->arg == ArgKind::key) {
+    ref.arg_name = std::string(bracket);
+    return ref;
+  }
   if (!bracket.empty()) {
     if (ref.info->arg == ArgKind::none)
       return fail(ErrorCode::invalid_argument, "field '" + std::string(base) + "' takes no [argument]");

@@ -14,11 +14,23 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event.h"
 #include "core/result.h"
 
 namespace kata_sentry::policy {
+
+// One mount of a container, as its runtime spec gave it (container.mount* fields).
+struct ContainerMount {
+  std::string source;
+  std::string dest;
+  std::string mode;         // SELinux relabel option (z/Z) when given
+  bool rw = true;
+  std::string propagation;  // rprivate, shared, ... ("" when the spec names none)
+
+  bool operator==(const ContainerMount&) const = default;
+};
 
 // What the runtime knows about the process or container beyond the probe record.
 // Every member is optional: unset means absent for the fields it feeds.
@@ -28,16 +40,18 @@ struct Enrichment {
   std::optional<bool> privileged;               // container.privileged
   std::optional<uint64_t> container_start_ns;   // container.start_ts
   std::optional<int64_t> tty;                   // proc.tty
-  std::optional<std::string> cwd;               // proc.cwd
   std::optional<uint64_t> proc_start_ns;        // proc.duration = evt.time - start
   std::optional<bool> exe_upper_layer;          // proc.is_exe_upper_layer
   std::optional<std::string> sname;             // proc.sname (session leader)
   std::optional<std::string> user_name;         // user.name
   std::optional<std::string> login_name;        // user.loginname
   std::optional<std::string> group_name;        // group.name
-  std::optional<std::string> cap_effective;     // thread.cap_effective, "CAP_SYS_ADMIN CAP_..."
   std::optional<std::string> l4proto;           // fd.l4proto: tcp|udp|...
   std::optional<std::string> sip_name;          // fd.sip.name (resolved server name)
+  std::optional<std::string> cip_name;          // fd.cip.name
+  std::optional<std::string> rip_name;          // fd.rip.name
+  std::optional<std::string> lip_name;          // fd.lip.name
+  std::optional<std::vector<ContainerMount>> mounts;  // container.mounts, container.mount*[...]
   std::optional<bool> fd_connected;             // fd.connected
   std::optional<std::string> hostname;          // evt.hostname
 };
@@ -70,6 +84,7 @@ enum class ArgKind : uint8_t {
   none,
   index,           // proc.aname[N]; without [N] the field means "any ancestor"
   event_arg,       // evt.arg.NAME / evt.arg[N] / evt.rawarg.NAME
+  key,             // proc.env[NAME], container.mount.dest[/src*]: optional text in brackets
 };
 
 struct FieldRef;
@@ -91,11 +106,11 @@ struct FieldRef {
   const FieldInfo* info = nullptr;
   std::string text;      // as written: "proc.aname[2]", "evt.arg.flags"
   int index = -1;        // [N]; -1 = not given (any ancestor for ArgKind::index)
-  std::string arg_name;  // evt.arg.NAME
+  std::string arg_name;  // evt.arg.NAME; the bracket text of an ArgKind::key field
   bool raw = false;      // evt.rawarg.*: numeric
   // evt.arg.NAME: per event type, how to get it (computed once at resolve time).
-  std::array<int8_t, 64> arg_slot{};  // -1 none, 0..7 arg[i], 100 path, 101 path2, 102 fstype
-  std::array<uint8_t, 64> arg_fmt{};  // how to render it (ArgFormat in fields.cpp)
+  std::array<int8_t, kEventTypeSlots> arg_slot{};  // -1 none, 0..7 arg[i], 100 path, 101 path2, 102 fstype
+  std::array<uint8_t, kEventTypeSlots> arg_fmt{};  // how to render it (ArgFormat in fields.cpp)
 
   FieldType type() const { return raw ? FieldType::number : info->type; }
   bool any_ancestor() const { return info->arg == ArgKind::index && index < 0; }
@@ -112,5 +127,10 @@ std::optional<std::string> field_text(const FieldRef& ref, const EvalInput& in);
 
 // Falco renders the priority of an alert; these are shared by loader and alerts.
 std::string_view errno_name(int64_t err);  // "ENOENT"; "" when unknown
+
+// The value of an argument symbol as rules name it (AF_VSOCK, CLONE_NEWUSER, O_WRONLY,
+// PTRACE_MODE_ATTACH, PTRACE_ATTACH, SOCK_RAW), or of a number (decimal, 0x hex); nullopt
+// for anything else. For deny rules, whose arguments are compared as numbers in the kernel.
+std::optional<uint64_t> arg_symbol_value(std::string_view name);
 
 }  // namespace kata_sentry::policy

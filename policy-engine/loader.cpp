@@ -60,6 +60,9 @@ struct MacroDef {
   size_t order = 0;  // definition order: macros see only earlier macros
   AstPtr ast;
   bool failed = false;
+  // Skipping unknown fields: the macro's only errors were these unknown fields; rules that
+  // use it are skipped naming them.
+  std::vector<std::string> unknown_fields;
 };
 struct ExceptionDef {
   std::string name;
@@ -123,8 +126,16 @@ const std::set<std::string> kAppendable = {"condition", "output", "desc", "tags"
 const std::set<std::string> kReplaceable = {"condition", "output", "desc", "tags", "exceptions", "items", "priority",
                                             "enabled", "source", "action"};
 
+// Only "unknown field" errors: what skip-if-unknown-filter (or LoadOptions) may skip.
+bool only_unknown_fields(const ParseResult& r) {
+  return !r.errors.empty() && std::all_of(r.errors.begin(), r.errors.end(),
+                                          [](const ParseError& e) { return e.message.starts_with("unknown field"); });
+}
+
 class Loader {
  public:
+  explicit Loader(const LoadOptions& options) : options_(options) {}
+
   LoadResult run(const std::vector<RuleSource>& sources) {
     for (const auto& s : sources) read_file(s);
     if (!d_.has_errors()) resolve();
@@ -554,6 +565,8 @@ class Loader {
       auto it = macro_index_.find(std::string(n));
       if (it == macro_index_.end() || macros_[it->second].order >= visible_macros) return nullptr;
       const MacroDef& m = macros_[it->second];
+      if (unknown_via_macros_)
+        unknown_via_macros_->insert(unknown_via_macros_->end(), m.unknown_fields.begin(), m.unknown_fields.end());
       if (!m.ast) {  // failed to parse: already reported; don't cascade
         auto a = std::make_shared<Ast>();
         a->kind = Ast::Kind::constant;
@@ -569,7 +582,18 @@ class Loader {
     set_.list_count = lists_.size();
     set_.macro_count = macros_.size();
     for (auto& m : macros_) {
+      std::vector<std::string> inherited;
+      unknown_via_macros_ = &inherited;
       auto r = parse_condition(m.condition.text, context(m.order, &m.condition));
+      unknown_via_macros_ = nullptr;
+      if (options_.skip_unknown_fields && (only_unknown_fields(r) || (r.errors.empty() && !inherited.empty()))) {
+        // Reported when a rule uses it (with the rule's name), not here: an unused macro
+        // with a field kata-sentry lacks costs nothing.
+        for (const auto& e : r.errors) m.unknown_fields.push_back(e.message);
+        m.unknown_fields.insert(m.unknown_fields.end(), inherited.begin(), inherited.end());
+        r.ast = nullptr;
+        r.errors.clear();
+      }
       report(r, m.condition, "macro '" + m.name + "'");
       m.ast = r.ast;
       if (m.ast) {
@@ -641,13 +665,20 @@ class Loader {
       cond = std::move(head);
     }
     r.condition = cond.text;
+    std::vector<std::string> via_macros;
+    unknown_via_macros_ = &via_macros;
     auto parsed = parse_condition(cond.text, context(SIZE_MAX, &cond));
-    bool only_unknown_fields = !parsed.errors.empty() &&
-        std::all_of(parsed.errors.begin(), parsed.errors.end(),
-                    [](const ParseError& e) { return e.message.starts_with("unknown field"); });
-    if (def.skip_if_unknown_filter && only_unknown_fields) {
-      report(parsed, cond, obj, /*as_warning=*/true);
-      d_.warning(def.pos, obj, "skipped: skip-if-unknown-filter is set and a field is unknown");
+    unknown_via_macros_ = nullptr;
+    const bool skip = def.skip_if_unknown_filter || options_.skip_unknown_fields;
+    if (skip && (only_unknown_fields(parsed) || (parsed.errors.empty() && !via_macros.empty()))) {
+      std::set<std::string> why(via_macros.begin(), via_macros.end());
+      for (const auto& e : parsed.errors) why.insert(e.message);
+      std::string list;
+      for (const auto& w : why) list += (list.empty() ? "" : "; ") + w;
+      d_.warning(def.pos, obj,
+                 std::string("skipped (") + (def.skip_if_unknown_filter ? "skip-if-unknown-filter" : "--skip-unknown-fields") +
+                     "): " + list);
+      ++set_.skipped_rules;
       return;
     }
     report(parsed, cond, obj);
@@ -665,12 +696,12 @@ class Loader {
     r.priority = *prio;
     r.action = *action;
     if (r.action == Action::deny) {
-      auto spec = build_enforcement_spec(r.name, *parsed.ast);
-      if (!spec) {
-        d_.error(def.condition.at(0), obj, "action deny: " + spec.error().message);
+      auto specs = build_enforcement_specs(r.name, *parsed.ast);
+      if (!specs) {
+        d_.error(def.condition.at(0), obj, "action deny: " + specs.error().message);
         return;
       }
-      r.enforcement = std::move(*spec);
+      r.enforcement = std::move(*specs);
     }
     set_.rules.push_back(std::move(r));
   }
@@ -778,11 +809,16 @@ class Loader {
   std::vector<SequenceDef> sequences_;
   std::set<std::string> warned_, compile_reported_;
   RuleSet set_;
+  const LoadOptions options_;
+  // While a condition is parsed: the unknown fields of the skipped macros it uses.
+  std::vector<std::string>* unknown_via_macros_ = nullptr;
 };
 
 }  // namespace
 
-LoadResult load_rules(const std::vector<RuleSource>& sources) { return Loader().run(sources); }
+LoadResult load_rules(const std::vector<RuleSource>& sources, const LoadOptions& options) {
+  return Loader(options).run(sources);
+}
 
 Result<std::vector<RuleSource>> read_rule_sources(const std::vector<std::string>& paths) {
   std::vector<std::string> files;

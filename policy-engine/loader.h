@@ -31,7 +31,14 @@ struct LoadResult {
   std::vector<FileSummary> files;  // what each file defined
 };
 
-LoadResult load_rules(const std::vector<RuleSource>& sources);
+struct LoadOptions {
+  // Falco's skip-if-unknown-filter for every rule: a rule whose condition (or a macro it uses)
+  // names a field kata-sentry does not know is left out with a warning naming the field,
+  // instead of failing the load. Other errors still fail it.
+  bool skip_unknown_fields = false;
+};
+
+LoadResult load_rules(const std::vector<RuleSource>& sources, const LoadOptions& options = {});
 
 // Expands FILE|DIR arguments (a directory: its *.yaml and *.yml, sorted) and reads them.
 // Fails naming the path that cannot be read.

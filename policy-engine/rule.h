@@ -34,7 +34,7 @@ struct Rule {
   std::string source = "syscall";
   bool enabled = true;
   Action action = Action::alert;
-  std::optional<EnforcementSpec> enforcement;  // set for action: deny
+  std::vector<EnforcementSpec> enforcement;  // action: deny: one per alternative of the condition
   SourcePos pos;
   std::string file;
 };
@@ -68,6 +68,7 @@ struct RuleSet {
   std::vector<Sequence> sequences;
   size_t macro_count = 0;
   size_t list_count = 0;
+  size_t skipped_rules = 0;  // left out for an unknown field (skip-if-unknown-filter, LoadOptions)
 };
 
 }  // namespace kata_sentry::policy

@@ -39,6 +39,17 @@ void event_to_proto(const Event& e, v1::Event& out) {
     m->set_cmdline(a.cmdline);
   }
   p->set_is_agent(e.proc.is_agent);
+  p->set_cwd(e.proc.cwd);
+  for (const auto& v : e.proc.env) p->add_env(v);
+  p->set_args_truncated(e.proc.args_truncated);
+  p->set_env_truncated(e.proc.env_truncated);
+  p->set_exe_deleted(e.proc.exe_deleted);
+  if (e.proc.caps) {
+    auto* c = p->mutable_caps();
+    c->set_effective(e.proc.caps->effective);
+    c->set_permitted(e.proc.caps->permitted);
+    c->set_inheritable(e.proc.caps->inheritable);
+  }
   out.set_path(e.path);
   out.set_path2(e.path2);
   out.set_fstype(e.fstype);
@@ -49,6 +60,18 @@ void event_to_proto(const Event& e, v1::Event& out) {
     a->set_port(e.addr.port);
     a->set_vsock_cid(e.addr.vsock_cid);
     a->set_ip(e.addr.ip);
+  }
+  if (e.syscall) out.set_syscall(*e.syscall);
+  if (e.file.known()) {
+    auto* f = out.mutable_file();
+    f->set_ino(e.file.ino);
+    f->set_dev_major(e.file.dev_major);
+    f->set_dev_minor(e.file.dev_minor);
+    f->set_rdev_major(e.file.rdev_major);
+    f->set_rdev_minor(e.file.rdev_minor);
+    f->set_mode(e.file.mode);
+    f->set_nlink(e.file.nlink);
+    f->set_fs_magic(e.file.fs_magic);
   }
 }
 
@@ -90,6 +113,12 @@ Result<Event> event_from_proto(const v1::Event& m) {
   e.proc.pname = p.pname();
   for (const auto& a : p.ancestors()) e.proc.ancestors.push_back({a.pid(), a.name(), a.exepath(), a.cmdline()});
   e.proc.is_agent = p.is_agent();
+  e.proc.cwd = p.cwd();
+  e.proc.env.assign(p.env().begin(), p.env().end());
+  e.proc.args_truncated = p.args_truncated();
+  e.proc.env_truncated = p.env_truncated();
+  e.proc.exe_deleted = p.exe_deleted();
+  if (p.has_caps()) e.proc.caps = CapabilitySets{p.caps().effective(), p.caps().permitted(), p.caps().inheritable()};
   e.path = m.path();
   e.path2 = m.path2();
   e.fstype = m.fstype();
@@ -99,6 +128,11 @@ Result<Event> event_from_proto(const v1::Event& m) {
     e.addr.port = static_cast<uint16_t>(m.addr().port());
     e.addr.vsock_cid = m.addr().vsock_cid();
     e.addr.ip = m.addr().ip();
+  }
+  if (m.has_syscall()) e.syscall = m.syscall();
+  if (m.has_file()) {
+    const auto& f = m.file();
+    e.file = FileObject{f.ino(), f.dev_major(), f.dev_minor(), f.rdev_major(), f.rdev_minor(), f.mode(), f.nlink(), f.fs_magic()};
   }
   return e;
 }

@@ -123,12 +123,14 @@ class BatchScan {
   }
 
   bool process(CodedInputStream& in) {
-    size_t args = 0, ancestors = 0;
+    size_t args = 0, env = 0, ancestors = 0;
     return fields(in, [&](uint32_t tag) {
       int field = WireFormatLite::GetTagFieldNumber(tag);
       auto type = WireFormatLite::GetTagWireType(tag);
       if (type == kLengthDelimited && field == v1::ProcessContext::kArgsFieldNumber && ++args > limits_.max_args)
         return fail_with(GuestDropReason::too_many_events, "a process with more than " + std::to_string(limits_.max_args) + " arguments");
+      if (type == kLengthDelimited && field == v1::ProcessContext::kEnvFieldNumber && ++env > limits_.max_env)
+        return fail_with(GuestDropReason::too_many_events, "a process with more than " + std::to_string(limits_.max_env) + " environment strings");
       if (type == kLengthDelimited && field == v1::ProcessContext::kAncestorsFieldNumber) {
         if (++ancestors > limits_.max_ancestors)
           return fail_with(GuestDropReason::too_many_events, "a process with more than " + std::to_string(limits_.max_ancestors) + " ancestors");

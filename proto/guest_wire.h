@@ -29,7 +29,9 @@ struct GuestBatchLimits {
   size_t max_events = 4096;               // the agent never sends more per batch
   size_t max_decoded_bytes = 16u << 20;   // estimated memory of the decoded batch
   // Per event: the agent bounds these far lower; beyond them the sender is not our agent.
-  size_t max_args = 256;
+  // (the decoder keeps at most 1024 argv and 1024 environment strings of an exec)
+  size_t max_args = 1024;
+  size_t max_env = 1024;
   size_t max_ancestors = 32;
   size_t max_numeric_args = 16;
 };

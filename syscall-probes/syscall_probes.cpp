@@ -64,10 +64,14 @@ int libbpf_print_bridge(enum libbpf_print_level level, const char* fmt, va_list 
 
 
 // Syscall tracepoints that some kernels lack (older kernels: openat2, fchmodat2;
-// CONFIG_MODULES=n: the module syscalls); missing ones are skipped with a warning.
+// CONFIG_MODULES=n: the module syscalls; CONFIG_KEXEC*, CONFIG_USERFAULTFD, CONFIG_IO_URING,
+// CONFIG_KEYS, CONFIG_PERF_EVENTS, CONFIG_CROSS_MEMORY_ATTACH off: theirs); missing ones are
+// skipped and named in the log.
 bool optional_program(std::string_view section) {
-  for (std::string_view name : {"fchmodat2", "openat2", "init_module", "finit_module"})
-    if (section.ends_with(name)) return true;
+  for (std::string_view name : {"fchmodat2", "openat2", "init_module", "finit_module", "kexec_load", "kexec_file_load",
+                                "userfaultfd", "io_uring_setup", "keyctl", "add_key", "request_key", "perf_event_open",
+                                "process_vm_readv", "process_vm_writev"})
+    if (section.ends_with("_" + std::string(name))) return true;
   return false;
 }
 
@@ -324,6 +328,17 @@ Result<int> SyscallProbes::poll(int timeout_ms, const RecordFn& on_record) {
   if (n < 0) return fail(ErrorCode::io, "poll syscall_probes ring buffer: " + errno_name(-n), -n);
   return n;
 }
+
+Result<int> SyscallProbes::consume(const RecordFn& on_record) {
+  impl_->on_record = &on_record;
+  int n = ring_buffer__consume(impl_->ring.get());
+  impl_->on_record = nullptr;
+  if (n == -EINTR) return 0;
+  if (n < 0) return fail(ErrorCode::io, "consume syscall_probes ring buffer: " + errno_name(-n), -n);
+  return n;
+}
+
+int SyscallProbes::epoll_fd() const { return ring_buffer__epoll_fd(impl_->ring.get()); }
 
 Result<ProbeStats> SyscallProbes::stats() const {
   ProbeStats s;

@@ -66,6 +66,11 @@ class SyscallProbes {
   // then drains whatever is queued below the wakeup threshold. Returns the number of
   // records; EINTR counts as 0 records, not an error.
   Result<int> poll(int timeout_ms, const RecordFn& on_record);
+  // Hands every queued record to `on_record` without waiting. For a consumer that waits on
+  // several ring buffers itself (the guest sensor): epoll_fd() becomes readable when the
+  // kernel wakes this ring buffer's consumer.
+  Result<int> consume(const RecordFn& on_record);
+  int epoll_fd() const;
 
   // Sum over CPUs of the BPF-side counters.
   Result<ProbeStats> stats() const;

@@ -7,12 +7,9 @@
 #include <string_view>
 #include <vector>
 
-namespace kata_sentry {
+#include "core/capability_names.h"  // capability_from_name, all_capability_names
 
-// "CAP_CHOWN" → 0 ... "CAP_CHECKPOINT_RESTORE" → 40.
-std::optional<int> capability_from_name(std::string_view name);
-// Every capability name we know, in number order.
-const std::vector<std::string_view>& all_capability_names();
+namespace kata_sentry {
 
 // "RLIMIT_NOFILE" → RLIMIT_NOFILE.
 std::optional<int> rlimit_from_name(std::string_view name);

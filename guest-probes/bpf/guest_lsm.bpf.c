@@ -64,6 +64,13 @@ struct {
 } deny_rules_map SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * KS_EVT_MAX);
+	__type(key, __u32);
+	__type(value, struct ks_deny_range);
+} deny_ranges_map SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -83,9 +90,15 @@ static __always_inline bool current_is_agent(void)
 	return is_agent_tgid(bpf_get_current_pid_tgid() >> 32);
 }
 
-/* A zeroed record for the current task with its process context filled. */
+#define PF_IO_WORKER 0x00000010
+
+/* A zeroed record for the current task with its process context filled, and the syscall the
+ * hook runs in: which syscall reached an object (open_by_handle_at's open, io_uring_enter's)
+ * is something rules and the deny set can tell apart. */
 static __always_inline struct ks_event *begin(__u16 type, bool agent)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
 	__u32 zero = 0;
 	struct ks_event *e = bpf_map_lookup_elem(&scratch_map, &zero);
 
@@ -96,6 +109,14 @@ static __always_inline struct ks_event *begin(__u16 type, bool agent)
 	fill_proc(e);
 	if (agent)
 		e->hdr.flags |= KS_F_AGENT;
+	e->hdr.flags |= KS_F_HAS_SYSCALL;
+	if (task->flags & PF_IO_WORKER) {
+		e->hdr.flags |= KS_F_IO_WORKER;
+		e->syscall = -1;
+	} else {
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		e->syscall = regs ? (__s32)BPF_CORE_READ(regs, orig_ax) : -1;
+	}
 	return e;
 }
 
@@ -129,8 +150,8 @@ struct match_ctx {
 	struct ks_event *ev;
 	__u64 cgroups[KS_MAX_CGROUP_DEPTH + 1]; /* own cgroup, then ancestors from level 1 */
 	__u32 base;
-	__u32 type;
-	__s32 hit; /* rule_id of the first match, -1 when none */
+	__s32 hit;       /* rule_id of the first match, -1 when none */
+	__s32 skip_rule; /* a rule an exception (allow entry) matched: its entries are skipped */
 };
 
 static __always_inline bool path_matches(const struct ks_deny_rule *r, const char *p, __u16 plen)
@@ -140,7 +161,7 @@ static __always_inline bool path_matches(const struct ks_deny_rule *r, const cha
 	if (!plen)
 		return false;
 	/* plen counts the NUL: an exact match has exactly n bytes before it. */
-	if ((r->flags & KS_DENY_F_PATH_EXACT) && plen != n + 1)
+	if ((r->flags & (KS_DENY_F_PATH_EXACT | KS_DENY_F_FSTYPE)) && plen != n + 1)
 		return false;
 	if (plen < n + 1)
 		return false;
@@ -153,6 +174,40 @@ static __always_inline bool path_matches(const struct ks_deny_rule *r, const cha
 	return true;
 }
 
+#define S_IFMT 0170000
+#define S_IFCHR 0020000
+#define S_IFBLK 0060000
+
+/* What only some hooks' records carry: the object (file identity), an argument, the syscall. */
+static __always_inline bool object_matches(const struct ks_deny_rule *r, const struct ks_event *e)
+{
+	__u32 flags = r->flags;
+
+	if ((flags & KS_DENY_F_SYSCALL) &&
+	    (!(e->hdr.flags & KS_F_HAS_SYSCALL) || e->syscall != r->syscall))
+		return false;
+	if (flags & (KS_DENY_F_ARG_EQ | KS_DENY_F_ARG_ANY_BIT)) {
+		__u64 v = e->arg[r->arg_index & 3];
+
+		if ((flags & KS_DENY_F_ARG_EQ) && v != r->arg_value)
+			return false;
+		if ((flags & KS_DENY_F_ARG_ANY_BIT) && !(v & r->arg_value))
+			return false;
+	}
+	if ((flags & KS_DENY_F_DEVICE_KIND) &&
+	    (e->file.mode & S_IFMT) != (r->device_kind == 'b' ? S_IFBLK : S_IFCHR))
+		return false;
+	if ((flags & KS_DENY_F_RDEV_MAJOR) && (e->file.rdev >> 20) != r->rdev_major)
+		return false;
+	if ((flags & KS_DENY_F_RDEV_MINOR) && (e->file.rdev & 0xfffff) != r->rdev_minor)
+		return false;
+	if ((flags & KS_DENY_F_UNLINKED) && (!e->file.mode || e->file.nlink != 0))
+		return false;
+	if ((flags & KS_DENY_F_FS_MAGIC) && e->file.magic != r->fs_magic)
+		return false;
+	return true;
+}
+
 static long match_one(__u32 i, void *data)
 {
 	struct match_ctx *m = data;
@@ -162,7 +217,7 @@ static long match_one(__u32 i, void *data)
 
 	if (!r)
 		return 1;
-	if (!(r->type_mask & (1ULL << (m->type & 63))))
+	if ((__s32)r->rule_id == m->skip_rule)
 		return 0;
 	if ((r->flags & KS_DENY_F_UID) && r->uid != e->proc.uid)
 		return 0;
@@ -186,31 +241,49 @@ static long match_one(__u32 i, void *data)
 		if (!in)
 			return 0;
 	}
-	if (r->flags & (KS_DENY_F_PATH_EXACT | KS_DENY_F_PATH_PREFIX)) {
-		/* A mount rule names either the source or the target. */
-		if (!path_matches(r, e->path, e->path_len) &&
-		    !(m->type == KS_EVT_LSM_SB_MOUNT && path_matches(r, e->path2, e->path2_len)))
+	if (!object_matches(r, e))
+		return 0;
+	if (r->flags & KS_DENY_F_FSTYPE) {
+		/* A mount's file system type is in argv (one string). */
+		if (!path_matches(r, e->argv, e->argv_len))
 			return 0;
+	} else if (r->flags & (KS_DENY_F_PATH_EXACT | KS_DENY_F_PATH_PREFIX)) {
+		/* A mount rule names the source, the target, or either (fd.name). */
+		bool src = !(r->flags & KS_DENY_F_MOUNT_TARGET) && path_matches(r, e->path, e->path_len);
+		bool dst = !(r->flags & KS_DENY_F_MOUNT_SOURCE) && e->hdr.type == KS_EVT_LSM_SB_MOUNT &&
+			   path_matches(r, e->path2, e->path2_len);
+
+		if (!src && !dst)
+			return 0;
+	}
+	if (r->flags & KS_DENY_F_ALLOW) {
+		m->skip_rule = r->rule_id;
+		return 0;
 	}
 	m->hit = r->rule_id;
 	return 1; /* stop: the first match decides */
 }
 
-/* -1 when nothing in the active deny set matches, else the matching rule's id. */
+/* -1 when nothing in the active deny set matches, else the matching rule's id. Only the
+ * entries of this record's hook are walked (deny_ranges_map). */
 static __always_inline __s32 match_deny(struct ks_event *e)
 {
 	__u32 active = deny_active;
-	__u32 n = active & 0xffff;
+	__u32 bank = (active & KS_DENY_BANK_BIT) ? 1 : 0;
+	__u32 ridx = bank * KS_EVT_MAX + (e->hdr.type & (KS_EVT_MAX - 1));
+	struct ks_deny_range *range = bpf_map_lookup_elem(&deny_ranges_map, &ridx);
 	struct match_ctx m = {};
+	__u32 n;
 
-	if (!n)
+	if (!(active & 0xffff) || !range || !range->count)
 		return -1;
+	n = range->count;
 	if (n > KS_DENY_MAX_RULES)
 		n = KS_DENY_MAX_RULES;
 	m.ev = e;
-	m.type = e->hdr.type;
-	m.base = (active & KS_DENY_BANK_BIT) ? KS_DENY_MAX_RULES : 0;
+	m.base = bank * KS_DENY_MAX_RULES + range->start;
 	m.hit = -1;
+	m.skip_rule = -1;
 	m.cgroups[0] = e->proc.cgroup_id;
 	for (int level = 1; level <= KS_MAX_CGROUP_DEPTH; level++) {
 		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
@@ -277,6 +350,7 @@ int BPF_PROG(handle_file_open, struct file *file, int ret)
 	if (!e)
 		return 0;
 	set_d_path(e->path, &e->path_len, &file->f_path);
+	fill_file_id(e, BPF_CORE_READ(file, f_inode));
 	e->arg[0] = BPF_CORE_READ(file, f_flags);
 	e->arg[1] = BPF_CORE_READ(file, f_mode);
 	return finish(e, agent, true, false);
@@ -318,6 +392,7 @@ int BPF_PROG(handle_bprm_check_security, struct linux_binprm *bprm, int ret)
 	if (!e)
 		return 0;
 	set_d_path(e->path, &e->path_len, &bprm->file->f_path);
+	fill_file_id(e, BPF_CORE_READ(bprm, file, f_inode));
 	/* What the caller asked to run (a symlink, /proc/self/fd/N for a memfd exec, ...). */
 	set_kernel_str(e->path2, &e->path2_len, BPF_CORE_READ(bprm, filename));
 	return finish(e, agent, true, false);
@@ -339,8 +414,8 @@ int BPF_PROG(handle_kernel_read_file, struct file *file, enum kernel_read_file_i
 		set_d_path(e->path, &e->path_len, &file->f_path);
 	e->arg[0] = id;
 	e->arg[1] = contents;
-	/* Rules refuse module loads only; firmware and policy reads stay reported. */
-	return finish(e, agent, id == READING_MODULE, false);
+	/* Which loads are refused is the rules' to say (by the syscall: finit_module, kexec_file_load). */
+	return finish(e, agent, true, false);
 }
 
 SEC("lsm/kernel_module_request")
@@ -471,6 +546,9 @@ int BPF_PROG(handle_inode_mknod, struct inode *dir, struct dentry *dentry, umode
 	set_kernel_str(e->path, &e->path_len, (const char *)BPF_CORE_READ(dentry, d_name.name));
 	e->arg[0] = mode;
 	e->arg[1] = dev;
+	/* The node does not exist yet: what it will be is the mode and device asked for. */
+	e->file.mode = mode;
+	e->file.rdev = dev;
 	return finish(e, agent, true, false);
 }
 
@@ -497,5 +575,157 @@ int BPF_PROG(handle_sb_mount, const char *dev_name, const struct path *path, con
 		}
 	}
 	e->arg[0] = flags;
+	return finish(e, agent, true, false);
+}
+
+/* --- more of what an escape reaches for ------------------------------------------- */
+
+/* init_module (an image in memory), kexec_load, firmware and policy blobs: the loads that
+ * kernel_read_file does not see. */
+SEC("lsm/kernel_load_data")
+int BPF_PROG(handle_kernel_load_data, enum kernel_load_data_id id, bool contents, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_KERNEL_LOAD_DATA, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = id;
+	return finish(e, agent, true, false);
+}
+
+/* An anonymous-inode file with a security context: io_uring_setup ("[io_uring]") and
+ * userfaultfd ("[userfaultfd]") make theirs here, so both can be refused before they exist. */
+SEC("lsm/inode_init_security_anon")
+int BPF_PROG(handle_inode_init_security_anon, struct inode *inode, const struct qstr *name,
+	     const struct inode *context_inode, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+	long n;
+
+	if (ret)
+		return ret;
+	if (agent && !cfg.report_agent)
+		return 0;
+	e = begin(KS_EVT_LSM_ANON_INODE, agent);
+	if (!e)
+		return 0;
+	/* Named as /proc/<pid>/fd shows the file (and Falco's fd.name): anon_inode:[io_uring]. */
+	__builtin_memcpy(e->path, "anon_inode:", 11);
+	n = bpf_probe_read_kernel_str(&e->path[11], KS_PATH_LEN - 11, (const char *)BPF_CORE_READ(name, name));
+	if (n > 0)
+		e->path_len = 11 + n;
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/perf_event_open")
+int BPF_PROG(handle_perf_event_open, struct perf_event_attr *attr, int type, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_PERF_EVENT_OPEN, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = BPF_CORE_READ(attr, type);
+	return finish(e, agent, true, false);
+}
+
+/* Linux 6.1+: every user namespace (unshare, clone), the first step of many kernel exploits. */
+SEC("lsm/userns_create")
+int BPF_PROG(handle_userns_create, const struct cred *cred, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	if (agent && !cfg.report_agent)
+		return 0;
+	e = begin(KS_EVT_LSM_USERNS_CREATE, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = 0x10000000; /* CLONE_NEWUSER: the record reads like unshare's (see event.cpp) */
+	return finish(e, agent, true, false);
+}
+
+/* Sockets of the families an escape uses (vsock to the host, netlink, packet, ...). Unix and
+ * IP sockets are everyday work: they return at once (their socket(2) record is enough). */
+SEC("lsm/socket_create")
+int BPF_PROG(handle_socket_create, int family, int type, int protocol, int kern, int ret)
+{
+	bool agent;
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	if (kern || family == AF_UNIX || family == AF_INET || family == AF_INET6)
+		return 0;
+	agent = current_is_agent();
+	if (agent && !cfg.report_agent)
+		return 0;
+	e = begin(KS_EVT_LSM_SOCKET_CREATE, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = family;
+	e->arg[1] = type;
+	e->arg[2] = protocol;
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/sb_pivotroot")
+int BPF_PROG(handle_sb_pivotroot, const struct path *old_path, const struct path *new_path, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	if (agent && !cfg.report_agent)
+		return 0; /* the launcher pivots into every container's root */
+	e = begin(KS_EVT_LSM_SB_PIVOTROOT, agent);
+	if (!e)
+		return 0;
+	set_d_path(e->path, &e->path_len, new_path);
+	set_d_path(e->path2, &e->path2_len, old_path);
+	return finish(e, agent, true, false);
+}
+
+/* io_uring operations that pass their own hooks (file and socket operations submitted
+ * through a ring pass file_open, socket_connect, ... above, with KS_F_IO_WORKER or the
+ * io_uring_enter syscall in the record). */
+SEC("lsm/uring_override_creds")
+int BPF_PROG(handle_uring_override_creds, const struct cred *new, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_URING, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = 1;
+	return finish(e, agent, true, false);
+}
+
+SEC("lsm/uring_sqpoll")
+int BPF_PROG(handle_uring_sqpoll, int ret)
+{
+	bool agent = current_is_agent();
+	struct ks_event *e;
+
+	if (ret)
+		return ret;
+	e = begin(KS_EVT_LSM_URING, agent);
+	if (!e)
+		return 0;
+	e->arg[0] = 2;
 	return finish(e, agent, true, false);
 }

@@ -86,6 +86,14 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
+/* A successful exec's record with its tail (~8 KiB): built at sched_process_exec only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_exec_event);
+} exec_scratch_map SEC(".maps");
+
 /* Never written: the source for clearing a record (see begin()). */
 const volatile struct ks_event zero_event = {};
 
@@ -146,17 +154,20 @@ static __always_inline int stash(struct ks_event *e)
 	return 0;
 }
 
-static __always_inline void submit(struct ks_event *e)
+static __always_inline void submit_bytes(void *record, __u64 size)
 {
 	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = queued >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags)) {
+	if (bpf_ringbuf_output(&events, record, size, flags)) {
 		count(KS_STAT_RINGBUF_DROPS);
 		return;
 	}
 	count(KS_STAT_EVENTS);
 }
+
+static __always_inline void submit(struct ks_event *e) { submit_bytes(e, sizeof(*e)); }
+static __always_inline void submit_exec(struct ks_exec_event *x) { submit_bytes(x, sizeof(*x)); }
 
 static __always_inline void remember_retry(struct ks_event *e, const void *user_ptr, bool second)
 {
@@ -252,47 +263,11 @@ static __always_inline void read_argv(struct ks_event *e, const char *const *uar
 	e->argv_len = off > KS_ARGV_LEN ? KS_ARGV_LEN : off;
 	return;
 unreadable:
-	/* Pages not faulted in yet (common right after fork): start over from the new
-	 * image's stack at sched_process_exec, which only fills an empty argv. */
+	/* Pages not faulted in yet (common right after fork): a successful exec's record
+	 * carries the new image's argv in its tail anyway; a failed one goes without. */
 	e->hdr.argc = 0;
 	e->argv_len = 0;
 	e->hdr.flags &= ~(KS_F_TRUNCATED | KS_F_ARGV_MORE);
-}
-
-struct count_ctx {
-	struct ks_event *e;
-	__u64 len;
-};
-
-/* Counts into the record (map memory) rather than a stack variable: the verifier
- * tracks stack scalars exactly and would explore every count separately. */
-static long count_nul(__u64 i, void *data)
-{
-	struct count_ctx *c = data;
-
-	if (i >= c->len)
-		return 1;
-	if (c->e->argv[i & (KS_ARGV_LEN - 1)] == 0)
-		c->e->hdr.argc++;
-	return 0;
-}
-
-/* argv copied in one block from the new image: count its strings (bpf_loop, because an
- * open-coded 512-step loop exceeds the verifier's budget). */
-static __always_inline void count_args(struct ks_event *e, __u64 len)
-{
-	struct count_ctx c = { .e = e, .len = len };
-
-	e->hdr.argc = 0;
-	bpf_loop(KS_ARGV_LEN, count_nul, &c, 0);
-	/* A last string cut by the length bound has no NUL; the decoder stops at argv_len. */
-	if (e->argv[(len - 1) & (KS_ARGV_LEN - 1)] != 0)
-		e->hdr.argc++;
-	if (e->hdr.argc > KS_ARGV_MAX_ARGS) {
-		e->hdr.argc = KS_ARGV_MAX_ARGS;
-		e->hdr.flags |= KS_F_ARGV_MORE;
-	}
-	e->argv_len = len;
 }
 
 static __always_inline void read_sockaddr(struct ks_event *e, const void *uaddr, __u64 len)
@@ -368,6 +343,34 @@ static __always_inline void retry_reads(struct ks_event *e, __u32 tid)
 	bpf_map_delete_elem(&retry_map, &tid);
 }
 
+/* recvfrom/recvmsg: the kernel wrote the sender's address during the call; read it now from
+ * the pointers parked at sys_enter (arg[2] = the address, arg[3] = its length's address; or
+ * arg[2] = the msghdr, arg[3] = 0). Only successful receives are reported. */
+static __always_inline bool finish_recv(struct ks_event *e, long ret)
+{
+	const void *addr = (const void *)e->arg[2];
+	__u32 len = 0;
+
+	if (ret < 0)
+		return false;
+	if (e->arg[3]) {
+		if (bpf_probe_read_user(&len, sizeof(len), (const void *)e->arg[3]))
+			len = 0;
+	} else {
+		struct user_msghdr m = {};
+
+		if (!bpf_probe_read_user(&m, sizeof(m), addr)) {
+			addr = m.msg_name;
+			len = m.msg_namelen;
+		} else {
+			addr = NULL;
+		}
+	}
+	e->arg[2] = e->arg[3] = 0;
+	read_sockaddr(e, addr, len);
+	return e->addr.family != 0;
+}
+
 static __always_inline int finish_syscall(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -375,11 +378,14 @@ static __always_inline int finish_syscall(struct trace_event_raw_sys_exit *ctx)
 
 	if (!e)
 		return 0;
+	if (e->hdr.type == KS_EVT_RECVFROM && !finish_recv(e, ctx->ret)) {
+		bpf_map_delete_elem(&pending_map, &tid);
+		bpf_map_delete_elem(&retry_map, &tid);
+		return 0;
+	}
 	e->res = ctx->ret;
 	e->hdr.flags |= KS_F_HAS_RES;
 	retry_reads(e, tid);
-	if ((e->hdr.type == KS_EVT_EXECVE || e->hdr.type == KS_EVT_EXECVEAT) && ctx->ret == 0)
-		bpf_get_current_comm(e->proc.comm, sizeof(e->proc.comm)); /* the new image's name */
 	submit(e);
 	bpf_map_delete_elem(&pending_map, &tid);
 	return 0;
@@ -413,10 +419,86 @@ ENTER(execveat)
 }
 EXIT(execveat)
 
+_Static_assert(KS_PATH_LEN == 256, "walk_path masks offsets with 255");
+
 /*
- * A successful exec: fill what sys_enter could not read (the filename is in kernel
- * memory here, argv is on the new image's stack, which exec has just written), and
- * re-key the pending record when a non-leader thread exec'd and took over the tgid.
+ * Writes the path from `dentry` on `vfsmnt` up to the task's root into buf, leaf first, one
+ * NUL-terminated component each (see struct ks_exec_ext), crossing mount points. Stops at
+ * the root, at the root of a file system with no parent mount (a pipe, a memfd: the name is
+ * then the only component), or after KS_EXEC_PATH_DEPTH levels (truncated).
+ */
+static __always_inline void walk_path(char *buf, __u16 *len, __u32 *flags, __u32 truncated,
+				      struct dentry *dentry, struct vfsmount *vfsmnt,
+				      struct dentry *root_dentry, struct vfsmount *root_mnt)
+{
+	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+	struct mount *mnt_parent;
+	struct dentry *parent;
+	const unsigned char *name;
+	__u64 pos;
+	__u32 off = 0;
+	long n;
+	int i;
+
+	*len = 0;
+	if (!dentry || !vfsmnt)
+		return;
+	for (i = 0; i < KS_EXEC_PATH_DEPTH; i++) {
+		if (dentry == root_dentry && vfsmnt == root_mnt)
+			goto done;
+		if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
+			mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (!mnt_parent || mnt_parent == mnt)
+				goto done; /* the namespace's root (the task's root is above it) */
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = &mnt_parent->mnt;
+			continue;
+		}
+		if (off >= KS_PATH_LEN)
+			break;
+		name = BPF_CORE_READ(dentry, d_name.name);
+		pos = off;
+		asm volatile("%0 &= 255" : "+r"(pos));
+		n = bpf_probe_read_kernel_str(&buf[pos], KS_PATH_LEN - pos, name);
+		if (n <= 0)
+			break;
+		off += n;
+		parent = BPF_CORE_READ(dentry, d_parent);
+		if (parent == dentry)
+			goto done;
+		dentry = parent;
+	}
+	*flags |= truncated;
+done:
+	*len = off > KS_PATH_LEN ? KS_PATH_LEN : off;
+}
+
+/* A bounded copy of user memory [start, end) of the new image (argv or the environment). */
+static __always_inline __u16 read_image_block(char *dst, __u32 cap, unsigned long start,
+					      unsigned long end, __u32 *flags, __u32 truncated)
+{
+	__u64 len = end > start ? end - start : 0;
+
+	if (len > cap) {
+		len = cap;
+		*flags |= truncated;
+	}
+	asm volatile("%0 &= 8191" : "+r"(len));
+	if (!len || len > cap)
+		return 0;
+	if (bpf_probe_read_user(dst, len, (const void *)start)) {
+		count(KS_STAT_READ_ERRORS);
+		return 0;
+	}
+	return len;
+}
+
+/*
+ * A successful exec: the record is complete here (exec cannot fail any more), so it is sent
+ * now with the new image's argv, environment, working directory and executable path, which
+ * only the new image has; sys_exit then finds nothing parked. A failed exec is sent by
+ * sys_exit as a plain record.
  */
 SEC("tp/sched/sched_process_exec")
 int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
@@ -425,35 +507,57 @@ int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ks_event *e = bpf_map_lookup_elem(&pending_map, &old_tid);
 	struct task_struct *task;
-	unsigned long start, end;
-	__u64 len;
+	struct ks_exec_event *x;
+	struct ks_exec_ext *t;
+	struct fs_struct *fs;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	struct file *exe;
+	struct mm_struct *mm;
+	__u32 zero = 0;
 	long n;
 
 	if (!e)
 		return 0;
-	if (!e->path_len) {
-		n = bpf_probe_read_kernel_str(e->path, sizeof(e->path),
+	x = bpf_map_lookup_elem(&exec_scratch_map, &zero);
+	if (!x)
+		return 0;
+	bpf_probe_read_kernel(&x->ev, sizeof(x->ev), e);
+	bpf_map_delete_elem(&pending_map, &old_tid);
+	bpf_map_delete_elem(&retry_map, &old_tid);
+	if (!x->ev.path_len) {
+		n = bpf_probe_read_kernel_str(x->ev.path, sizeof(x->ev.path),
 					      (const char *)ctx + (ctx->__data_loc_filename & 0xFFFF));
 		if (n > 0)
-			e->path_len = n;
+			x->ev.path_len = n;
 	}
-	if (!e->hdr.argc) {
-		task = (struct task_struct *)bpf_get_current_task();
-		start = BPF_CORE_READ(task, mm, arg_start);
-		end = BPF_CORE_READ(task, mm, arg_end);
-		len = end > start ? end - start : 0;
-		if (len > KS_ARGV_LEN) {
-			len = KS_ARGV_LEN;
-			e->hdr.flags |= KS_F_TRUNCATED;
-		}
-		asm volatile("%0 &= 1023" : "+r"(len));
-		if (len && len <= KS_ARGV_LEN && !bpf_probe_read_user(e->argv, len, (const void *)start))
-			count_args(e, len);
-	}
-	if (tid != old_tid) {
-		bpf_map_update_elem(&pending_map, &tid, e, BPF_ANY);
-		bpf_map_delete_elem(&pending_map, &old_tid);
-	}
+	/* The new image's identity: a non-leader thread that exec'd took over the tgid, a setuid
+	 * binary or file capabilities changed the credentials, and comm is the new name. */
+	x->ev.proc.tid = tid;
+	fill_creds(&x->ev);
+	bpf_get_current_comm(x->ev.proc.comm, sizeof(x->ev.proc.comm));
+	x->ev.res = 0;
+	x->ev.hdr.flags |= KS_F_HAS_RES;
+
+	t = &x->x;
+	t->flags = 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	mm = BPF_CORE_READ(task, mm);
+	t->args_len = read_image_block(t->args, KS_EXEC_ARGS_LEN, BPF_CORE_READ(mm, arg_start),
+				       BPF_CORE_READ(mm, arg_end), &t->flags, KS_X_ARGS_TRUNCATED);
+	t->env_len = read_image_block(t->env, KS_EXEC_ENV_LEN, BPF_CORE_READ(mm, env_start),
+				      BPF_CORE_READ(mm, env_end), &t->flags, KS_X_ENV_TRUNCATED);
+	fs = BPF_CORE_READ(task, fs);
+	root_dentry = BPF_CORE_READ(fs, root.dentry);
+	root_mnt = BPF_CORE_READ(fs, root.mnt);
+	walk_path(t->cwd, &t->cwd_len, &t->flags, KS_X_CWD_TRUNCATED, BPF_CORE_READ(fs, pwd.dentry),
+		  BPF_CORE_READ(fs, pwd.mnt), root_dentry, root_mnt);
+	exe = BPF_CORE_READ(mm, exe_file);
+	walk_path(t->exe, &t->exe_len, &t->flags, KS_X_EXE_TRUNCATED, BPF_CORE_READ(exe, f_path.dentry),
+		  BPF_CORE_READ(exe, f_path.mnt), root_dentry, root_mnt);
+	if (exe && BPF_CORE_READ(exe, f_inode, i_nlink) == 0)
+		t->flags |= KS_X_EXE_DELETED;
+	submit_exec(x);
 	return 0;
 }
 
@@ -904,6 +1008,428 @@ ENTER(memfd_create)
 	return stash(e);
 }
 EXIT(memfd_create)
+
+/* ---- files: more of Falco's types ---- */
+
+ENTER(mkdir)
+{
+	struct ks_event *e = begin(KS_EVT_MKDIRAT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	e->arg[0] = ARG(1);
+	e->arg[1] = (__u64)(__s64)AT_FDCWD;
+	return stash(e);
+}
+EXIT(mkdir)
+
+ENTER(mkdirat)
+{
+	struct ks_event *e = begin(KS_EVT_MKDIRAT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(1));
+	e->arg[0] = ARG(2);
+	e->arg[1] = IARG(0);
+	return stash(e);
+}
+EXIT(mkdirat)
+
+ENTER(rmdir)
+{
+	struct ks_event *e = begin(KS_EVT_RMDIR);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	return stash(e);
+}
+EXIT(rmdir)
+
+ENTER(symlink)
+{
+	struct ks_event *e = begin(KS_EVT_SYMLINKAT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	read_path2(e, UPTR(1));
+	return stash(e);
+}
+EXIT(symlink)
+
+ENTER(symlinkat)
+{
+	struct ks_event *e = begin(KS_EVT_SYMLINKAT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	read_path2(e, UPTR(2));
+	return stash(e);
+}
+EXIT(symlinkat)
+
+ENTER(link)
+{
+	struct ks_event *e = begin(KS_EVT_LINKAT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	read_path2(e, UPTR(1));
+	return stash(e);
+}
+EXIT(link)
+
+ENTER(linkat)
+{
+	struct ks_event *e = begin(KS_EVT_LINKAT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(1));
+	read_path2(e, UPTR(3));
+	e->arg[0] = ARG(4);
+	return stash(e);
+}
+EXIT(linkat)
+
+ENTER(fchmod)
+{
+	struct ks_event *e = begin(KS_EVT_CHMOD);
+
+	if (!e)
+		return 0;
+	e->arg[0] = ARG(1);
+	e->arg[1] = IARG(0);
+	return stash(e);
+}
+EXIT(fchmod)
+
+ENTER(creat)
+{
+	struct ks_event *e = begin(KS_EVT_OPEN);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	e->arg[0] = 01 | 0100 | 01000; /* creat(2) is open(O_WRONLY | O_CREAT | O_TRUNC) */
+	e->arg[1] = ARG(1);
+	return stash(e);
+}
+EXIT(creat)
+
+ENTER(chroot)
+{
+	struct ks_event *e = begin(KS_EVT_CHROOT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	return stash(e);
+}
+EXIT(chroot)
+
+ENTER(pivot_root)
+{
+	struct ks_event *e = begin(KS_EVT_PIVOT_ROOT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	read_path2(e, UPTR(1));
+	return stash(e);
+}
+EXIT(pivot_root)
+
+ENTER(name_to_handle_at)
+{
+	struct ks_event *e = begin(KS_EVT_NAME_TO_HANDLE_AT);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(1));
+	e->arg[0] = IARG(0);
+	e->arg[1] = ARG(4);
+	return stash(e);
+}
+EXIT(name_to_handle_at)
+
+ENTER(open_by_handle_at)
+{
+	struct ks_event *e = begin(KS_EVT_OPEN_BY_HANDLE_AT);
+
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	e->arg[1] = ARG(2);
+	return stash(e);
+}
+EXIT(open_by_handle_at)
+
+/* ---- credentials ---- */
+
+#define CRED_ENTER(sys, type, a0, a1, a2) \
+	ENTER(sys) \
+	{ \
+		struct ks_event *e = begin(type); \
+		if (!e) \
+			return 0; \
+		e->arg[0] = (__u32)(a0); \
+		e->arg[1] = (__u32)(a1); \
+		e->arg[2] = (__u32)(a2); \
+		return stash(e); \
+	} \
+	EXIT(sys)
+
+CRED_ENTER(setuid, KS_EVT_SETUID, ARG(0), 0, 0)
+CRED_ENTER(setgid, KS_EVT_SETGID, ARG(0), 0, 0)
+CRED_ENTER(setresuid, KS_EVT_SETRESUID, ARG(0), ARG(1), ARG(2))
+CRED_ENTER(setresgid, KS_EVT_SETRESGID, ARG(0), ARG(1), ARG(2))
+CRED_ENTER(setreuid, KS_EVT_SETRESUID, ARG(0), ARG(1), -1)
+CRED_ENTER(setregid, KS_EVT_SETRESGID, ARG(0), ARG(1), -1)
+
+/* The new sets: two 32-bit words each (struct __user_cap_data_struct[2], version 3). */
+ENTER(capset)
+{
+	struct ks_event *e = begin(KS_EVT_CAPSET);
+	__u32 d[6] = {};
+
+	if (!e)
+		return 0;
+	if (bpf_probe_read_user(d, sizeof(d), UPTR(1)))
+		count(KS_STAT_READ_ERRORS);
+	e->arg[0] = (__u64)d[3] << 32 | d[0]; /* effective */
+	e->arg[1] = (__u64)d[4] << 32 | d[1]; /* permitted */
+	e->arg[2] = (__u64)d[5] << 32 | d[2]; /* inheritable */
+	return stash(e);
+}
+EXIT(capset)
+
+/* ---- network: addresses of datagrams ----
+ * These syscalls are hot on a busy socket; only calls that carry an address (unconnected
+ * datagram sockets) are traced, and a call without one returns before any record is made. */
+
+ENTER(sendto)
+{
+	struct ks_event *e;
+
+	if (!UPTR(4))
+		return 0;
+	e = begin(KS_EVT_SENDTO);
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	e->arg[1] = ARG(2);
+	read_sockaddr(e, UPTR(4), ARG(5));
+	return stash(e);
+}
+EXIT(sendto)
+
+ENTER(sendmsg)
+{
+	struct user_msghdr m = {};
+	struct ks_event *e;
+
+	if (bpf_probe_read_user(&m, sizeof(m), UPTR(1)) || !m.msg_name)
+		return 0;
+	e = begin(KS_EVT_SENDTO);
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	read_sockaddr(e, m.msg_name, m.msg_namelen);
+	return stash(e);
+}
+EXIT(sendmsg)
+
+ENTER(recvfrom)
+{
+	struct ks_event *e;
+
+	if (!UPTR(4) || !UPTR(5))
+		return 0;
+	e = begin(KS_EVT_RECVFROM);
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	e->arg[1] = ARG(2);
+	e->arg[2] = ARG(4); /* read at sys_exit (finish_recv) */
+	e->arg[3] = ARG(5);
+	return stash(e);
+}
+EXIT(recvfrom)
+
+ENTER(recvmsg)
+{
+	struct user_msghdr m = {};
+	struct ks_event *e;
+
+	if (bpf_probe_read_user(&m, sizeof(m), UPTR(1)) || !m.msg_name)
+		return 0;
+	e = begin(KS_EVT_RECVFROM);
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	e->arg[2] = ARG(1); /* the msghdr, read again at sys_exit */
+	return stash(e);
+}
+EXIT(recvmsg)
+
+/* ---- kernel interfaces an escape reaches for ---- */
+
+/* The file these make is named as /proc/<pid>/fd shows it (and as the guest LSM's record of
+ * it is), so that one rule on fd.name matches the syscall and the hook. */
+#define ANON_NAME(e, s) \
+	do { \
+		__builtin_memcpy((e)->path, s, sizeof(s)); \
+		(e)->path_len = sizeof(s); \
+	} while (0)
+
+ENTER(userfaultfd)
+{
+	struct ks_event *e = begin(KS_EVT_USERFAULTFD);
+
+	if (!e)
+		return 0;
+	ANON_NAME(e, "anon_inode:[userfaultfd]");
+	e->arg[0] = ARG(0);
+	return stash(e);
+}
+EXIT(userfaultfd)
+
+ENTER(perf_event_open)
+{
+	struct ks_event *e = begin(KS_EVT_PERF_EVENT_OPEN);
+	__u32 type = 0;
+
+	if (!e)
+		return 0;
+	if (bpf_probe_read_user(&type, sizeof(type), UPTR(0)))
+		count(KS_STAT_READ_ERRORS);
+	e->arg[0] = type; /* struct perf_event_attr starts with its type */
+	e->arg[1] = IARG(1);
+	e->arg[2] = IARG(2);
+	e->arg[3] = ARG(4);
+	return stash(e);
+}
+EXIT(perf_event_open)
+
+ENTER(io_uring_setup)
+{
+	struct ks_event *e = begin(KS_EVT_IO_URING_SETUP);
+	__u32 flags = 0;
+
+	if (!e)
+		return 0;
+	/* struct io_uring_params: sq_entries, cq_entries, flags, ... */
+	if (bpf_probe_read_user(&flags, sizeof(flags), (const char *)UPTR(1) + 8))
+		count(KS_STAT_READ_ERRORS);
+	ANON_NAME(e, "anon_inode:[io_uring]");
+	e->arg[0] = ARG(0);
+	e->arg[1] = flags;
+	return stash(e);
+}
+EXIT(io_uring_setup)
+
+ENTER(keyctl)
+{
+	struct ks_event *e = begin(KS_EVT_KEYCTL);
+
+	if (!e)
+		return 0;
+	e->arg[0] = ARG(0);
+	e->arg[1] = ARG(1);
+	return stash(e);
+}
+EXIT(keyctl)
+
+ENTER(add_key)
+{
+	struct ks_event *e = begin(KS_EVT_ADD_KEY);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	read_path2(e, UPTR(1));
+	e->arg[0] = IARG(4);
+	return stash(e);
+}
+EXIT(add_key)
+
+ENTER(request_key)
+{
+	struct ks_event *e = begin(KS_EVT_REQUEST_KEY);
+
+	if (!e)
+		return 0;
+	read_path(e, UPTR(0));
+	read_path2(e, UPTR(1));
+	e->arg[0] = IARG(3);
+	return stash(e);
+}
+EXIT(request_key)
+
+ENTER(kexec_load)
+{
+	struct ks_event *e = begin(KS_EVT_KEXEC_LOAD);
+
+	if (!e)
+		return 0;
+	e->arg[0] = ARG(1);
+	e->arg[1] = ARG(3);
+	return stash(e);
+}
+EXIT(kexec_load)
+
+ENTER(kexec_file_load)
+{
+	struct ks_event *e = begin(KS_EVT_KEXEC_FILE_LOAD);
+
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	e->arg[1] = IARG(1);
+	e->arg[2] = ARG(4);
+	return stash(e);
+}
+EXIT(kexec_file_load)
+
+ENTER(prctl)
+{
+	struct ks_event *e = begin(KS_EVT_PRCTL);
+
+	if (!e)
+		return 0;
+	e->arg[0] = ARG(0);
+	e->arg[1] = ARG(1);
+	return stash(e);
+}
+EXIT(prctl)
+
+ENTER(process_vm_readv)
+{
+	struct ks_event *e = begin(KS_EVT_PROCESS_VM_READV);
+
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	return stash(e);
+}
+EXIT(process_vm_readv)
+
+ENTER(process_vm_writev)
+{
+	struct ks_event *e = begin(KS_EVT_PROCESS_VM_WRITEV);
+
+	if (!e)
+		return 0;
+	e->arg[0] = IARG(0);
+	return stash(e);
+}
+EXIT(process_vm_writev)
 
 /*
  * Optional LSM program set: only loaded when capability detection found a working

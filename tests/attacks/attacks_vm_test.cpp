@@ -1,8 +1,13 @@
-// vm tier, issue 5: real escape techniques inside privileged containers of a booted sandbox,
-// watched by the SandboxMonitor with the default rules. One sandbox per suite (a TCG boot costs
-// seconds): Monitor (monitor mode: every attack raises its alert; host stage 2; the sequence;
-// the benign workload raises none) and Enforce (deny rules pushed: the operation fails with
-// EPERM and an audit record says so).
+// vm tier, issues 5 and 11: real escape techniques inside privileged containers of a booted
+// sandbox, watched by the SandboxMonitor with the default rules. One sandbox per mode, shared by
+// the mode's suites (a TCG boot costs seconds): monitor mode (every technique raises exactly its
+// alerts, each with the sandbox and container ids; host stage 2; the sequence; the benign set
+// raises none) and enforce mode (the deny rules pushed into the guest LSM: each deny-able
+// technique fails with EPERM/EACCES, its one alert says "enforced":true, and an audit record
+// names the rule and the LSM hook; the agent and the sensor go on working).
+//
+// The techniques are the table in rules/README.md; each row's primitive is a subcommand of
+// ks-attack (tests/attacks/attack_helper.c), which makes the real syscall.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -14,9 +19,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -32,6 +40,7 @@
 #include "monitor/host_probe_hub.h"
 #include "monitor/rules_path.h"
 #include "monitor/sandbox_monitor.h"
+#include "policy-engine/guest_deny_rules.h"
 #include "runtime/sandbox/sandbox.h"
 #include "tests/support/vm_sandbox.h"
 
@@ -66,6 +75,11 @@ class AttackSuite {
     fs::create_directories(rootfs_ / "usr/local/bin", ec);
     fs::copy_file(KS_ATTACK_HELPER, rootfs_ / "usr/local/bin/ks-attack", fs::copy_options::overwrite_existing, ec);
     if (ec) return "copy ks-attack: " + ec.message();
+    // Device nodes the workload did not make (by number: /dev/mem is char 1:1, sda block 8:0),
+    // under names no path rule knows; the guest opens them as its own devices.
+    if (::mknod((rootfs_ / "ks-mem").c_str(), S_IFCHR | 0600, makedev(1, 1)) != 0 ||
+        ::mknod((rootfs_ / "ks-disk").c_str(), S_IFBLK | 0600, makedev(8, 0)) != 0)
+      return "mknod in the rootfs copy: " + std::string(strerror(errno));
     // busybox's rootfs has no shadow file; the attack needs one to read.
     if (FILE* f = std::fopen((rootfs_ / "etc/shadow").c_str(), "w")) {
       std::fputs("root:$6$salt$hash:19000:0:99999:7:::\n", f);
@@ -172,18 +186,36 @@ class AttackSuite {
   Seen seen_;
 };
 
+// One booted sandbox for the mode of the suites that run now, shared by them (the monitor-mode
+// suites come first in this file, then the enforce-mode ones, so each mode boots once); the
+// last one goes at the end of the run. At most one guest at a time.
+AttackSuite* shared_suite(policy::Mode mode, std::string& error) {
+  static std::unique_ptr<AttackSuite> current;
+  static std::string current_error;
+  if (!current || current->mode_ != mode) {
+    if (current) current->teardown();
+    current = std::make_unique<AttackSuite>(mode);
+    current_error = current->boot();
+    static bool registered = [] {
+      struct Teardown : ::testing::Environment {
+        void TearDown() override {
+          if (current) current->teardown();
+        }
+      };
+      ::testing::AddGlobalTestEnvironment(new Teardown);
+      return true;
+    }();
+    (void)registered;
+  }
+  error = current_error;
+  return current.get();
+}
+
 // ------------------------------------------------------------------ monitor mode
 
 class Monitor : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    suite_ = new AttackSuite(policy::Mode::monitor);
-    error_ = suite_->boot();
-  }
-  static void TearDownTestSuite() {
-    suite_->teardown();
-    delete suite_;
-  }
+  static void SetUpTestSuite() { suite_ = shared_suite(policy::Mode::monitor, error_); }
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (QEMU, BPF, mounts)";
     ASSERT_EQ(error_, "");
@@ -209,75 +241,164 @@ class Monitor : public ::testing::Test {
   static inline std::string error_;
 };
 
+// A v1 hierarchy can only be mounted from the initial cgroup namespace, which is what a
+// container sharing the guest's cgroup namespace has.
+void share_cgroup_namespace(OciSpec& spec) {
+  std::erase_if(spec.linux.namespaces, [](const OciNamespace& n) { return n.type == "cgroup"; });
+}
+
+// One row of rules/README.md's technique table.
+struct Technique {
+  std::string name;                    // test name
+  std::vector<std::string> args;       // the container's command: the primitive
+  std::vector<std::string> alerts;     // monitor mode: exactly these rules alert, once each
+  std::string deny_rule;               // enforce mode: the rule the guest LSM enforces ("" : detection only)
+  std::string hook;                    // ... at this hook (named in its audit record)
+  std::function<void(OciSpec&)> tweak = {};
+  std::string cmdline_contains = "";   // the alert's proc.cmdline must contain this
+};
+
+
+const std::vector<Technique>& techniques() {
+  static const std::vector<Technique> kTable = {
+      {"CorePatternWrite", {"sh", "-c", "echo '|/x' > /proc/sys/kernel/core_pattern"}, {"Guest core_pattern write"},
+       "Guest core_pattern write", "lsm_file_open", {}, "echo"},
+      {"ModprobePathWrite", {"ks-attack", "write-sysctl", "kernel/modprobe"}, {"Guest kernel sysctl or sysrq write"},
+       "Guest kernel sysctl or sysrq write", "lsm_file_open"},
+      {"SysrqTrigger", {"ks-attack", "write-sysrq"}, {"Guest kernel sysctl or sysrq write"}, "Guest kernel sysctl or sysrq write",
+       "lsm_file_open"},
+      {"Kcore", {"ks-attack", "open-kcore"}, {"Guest kernel memory file opened"}, "Guest kernel memory file opened", "lsm_file_open"},
+      {"ModuleLoadByFile", {"ks-attack", "finit-module"}, {"Guest kernel module load"}, "Guest kernel module load",
+       "lsm_kernel_read_file"},
+      {"ModuleLoadByImage", {"ks-attack", "init-module"}, {"Guest kernel module load"}, "Guest kernel module load",
+       "lsm_kernel_load_data"},
+      {"KexecLoad", {"ks-attack", "kexec-load"}, {"Guest kexec load"}, "Guest kexec load", "lsm_kernel_load_data"},
+      {"Bpf", {"ks-attack", "bpf"}, {"Guest bpf by workload"}, "Guest bpf by workload", "lsm_bpf"},
+      {"PerfEventOpen", {"ks-attack", "perf-event-open"}, {"Guest perf_event_open by workload"}, "Guest perf_event_open by workload",
+       "lsm_perf_event_open"},
+      {"PtraceAttach", {"ks-attack", "ptrace-child"}, {"Guest ptrace attach"}, "Guest ptrace attach", "lsm_ptrace_access"},
+      {"ProcessVmReadv", {"ks-attack", "process-vm-readv"}, {"Guest ptrace attach"}, "Guest ptrace attach", "lsm_ptrace_access"},
+      {"UserNamespace", {"ks-attack", "unshare-user"}, {"Guest user namespace creation"}, "Guest user namespace creation",
+       "lsm_userns_create"},
+      // Two operations: the namespace file is opened (refused in enforce mode), then joined.
+      {"Setns", {"ks-attack", "setns", "mnt"}, {"Guest namespace file opened", "Guest setns by workload"},
+       "Guest namespace file opened", "lsm_file_open"},
+      {"IoUringSetup", {"ks-attack", "io-uring-setup"}, {"Guest io_uring setup"}, "Guest io_uring setup", "lsm_anon_inode"},
+      {"Userfaultfd", {"ks-attack", "userfaultfd"}, {"Guest userfaultfd"}, "Guest userfaultfd", "lsm_anon_inode"},
+      {"FileHandleOpen", {"sh", "-c", "echo x > /dev/shm/ks-h && ks-attack open-by-handle /dev/shm/ks-h"},
+       {"Guest file handle open"}, "Guest file handle open", "lsm_file_open"},
+      {"RawMemoryNodeOfItsOwn", {"ks-attack", "mknod-mem"}, {"Guest raw memory device access"}, "Guest raw memory device access",
+       "lsm_inode_mknod"},
+      {"RawMemoryByNumber", {"ks-attack", "open", "/ks-mem"}, {"Guest raw memory device access"}, "Guest raw memory device access",
+       "lsm_file_open"},
+      {"BlockDeviceNodeOfItsOwn", {"ks-attack", "mknod-block"}, {"Guest block device access"}, "Guest block device access",
+       "lsm_inode_mknod"},
+      {"BlockDeviceOpen", {"ks-attack", "open", "/ks-disk"}, {"Guest block device access"}, "Guest block device access",
+       "lsm_file_open"},
+      {"BlockDeviceMount", {"ks-attack", "mount-block", "/dev/vda"}, {"Guest mount of block device, debugfs or cgroup v1"},
+       "Guest mount of block device, debugfs or cgroup v1", "lsm_sb_mount"},
+      {"DebugfsMount", {"ks-attack", "mount-debugfs"}, {"Guest mount of block device, debugfs or cgroup v1"},
+       "Guest mount of block device, debugfs or cgroup v1", "lsm_sb_mount"},
+      {"CgroupV1Mount", {"ks-attack", "mount-cgroup1"}, {"Guest mount of block device, debugfs or cgroup v1"},
+       "Guest mount of block device, debugfs or cgroup v1", "lsm_sb_mount", share_cgroup_namespace},
+      // Detection of the write itself (the mount before it is the deny-able step).
+      {"ReleaseAgentWrite", {"sh", "-c", "ks-attack mount-cgroup1 && echo /x > /tmp/ks-cg/release_agent"},
+       {"Guest mount of block device, debugfs or cgroup v1", "Guest cgroup release_agent write"}, "", "", share_cgroup_namespace},
+      {"MemfdExec", {"ks-attack", "memfd-exec"}, {"Guest exec from memfd, /dev/shm or a deleted file"},
+       "Guest exec from memfd, /dev/shm or a deleted file", "lsm_bprm_check"},
+      {"DevShmExec", {"ks-attack", "shm-exec"}, {"Guest exec from memfd, /dev/shm or a deleted file"},
+       "Guest exec from memfd, /dev/shm or a deleted file", "lsm_bprm_check"},
+      {"DeletedFileExec", {"ks-attack", "deleted-exec"}, {"Guest exec from memfd, /dev/shm or a deleted file"},
+       "Guest exec from memfd, /dev/shm or a deleted file", "lsm_bprm_check"},
+      // This guest has no vsock transport: the socket is the attempt (refused before the kernel looks for one).
+      {"VsockSocket", {"ks-attack", "vsock"}, {"Guest vsock socket"}, "Guest vsock socket", "lsm_socket_create"},
+      {"AgentChannel",
+       {"sh", "-c", "mknod /dev/vport0p1 c $(tr : ' ' < /sys/class/virtio-ports/vport0p1/dev) && ks-attack open-write /dev/vport0p1"},
+       {"Guest agent channel opened"}, "Guest agent channel opened", "lsm_file_open"},
+      {"ShadowRead", {"ks-attack", "open", "/etc/shadow"}, {"Guest read of sensitive file"}, "Guest read of sensitive file",
+       "lsm_file_open"},
+  };
+  return kTable;
+}
+
+// One test per technique and mode, registered in file order (after the mode's other tests),
+// so that each mode's sandbox boots once.
+class MonitorTechnique : public Monitor {
+ public:
+  explicit MonitorTechnique(const Technique* t) : t_(t) {}
+  void TestBody() override;
+
+ private:
+  const Technique* t_;
+};
+
+// Monitor mode: exactly the technique's alerts, each once, each with the sandbox and container.
+void MonitorTechnique::TestBody() {
+  const Technique& t = *t_;
+  const std::string cid = "m-" + t.name;
+  auto o = suite_->run(cid, t.args, true, t.tweak);
+  EXPECT_EQ((o.out + o.err).find("Operation not permitted: by"), std::string::npos);
+  auto alerts = suite_->alerts_in(cid);
+  std::vector<std::string> rules;
+  for (const auto& a : alerts) rules.push_back(a.rule);
+  std::vector<std::string> want = t.alerts;
+  std::sort(rules.begin(), rules.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(rules, want) << "exit " << o.code << ": " << o.out << o.err << "\n" << suite_->dump();
+  for (const auto& a : alerts) {
+    EXPECT_EQ(a.view, View::guest);
+    EXPECT_EQ(a.sandbox, suite_->sandbox_->id());
+    EXPECT_EQ(policy::alert_to_json(a)["sandbox"], suite_->sandbox_->id());
+    EXPECT_EQ(a.events.back().container_id, cid);
+    EXPECT_FALSE(a.enforced) << a.rule;
+    if (!t.cmdline_contains.empty())
+      EXPECT_NE(a.events.back().proc.cmdline().find(t.cmdline_contains), std::string::npos)
+          << "proc.cmdline \"" << a.events.back().proc.cmdline() << "\"";
+  }
+}
+
+
+// The benign set: build-tool-like work, archives, shells, package-manager-like writes under
+// /tmp, a server on loopback, reading /etc/passwd, listing processes, and the everyday calls of
+// the new event types (directories, links, modes, datagrams, netlink). Shared by both modes.
+const std::vector<std::string> kBenignScript = {
+    "sh", "-c",
+    "set -e; mkdir -p /tmp/build/src /tmp/pkg/usr/bin; cd /tmp/build;"
+    " for i in 1 2 3; do echo \"int f$i(void){return $i;}\" > src/f$i.c; done; cat src/*.c | wc -l;"
+    " tar czf /tmp/src.tgz src; mkdir -p /tmp/unpack; tar xzf /tmp/src.tgz -C /tmp/unpack; gzip -k /tmp/build/src/f1.c;"
+    " cp /bin/busybox /tmp/pkg/usr/bin/tool; chmod 0755 /tmp/pkg/usr/bin/tool; ln -s tool /tmp/pkg/usr/bin/alias;"
+    " ln /tmp/pkg/usr/bin/tool /tmp/pkg/usr/bin/hard; rm -rf /tmp/pkg/usr/bin/alias; rmdir /tmp/unpack/src 2>/dev/null || true;"
+    " sort /etc/passwd | head -n1; grep -c root /etc/passwd; ps > /dev/null; ls -l /proc/self/fd > /dev/null;"
+    " sed -n 1p /etc/passwd | awk -F: '{print $1}'; find /tmp/build -name '*.c' | wc -l; date; uname -a;"
+    " ip link set lo up 2>/dev/null || true; mkdir -p /tmp/www; echo hello > /tmp/www/index.html;"
+    " httpd -p 127.0.0.1:8080 -h /tmp/www; wget -q -O - http://127.0.0.1:8080/index.html;"
+    " ks-attack udp-recvfrom; ks-attack udp-sendmsg; ks-attack socket-netlink; ks-attack prctl; ks-attack mkdir /tmp/ks-d;"
+    " ks-attack rmdir; ks-attack link; ks-attack fchmodat;"
+    " rm -rf /tmp/build /tmp/www /tmp/pkg /tmp/src.tgz /tmp/unpack"};
+
 TEST_F(Monitor, BenignWorkloadRaisesNoAlert) {
   size_t before = suite_->alert_count();
-  auto o = suite_->run("benign",
-                       {"sh", "-c",
-                        "set -e; mkdir -p /tmp/www; echo hello > /tmp/www/index.html; cp /tmp/www/index.html /tmp/copy;"
-                        " ls -l /tmp | wc -l; grep -c hello /tmp/copy; sort /etc/passwd | head -n1; date; uname -a;"
-                        " ip link set lo up 2>/dev/null || true; httpd -p 127.0.0.1:8080 -h /tmp/www;"
-                        " wget -q -O - http://127.0.0.1:8080/index.html; rm -rf /tmp/www /tmp/copy"},
-                       /*privileged=*/true);  // the container's netns has lo down; only a privileged one may raise it
+  auto o = suite_->run("benign", kBenignScript, /*privileged=*/true);  // lo is down; only a privileged one may raise it
   EXPECT_EQ(o.code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("hello"), std::string::npos) << "the loopback HTTP request failed: " << o.out << o.err;
   EXPECT_EQ(suite_->alert_count(), before) << suite_->dump();
 }
 
-// One write, one alert: the sensor's openat and file_open records of the write are joined.
-TEST_F(Monitor, CorePatternWrite) {
-  expect_guest_alert("core-pattern", {"sh", "-c", "echo '|/x' > /proc/sys/kernel/core_pattern"}, "Guest core_pattern write");
-  EXPECT_EQ(suite_->alerts_in("core-pattern").size(), 1u) << suite_->dump();
-}
-
 // An attacker's first move used to be a file name that is not UTF-8: the host refused the
 // guest's whole stream, and the core_pattern write after it went unseen.
+[[maybe_unused]] const bool kMonitorTechniques = [] {
+  for (const auto& t : techniques())
+    ::testing::RegisterTest("MonitorTechnique", t.name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+                            [&t]() -> MonitorTechnique* { return new MonitorTechnique(&t); });
+  return true;
+}();
+
 TEST_F(Monitor, CorePatternWriteAfterANonUtf8FileNameIsStillAlerted) {
   expect_guest_alert("blind-first",
                      {"sh", "-c",
                       "f=\"/tmp/$(printf '\\377\\376')x\"; touch \"$f\"; cat \"$f\"; echo '|/x' > /proc/sys/kernel/core_pattern"},
                      "Guest core_pattern write");
   EXPECT_EQ(suite_->monitor_->stats().guest.batches_dropped(), 0u) << "the honest agent's batches were refused";
-}
-
-TEST_F(Monitor, ShadowRead) {
-  expect_guest_alert("shadow", {"cat", "/etc/shadow"}, "Guest read of sensitive file");
-  EXPECT_EQ(suite_->alerts_in("shadow").size(), 1u) << suite_->dump();
-}
-
-TEST_F(Monitor, ReleaseAgentWrite) {
-  expect_guest_alert("release-agent",
-                     {"sh", "-c", "mkdir -p /tmp/cg && mount -t cgroup -o none,name=ks cgroup /tmp/cg && echo /x > /tmp/cg/release_agent"},
-                     "Guest cgroup release_agent write", [](OciSpec& spec) {
-                       // A new v1 hierarchy can only be mounted from the initial cgroup namespace,
-                       // which is what a container sharing the guest's cgroup namespace has.
-                       std::erase_if(spec.linux.namespaces, [](const OciNamespace& n) { return n.type == "cgroup"; });
-                     });
-}
-
-TEST_F(Monitor, ModuleLoad) { expect_guest_alert("finit-module", {"ks-attack", "finit-module"}, "Guest kernel module load"); }
-
-TEST_F(Monitor, BpfCall) { expect_guest_alert("bpf", {"ks-attack", "bpf"}, "Guest bpf by workload"); }
-
-TEST_F(Monitor, PtraceAttach) { expect_guest_alert("ptrace", {"ks-attack", "ptrace"}, "Guest ptrace of the agent"); }
-
-TEST_F(Monitor, BlockDeviceNode) {
-  expect_guest_alert("mknod", {"mknod", "/tmp/disk", "b", "8", "0"}, "Guest block device node created");
-}
-
-TEST_F(Monitor, BlockDeviceMount) {
-  expect_guest_alert("mount-dev", {"sh", "-c", "mkdir -p /tmp/m; mount -t ext4 /dev/vda /tmp/m"},
-                     "Guest mount of block device or debugfs");
-}
-
-TEST_F(Monitor, MemfdExec) { expect_guest_alert("memfd", {"ks-attack", "memfd-exec"}, "Guest exec from memfd or /dev/shm"); }
-
-TEST_F(Monitor, UnshareUser) { expect_guest_alert("unshare", {"unshare", "-U", "true"}, "Guest user namespace unshare"); }
-
-TEST_F(Monitor, VsockConnect) {
-  // This guest has no vsock transport (the agent channel is virtio-serial), so socket(AF_VSOCK)
-  // fails before any connect; the rule's other half, opening the agent's port, is the attack here.
-  expect_guest_alert("vsock", {"sh", "-c", "ks-attack vsock; for p in /dev/vport*; do head -c 0 $p; done; true"},
-                     "Guest connect to vsock or the agent channel");
 }
 
 // Host stage 2: QEMU cannot be made to spawn a shell, so a child of this test is put into the
@@ -324,47 +445,76 @@ TEST_F(Monitor, HostStage2AndTheSequence) {
 
 class Enforce : public Monitor {
  protected:
-  static void SetUpTestSuite() {
-    suite_ = new AttackSuite(policy::Mode::enforce);
-    error_ = suite_->boot();
-  }
+  static void SetUpTestSuite() { suite_ = shared_suite(policy::Mode::enforce, error_); }
 };
 
-TEST_F(Enforce, CorePatternWriteFailsWithEperm) {
-  auto o = suite_->run("core-pattern-enf", {"sh", "-c", "echo '|/x' > /proc/sys/kernel/core_pattern"});
-  EXPECT_NE(o.code, 0);
-  EXPECT_NE((o.out + o.err).find("not permitted"), std::string::npos) << o.out << o.err;
-  // One alert for the write, and it says the LSM blocked it (the deny rule is folded in).
-  auto all = suite_->alerts_in("core-pattern-enf");
-  ASSERT_EQ(all.size(), 1u) << suite_->dump();
-  EXPECT_EQ(all[0].rule, "Guest core_pattern write");
-  EXPECT_TRUE(all[0].enforced) << suite_->dump();
-  EXPECT_EQ(all[0].also_matched, std::vector<std::string>{"Guest core_pattern open denied"});
-  size_t audited = 0;
-  for (const auto& r : suite_->audits())
-    audited += r.ok && r.detail.find("denied in-kernel by guest LSM") != std::string::npos &&
-               r.detail.find("/proc/sys/kernel/core_pattern") != std::string::npos &&
-               r.detail.find("core-pattern-enf") != std::string::npos;
-  EXPECT_EQ(audited, 1u) << suite_->dump();
-}
+class EnforceTechnique : public Enforce {
+ public:
+  explicit EnforceTechnique(const Technique* t) : t_(t) {}
+  void TestBody() override;
 
-TEST_F(Enforce, ShadowReadFailsWithEperm) {
-  auto o = suite_->run("shadow-enf", {"cat", "/etc/shadow"});
-  EXPECT_NE(o.code, 0);
-  EXPECT_NE((o.out + o.err).find("not permitted"), std::string::npos) << o.out << o.err;
-  EXPECT_EQ(o.out.find("root:"), std::string::npos) << "the hash leaked: " << o.out;
-  auto hits = suite_->alerts_in("shadow-enf");
-  ASSERT_EQ(hits.size(), 1u) << suite_->dump();
-  EXPECT_EQ(hits[0].rule, "Guest read of sensitive file");
-  EXPECT_EQ(hits[0].events.back().container_id, "shadow-enf");
-  EXPECT_TRUE(hits[0].enforced);
-  EXPECT_EQ(hits[0].view, View::guest);
-  EXPECT_EQ(hits[0].sandbox, suite_->sandbox_->id());
+ private:
+  const Technique* t_;
+};
+
+// Enforce mode: the primitive fails with EPERM (or EACCES), its one alert says enforced, and an
+// audit record names the rule, the hook that refused it and the container.
+void EnforceTechnique::TestBody() {
+  const Technique& t = *t_;
+  const std::string cid = "e-" + t.name;
+  auto o = suite_->run(cid, t.args, true, t.tweak);
+  const std::string out = o.out + o.err;
+  EXPECT_NE(o.code, 0) << out;
+  EXPECT_TRUE(out.find("Operation not permitted") != std::string::npos || out.find("Permission denied") != std::string::npos)
+      << out;
+  auto alerts = suite_->alerts_in(cid);
+  ASSERT_EQ(alerts.size(), 1u) << out << "\n" << suite_->dump();
+  const auto& a = alerts[0];
+  bool names_rule = a.rule == t.deny_rule || std::find(a.also_matched.begin(), a.also_matched.end(), t.deny_rule) != a.also_matched.end();
+  EXPECT_TRUE(names_rule) << a.rule;
+  EXPECT_TRUE(a.enforced) << suite_->dump();
+  EXPECT_EQ(policy::alert_to_json(a)["enforced"], true);
+  EXPECT_EQ(a.view, View::guest);
+  EXPECT_EQ(a.sandbox, suite_->sandbox_->id());
+  EXPECT_EQ(a.events.back().container_id, cid);
   bool audited = false;
   for (const auto& r : suite_->audits())
-    audited |= r.ok && r.rule == "Guest read of sensitive file" && r.detail.find("denied in-kernel by guest LSM") != std::string::npos &&
-               r.detail.find("/etc/shadow") != std::string::npos;
-  EXPECT_TRUE(audited) << suite_->dump();
+    audited |= r.ok && r.rule == t.deny_rule && r.detail.find("denied in-kernel by guest LSM at " + t.hook + " (EPERM)") != std::string::npos &&
+               r.detail.find(cid) != std::string::npos;
+  EXPECT_TRUE(audited) << "no audit record naming " << t.deny_rule << " at " << t.hook << "\n" << suite_->dump();
+}
+
+[[maybe_unused]] const bool kEnforceTechniques = [] {
+  for (const auto& t : techniques())
+    if (!t.deny_rule.empty())
+      ::testing::RegisterTest("EnforceTechnique", t.name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+                              [&t]() -> EnforceTechnique* { return new EnforceTechnique(&t); });
+  return true;
+}();
+
+TEST_F(Enforce, BenignWorkloadRaisesNoAlert) {
+  size_t before = suite_->alert_count();
+  auto o = suite_->run("benign-enf", kBenignScript, true);
+  EXPECT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("hello"), std::string::npos) << o.out << o.err;
+  EXPECT_EQ(suite_->alert_count(), before) << suite_->dump();
+}
+
+// The deny set never stops the agent or the sensor: under it the agent still starts containers
+// (its launcher mounts proc, sysfs, devpts and cgroups, the very mounts the rules refuse to a
+// workload), the sensor still streams, and the agent's own bpf() calls (re-installing the deny
+// set writes its maps) still go through.
+TEST_F(Enforce, AgentAndSensorAreNeverRefused) {
+  auto o = suite_->run("agent-ok", {"sh", "-c", "mount | grep -c ' /proc ' && cat /proc/self/cgroup"}, true);
+  EXPECT_EQ(o.code, 0) << o.out << o.err;
+  EXPECT_TRUE(suite_->monitor_->flush(5s)) << "the sensor stopped streaming";
+  auto engine = load_engine({*default_rules_dir()}, policy::Mode::enforce);
+  ASSERT_TRUE(engine);
+  auto rules = policy::guest_deny_rules((*engine)->enforcement_specs(), suite_->sandbox_->id());
+  ASSERT_GE(rules.size(), 20u);
+  auto refused = suite_->sandbox_->agent().set_enforcement(rules);
+  ASSERT_TRUE(refused) << refused.error().describe();
+  EXPECT_EQ(*refused, std::vector<std::string>{}) << "every default deny rule is enforceable in this guest";
 }
 
 TEST_F(Enforce, CorePatternIsUnchanged) {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -22,6 +23,7 @@
 
 #include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
+#include "runtime/vm/guest_image.h"
 #include "tests/support/vm_sandbox.h"
 
 namespace kata_sentry::runtime {
@@ -29,6 +31,7 @@ namespace {
 
 using namespace std::chrono_literals;
 constexpr uint32_t kDenied = 1u << 1;  // KS_F_DENIED
+constexpr uint32_t kIoWorker = 1u << 6;  // KS_F_IO_WORKER
 
 using Outcome = testing::ContainerOutcome;
 
@@ -64,6 +67,8 @@ class GuestProbesVm : public ::testing::Test {
     });
   }
   static void TearDownTestSuite() {
+    std::error_code ec;
+    if (!helper_rootfs_made_.empty()) std::filesystem::remove_all(helper_rootfs_made_, ec);
     stop_ = true;
     if (sandbox_) (void)sandbox_->destroy();  // ends the stream if the heartbeat did not
     if (streamer_.joinable()) streamer_.join();
@@ -77,6 +82,30 @@ class GuestProbesVm : public ::testing::Test {
 
   static Outcome run(const std::string& id, std::vector<std::string> args) {
     return testing::run_container(*sandbox_, id, default_oci_spec(std::move(args), true));
+  }
+
+  // The busybox rootfs plus ks-attack (tests/attacks/attack_helper.c: the syscalls busybox
+  // does not make), prepared once.
+  static std::filesystem::path helper_rootfs() {
+    static std::filesystem::path dir = [] {
+      namespace fs = std::filesystem;
+      auto image = vm::GuestImage::locate(vm::GuestImage::default_dir());
+      EXPECT_TRUE(image) << image.error().describe();
+      if (!image) return fs::path();
+      fs::path d = fs::temp_directory_path() / ("ks-probes-rootfs-" + std::to_string(::getpid()));
+      std::error_code ec;
+      fs::remove_all(d, ec);
+      fs::copy(image->default_rootfs, d, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+      fs::create_directories(d / "usr/local/bin", ec);
+      fs::copy_file(KS_ATTACK_HELPER, d / "usr/local/bin/ks-attack", fs::copy_options::overwrite_existing, ec);
+      EXPECT_FALSE(ec) << ec.message();
+      helper_rootfs_made_ = d;
+      return d;
+    }();
+    return dir;
+  }
+  static Outcome run_helper(const std::string& id, std::vector<std::string> args) {
+    return testing::run_container(*sandbox_, id, default_oci_spec(std::move(args), true), helper_rootfs());
   }
 
   // Waits (up to `timeout`) for an event matching `pred`; returns a copy.
@@ -125,6 +154,7 @@ class GuestProbesVm : public ::testing::Test {
   static inline std::vector<std::string> refused_;  // batches the host's decoder refused (none expected)
   static inline std::atomic<bool> stop_{false};
   static inline std::string stream_status_;
+  static inline std::filesystem::path helper_rootfs_made_;
   static inline std::chrono::steady_clock::duration early_created_after_boot_{};
 };
 
@@ -349,6 +379,88 @@ TEST_F(GuestProbesVm, SequenceNumbersAreContiguousAndHeartbeatsKeepComing) {
   std::printf("guest stream: %zu batches, %zu events, %zu heartbeats; ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu\n",
               batches_.size(), events, heartbeats, (unsigned long long)last.ringbuf_drops,
               (unsigned long long)last.rate_limited, (unsigned long long)last.queue_drops);
+}
+
+}  // namespace
+}  // namespace kata_sentry::runtime
+
+namespace kata_sentry::runtime {
+namespace {
+
+// Issue 11: every event type the probes gained arrives from a container, end to end (the guest
+// kernel's probes, the sensor's decoding and process table, the agent's stream), with its
+// arguments. One container makes them all (ks-attack: the real syscalls).
+TEST_F(GuestProbesVm, EveryNewEventTypeArrivesFromAContainer) {
+  const std::string script =
+      "cd /tmp && FOO=bar ks-attack prctl && ks-attack mkdir /tmp/ks-dir && ks-attack rmdir && ks-attack symlink &&"
+      " ks-attack link && ks-attack fchmodat; for c in setuid setgid setresuid setresgid setreuid capset udp-recvfrom"
+      " udp-recvmsg udp-sendmsg io-uring-setup userfaultfd perf-event-open keyctl add-key request-key kexec-load"
+      " kexec-file-load chroot pivot-root process-vm-readv process-vm-writev socket-netlink socket-packet vsock"
+      " unshare-user init-module; do ks-attack $c; done; ks-attack io-uring-open /tmp/ks-uring;"
+      " echo x > /dev/shm/ks-h; ks-attack open-by-handle /dev/shm/ks-h; true";
+  auto o = run_helper("newtypes", {"sh", "-c", script});
+  EXPECT_EQ(o.code, 0) << o.out << o.err;
+  const std::string cid = "newtypes";
+  struct Want {
+    const char* what;
+    std::function<bool(const Event&)> pred;
+  };
+  const Want wants[] = {
+      {"exec with its whole argv, its environment and cwd",
+       [](const Event& e) {
+         return e.type == EventType::execve && e.proc.cmdline() == "ks-attack prctl" && e.proc.cwd == "/tmp" &&
+                std::find(e.proc.env.begin(), e.proc.env.end(), "FOO=bar") != e.proc.env.end() &&
+                e.proc.exepath == "/usr/local/bin/ks-attack" && e.proc.caps && (e.proc.caps->effective & (1ull << 21));
+       }},
+      {"a later event of that process, described from the process table",
+       [](const Event& e) { return e.type == EventType::prctl && e.arg_or(0) == 15 && e.proc.cmdline() == "ks-attack prctl"; }},
+      {"mkdirat", [](const Event& e) { return e.type == EventType::mkdirat && e.path == "/tmp/ks-dir"; }},
+      {"rmdir", [](const Event& e) { return e.type == EventType::rmdir && e.path == "/tmp/ks-rmdir"; }},
+      {"symlinkat", [](const Event& e) { return e.type == EventType::symlinkat && e.path == "/etc/shadow" && e.path2 == "/tmp/ks-link"; }},
+      {"linkat", [](const Event& e) { return e.type == EventType::linkat && e.path == "/etc/passwd" && e.path2 == "/tmp/ks-hard"; }},
+      {"fchmodat", [](const Event& e) { return e.type == EventType::chmod && e.path == "/tmp/ks-mode" && e.arg_or(0) == 04755; }},
+      {"setuid", [](const Event& e) { return e.type == EventType::setuid && e.arg_or(0) == 0; }},
+      {"setgid", [](const Event& e) { return e.type == EventType::setgid && e.arg_or(0) == 0; }},
+      {"setresuid", [](const Event& e) { return e.type == EventType::setresuid && e.arg_or(0) == 0xffffffff && e.arg_or(1) == 0; }},
+      {"setreuid", [](const Event& e) { return e.type == EventType::setresuid && e.arg_or(0) == 0 && e.arg_or(2) == 0xffffffff; }},
+      {"setresgid", [](const Event& e) { return e.type == EventType::setresgid && e.arg_or(1) == 0; }},
+      {"capset", [](const Event& e) { return e.type == EventType::capset && (e.arg_or(0) & (1ull << 21)); }},
+      {"recvfrom with the sender", [](const Event& e) { return e.type == EventType::recvfrom && e.addr.ip == "127.0.0.1" && e.res == 4; }},
+      {"sendto", [](const Event& e) { return e.type == EventType::sendto && e.addr.ip == "127.0.0.1" && e.addr.port != 0; }},
+      {"io_uring_setup", [](const Event& e) { return e.type == EventType::io_uring_setup && e.path == "anon_inode:[io_uring]" && e.res >= 0; }},
+      {"the ring's file at its hook", [](const Event& e) { return e.type == EventType::lsm_anon_inode && e.path == "anon_inode:[io_uring]"; }},
+      {"an open done by an io_uring worker",
+       [](const Event& e) { return e.type == EventType::lsm_file_open && e.path == "/tmp/ks-uring" && (e.flags & kIoWorker); }},
+      {"userfaultfd", [](const Event& e) { return e.type == EventType::userfaultfd && e.path == "anon_inode:[userfaultfd]"; }},
+      {"userfaultfd at its hook", [](const Event& e) { return e.type == EventType::lsm_anon_inode && e.path == "anon_inode:[userfaultfd]"; }},
+      {"perf_event_open", [](const Event& e) { return e.type == EventType::perf_event_open && e.arg_or(0) == 1; }},
+      {"perf_event_open at its hook", [](const Event& e) { return e.type == EventType::lsm_perf_event_open && e.arg_or(0) == 1; }},
+      {"name_to_handle_at", [](const Event& e) { return e.type == EventType::name_to_handle_at && e.path == "/dev/shm/ks-h"; }},
+      {"open_by_handle_at", [](const Event& e) { return e.type == EventType::open_by_handle_at; }},
+      {"its file_open, in that syscall",
+       [](const Event& e) { return e.type == EventType::lsm_file_open && e.syscall == 304 && e.path == "/dev/shm/ks-h"; }},
+      {"keyctl", [](const Event& e) { return e.type == EventType::keyctl; }},
+      {"add_key", [](const Event& e) { return e.type == EventType::add_key && e.path == "user" && e.path2 == "ks-key"; }},
+      {"request_key", [](const Event& e) { return e.type == EventType::request_key && e.path2 == "ks-nosuch"; }},
+      {"kexec_load", [](const Event& e) { return e.type == EventType::kexec_load; }},
+      {"kexec_load at its hook", [](const Event& e) { return e.type == EventType::lsm_kernel_load_data && e.arg_or(0) == 3; }},
+      {"kexec_file_load", [](const Event& e) { return e.type == EventType::kexec_file_load; }},
+      {"init_module at its hook", [](const Event& e) { return e.type == EventType::lsm_kernel_load_data && e.arg_or(0) == 2; }},
+      {"chroot", [](const Event& e) { return e.type == EventType::chroot && e.path == "/tmp"; }},
+      {"pivot_root", [](const Event& e) { return e.type == EventType::pivot_root && e.path == "/tmp" && e.path2 == "/tmp/old"; }},
+      {"process_vm_readv", [](const Event& e) { return e.type == EventType::process_vm_readv && e.arg_or(0) > 0; }},
+      {"process_vm_writev", [](const Event& e) { return e.type == EventType::process_vm_writev; }},
+      {"its attach check", [](const Event& e) { return e.type == EventType::lsm_ptrace_access && (e.arg_or(0) & 2) && e.syscall == 310; }},
+      {"netlink socket", [](const Event& e) { return e.type == EventType::socket && e.arg_or(0) == 16; }},
+      {"netlink at socket_create", [](const Event& e) { return e.type == EventType::lsm_socket_create && e.arg_or(0) == 16; }},
+      {"packet socket at socket_create", [](const Event& e) { return e.type == EventType::lsm_socket_create && e.arg_or(0) == 17; }},
+      {"vsock at socket_create", [](const Event& e) { return e.type == EventType::lsm_socket_create && e.arg_or(0) == 40; }},
+      {"user namespace at its hook", [](const Event& e) { return e.type == EventType::lsm_userns_create && e.arg_or(0) == 0x10000000; }},
+  };
+  for (const auto& w : wants) {
+    auto e = wait_event([&](const Event& e) { return e.container_id == cid && w.pred(e); }, 5s);
+    EXPECT_TRUE(e) << "missing: " << w.what << "\n" << describe_seen(cid);
+  }
 }
 
 }  // namespace

@@ -25,7 +25,7 @@
 #include "core/event_decode.h"
 #include "core/event_json.h"
 #include "syscall-probes/syscall_probes.h"
-#include "host-probes/proc_table.h"
+#include "syscall-probes/proc_table.h"
 #include "host-probes/trace.h"
 #include "kata_sentry/event_abi.h"
 

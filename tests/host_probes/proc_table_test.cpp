@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "host-probes/proc_table.h"
+#include "syscall-probes/proc_table.h"
 
 namespace kata_sentry::probes {
 namespace {

@@ -125,12 +125,12 @@ TEST_F(SentrydE2e, EnforceModeBlocksTheAttackInsideTheGuest) {
   auto r = ctr({"run", "--rm", "--privileged", "--runtime", kRuntime, kImage, "attack2", "sh", "-c", kCorePatternWrite});
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("Operation not permitted"), std::string::npos) << r.out;
-  // One operation, one alert: the write rule, with the deny rule that refused it alongside.
+  // One operation, one alert: the write rule, which is also the deny rule that refused it.
   auto denied = alert_lines("Guest core_pattern write");
   ASSERT_EQ(denied.size(), 1u) << read_text(alerts());
   EXPECT_EQ(denied.front()["enforced"], true);
   EXPECT_EQ(denied.front()["output_fields"]["container.id"], "attack2");
-  EXPECT_EQ(denied.front()["also_matched"], nlohmann::json::array({"Guest core_pattern open denied"})) << denied.front().dump();
+  EXPECT_FALSE(denied.front().contains("also_matched")) << denied.front().dump();
   EXPECT_NE(read_text(alerts()).find("denied in-kernel by guest LSM"), std::string::npos) << read_text(alerts());
   // The daemon also put the host deny programs on the pod's host cgroup, which the shim registered.
   EXPECT_NE(read_text(alerts()).find("deny rule(s) in host cgroup programs"), std::string::npos) << read_text(alerts());

@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,6 +79,23 @@ class EventBuilder {
   EventBuilder& loginuid(uint32_t u) { e_.proc.loginuid = u; return *this; }
   EventBuilder& cgroup(uint64_t id) { e_.proc.cgroup_id = id; return *this; }
   EventBuilder& agent() { e_.proc.is_agent = true; e_.flags |= 1u << 2; return *this; }
+  // Capability sets as names ("CAP_SYS_ADMIN CAP_SYS_MODULE"); permitted = effective unless given.
+  EventBuilder& caps(uint64_t effective, std::optional<uint64_t> permitted = std::nullopt, uint64_t inheritable = 0) {
+    e_.proc.caps = CapabilitySets{effective, permitted.value_or(effective), inheritable};
+    return *this;
+  }
+  EventBuilder& cwd(std::string d) { e_.proc.cwd = std::move(d); return *this; }
+  EventBuilder& env(std::vector<std::string> v) { e_.proc.env = std::move(v); return *this; }
+  EventBuilder& args_truncated() { e_.proc.args_truncated = true; return *this; }
+  // The object as an LSM hook saw it: mode (S_IFCHR|0600, ...), device node numbers, inode.
+  EventBuilder& object(uint32_t mode, uint32_t rdev_major = 0, uint32_t rdev_minor = 0, uint64_t ino = 0, uint32_t nlink = 1) {
+    e_.file.mode = mode;
+    e_.file.rdev_major = rdev_major;
+    e_.file.rdev_minor = rdev_minor;
+    e_.file.ino = ino;
+    e_.file.nlink = nlink;
+    return *this;
+  }
   // The parent (proc.pname, proc.aname[1]); exepath defaults to /usr/bin/NAME.
   EventBuilder& parent(std::string n, std::string exepath = "", std::string cmdline = "") {
     e_.proc.pname = n;

@@ -58,11 +58,20 @@ TEST(GuestWire, RefusalsNameTheirReason) {
 TEST(GuestWire, PerEventListsAreBounded) {
   GuestEventBatch args;
   args.events = {EventBuilder().exec("/bin/x").build()};
-  args.events[0].proc.args.assign(257, "a");
+  args.events[0].proc.args.assign(1025, "a");
   auto d = decode_guest_batch(encode_guest_batch(args));
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error().reason, GuestDropReason::too_many_events);
-  EXPECT_NE(d.error().detail.find("more than 256 arguments"), std::string::npos) << d.error().detail;
+  EXPECT_NE(d.error().detail.find("more than 1024 arguments"), std::string::npos) << d.error().detail;
+
+  GuestEventBatch env;
+  env.events = {EventBuilder().exec("/bin/x").build()};
+  env.events[0].proc.env.assign(1024, "A=b");
+  EXPECT_TRUE(decode_guest_batch(encode_guest_batch(env))) << "1024 environment strings is the limit, not past it";
+  env.events[0].proc.env.push_back("A=b");
+  auto de = decode_guest_batch(encode_guest_batch(env));
+  ASSERT_FALSE(de);
+  EXPECT_NE(de.error().detail.find("more than 1024 environment strings"), std::string::npos) << de.error().detail;
 
   GuestEventBatch ancestors;
   ancestors.events = {EventBuilder().exec("/bin/x").build()};

@@ -193,7 +193,8 @@ TEST(Loader, DenyMustBeEnforceableInKernel) {
   auto ok = load_text("- rule: D\n  desc: d\n  condition: evt.type = openat and fd.name startswith /secret and user.uid = 0"
                       " and container.id != host\n  output: o\n  priority: error\n  action: deny\n");
   ASSERT_FALSE(ok.diagnostics.has_errors()) << diagnostics_text(ok);
-  const auto& spec = *ok.rules.rules[0].enforcement;
+  ASSERT_EQ(ok.rules.rules[0].enforcement.size(), 1u);
+  const auto& spec = ok.rules.rules[0].enforcement[0];
   EXPECT_EQ(spec.event_types, std::vector<EventType>{EventType::openat});
   EXPECT_EQ(spec.path_prefixes, std::vector<std::string>{"/secret"});
   EXPECT_EQ(spec.uid, 0u);
@@ -204,10 +205,14 @@ TEST(Loader, DenyMustBeEnforceableInKernel) {
   EXPECT_EQ(diagnostics_text(bad),
             "test.yaml:3:14: error: rule 'D': action deny: 'proc.pname = nginx' cannot be enforced in-kernel: "
             "in-kernel enforcement matches only evt.type, fd.name (exact or prefix), proc.exepath/proc.name, user.uid, "
-            "container.id, proc.cgroup_id, sandbox.id, view, and for connections fd.typechar, fd.sip/fd.snet and "
-            "fd.sport\n");
-  auto hook = load_text("- rule: D\n  desc: d\n  condition: evt.type = unshare\n  output: o\n  priority: error\n  action: deny\n");
-  EXPECT_NE(diagnostics_text(hook).find("evt.type 'unshare' has no in-kernel enforcement hook"), std::string::npos);
+            "container.id, proc.cgroup_id, sandbox.id, view, for connections fd.typechar, fd.sip/fd.snet and "
+            "fd.sport, and in the guest one evt.arg (= value or contains flag), evt.is_open_write, evt.syscall_nr, "
+            "fd.rdev.major/minor, fd.is_char_device/fd.is_block_device, fd.fs_type and proc.is_exe_deleted\n");
+  auto hook = load_text("- rule: D\n  desc: d\n  condition: evt.type = setns\n  output: o\n  priority: error\n  action: deny\n");
+  EXPECT_NE(diagnostics_text(hook).find("evt.type 'setns' has no in-kernel enforcement hook"), std::string::npos);
+  auto all_unshares = load_text("- rule: D\n  desc: d\n  condition: evt.type = unshare\n  output: o\n  priority: error\n  action: deny\n");
+  EXPECT_NE(diagnostics_text(all_unshares).find("add evt.arg.flags contains CLONE_NEWUSER"), std::string::npos)
+      << diagnostics_text(all_unshares);
 }
 
 // Connection destinations compile for the host cgroup programs; sandbox.id exists holds for
@@ -217,7 +222,8 @@ TEST(Loader, DenyConnectDestination) {
                       " and fd.typechar in (4, 6) and fd.sport in (80, 443) and (fd.snet = 10.0.0.0/8 or fd.sip = ::1)\n"
                       "  output: o\n  priority: error\n  action: deny\n");
   ASSERT_FALSE(ok.diagnostics.has_errors()) << diagnostics_text(ok);
-  const auto& spec = *ok.rules.rules[0].enforcement;
+  ASSERT_EQ(ok.rules.rules[0].enforcement.size(), 1u);
+  const auto& spec = ok.rules.rules[0].enforcement[0];
   EXPECT_EQ(spec.event_types, (std::vector<EventType>{EventType::connect, EventType::sendto}));
   EXPECT_EQ(spec.socket_families, (std::vector<uint16_t>{2, 10}));
   EXPECT_EQ(spec.ports, (std::vector<uint16_t>{80, 443}));

@@ -1,4 +1,4 @@
-#include "host-probes/proc_table.h"
+#include "syscall-probes/proc_table.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -64,14 +64,19 @@ std::optional<ProcEntry> ProcTable::read_proc(uint32_t pid) const {
     }
     if (argv.size() > 1) e.args.assign(argv.begin() + 1, argv.end());
   }
-  char exe[4096];
-  ssize_t n = readlink((dir + "/exe").c_str(), exe, sizeof exe - 1);
+  char link[4096];
+  ssize_t n = readlink((dir + "/exe").c_str(), link, sizeof link - 1);
   if (n > 0) {
-    e.exepath.assign(exe, static_cast<size_t>(n));
+    e.exepath.assign(link, static_cast<size_t>(n));
     // A replaced or deleted binary reads as "/path (deleted)"; the path is what matters.
     constexpr std::string_view kDeleted = " (deleted)";
-    if (e.exepath.ends_with(kDeleted)) e.exepath.resize(e.exepath.size() - kDeleted.size());
+    if (e.exepath.ends_with(kDeleted)) {
+      e.exepath.resize(e.exepath.size() - kDeleted.size());
+      e.exe_deleted = true;
+    }
   }
+  n = readlink((dir + "/cwd").c_str(), link, sizeof link - 1);
+  if (n > 0) e.cwd.assign(link, static_cast<size_t>(n));
   return e;
 }
 
@@ -174,6 +179,9 @@ void ProcTable::update(const Event& event) {
     e.name = p.name;
     e.exepath = p.exepath.empty() ? event.path : p.exepath;
     e.args = p.args;
+    e.args_truncated = p.args_truncated;
+    e.cwd = p.cwd;
+    e.exe_deleted = p.exe_deleted;
     put(std::move(e));
     return;
   }
@@ -196,10 +204,26 @@ void ProcTable::update(const Event& event) {
 
 void ProcTable::enrich(Event& event) {
   auto& p = event.proc;
-  if (!is_exec(event.type)) {
+  if (event.type == EventType::lsm_bprm_check) {
+    // The check runs before the exec: the table has the new image's argv only once the exec
+    // record came (it is stamped earlier, at sys_enter), which the path tells.
+    const ProcEntry* self = find(p.pid);
+    if (self && self->exepath == p.exepath && p.args.empty()) {
+      p.args = self->args;
+      p.args_truncated = self->args_truncated;
+      if (p.cwd.empty()) p.cwd = self->cwd;
+    }
+  } else if (!is_exec(event.type)) {
     if (const ProcEntry* self = find_or_load(p.pid)) {
-      if (p.exepath.empty()) p.exepath = self->exepath;
-      if (p.args.empty()) p.args = self->args;
+      if (p.exepath.empty()) {
+        p.exepath = self->exepath;
+        p.exe_deleted = self->exe_deleted;
+      }
+      if (p.args.empty()) {
+        p.args = self->args;
+        p.args_truncated = self->args_truncated;
+      }
+      if (p.cwd.empty()) p.cwd = self->cwd;
       if (p.ppid == 0) p.ppid = self->ppid;
     }
   }
@@ -214,6 +238,7 @@ void ProcTable::enrich(Event& event) {
     anc.exepath = a->exepath;
     anc.cmdline = a->name;
     for (const auto& arg : a->args) anc.cmdline += " " + arg;
+    if (a->args_truncated) anc.cmdline += " ...";
     p.ancestors.push_back(std::move(anc));
     if (a->ppid == pid) break;  // a self-parented entry would loop forever
     pid = a->ppid;

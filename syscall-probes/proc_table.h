@@ -23,6 +23,9 @@ struct ProcEntry {
   std::string name;               // comm
   std::string exepath;
   std::vector<std::string> args;  // without argv[0]
+  bool args_truncated = false;
+  std::string cwd;                // at exec (chdir afterwards is not traced)
+  bool exe_deleted = false;
 };
 
 class ProcTable {
@@ -41,8 +44,9 @@ class ProcTable {
   // of the parent), exit removes the process. Every event refreshes comm/ppid.
   void update(const Event& event);
 
-  // Fills exepath, args, pname and ancestors where the event lacks them. Missing
-  // processes are loaded from proc_root on demand.
+  // Fills exepath, args, cwd, pname and ancestors where the event lacks them (the
+  // environment stays on exec events: copying it into every event costs more than the rules
+  // that read it are worth). Missing processes are loaded from proc_root on demand.
   void enrich(Event& event);
 
   std::optional<ProcEntry> lookup(uint32_t pid) const;
