@@ -404,9 +404,12 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
   }
   p->readers.emplace_back([p, waiter = std::move(waiter)] {
     while (!p->stopping) {
-      // Records below the wakeup threshold never wake the wait: they are drained on its timeout.
+      // The first record after idle wakes the wait (see submit_bytes() in syscall_probes.bpf.c
+      // and emit() in guest_lsm.bpf.c); a burst then gathers for one coalescing window, so it
+      // costs one wakeup (probes::poll_coalesced() does the same for one ring buffer).
       epoll_event ev[2];
       int n = ::epoll_wait(waiter.get(), ev, 2, 100);
+      if (n > 0) ::usleep(probes::kCoalesceMicros);
       if (n < 0 && errno != EINTR) {
         logger("probes")->error("guest sensor: epoll_wait: {}", errno_text(errno));
         return;
@@ -459,7 +462,8 @@ Status GuestSensor::stream(const std::function<bool(GuestEventBatch&&)>& send,
     ~Release() { f = false; }
   } release{impl_->streaming};
   max_batch_events = std::clamp<size_t>(max_batch_events ? max_batch_events : 256, 1, 4096);
-  if (max_batch_delay.count() <= 0) max_batch_delay = std::chrono::milliseconds(50);
+  // Short: a batch that waits to fill is detection latency (the host's alert waits with it).
+  if (max_batch_delay.count() <= 0) max_batch_delay = std::chrono::milliseconds(2);
   max_batch_delay = std::min(max_batch_delay, std::chrono::milliseconds(1000));
   auto last_heartbeat = std::chrono::steady_clock::time_point{};
   while (!impl_->stopping && !(cancelled && cancelled())) {
