@@ -247,8 +247,8 @@ int main(int argc, char** argv) {
   report("   ", deny);
   std::printf("  b. guest->host: %.0f events/s sustained with zero drops (at %.0f ops/s asked); stop: %s\n", best_rate,
               best_target, stop_reason.c_str());
-  if (ratios.empty()) kata_sentry::bench::fail_unmeasured("guest_probes_bench", "no open+close round completed");
-  kata_sentry::bench::record_figure("guest_open_close_ratio_traced", median(ratios));
+  if (plain.ratios.empty()) kata_sentry::bench::fail_unmeasured("guest_probes_bench", "no open+close round completed");
+  kata_sentry::bench::record_figure("guest_open_close_ratio_traced", median(plain.ratios));
   if (best_rate > 0) kata_sentry::bench::record_figure("guest_events_zero_drop_per_s", best_rate);
   auto s = b.count_.stats;
   std::printf("     guest counters: ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu lsm_enforcing=%d\n",
