@@ -4,11 +4,13 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <utility>
 
 #include "core/capability_names.h"
+#include "core/json_line_writer.h"
 #include "core/terminal_text.h"
 
 namespace kata_sentry {
@@ -56,16 +58,39 @@ Status read_string(const json& o, const char* key, std::string& out) {
   return {};
 }
 
+// "evt.rawarg.<name>", without an allocation per field: valid until the next call.
+std::string_view raw_arg_key(std::string_view name) {
+  thread_local std::string key;
+  key.assign("evt.rawarg.");
+  key += name;
+  return key;
+}
+
 }  // namespace
 
 std::string format_rfc3339_ns(uint64_t unix_ns) {
-  time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  snprintf(buf + n, sizeof buf - n, ".%09lluZ", static_cast<unsigned long long>(unix_ns % 1'000'000'000));
-  return buf;
+  // Events come in time order: the date and time of day change once a second at most, so the
+  // last second's text is kept (gmtime_r and strftime cost more than the rest of the line).
+  thread_local uint64_t cached_secs = UINT64_MAX;
+  thread_local char cached[32];
+  thread_local size_t cached_len = 0;
+  uint64_t secs = unix_ns / 1'000'000'000;
+  if (secs != cached_secs) {
+    time_t t = static_cast<time_t>(secs);
+    tm utc{};
+    gmtime_r(&t, &utc);
+    cached_len = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &utc);
+    cached_secs = secs;
+  }
+  char out[48];
+  std::memcpy(out, cached, cached_len);
+  char* p = out + cached_len;
+  *p++ = '.';
+  uint64_t frac = unix_ns % 1'000'000'000;
+  for (int i = 8; i >= 0; --i, frac /= 10) p[i] = char('0' + frac % 10);
+  p += 9;
+  *p++ = 'Z';
+  return std::string(out, p);
 }
 
 Result<uint64_t> parse_rfc3339_ns(std::string_view text) {
@@ -129,87 +154,89 @@ std::string format_open_flags(uint64_t flags) {
   return out;
 }
 
-ordered_json event_to_json(const Event& e) {
-  ordered_json j;
-  j["time"] = format_rfc3339_ns(e.time_ns);
+// The one list of an event's JSON fields, in output order.
+std::string event_to_json_line(const Event& e) {
+  std::string line;
+  line.reserve(768);
+  JsonLineWriter j(line);
+  j.field("time", format_rfc3339_ns(e.time_ns));
   // Only where it says something: the guest's clock is not the host's.
-  if (e.host_time_ns != 0 && e.host_time_ns != e.time_ns) j["host_time"] = format_rfc3339_ns(e.host_time_ns);
-  j["view"] = view_name(e.view);
-  j["evt.type"] = event_type_name(e.type);
-  if (e.has_res) j["evt.res"] = e.res;
-  if (e.flags) j["evt.flags"] = e.flags;
-  if (!e.sandbox_id.empty()) j["sandbox.id"] = e.sandbox_id;
-  if (!e.sandbox_name.empty()) j["sandbox.name"] = e.sandbox_name;
-  if (e.vmm_pid) j["vmm.pid"] = e.vmm_pid;
-  if (!e.container_id.empty()) j["container.id"] = e.container_id;
-  if (!e.pod_name.empty()) j["k8s.pod.name"] = e.pod_name;
-  if (!e.pod_namespace.empty()) j["k8s.ns.name"] = e.pod_namespace;
+  if (e.host_time_ns != 0 && e.host_time_ns != e.time_ns) j.field("host_time", format_rfc3339_ns(e.host_time_ns));
+  j.field("view", view_name(e.view));
+  j.field("evt.type", event_type_name(e.type));
+  if (e.has_res) j.field("evt.res", e.res);
+  if (e.flags) j.field("evt.flags", e.flags);
+  if (!e.sandbox_id.empty()) j.field("sandbox.id", e.sandbox_id);
+  if (!e.sandbox_name.empty()) j.field("sandbox.name", e.sandbox_name);
+  if (e.vmm_pid) j.field("vmm.pid", e.vmm_pid);
+  if (!e.container_id.empty()) j.field("container.id", e.container_id);
+  if (!e.pod_name.empty()) j.field("k8s.pod.name", e.pod_name);
+  if (!e.pod_namespace.empty()) j.field("k8s.ns.name", e.pod_namespace);
 
   const auto& p = e.proc;
-  j["proc.pid"] = p.pid;
-  j["thread.tid"] = p.tid;
-  j["proc.ppid"] = p.ppid;
-  j["proc.name"] = p.name;
-  if (!p.exepath.empty()) j["proc.exepath"] = p.exepath;
-  j["proc.cmdline"] = p.cmdline();
-  j["proc.args"] = p.args;
-  if (!p.pname.empty()) j["proc.pname"] = p.pname;
+  j.field("proc.pid", p.pid);
+  j.field("thread.tid", p.tid);
+  j.field("proc.ppid", p.ppid);
+  j.field("proc.name", p.name);
+  if (!p.exepath.empty()) j.field("proc.exepath", p.exepath);
+  j.field("proc.cmdline", p.cmdline());
+  j.field("proc.args", p.args);
+  if (!p.pname.empty()) j.field("proc.pname", p.pname);
   for (size_t i = 0; i < p.ancestors.size(); ++i) {
     const auto& a = p.ancestors[i];
-    std::string n = "[" + std::to_string(i + 1) + "]";
-    j["proc.apid" + n] = a.pid;
-    j["proc.aname" + n] = a.name;
-    if (!a.exepath.empty()) j["proc.aexepath" + n] = a.exepath;
-    if (!a.cmdline.empty()) j["proc.acmdline" + n] = a.cmdline;
+    j.indexed_field("proc.apid", i + 1, a.pid);
+    j.indexed_field("proc.aname", i + 1, a.name);
+    if (!a.exepath.empty()) j.indexed_field("proc.aexepath", i + 1, a.exepath);
+    if (!a.cmdline.empty()) j.indexed_field("proc.acmdline", i + 1, a.cmdline);
   }
-  j["user.uid"] = p.uid;
-  j["group.gid"] = p.gid;
-  if (p.loginuid != UINT32_MAX) j["user.loginuid"] = p.loginuid;
-  j["proc.cgroup_id"] = p.cgroup_id;
-  j["proc.pid_ns"] = p.pid_ns;
-  j["proc.mnt_ns"] = p.mnt_ns;
-  if (p.is_agent) j["proc.is_agent"] = true;
-  if (p.args_truncated) j["proc.args_truncated"] = true;
-  if (!p.cwd.empty()) j["proc.cwd"] = p.cwd;
-  if (!p.env.empty()) j["proc.env"] = p.env;
-  if (p.env_truncated) j["proc.env_truncated"] = true;
-  if (p.exe_deleted) j["proc.is_exe_deleted"] = true;
+  j.field("user.uid", p.uid);
+  j.field("group.gid", p.gid);
+  if (p.loginuid != UINT32_MAX) j.field("user.loginuid", p.loginuid);
+  j.field("proc.cgroup_id", p.cgroup_id);
+  j.field("proc.pid_ns", p.pid_ns);
+  j.field("proc.mnt_ns", p.mnt_ns);
+  if (p.is_agent) j.field("proc.is_agent", true);
+  if (p.args_truncated) j.field("proc.args_truncated", true);
+  if (!p.cwd.empty()) j.field("proc.cwd", p.cwd);
+  if (!p.env.empty()) j.field("proc.env", p.env);
+  if (p.env_truncated) j.field("proc.env_truncated", true);
+  if (p.exe_deleted) j.field("proc.is_exe_deleted", true);
   if (p.caps) {
-    j["thread.cap_effective"] = capability_set_text(p.caps->effective);
-    j["thread.cap_permitted"] = capability_set_text(p.caps->permitted);
-    j["thread.cap_inheritable"] = capability_set_text(p.caps->inheritable);
+    j.field("thread.cap_effective", capability_set_text(p.caps->effective));
+    j.field("thread.cap_permitted", capability_set_text(p.caps->permitted));
+    j.field("thread.cap_inheritable", capability_set_text(p.caps->inheritable));
   }
 
-  if (!e.path.empty()) j["fd.name"] = e.path;
-  if (!e.path2.empty()) j["fs.path.target"] = e.path2;
-  if (!e.fstype.empty()) j["evt.arg.fstype"] = e.fstype;
+  if (!e.path.empty()) j.field("fd.name", e.path);
+  if (!e.path2.empty()) j.field("fs.path.target", e.path2);
+  if (!e.fstype.empty()) j.field("evt.arg.fstype", e.fstype);
   auto names = event_arg_names(e.type);
   for (size_t i = 0; i < names.size() && i < e.arg.size(); ++i)
-    j["evt.rawarg." + std::string(names[i])] = e.arg[i];
-  if (is_open_type(e.type) && !e.arg.empty()) j["evt.arg.flags"] = format_open_flags(e.arg[0]);
+    j.field(raw_arg_key(names[i]), e.arg[i]);
+  if (is_open_type(e.type) && !e.arg.empty()) j.field("evt.arg.flags", format_open_flags(e.arg[0]));
   if (e.addr.family) {
-    j["fd.sockfamily"] = e.addr.family;
-    if (!e.addr.ip.empty()) j["fd.sip"] = e.addr.ip;
-    j["fd.sport"] = e.addr.port;
-    if (e.addr.family == AF_VSOCK) j["fd.vsock_cid"] = e.addr.vsock_cid;
+    j.field("fd.sockfamily", e.addr.family);
+    if (!e.addr.ip.empty()) j.field("fd.sip", e.addr.ip);
+    j.field("fd.sport", e.addr.port);
+    if (e.addr.family == AF_VSOCK) j.field("fd.vsock_cid", e.addr.vsock_cid);
   }
-  if (e.syscall) j["evt.syscall_nr"] = *e.syscall;
+  if (e.syscall) j.field("evt.syscall_nr", *e.syscall);
   if (e.file.known()) {
-    j["fd.ino"] = e.file.ino;
-    j["fd.dev.major"] = e.file.dev_major;
-    j["fd.dev.minor"] = e.file.dev_minor;
-    j["fd.rdev.major"] = e.file.rdev_major;
-    j["fd.rdev.minor"] = e.file.rdev_minor;
-    j["fd.mode"] = e.file.mode;
-    j["fd.nlink"] = e.file.nlink;
-    j["fd.fs_magic"] = e.file.fs_magic;
+    j.field("fd.ino", e.file.ino);
+    j.field("fd.dev.major", e.file.dev_major);
+    j.field("fd.dev.minor", e.file.dev_minor);
+    j.field("fd.rdev.major", e.file.rdev_major);
+    j.field("fd.rdev.minor", e.file.rdev_minor);
+    j.field("fd.mode", e.file.mode);
+    j.field("fd.nlink", e.file.nlink);
+    j.field("fd.fs_magic", e.file.fs_magic);
   }
-  return j;
+  j.finish();
+  return line;
 }
 
-std::string event_to_json_line(const Event& e) {
-  return event_to_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+ordered_json event_to_json(const Event& e) { return ordered_json::parse(event_to_json_line(e)); }
+
 
 Result<Event> event_from_json(const json& o) {
   if (!o.is_object()) return fail(ErrorCode::invalid_argument, "event JSON: not an object");

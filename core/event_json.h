@@ -15,8 +15,10 @@
 
 namespace kata_sentry {
 
-nlohmann::ordered_json event_to_json(const Event& event);
 std::string event_to_json_line(const Event& event);  // no trailing newline
+// The same object as a DOM, for an alert that embeds its events (parsed from the line, so
+// the fields are listed once, in event_to_json_line()).
+nlohmann::ordered_json event_to_json(const Event& event);
 
 // Fails with ErrorCode::invalid_argument naming the key that is wrong.
 Result<Event> event_from_json(const nlohmann::json& object);

@@ -65,6 +65,14 @@ TEST(EventJson, RoundTripIsLossless) {
   EXPECT_EQ(*back2, c);
 }
 
+// The formatter keeps the last second's text: alternating seconds must not reuse it.
+TEST(EventJson, TimeTextFollowsEverySecondChange) {
+  EXPECT_EQ(format_rfc3339_ns(1'795'000'000'123'456'789ULL), "2026-11-18T11:06:40.123456789Z");
+  EXPECT_EQ(format_rfc3339_ns(5), "1970-01-01T00:00:00.000000005Z");
+  EXPECT_EQ(format_rfc3339_ns(1'795'000'001'000'000'000ULL), "2026-11-18T11:06:41.000000000Z");
+  EXPECT_EQ(format_rfc3339_ns(1'795'000'000'999'999'999ULL), "2026-11-18T11:06:40.999999999Z");
+}
+
 TEST(EventJson, BadInputNamesTheKey) {
   auto r = event_from_json_line(R"({"evt.type":"nope"})");
   ASSERT_FALSE(r);
