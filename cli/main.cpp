@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"check", kata_sentry::cli::cmd_check, "report what this host offers: BPF program types, LSM, KVM, vsock, cgroup v2"},
     {"rules", kata_sentry::cli::cmd_rules, "validate, list and describe rules files (Falco's format)"},
     {"replay", kata_sentry::cli::cmd_replay, "evaluate rules on recorded events (JSON lines) and print alerts"},
+    {"cri", kata_sentry::cli::cmd_cri, "start and inspect pods through containerd's CRI plugin, as kubelet does"},
 };
 
 void print_usage(FILE* out) {
