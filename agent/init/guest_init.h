@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/guest_paths.h"
 #include "core/result.h"
 
 namespace kata_sentry::agent {
@@ -15,7 +16,7 @@ struct GuestInitOptions {
   // Loaded (with their modules.dep dependencies) in this order.
   std::vector<std::string> modules = {"virtio_pci", "virtio_console", "virtiofs", "overlay"};
   std::string share_tag = "kshared";  // the vhost-user-fs-pci tag the host gives the share
-  std::filesystem::path share_mount = "/run/kata-sentry/shared";
+  std::filesystem::path share_mount = guest_paths::kShareDir;
   std::filesystem::path cgroup_parent = "/sys/fs/cgroup/kata-sentry";
 };
 

@@ -40,6 +40,13 @@ std::vector<std::string> qemu_argv(const QemuConfig& c) {
     add({"-chardev", "socket,id=vfs,path=" + c.share->vhost_socket.string(),
          "-device", "vhost-user-fs-pci,chardev=vfs,tag=" + c.share->tag});
   }
+  for (size_t i = 0; i < c.nics.size(); ++i) {
+    const std::string id = "net" + std::to_string(i);
+    // vhost=off: no /dev/vhost-net here (and QEMU's seccomp sandbox would stop it opening one);
+    // romfile= skips the PXE option ROM, which a -kernel boot never runs.
+    add({"-netdev", "tap,id=" + id + ",fd=" + std::to_string(c.nics[i].fd) + ",vhost=off",
+         "-device", "virtio-net-pci,netdev=" + id + ",mac=" + c.nics[i].mac + ",romfile="});
+  }
   if (c.seccomp_sandbox) {
     add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
   }
