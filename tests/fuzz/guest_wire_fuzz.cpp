@@ -11,10 +11,13 @@
 #include "deny_rule_convert.h"
 #include "guest_wire.h"
 #include "sentryd.pb.h"
+#include "tests/fuzz/fuzz_check.h"
 
 using namespace kata_sentry;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool quiet = quiet_protobuf();  // the attach id is a proto3 string: its refusals would flood the log
+  (void)quiet;
   std::string_view wire(reinterpret_cast<const char*>(data), size);
   GuestBatchLimits limits;
   limits.max_decoded_bytes = 1u << 20;  // small enough that the fuzzer reaches the limit

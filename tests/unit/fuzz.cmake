@@ -22,7 +22,7 @@ if(KS_LIBFUZZER)
   list(GET KS_LIBFUZZER 0 KS_LIBFUZZER)
   set(KS_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   add_library(ks_policy_fuzzlib STATIC ${KS_POLICY_SOURCES}
-    ${PROJECT_SOURCE_DIR}/core/event.cpp ${PROJECT_SOURCE_DIR}/core/event_json.cpp ${PROJECT_SOURCE_DIR}/core/terminal_text.cpp)
+    ${PROJECT_SOURCE_DIR}/core/event.cpp ${PROJECT_SOURCE_DIR}/core/event_json.cpp ${PROJECT_SOURCE_DIR}/core/terminal_text.cpp ${PROJECT_SOURCE_DIR}/core/utf8.cpp)
   target_include_directories(ks_policy_fuzzlib PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/bpf/include)
   target_compile_options(ks_policy_fuzzlib PUBLIC ${KS_FUZZ_SAN} -O1 -g
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize-coverage=trace-pc,trace-cmp>)
@@ -57,7 +57,8 @@ if(KS_LIBFUZZER)
   # instrumented; ttrpc.pb.cc comes uninstrumented from ks_ttrpc, which also gives the
   # generated header's directory.
   add_executable(ttrpc_frame_fuzz ${PROJECT_SOURCE_DIR}/tests/fuzz/ttrpc_frame_fuzz.cpp
-    ${PROJECT_SOURCE_DIR}/runtime/shim/ttrpc/frame.cpp ${PROJECT_SOURCE_DIR}/runtime/shim/ttrpc/protocol.cpp)
+    ${PROJECT_SOURCE_DIR}/runtime/shim/ttrpc/frame.cpp ${PROJECT_SOURCE_DIR}/runtime/shim/ttrpc/protocol.cpp
+    ${PROJECT_SOURCE_DIR}/core/utf8.cpp)
   target_compile_options(ttrpc_frame_fuzz PRIVATE ${KS_FUZZ_SAN} -O1 -g -fsanitize-coverage=trace-pc,trace-cmp)
   target_link_options(ttrpc_frame_fuzz PRIVATE ${KS_FUZZ_SAN} -Wl,--allow-multiple-definition)
   target_include_directories(ttrpc_frame_fuzz PRIVATE ${PROJECT_SOURCE_DIR} $<TARGET_PROPERTY:ks_ttrpc,INCLUDE_DIRECTORIES>)

@@ -1,5 +1,6 @@
 #include "runtime/shim/ttrpc/protocol.h"
 
+#include "core/utf8.h"
 #include "ttrpc.pb.h"
 
 namespace kata_sentry::shim::ttrpc {
@@ -39,45 +40,6 @@ std::expected<Route, RpcStatus> route_request(uint32_t stream_id, std::string_vi
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence at the start of s (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 if it does not start with one.
-size_t utf8_sequence(std::string_view s) {
-  auto b = [&](size_t i) { return i < s.size() ? uint8_t(s[i]) : 0; };
-  auto cont = [&](size_t i, uint8_t lo = 0x80, uint8_t hi = 0xbf) { return b(i) >= lo && b(i) <= hi; };
-  uint8_t c = b(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
-  if (c >= 0xe0 && c <= 0xef) {
-    bool second = c == 0xe0 ? cont(1, 0xa0) : c == 0xed ? cont(1, 0x80, 0x9f) : cont(1);
-    return second && cont(2) ? 3 : 0;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    bool second = c == 0xf0 ? cont(1, 0x90) : c == 0xf4 ? cont(1, 0x80, 0x8f) : cont(1);
-    return second && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-
-// A Status message is a proto3 string: a peer's protobuf library (containerd's Go one, ours)
-// refuses the whole Response if it is not UTF-8, and the caller would then lose the status.
-// Error texts can carry bytes from files or a cut in the middle of a character, so each byte
-// that does not start a well-formed sequence becomes U+FFFD.
-std::string as_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  while (!s.empty()) {
-    size_t n = utf8_sequence(s);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      n = 1;
-    } else {
-      out.append(s.substr(0, n));
-    }
-    s.remove_prefix(n);
-  }
-  return out;
-}
-
 // Serializes a Response; never fails for messages we build ourselves.
 std::string serialize(const Reply& reply) {
   wire::Response resp;
@@ -85,7 +47,9 @@ std::string serialize(const Reply& reply) {
     resp.set_payload(*reply);
   } else {
     resp.mutable_status()->set_code(static_cast<int32_t>(reply.error().code));
-    resp.mutable_status()->set_message(as_utf8(reply.error().message));
+    // A Status message is a proto3 string: a peer's protobuf library (containerd's Go one,
+    // ours) refuses the whole Response if it is not UTF-8, and the caller would lose the status.
+    resp.mutable_status()->set_message(utf8_or_replacement(reply.error().message));
   }
   return resp.SerializeAsString();
 }
