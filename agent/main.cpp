@@ -45,8 +45,6 @@ int main(int argc, char** argv) {
   // Failing to switch is not fatal: containers then run with the launcher's chroot fallback.
   if (auto st = ks::switch_root_if_initramfs(argv); !st) ks::console_log("warning: " + st.error().describe());
   ks::GuestInitOptions init_options;
-  // ks.net=1: the host attached virtio-net NICs for a CRI pod's network (runtime/network/).
-  if (ks::kernel_cmdline_value("ks.net", "0") == "1") init_options.modules.push_back("virtio_net");
   if (auto st = ks::init_guest(init_options); !st) die(st.error().describe());
 
   std::string port_name = ks::kernel_cmdline_value("ks.port", "agent.0");

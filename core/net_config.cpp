@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <charconv>
-#include <sstream>
 
 namespace kata_sentry {
 
@@ -27,7 +26,8 @@ Result<IpPrefix> parse_ip(std::string_view text) {
 Result<IpPrefix> parse_ip_prefix(std::string_view text) {
   auto slash = text.find('/');
   auto ip = parse_ip(text.substr(0, slash));
-  if (!ip || slash == std::string_view::npos) return ip;
+  if (!ip) return fail(ErrorCode::invalid_argument, "\"" + std::string(text.substr(0, 64)) + "\" is not an IP address with a prefix");
+  if (slash == std::string_view::npos) return ip;
   std::string_view len = text.substr(slash + 1);
   unsigned n = 0;
   auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
@@ -62,40 +62,6 @@ std::string format_mac(const MacAddress& mac) {
   char buf[18];
   std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
   return buf;
-}
-
-DnsConfig parse_resolv_conf(std::string_view text) {
-  DnsConfig dns;
-  std::istringstream in{std::string(text)};
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream words(line);
-    std::string key;
-    if (!(words >> key) || key[0] == '#' || key[0] == ';') continue;
-    std::vector<std::string>* into = key == "nameserver" ? &dns.servers
-                                     : key == "search"   ? &dns.searches
-                                     : key == "options"  ? &dns.options
-                                                         : nullptr;
-    if (!into) continue;
-    if (key == "search") into->clear();  // the last search line wins, as in the resolver
-    for (std::string w; words >> w;) into->push_back(w);
-  }
-  return dns;
-}
-
-std::string format_resolv_conf(const DnsConfig& dns) {
-  std::string out;
-  if (!dns.searches.empty()) {
-    out += "search";
-    for (const auto& s : dns.searches) out += " " + s;
-    out += "\n";
-  }
-  for (const auto& s : dns.servers) out += "nameserver " + s + "\n";
-  if (!dns.options.empty()) {
-    out += "options";
-    for (const auto& s : dns.options) out += " " + s;
-    out += "\n";
-  }
-  return out;
 }
 
 }  // namespace kata_sentry

@@ -1,6 +1,6 @@
 // A pod's network as the guest must recreate it: the interfaces CNI made in the pod's network
-// namespace on the host (name, MAC, MTU, addresses), the routes through them, and the DNS
-// settings. The shim reads it on the host (runtime/network/pod_network.h), the agent applies it
+// namespace on the host (name, MAC, MTU, addresses) and the routes through them.
+// The shim reads it on the host (runtime/network/pod_network.h), the agent applies it
 // in the guest (agent/service/guest_network.h); between them it travels as agent.proto's
 // CreateSandboxRequest.
 #pragma once
@@ -50,18 +50,9 @@ struct NetRouteConfig {
   std::string device;                   // an interface name from the config
 };
 
-struct DnsConfig {
-  std::vector<std::string> servers, searches, options;
-  bool empty() const { return servers.empty() && searches.empty() && options.empty(); }
-};
-
 struct PodNetworkConfig {
   std::vector<NetInterfaceConfig> interfaces;
   std::vector<NetRouteConfig> routes;
 };
-
-// resolv.conf text <-> DnsConfig ("nameserver", "search", "options" lines; others ignored).
-DnsConfig parse_resolv_conf(std::string_view text);
-std::string format_resolv_conf(const DnsConfig& dns);
 
 }  // namespace kata_sentry

@@ -15,27 +15,7 @@
 namespace kata_sentry::agent {
 namespace {
 
-// A value written into a config file line (resolv.conf): bounded, no whitespace or control
-// characters that could start another line or option.
-Status check_word(const std::string& what, const std::string& v) {
-  bool ok = !v.empty() && v.size() <= 253;
-  for (unsigned char c : v) ok = ok && c > 0x20 && c < 0x7f;
-  if (!ok) return fail(ErrorCode::invalid_argument, what + ": must be 1-253 printable characters without spaces");
-  return {};
-}
-
-Result<std::vector<std::string>> words(const std::string& what, const google::protobuf::RepeatedPtrField<std::string>& in) {
-  constexpr int kMax = 32;
-  if (in.size() > kMax) return fail(ErrorCode::invalid_argument, what + ": at most " + std::to_string(kMax) + " entries");
-  std::vector<std::string> out;
-  for (const auto& w : in) {
-    if (auto s = check_word(what, w); !s) return std::unexpected(s.error());
-    out.push_back(w);
-  }
-  return out;
-}
-
-// The request's pod part, checked: names, MACs, MTUs, addresses and DNS words.
+// The request's pod part, checked: names, MACs, MTUs and addresses.
 Result<PodSetup> pod_setup_from(const v1::CreateSandboxRequest& r) {
   PodSetup pod;
   pod.hostname = r.hostname();
@@ -76,16 +56,6 @@ Result<PodSetup> pod_setup_from(const v1::CreateSandboxRequest& r) {
     for (const auto& i : pod.network.interfaces) known = known || i.name == rc.device;
     if (!known) return fail(ErrorCode::invalid_argument, "routes.device: not one of the interfaces");
     pod.network.routes.push_back(std::move(rc));
-  }
-  if (r.has_dns()) {
-    DnsConfig dns;
-    auto servers = words("dns.servers", r.dns().servers());
-    if (!servers) return std::unexpected(servers.error());
-    auto searches = words("dns.searches", r.dns().searches());
-    if (!searches) return std::unexpected(searches.error());
-    auto options = words("dns.options", r.dns().options());
-    if (!options) return std::unexpected(options.error());
-    pod.dns = DnsConfig{*servers, *searches, *options};
   }
   pod.shm_bytes = r.pod_shm_bytes();
   return pod;

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "core/guest_paths.h"
 #include "core/logging.h"
@@ -51,32 +50,6 @@ Status apply_pod_network(const PodNetworkConfig& network) {
     if (auto st = nl->add_route(oif, r.destination, r.gateway); !st) return st;
   }
   return {};
-}
-
-namespace {
-
-Status write_file(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return fail(ErrorCode::io, "write " + p.string());
-  std::error_code ec;
-  fs::permissions(p, fs::perms(0644), ec);
-  return {};
-}
-
-}  // namespace
-
-Status write_pod_files(const PodSetup& pod) {
-  std::error_code ec;
-  fs::create_directories(guest_paths::kPodDir, ec);
-  if (ec) return fail(ErrorCode::io, std::string("create ") + guest_paths::kPodDir + ": " + ec.message());
-  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-  for (const auto& i : pod.network.interfaces)
-    for (const auto& a : i.addresses) hosts += format_ip(a, false) + "\t" + pod.hostname + "\n";
-  if (auto st = write_file(guest_paths::kPodHosts, hosts); !st) return st;
-  if (auto st = write_file(guest_paths::kPodHostname, pod.hostname + "\n"); !st) return st;
-  return write_file(guest_paths::kPodResolvConf, format_resolv_conf(pod.dns.value_or(DnsConfig{})));
 }
 
 Status mount_pod_shm(uint64_t bytes) {

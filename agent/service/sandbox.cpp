@@ -123,9 +123,6 @@ Status Sandbox::do_create_sandbox(const std::string& hostname, const std::string
   if (!pod.network.interfaces.empty()) {
     if (auto st = apply_pod_network(pod.network); !st) return st;
   }
-  if (pod.dns || !pod.network.interfaces.empty()) {
-    if (auto st = write_pod_files(pod); !st) return st;
-  }
   if (pod.shm_bytes > 0) {
     if (auto st = mount_pod_shm(pod.shm_bytes); !st) return st;
   }

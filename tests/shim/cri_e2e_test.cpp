@@ -1,0 +1,353 @@
+// A kata-sentry pod as kubelet starts it: containerd's real CRI plugin with the RuntimeClass
+// handler "kata-sentry" declared by deploy/containerd/kata-sentry.toml (appended verbatim to the
+// private containerd's config), CNI from Debian's containernetworking-plugins (bridge +
+// host-local + loopback) on a bridge of the test's own, and kata-sentry's CRI client
+// (cli/cri_client.h) doing what kubelet does. Proves: the pod gets a CNI address that the guest
+// answers on (busybox httpd inside the VM, fetched from the host and from a runc pod on the same
+// bridge), the VM reaches the bridge's gateway and the runc pod, DNS and hostname follow the
+// CRI config, host volumes reach the container read-only and read-write through virtio-fs, and
+// stopping and removing the pod leaves no shim, QEMU, virtiofsd, netns, cgroup or sandbox dir.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cri_client.h"
+#include "core/cgroup2.h"
+#include "tests/support/private_containerd.h"
+
+namespace kata_sentry::test_support {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* kImage = "docker.io/kata-sentry/busybox:latest";
+constexpr const char* kPauseImage = "docker.io/kata-sentry/pause:latest";
+constexpr const char* kCriNamespace = "k8s.io";  // the CRI plugin's containerd namespace, always
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A Linux bridge with the gateway address, made by the test (not by the CNI plugin, which with
+// isGateway would also turn on the host's ip_forward): the pods' veths are attached to it.
+class TestBridge {
+ public:
+  TestBridge() {
+    // Unique per test process: other helpers' tests run on the same kernel.
+    unsigned n = unsigned(::getpid()) % 250;
+    name_ = "kscri" + std::to_string(::getpid() % 100000);
+    prefix_ = "10.213." + std::to_string(n + 1);
+    auto add = run({"ip", "link", "add", name_, "type", "bridge"});
+    ok_ = add.status == 0;
+    error_ = add.out;
+    if (ok_) {
+      auto a = run({"ip", "addr", "add", gateway() + "/24", "dev", name_});
+      auto up = run({"ip", "link", "set", name_, "up"});
+      ok_ = a.status == 0 && up.status == 0;
+      error_ = a.out + up.out;
+    }
+  }
+  ~TestBridge() {
+    if (!name_.empty()) run({"ip", "link", "del", name_});
+  }
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  const std::string& name() const { return name_; }
+  std::string gateway() const { return prefix_ + ".1"; }
+  std::string subnet() const { return prefix_ + ".0/24"; }
+  bool contains(const std::string& ip) const { return ip.starts_with(prefix_ + "."); }
+
+ private:
+  std::string name_, prefix_, error_;
+  bool ok_ = false;
+};
+
+class CriE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::geteuid(), 0u) << "needs root (containerd, CNI, mounts, QEMU)";
+    ASSERT_TRUE(fs::exists("/usr/lib/cni/bridge")) << "containernetworking-plugins missing (scripts/setup.sh)";
+    ASSERT_TRUE(bridge_.ok()) << "create bridge " << bridge_.name() << ": " << bridge_.error();
+    ASSERT_FALSE(dir_.path().empty());
+    shim_config_ = dir_.write("shim.yaml", "daemon_policy: fail-open\n");
+    // host-local keeps its leases in dataDir: ours, removed with the temp dir.
+    dir_.write("net.d/10-ks.conflist", R"({"cniVersion": "0.4.0", "name": "ks-cri-)" + std::to_string(::getpid()) +
+                                           R"(", "plugins": [{"type": "bridge", "bridge": ")" + bridge_.name() +
+                                           R"(", "isGateway": false, "ipMasq": false, "ipam": {"type": "host-local",
+          "ranges": [[{"subnet": ")" + bridge_.subnet() + R"(", "gateway": ")" + bridge_.gateway() + R"("}]],
+          "routes": [{"dst": "0.0.0.0/0"}], "dataDir": ")" + (dir_.path() / "ipam").string() + R"("}},
+        {"type": "loopback"}]})");
+    std::stringstream snippet;
+    snippet << std::ifstream(KS_SOURCE_DIR "/deploy/containerd/kata-sentry.toml").rdbuf();
+    ASSERT_FALSE(snippet.str().empty());
+    PrivateContainerdOptions o;
+    o.cri = true;
+    o.env = {{"PATH", path_with(KS_BIN_DIR)}, {"KATA_SENTRY_SHIM_CONFIG", shim_config_.string()}};
+    // What a node's config says (MACHINE.md: a local sandbox image, no oom_score_adj lowering
+    // without CAP_SYS_RESOURCE), then the deploy snippet exactly as an operator appends it.
+    o.extra_config = std::string("[plugins.\"io.containerd.grpc.v1.cri\"]\n") + "  sandbox_image = \"" + kPauseImage +
+                     "\"\n  restrict_oom_score_adj = true\n" +
+                     "[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"" +
+                     (dir_.path() / "net.d").string() + "\"\n" + snippet.str();
+    auto st = cd_.start(o);
+    ASSERT_TRUE(st) << st.error().describe();
+    for (const char* image : {KS_BUSYBOX_OCI, KS_PAUSE_OCI}) {
+      auto r = run({"ctr", "--address", cd_.socket().string(), "--namespace", kCriNamespace, "images", "import", image});
+      ASSERT_EQ(r.status, 0) << r.out;
+    }
+    auto c = cri::CriClient::connect(cd_.socket().string());
+    ASSERT_TRUE(c) << c.error().describe();
+    client_ = std::make_unique<cri::CriClient>(std::move(*c));
+    // The CRI plugin loads the CNI config asynchronously: NetworkReady is the positive marker.
+    bool ready = false;
+    for (int i = 0; i < 100 && !ready; i++) {
+      auto conds = client_->status();
+      if (conds)
+        for (const auto& cond : *conds) ready = ready || (cond.type == "NetworkReady" && cond.status);
+      if (!ready) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(ready) << "CRI NetworkReady never became true\n" << cd_.log_tail();
+  }
+
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "--- containerd.log (tail) ---\n" << cd_.log_tail(8000) << "\n";
+    // Whatever a failed assertion left: pods are stopped (CNI DEL, netns removed) before
+    // containerd goes.
+    if (client_) {
+      auto pods = client_->list_pods();
+      if (pods) {
+        for (const auto& p : *pods) {
+          (void)client_->stop_pod(p.id);
+          (void)client_->remove_pod(p.id);
+        }
+      }
+    }
+    // runc leaves the (empty) pod cgroups below our cgroup parent in every hierarchy.
+    std::error_code ec;
+    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      fs::path d = h.path() / cgroup_parent().substr(1);
+      if (!fs::is_directory(d, ec)) continue;
+      for (const auto& sub : fs::directory_iterator(d, ec))
+        if (sub.is_directory(ec)) ::rmdir(sub.path().c_str());
+      ::rmdir(d.c_str());
+    }
+  }
+
+  static std::string cgroup_parent() { return "/ks-cri-e2e-" + std::to_string(::getpid()); }
+
+  cri::PodConfig pod_config(const std::string& name, const std::string& handler) const {
+    cri::PodConfig p;
+    p.name = name;
+    p.ns = "ks-e2e";
+    p.hostname = name + "-host";
+    p.runtime_handler = handler;
+    p.dns_servers = {"10.96.0.10"};
+    p.dns_searches = {"ks-e2e.svc.cluster.local"};
+    p.dns_options = {"ndots:5"};
+    p.log_directory = (dir_.path() / "logs" / name).string();
+    fs::create_directories(p.log_directory);  // kubelet's job
+    p.cgroup_parent = cgroup_parent();        // runc's pod cgroups: ours to remove, never k8s.io's
+    return p;
+  }
+
+  // A pod with one busybox httpd container serving `page` (a shell expression) on port 80.
+  struct Pod {
+    std::string id, container, ip;
+    cri::PodConfig config;
+  };
+  Pod start_web_pod(const std::string& name, const std::string& handler, const std::string& page,
+                    std::vector<cri::Mount> mounts = {}) {
+    Pod pod;
+    pod.config = pod_config(name, handler);
+    auto id = client_->run_pod(pod.config);
+    EXPECT_TRUE(id) << id.error().describe();
+    if (!id) return pod;
+    pod.id = *id;
+    cri::ContainerConfig c;
+    c.name = "web";
+    c.image = kImage;
+    c.command = {"sh", "-c", "mkdir -p /www && " + page + " > /www/index.html && exec httpd -f -p 80 -h /www"};
+    c.mounts = std::move(mounts);
+    c.log_path = "web.log";
+    auto cid = client_->create_container(pod.id, c, pod.config);
+    EXPECT_TRUE(cid) << cid.error().describe();
+    if (!cid) return pod;
+    pod.container = *cid;
+    auto started = client_->start_container(pod.container);
+    EXPECT_TRUE(started) << started.error().describe();
+    auto status = client_->pod_status(pod.id);
+    EXPECT_TRUE(status) << status.error().describe();
+    if (status) pod.ip = status->ip;
+    return pod;
+  }
+
+  cri::ExecResult exec(const std::string& container, const std::vector<std::string>& cmd) {
+    auto r = client_->exec_sync(container, cmd, 60);
+    EXPECT_TRUE(r) << "exec " << cmd.front() << ": " << r.error().describe();
+    return r ? *r : cri::ExecResult{"", "", -1};
+  }
+
+  // GET http://<ip>:<port>/ from the host until the server answers (it starts asynchronously).
+  // curl: busybox 1.35's wget crashes with -T (a timeout is needed here).
+  static CmdResult http_get_from_host(const std::string& ip, int port = 80) {
+    CmdResult r;
+    for (int i = 0; i < 60; i++) {
+      r = run({"curl", "-s", "-f", "--noproxy", "*", "-m", "5", "http://" + ip + ":" + std::to_string(port) + "/"}, "",
+              false, 20s);
+      if (r.status == 0) break;
+      std::this_thread::sleep_for(500ms);
+    }
+    return r;
+  }
+
+  // The network namespace the CRI plugin made for the pod (its sandbox container's spec).
+  std::string pod_netns(const std::string& pod_id) {
+    auto r = run({"ctr", "--address", cd_.socket().string(), "--namespace", kCriNamespace, "containers", "info", pod_id},
+                 "", false);
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded()) return "";
+    for (const auto& ns : j["Spec"]["linux"]["namespaces"])
+      if (ns.value("type", "") == "network") return ns.value("path", "");
+    return "";
+  }
+
+  TempDir dir_{"ks-cri-e2e-"};
+  TestBridge bridge_;
+  fs::path shim_config_;
+  PrivateContainerd cd_;
+  std::unique_ptr<cri::CriClient> client_;
+};
+
+// The whole pod: kubelet's calls, the network both ways, DNS/hostname, volumes, teardown.
+TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
+  const std::string release = trim(read_text(KS_GUEST_RELEASE_FILE));
+  ASSERT_TRUE(release.ends_with("-cloud-amd64")) << release;
+  ASSERT_NE(trim(run({"uname", "-r"}).out), release) << "the host runs the guest kernel? the test proves nothing";
+
+  auto version = client_->version();
+  ASSERT_TRUE(version) << version.error().describe();
+  EXPECT_EQ(version->runtime_name, "containerd");
+
+  // Volumes as kubelet passes them (hostPath/emptyDir are host directories bind-mounted).
+  fs::path ro = dir_.path() / "vol-ro", rw = dir_.path() / "vol-rw";
+  fs::create_directories(ro);
+  fs::create_directories(rw);
+  std::ofstream(ro / "config.txt") << "from-host-ro\n";
+  std::ofstream(rw / "in.txt") << "from-host-rw\n";
+
+  // A runc pod on the same bridge: the peer that is not the host.
+  Pod peer = start_web_pod("peer", "", "echo runc-peer");
+  ASSERT_FALSE(peer.container.empty());
+  ASSERT_TRUE(bridge_.contains(peer.ip)) << peer.ip;
+
+  Pod web = start_web_pod("web", "kata-sentry", "uname -r", {{"/ro", ro.string(), true}, {"/rw", rw.string(), false}});
+  ASSERT_FALSE(web.container.empty());
+  // PodSandboxStatus reports the CNI address, and the pod runs with the kata-sentry handler.
+  ASSERT_TRUE(bridge_.contains(web.ip)) << "pod IP " << web.ip << " not in " << bridge_.subnet();
+  auto status = client_->pod_status(web.id);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->ready);
+  EXPECT_EQ(status->runtime_handler, "kata-sentry");
+  const std::string sandbox_dir = "/run/kata-sentry/sandboxes/" + web.id;
+  EXPECT_FALSE(processes_with(sandbox_dir + "/").empty()) << "no QEMU/virtiofsd for the pod";
+  const std::string netns = pod_netns(web.id);
+  ASSERT_FALSE(netns.empty()) << "no network namespace in the sandbox container's spec";
+
+  // ExecSync answers from the guest kernel.
+  auto uname = exec(web.container, {"uname", "-r"});
+  EXPECT_EQ(uname.exit_code, 0) << uname.err;
+  EXPECT_EQ(uname.out, release + "\n");
+
+  // Kata's wiring in the pod's netns: an ingress qdisc (with the redirect) on the veth and the tap.
+  auto qdiscs = run({"nsenter", "--net=" + netns, "tc", "qdisc", "show"});
+  EXPECT_NE(qdiscs.out.find("qdisc ingress ffff: dev eth0"), std::string::npos) << qdiscs.out;
+  EXPECT_NE(qdiscs.out.find("qdisc ingress ffff: dev ks-tap0"), std::string::npos) << qdiscs.out;
+
+  // The host reaches busybox httpd inside the VM at the pod IP: the page is the guest's uname.
+  auto page = http_get_from_host(web.ip);
+  EXPECT_EQ(page.status, 0) << "GET http://" << web.ip << "/ failed";
+  EXPECT_EQ(page.out, release + "\n");
+
+  // The guest's interface carries the CNI address; the pod reaches the gateway (the host's
+  // httpd on the bridge address) and the runc pod; the runc pod reaches the VM. (busybox 1.35's
+  // wget crashes with -T: ExecSync's own timeout bounds these.)
+  auto addr = exec(web.container, {"ip", "-4", "addr", "show", "eth0"});
+  EXPECT_NE(addr.out.find("inet " + web.ip + "/24"), std::string::npos) << addr.out << addr.err;
+  fs::create_directories(dir_.path() / "www");
+  std::ofstream(dir_.path() / "www" / "index.html") << "host-gateway\n";
+  Background host_httpd;
+  const int host_port = 18000 + ::getpid() % 1000;
+  ASSERT_TRUE(host_httpd.start({"/bin/busybox", "httpd", "-f", "-p", bridge_.gateway() + ":" + std::to_string(host_port),
+                                "-h", (dir_.path() / "www").string()},
+                               dir_.path() / "httpd.log"));
+  ASSERT_EQ(http_get_from_host(bridge_.gateway(), host_port).out, "host-gateway\n") << "the host's own httpd";
+  auto to_gw = exec(web.container, {"wget", "-q", "-O", "-",
+                                    "http://" + bridge_.gateway() + ":" + std::to_string(host_port) + "/"});
+  EXPECT_EQ(to_gw.out, "host-gateway\n") << "exit " << to_gw.exit_code << ": " << to_gw.err;
+  auto to_peer = exec(web.container, {"wget", "-q", "-O", "-", "http://" + peer.ip + "/"});
+  EXPECT_EQ(to_peer.out, "runc-peer\n") << "exit " << to_peer.exit_code << ": " << to_peer.err;
+  auto from_peer = exec(peer.container, {"wget", "-q", "-O", "-", "http://" + web.ip + "/"});
+  EXPECT_EQ(from_peer.out, release + "\n") << "exit " << from_peer.exit_code << ": " << from_peer.err;
+
+  // DNS and hostname as the CRI config says.
+  auto resolv = exec(web.container, {"cat", "/etc/resolv.conf"});
+  EXPECT_NE(resolv.out.find("nameserver 10.96.0.10"), std::string::npos) << resolv.out;
+  EXPECT_NE(resolv.out.find("search ks-e2e.svc.cluster.local"), std::string::npos) << resolv.out;
+  EXPECT_NE(resolv.out.find("options ndots:5"), std::string::npos) << resolv.out;
+  EXPECT_EQ(exec(web.container, {"hostname"}).out, "web-host\n");
+
+  // Volumes: read-only is readable and refuses writes with EROFS; read-write round-trips
+  // host -> guest -> host.
+  EXPECT_EQ(exec(web.container, {"cat", "/ro/config.txt"}).out, "from-host-ro\n");
+  auto ro_write = exec(web.container, {"touch", "/ro/new"});
+  EXPECT_NE(ro_write.exit_code, 0);
+  EXPECT_NE(ro_write.err.find("Read-only file system"), std::string::npos) << ro_write.err;
+  EXPECT_FALSE(fs::exists(ro / "new"));
+  auto rw_write = exec(web.container, {"sh", "-c", "cat /rw/in.txt > /rw/out.txt && echo from-guest >> /rw/out.txt"});
+  EXPECT_EQ(rw_write.exit_code, 0) << rw_write.err;
+  EXPECT_EQ(read_text(rw / "out.txt"), "from-host-rw\nfrom-guest\n");
+
+  // Teardown as kubelet does it.
+  for (const Pod* p : {&web, &peer}) {
+    EXPECT_TRUE(client_->stop_container(p->container, 5));
+    EXPECT_TRUE(client_->remove_container(p->container));
+    EXPECT_TRUE(client_->stop_pod(p->id));
+    EXPECT_TRUE(client_->remove_pod(p->id));
+  }
+  auto left = client_->list_pods();
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty());
+  for (int i = 0; i < 100 && !cd_.shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(cd_.shim_processes().empty()) << "shim left running";
+  EXPECT_TRUE(processes_with(sandbox_dir + "/").empty()) << "QEMU/virtiofsd left running";
+  EXPECT_FALSE(fs::exists(sandbox_dir)) << "sandbox dir left behind";
+  EXPECT_EQ(read_text("/proc/self/mountinfo").find(sandbox_dir), std::string::npos) << "mounts left";
+  EXPECT_FALSE(fs::exists(netns)) << "network namespace " << netns << " left (and with it the tap and filters)";
+  EXPECT_FALSE(fs::exists(fs::path("/sys/fs/cgroup/unified") / sandbox_cgroup_name(web.id))) << "VMM cgroup left";
+  // The veths went with the namespaces: nothing is attached to the bridge any more.
+  EXPECT_EQ(trim(run({"ip", "-o", "link", "show", "master", bridge_.name()}).out), "");
+}
+
+// Bad input fails the CRI call with the reason and leaves nothing: an unknown handler.
+TEST_F(CriE2e, UnknownRuntimeHandlerIsRefused) {
+  auto id = client_->run_pod(pod_config("bad", "nosuch-handler"));
+  ASSERT_FALSE(id);
+  EXPECT_NE(id.error().message.find("nosuch-handler"), std::string::npos) << id.error().describe();
+  auto pods = client_->list_pods();
+  ASSERT_TRUE(pods);
+  EXPECT_TRUE(pods->empty());
+  EXPECT_TRUE(cd_.shim_processes().empty());
+}
+
+}  // namespace
+}  // namespace kata_sentry::test_support
