@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "cli/cri_client.h"
 #include "core/cgroup2.h"
@@ -32,6 +33,15 @@ using namespace std::chrono_literals;
 constexpr const char* kImage = "docker.io/kata-sentry/busybox:latest";
 constexpr const char* kPauseImage = "docker.io/kata-sentry/pause:latest";
 constexpr const char* kCriNamespace = "k8s.io";  // the CRI plugin's containerd namespace, always
+constexpr const char* kCorePatternWrite = "echo '|/x' > /proc/sys/kernel/core_pattern";
+
+// The handler a pod with `runtimeClassName: kata-sentry` reaches the CRI with: the RuntimeClass's
+// own, from deploy/kubernetes/runtimeclass.yaml.
+std::string runtime_class_handler() {
+  for (const auto& doc : YAML::LoadAllFromFile(KS_SOURCE_DIR "/deploy/kubernetes/runtimeclass.yaml"))
+    if (doc["kind"] && doc["kind"].as<std::string>() == "RuntimeClass") return doc["handler"].as<std::string>();
+  return "";
+}
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -117,6 +127,8 @@ class CriE2e : public ::testing::Test {
       if (!ready) std::this_thread::sleep_for(100ms);
     }
     ASSERT_TRUE(ready) << "CRI NetworkReady never became true\n" << cd_.log_tail();
+    handler_ = runtime_class_handler();
+    ASSERT_FALSE(handler_.empty()) << "no RuntimeClass handler in deploy/kubernetes/runtimeclass.yaml";
   }
 
   void TearDown() override {
@@ -226,6 +238,7 @@ class CriE2e : public ::testing::Test {
   fs::path shim_config_;
   PrivateContainerd cd_;
   std::unique_ptr<cri::CriClient> client_;
+  std::string handler_;
 };
 
 // The whole pod: kubelet's calls, the network both ways, DNS/hostname, volumes, teardown.
@@ -250,14 +263,14 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   ASSERT_FALSE(peer.container.empty());
   ASSERT_TRUE(bridge_.contains(peer.ip)) << peer.ip;
 
-  Pod web = start_web_pod("web", "kata-sentry", "uname -r", {{"/ro", ro.string(), true}, {"/rw", rw.string(), false}});
+  Pod web = start_web_pod("web", handler_, "uname -r", {{"/ro", ro.string(), true}, {"/rw", rw.string(), false}});
   ASSERT_FALSE(web.container.empty());
   // PodSandboxStatus reports the CNI address, and the pod runs with the kata-sentry handler.
   ASSERT_TRUE(bridge_.contains(web.ip)) << "pod IP " << web.ip << " not in " << bridge_.subnet();
   auto status = client_->pod_status(web.id);
   ASSERT_TRUE(status);
   EXPECT_TRUE(status->ready);
-  EXPECT_EQ(status->runtime_handler, "kata-sentry");
+  EXPECT_EQ(status->runtime_handler, handler_);
   const std::string sandbox_dir = "/run/kata-sentry/sandboxes/" + web.id;
   EXPECT_FALSE(processes_with(sandbox_dir + "/").empty()) << "no QEMU/virtiofsd for the pod";
   const std::string netns = pod_netns(web.id);
@@ -337,6 +350,81 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   // The veths went with the namespaces: nothing is attached to the bridge any more.
   EXPECT_EQ(trim(run({"ip", "-o", "link", "show", "master", bridge_.name()}).out), "");
 }
+
+// kata-sentryd watching a CRI pod: an attack from a privileged container (ExecSync) is alerted
+// with the pod's Kubernetes name and namespace and containerd's container id; in enforce mode the
+// guest blocks it.
+class CriSentrydE2e : public CriE2e, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void start_daemon(const std::string& mode) {
+    fs::path socket = dir_.path() / "run" / "sentryd.sock";
+    fs::path config = dir_.write("sentryd.yaml", "socket: " + socket.string() + "\nalerts_file: " + alerts().string() +
+                                                     "\nmode: " + mode + "\n");
+    auto st = daemon_.start({KS_SENTRYD_BINARY, "--config", config.string()}, dir_.path() / "sentryd.log");
+    ASSERT_TRUE(st) << st.error().describe();
+    ASSERT_TRUE(daemon_.wait_for_log("serving on", 30s)) << read_text(daemon_.log());
+    // The shims read their config when they start: from now on pods are watched, fail-closed.
+    dir_.write("shim.yaml", "daemon_socket: " + socket.string() + "\ndaemon_policy: fail-closed\n");
+  }
+  fs::path alerts() const { return dir_.path() / "alerts.jsonl"; }
+  std::vector<nlohmann::json> alert_lines(const std::string& rule) const {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(read_text(alerts()));
+    for (std::string l; std::getline(lines, l);) {
+      auto j = nlohmann::json::parse(l, nullptr, false);
+      if (!j.is_discarded() && !j.value("audit", false) && j.value("rule", "") == rule) out.push_back(j);
+    }
+    return out;
+  }
+  void TearDown() override {
+    if (HasFailure()) std::cerr << "--- kata-sentryd log ---\n" << read_text(dir_.path() / "sentryd.log") << "\n";
+    CriE2e::TearDown();  // pods first: their shims unregister from the daemon
+    daemon_.stop();
+  }
+  Background daemon_;
+};
+
+TEST_P(CriSentrydE2e, PrivilegedAttackIsAlertedWithThePodsName) {
+  const bool enforce = GetParam() == "enforce";
+  ASSERT_NO_FATAL_FAILURE(start_daemon(GetParam()));
+  cri::PodConfig pod = pod_config("attack", handler_);
+  pod.privileged = true;
+  auto pod_id = client_->run_pod(pod);
+  ASSERT_TRUE(pod_id) << pod_id.error().describe();
+  cri::ContainerConfig c;
+  c.name = "tool";
+  c.image = kImage;
+  c.command = {"sleep", "3600"};
+  c.privileged = true;
+  auto cid = client_->create_container(*pod_id, c, pod);
+  ASSERT_TRUE(cid) << cid.error().describe();
+  ASSERT_TRUE(client_->start_container(*cid));
+
+  auto r = exec(*cid, {"sh", "-c", kCorePatternWrite});
+  if (enforce) {
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
+  } else {
+    EXPECT_EQ(r.exit_code, 0) << "monitor mode blocks nothing: " << r.err;
+  }
+  std::vector<nlohmann::json> lines;
+  for (int i = 0; i < 150 && (lines = alert_lines("Guest core_pattern write")).empty(); i++) std::this_thread::sleep_for(200ms);
+  ASSERT_FALSE(lines.empty()) << read_text(alerts());
+  const auto& a = lines.front();
+  EXPECT_EQ(a["view"], "guest");
+  EXPECT_EQ(a["output_fields"]["k8s.pod.name"], "attack") << a.dump();
+  EXPECT_EQ(a["output_fields"]["k8s.ns.name"], "ks-e2e") << a.dump();
+  EXPECT_EQ(a["output_fields"]["container.id"], *cid) << "the id containerd (and kubelet) know";
+  EXPECT_EQ(a["enforced"], enforce);
+
+  EXPECT_TRUE(client_->stop_pod(*pod_id));
+  EXPECT_TRUE(client_->remove_pod(*pod_id));
+  for (int i = 0; i < 100 && !cd_.shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(cd_.shim_processes().empty()) << "shim left running";
+  EXPECT_FALSE(fs::exists("/run/kata-sentry/sandboxes/" + *pod_id)) << "sandbox dir left behind";
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, CriSentrydE2e, ::testing::Values("monitor", "enforce"));
 
 // Bad input fails the CRI call with the reason and leaves nothing: an unknown handler.
 TEST_F(CriE2e, UnknownRuntimeHandlerIsRefused) {
