@@ -353,7 +353,7 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
 
 // kata-sentryd watching a CRI pod: an attack from a privileged container (ExecSync) is alerted
 // with the pod's Kubernetes name and namespace and containerd's container id; in enforce mode the
-// guest blocks it.
+// guest blocks it, and the host deny programs on the VMM leave the pod's network alone.
 class CriSentrydE2e : public CriE2e, public ::testing::WithParamInterface<std::string> {
  protected:
   void start_daemon(const std::string& mode) {
@@ -394,7 +394,7 @@ TEST_P(CriSentrydE2e, PrivilegedAttackIsAlertedWithThePodsName) {
   cri::ContainerConfig c;
   c.name = "tool";
   c.image = kImage;
-  c.command = {"sleep", "3600"};
+  c.command = {"sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 80 -h /www"};
   c.privileged = true;
   auto cid = client_->create_container(*pod_id, c, pod);
   ASSERT_TRUE(cid) << cid.error().describe();
@@ -416,6 +416,12 @@ TEST_P(CriSentrydE2e, PrivilegedAttackIsAlertedWithThePodsName) {
   EXPECT_EQ(a["output_fields"]["k8s.ns.name"], "ks-e2e") << a.dump();
   EXPECT_EQ(a["output_fields"]["container.id"], *cid) << "the id containerd (and kubelet) know";
   EXPECT_EQ(a["enforced"], enforce);
+  // Host deny (enforce: cgroup programs on the VMM's cgroup) guards the VMM's own sockets; the
+  // pod's traffic goes through the tap and is untouched by it.
+  auto status = client_->pod_status(*pod_id);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(http_get_from_host(status->ip).out, "served\n") << "pod IP " << status->ip;
+  if (enforce) EXPECT_NE(read_text(alerts()).find("deny rule(s) in host cgroup programs"), std::string::npos);
 
   EXPECT_TRUE(client_->stop_pod(*pod_id));
   EXPECT_TRUE(client_->remove_pod(*pod_id));
