@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <future>
 
 #include "core/oci/oci_spec.h"
@@ -24,6 +25,21 @@ constexpr uint32_t kLostStatus = 128 + SIGKILL;  // what a process whose VM vani
 // A CRI pod's /dev/shm in the guest: the CRI plugin's own default size (it sizes its host shm
 // tmpfs the same way and passes no size in the spec).
 constexpr uint64_t kPodShmBytes = 64ull << 20;
+// QEMU's own bound for -smp on the machine type we use is higher; this keeps a pod's request
+// within what a node could sensibly give one VM.
+constexpr int kMaxVmCpus = 64;
+
+// The host's RAM in MiB (MemTotal): no VM may be given more.
+int host_memory_mb() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  long long kib = 0;
+  while (in >> key >> kib) {
+    if (key == "MemTotal:") return int(kib / 1024);
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
 
 // containerd's rootfs mounts (an overlay over the image's snapshot, or a bind) made at
 // <bundle>/rootfs, as runc's shim does before handing the bundle to the runtime.
@@ -172,8 +188,13 @@ Result<std::shared_ptr<runtime::Sandbox>> SandboxBackend::boot(const ContainerSp
     if (!oci.hostname.empty()) o.hostname = oci.hostname;
     for (const auto& m : oci.mounts)
       if (m.destination == "/dev/shm") o.pod_shm_bytes = kPodShmBytes;
+    auto size = pod_vm_size(cri, {o.cpus, o.memory_mb}, kMaxVmCpus, host_memory_mb());
+    if (!size) return std::unexpected(size.error());
+    o.cpus = size->cpus;
+    o.memory_mb = size->memory_mb;
   }
-  log->info("booting sandbox {} for {}{}", o.id, spec.id, o.pod_netns.empty() ? "" : " with network " + o.pod_netns.string());
+  log->info("booting sandbox {} for {} ({} vCPU, {} MiB){}", o.id, spec.id, o.cpus, o.memory_mb,
+            o.pod_netns.empty() ? "" : " with network " + o.pod_netns.string());
   Result<std::unique_ptr<runtime::Sandbox>> created = fail(ErrorCode::internal, "not run");
   on_owner([&] { created = runtime::Sandbox::create(o); });
   if (!created) return std::unexpected(created.error());

@@ -178,9 +178,10 @@ class CriE2e : public ::testing::Test {
     cri::PodConfig config;
   };
   Pod start_web_pod(const std::string& name, const std::string& handler, const std::string& page,
-                    std::vector<cri::Mount> mounts = {}) {
+                    std::vector<cri::Mount> mounts = {}, cri::Resources resources = {}) {
     Pod pod;
     pod.config = pod_config(name, handler);
+    pod.config.resources = resources;
     auto id = client_->run_pod(pod.config);
     EXPECT_TRUE(id) << id.error().describe();
     if (!id) return pod;
@@ -263,7 +264,9 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   ASSERT_FALSE(peer.container.empty());
   ASSERT_TRUE(bridge_.contains(peer.ip)) << peer.ip;
 
-  Pod web = start_web_pod("web", handler_, "uname -r", {{"/ro", ro.string(), true}, {"/rw", rw.string(), false}});
+  // The pod's limits (1 CPU, 256 MiB) size its VM on top of the base 1 vCPU / 512 MiB.
+  Pod web = start_web_pod("web", handler_, "uname -r", {{"/ro", ro.string(), true}, {"/rw", rw.string(), false}},
+                          {.cpu_period = 100000, .cpu_quota = 100000, .memory_limit_bytes = 256ll << 20});
   ASSERT_FALSE(web.container.empty());
   // PodSandboxStatus reports the CNI address, and the pod runs with the kata-sentry handler.
   ASSERT_TRUE(bridge_.contains(web.ip)) << "pod IP " << web.ip << " not in " << bridge_.subnet();
@@ -280,6 +283,11 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   auto uname = exec(web.container, {"uname", "-r"});
   EXPECT_EQ(uname.exit_code, 0) << uname.err;
   EXPECT_EQ(uname.out, release + "\n");
+
+  EXPECT_EQ(exec(web.container, {"nproc"}).out, "2\n");
+  auto meminfo = exec(web.container, {"sh", "-c", "awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo"});
+  EXPECT_GT(std::atoi(meminfo.out.c_str()), 640) << "768 MiB VM: " << meminfo.out;
+  EXPECT_LE(std::atoi(meminfo.out.c_str()), 768) << meminfo.out;
 
   // Kata's wiring in the pod's netns: an ingress qdisc (with the redirect) on the veth and the tap.
   auto qdiscs = run({"nsenter", "--net=" + netns, "tc", "qdisc", "show"});
@@ -441,6 +449,26 @@ TEST_F(CriE2e, UnknownRuntimeHandlerIsRefused) {
   ASSERT_TRUE(pods);
   EXPECT_TRUE(pods->empty());
   EXPECT_TRUE(cd_.shim_processes().empty());
+}
+
+// A pod whose limits no VM can have is refused by RunPodSandbox with the reason, before a VM
+// boots, and nothing of it is left (CNI's address is released: the next pod gets one).
+TEST_F(CriE2e, PodResourcesBeyondAnyVmAreRefused) {
+  cri::PodConfig pod = pod_config("huge", handler_);
+  pod.resources.memory_limit_bytes = 1ll << 50;  // 1 PiB
+  auto id = client_->run_pod(pod);
+  ASSERT_FALSE(id);
+  EXPECT_NE(id.error().message.find("pod resources: memory 1125899906842624 bytes"), std::string::npos)
+      << id.error().describe();
+  auto pods = client_->list_pods();
+  ASSERT_TRUE(pods);
+  EXPECT_TRUE(pods->empty());
+  for (int i = 0; i < 100 && !cd_.shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(cd_.shim_processes().empty()) << "shim left running";
+  auto containers = run({"ctr", "--address", cd_.socket().string(), "--namespace", kCriNamespace, "containers", "ls", "-q"});
+  EXPECT_EQ(containers.status, 0);
+  EXPECT_EQ(containers.out, "") << "containers left";
+  EXPECT_EQ(trim(run({"ip", "-o", "link", "show", "master", bridge_.name()}).out), "") << "a veth left on the bridge";
 }
 
 }  // namespace
