@@ -37,7 +37,7 @@ target_compile_definitions(sentryd_e2e_test PRIVATE
 # (deploy/containerd/kata-sentry.toml), CNI bridge networking into the VM, volumes, teardown.
 ks_test(cri_e2e_test TIER e2e
   SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/cri_e2e_test.cpp
-  LIBS ks_test_support ks_cri_client ks_core nlohmann_json::nlohmann_json yaml-cpp
+  LIBS ks_cri_node ks_core nlohmann_json::nlohmann_json
   TIMEOUT 600)
 add_dependencies(cri_e2e_test containerd-shim-kata-sentry-v2 kata-sentryd busybox_oci_image guest_image)
 target_compile_definitions(cri_e2e_test PRIVATE

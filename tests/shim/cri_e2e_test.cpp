@@ -18,11 +18,9 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
-#include "cli/cri_client.h"
 #include "core/cgroup2.h"
-#include "tests/support/private_containerd.h"
+#include "tests/support/cri_node.h"
 
 namespace kata_sentry::test_support {
 namespace {
@@ -32,15 +30,11 @@ using namespace std::chrono_literals;
 
 constexpr const char* kImage = "docker.io/kata-sentry/busybox:latest";
 constexpr const char* kPauseImage = "docker.io/kata-sentry/pause:latest";
-constexpr const char* kCriNamespace = "k8s.io";  // the CRI plugin's containerd namespace, always
 constexpr const char* kCorePatternWrite = "echo '|/x' > /proc/sys/kernel/core_pattern";
 
-// The handler a pod with `runtimeClassName: kata-sentry` reaches the CRI with: the RuntimeClass's
-// own, from deploy/kubernetes/runtimeclass.yaml.
-std::string runtime_class_handler() {
-  for (const auto& doc : YAML::LoadAllFromFile(KS_SOURCE_DIR "/deploy/kubernetes/runtimeclass.yaml"))
-    if (doc["kind"] && doc["kind"].as<std::string>() == "RuntimeClass") return doc["handler"].as<std::string>();
-  return "";
+fs::path write_file(const fs::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+  return p;
 }
 
 std::string trim(std::string s) {
@@ -48,114 +42,22 @@ std::string trim(std::string s) {
   return s;
 }
 
-// A Linux bridge with the gateway address, made by the test (not by the CNI plugin, which with
-// isGateway would also turn on the host's ip_forward): the pods' veths are attached to it.
-class TestBridge {
- public:
-  TestBridge() {
-    // Unique per test process: other helpers' tests run on the same kernel.
-    unsigned n = unsigned(::getpid()) % 250;
-    name_ = "kscri" + std::to_string(::getpid() % 100000);
-    prefix_ = "10.213." + std::to_string(n + 1);
-    auto add = run({"ip", "link", "add", name_, "type", "bridge"});
-    ok_ = add.status == 0;
-    error_ = add.out;
-    if (ok_) {
-      auto a = run({"ip", "addr", "add", gateway() + "/24", "dev", name_});
-      auto up = run({"ip", "link", "set", name_, "up"});
-      ok_ = a.status == 0 && up.status == 0;
-      error_ = a.out + up.out;
-    }
-  }
-  ~TestBridge() {
-    if (!name_.empty()) run({"ip", "link", "del", name_});
-  }
-  bool ok() const { return ok_; }
-  const std::string& error() const { return error_; }
-  const std::string& name() const { return name_; }
-  std::string gateway() const { return prefix_ + ".1"; }
-  std::string subnet() const { return prefix_ + ".0/24"; }
-  bool contains(const std::string& ip) const { return ip.starts_with(prefix_ + "."); }
-
- private:
-  std::string name_, prefix_, error_;
-  bool ok_ = false;
-};
-
 class CriE2e : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(::geteuid(), 0u) << "needs root (containerd, CNI, mounts, QEMU)";
     ASSERT_TRUE(fs::exists("/usr/lib/cni/bridge")) << "containernetworking-plugins missing (scripts/setup.sh)";
-    ASSERT_TRUE(bridge_.ok()) << "create bridge " << bridge_.name() << ": " << bridge_.error();
-    ASSERT_FALSE(dir_.path().empty());
-    shim_config_ = dir_.write("shim.yaml", "daemon_policy: fail-open\n");
-    // host-local keeps its leases in dataDir: ours, removed with the temp dir.
-    dir_.write("net.d/10-ks.conflist", R"({"cniVersion": "0.4.0", "name": "ks-cri-)" + std::to_string(::getpid()) +
-                                           R"(", "plugins": [{"type": "bridge", "bridge": ")" + bridge_.name() +
-                                           R"(", "isGateway": false, "ipMasq": false, "ipam": {"type": "host-local",
-          "ranges": [[{"subnet": ")" + bridge_.subnet() + R"(", "gateway": ")" + bridge_.gateway() + R"("}]],
-          "routes": [{"dst": "0.0.0.0/0"}], "dataDir": ")" + (dir_.path() / "ipam").string() + R"("}},
-        {"type": "loopback"}]})");
-    std::stringstream snippet;
-    snippet << std::ifstream(KS_SOURCE_DIR "/deploy/containerd/kata-sentry.toml").rdbuf();
-    ASSERT_FALSE(snippet.str().empty());
-    PrivateContainerdOptions o;
-    o.cri = true;
-    o.env = {{"PATH", path_with(KS_BIN_DIR)}, {"KATA_SENTRY_SHIM_CONFIG", shim_config_.string()}};
-    // What a node's config says (MACHINE.md: a local sandbox image, no oom_score_adj lowering
-    // without CAP_SYS_RESOURCE), then the deploy snippet exactly as an operator appends it.
-    o.extra_config = std::string("[plugins.\"io.containerd.grpc.v1.cri\"]\n") + "  sandbox_image = \"" + kPauseImage +
-                     "\"\n  restrict_oom_score_adj = true\n" +
-                     "[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"" +
-                     (dir_.path() / "net.d").string() + "\"\n" + snippet.str();
-    auto st = cd_.start(o);
+    auto st = node_.start({KS_BIN_DIR, KS_SOURCE_DIR, {KS_BUSYBOX_OCI, KS_PAUSE_OCI}, kPauseImage});
     ASSERT_TRUE(st) << st.error().describe();
-    for (const char* image : {KS_BUSYBOX_OCI, KS_PAUSE_OCI}) {
-      auto r = run({"ctr", "--address", cd_.socket().string(), "--namespace", kCriNamespace, "images", "import", image});
-      ASSERT_EQ(r.status, 0) << r.out;
-    }
-    auto c = cri::CriClient::connect(cd_.socket().string());
-    ASSERT_TRUE(c) << c.error().describe();
-    client_ = std::make_unique<cri::CriClient>(std::move(*c));
-    // The CRI plugin loads the CNI config asynchronously: NetworkReady is the positive marker.
-    bool ready = false;
-    for (int i = 0; i < 100 && !ready; i++) {
-      auto conds = client_->status();
-      if (conds)
-        for (const auto& cond : *conds) ready = ready || (cond.type == "NetworkReady" && cond.status);
-      if (!ready) std::this_thread::sleep_for(100ms);
-    }
-    ASSERT_TRUE(ready) << "CRI NetworkReady never became true\n" << cd_.log_tail();
-    handler_ = runtime_class_handler();
+    client_ = &node_.client();
+    // The handler a pod with `runtimeClassName: kata-sentry` reaches the CRI with.
+    handler_ = CriNode::runtime_class_handler(KS_SOURCE_DIR);
     ASSERT_FALSE(handler_.empty()) << "no RuntimeClass handler in deploy/kubernetes/runtimeclass.yaml";
   }
 
   void TearDown() override {
-    if (HasFailure()) std::cerr << "--- containerd.log (tail) ---\n" << cd_.log_tail(8000) << "\n";
-    // Whatever a failed assertion left: pods are stopped (CNI DEL, netns removed) before
-    // containerd goes.
-    if (client_) {
-      auto pods = client_->list_pods();
-      if (pods) {
-        for (const auto& p : *pods) {
-          (void)client_->stop_pod(p.id);
-          (void)client_->remove_pod(p.id);
-        }
-      }
-    }
-    // runc leaves the (empty) pod cgroups below our cgroup parent in every hierarchy.
-    std::error_code ec;
-    for (const auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-      fs::path d = h.path() / cgroup_parent().substr(1);
-      if (!fs::is_directory(d, ec)) continue;
-      for (const auto& sub : fs::directory_iterator(d, ec))
-        if (sub.is_directory(ec)) ::rmdir(sub.path().c_str());
-      ::rmdir(d.c_str());
-    }
+    if (HasFailure()) std::cerr << "--- containerd.log (tail) ---\n" << node_.containerd().log_tail(8000) << "\n";
   }
-
-  static std::string cgroup_parent() { return "/ks-cri-e2e-" + std::to_string(::getpid()); }
 
   cri::PodConfig pod_config(const std::string& name, const std::string& handler) const {
     cri::PodConfig p;
@@ -166,9 +68,9 @@ class CriE2e : public ::testing::Test {
     p.dns_servers = {"10.96.0.10"};
     p.dns_searches = {"ks-e2e.svc.cluster.local"};
     p.dns_options = {"ndots:5"};
-    p.log_directory = (dir_.path() / "logs" / name).string();
+    p.log_directory = (node_.dir() / "logs" / name).string();
     fs::create_directories(p.log_directory);  // kubelet's job
-    p.cgroup_parent = cgroup_parent();        // runc's pod cgroups: ours to remove, never k8s.io's
+    p.cgroup_parent = CriNode::cgroup_parent();
     return p;
   }
 
@@ -225,8 +127,7 @@ class CriE2e : public ::testing::Test {
 
   // The network namespace the CRI plugin made for the pod (its sandbox container's spec).
   std::string pod_netns(const std::string& pod_id) {
-    auto r = run({"ctr", "--address", cd_.socket().string(), "--namespace", kCriNamespace, "containers", "info", pod_id},
-                 "", false);
+    auto r = run(node_.ctr({"containers", "info", pod_id}), "", false);
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     if (j.is_discarded()) return "";
     for (const auto& ns : j["Spec"]["linux"]["namespaces"])
@@ -234,11 +135,8 @@ class CriE2e : public ::testing::Test {
     return "";
   }
 
-  TempDir dir_{"ks-cri-e2e-"};
-  TestBridge bridge_;
-  fs::path shim_config_;
-  PrivateContainerd cd_;
-  std::unique_ptr<cri::CriClient> client_;
+  CriNode node_;
+  cri::CriClient* client_ = nullptr;
   std::string handler_;
 };
 
@@ -253,7 +151,7 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   EXPECT_EQ(version->runtime_name, "containerd");
 
   // Volumes as kubelet passes them (hostPath/emptyDir are host directories bind-mounted).
-  fs::path ro = dir_.path() / "vol-ro", rw = dir_.path() / "vol-rw";
+  fs::path ro = node_.dir() / "vol-ro", rw = node_.dir() / "vol-rw";
   fs::create_directories(ro);
   fs::create_directories(rw);
   std::ofstream(ro / "config.txt") << "from-host-ro\n";
@@ -262,14 +160,14 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   // A runc pod on the same bridge: the peer that is not the host.
   Pod peer = start_web_pod("peer", "", "echo runc-peer");
   ASSERT_FALSE(peer.container.empty());
-  ASSERT_TRUE(bridge_.contains(peer.ip)) << peer.ip;
+  ASSERT_TRUE(node_.in_subnet(peer.ip)) << peer.ip;
 
   // The pod's limits (1 CPU, 256 MiB) size its VM on top of the base 1 vCPU / 512 MiB.
   Pod web = start_web_pod("web", handler_, "uname -r", {{"/ro", ro.string(), true}, {"/rw", rw.string(), false}},
                           {.cpu_period = 100000, .cpu_quota = 100000, .memory_limit_bytes = 256ll << 20});
   ASSERT_FALSE(web.container.empty());
   // PodSandboxStatus reports the CNI address, and the pod runs with the kata-sentry handler.
-  ASSERT_TRUE(bridge_.contains(web.ip)) << "pod IP " << web.ip << " not in " << bridge_.subnet();
+  ASSERT_TRUE(node_.in_subnet(web.ip)) << "pod IP " << web.ip << " not in " << node_.subnet();
   auto status = client_->pod_status(web.id);
   ASSERT_TRUE(status);
   EXPECT_TRUE(status->ready);
@@ -304,16 +202,16 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   // wget crashes with -T: ExecSync's own timeout bounds these.)
   auto addr = exec(web.container, {"ip", "-4", "addr", "show", "eth0"});
   EXPECT_NE(addr.out.find("inet " + web.ip + "/24"), std::string::npos) << addr.out << addr.err;
-  fs::create_directories(dir_.path() / "www");
-  std::ofstream(dir_.path() / "www" / "index.html") << "host-gateway\n";
+  fs::create_directories(node_.dir() / "www");
+  std::ofstream(node_.dir() / "www" / "index.html") << "host-gateway\n";
   Background host_httpd;
   const int host_port = 18000 + ::getpid() % 1000;
-  ASSERT_TRUE(host_httpd.start({"/bin/busybox", "httpd", "-f", "-p", bridge_.gateway() + ":" + std::to_string(host_port),
-                                "-h", (dir_.path() / "www").string()},
-                               dir_.path() / "httpd.log"));
-  ASSERT_EQ(http_get_from_host(bridge_.gateway(), host_port).out, "host-gateway\n") << "the host's own httpd";
+  ASSERT_TRUE(host_httpd.start({"/bin/busybox", "httpd", "-f", "-p", node_.gateway() + ":" + std::to_string(host_port),
+                                "-h", (node_.dir() / "www").string()},
+                               node_.dir() / "httpd.log"));
+  ASSERT_EQ(http_get_from_host(node_.gateway(), host_port).out, "host-gateway\n") << "the host's own httpd";
   auto to_gw = exec(web.container, {"wget", "-q", "-O", "-",
-                                    "http://" + bridge_.gateway() + ":" + std::to_string(host_port) + "/"});
+                                    "http://" + node_.gateway() + ":" + std::to_string(host_port) + "/"});
   EXPECT_EQ(to_gw.out, "host-gateway\n") << "exit " << to_gw.exit_code << ": " << to_gw.err;
   auto to_peer = exec(web.container, {"wget", "-q", "-O", "-", "http://" + peer.ip + "/"});
   EXPECT_EQ(to_peer.out, "runc-peer\n") << "exit " << to_peer.exit_code << ": " << to_peer.err;
@@ -348,15 +246,15 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   auto left = client_->list_pods();
   ASSERT_TRUE(left);
   EXPECT_TRUE(left->empty());
-  for (int i = 0; i < 100 && !cd_.shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
-  EXPECT_TRUE(cd_.shim_processes().empty()) << "shim left running";
+  for (int i = 0; i < 100 && !node_.containerd().shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(node_.containerd().shim_processes().empty()) << "shim left running";
   EXPECT_TRUE(processes_with(sandbox_dir + "/").empty()) << "QEMU/virtiofsd left running";
   EXPECT_FALSE(fs::exists(sandbox_dir)) << "sandbox dir left behind";
   EXPECT_EQ(read_text("/proc/self/mountinfo").find(sandbox_dir), std::string::npos) << "mounts left";
   EXPECT_FALSE(fs::exists(netns)) << "network namespace " << netns << " left (and with it the tap and filters)";
   EXPECT_FALSE(fs::exists(fs::path("/sys/fs/cgroup/unified") / sandbox_cgroup_name(web.id))) << "VMM cgroup left";
   // The veths went with the namespaces: nothing is attached to the bridge any more.
-  EXPECT_EQ(trim(run({"ip", "-o", "link", "show", "master", bridge_.name()}).out), "");
+  EXPECT_EQ(trim(run({"ip", "-o", "link", "show", "master", node_.bridge()}).out), "");
 }
 
 // kata-sentryd watching a CRI pod: an attack from a privileged container (ExecSync) is alerted
@@ -365,16 +263,16 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
 class CriSentrydE2e : public CriE2e, public ::testing::WithParamInterface<std::string> {
  protected:
   void start_daemon(const std::string& mode) {
-    fs::path socket = dir_.path() / "run" / "sentryd.sock";
-    fs::path config = dir_.write("sentryd.yaml", "socket: " + socket.string() + "\nalerts_file: " + alerts().string() +
+    fs::path socket = node_.dir() / "run" / "sentryd.sock";
+    fs::path config = write_file(node_.dir() / "sentryd.yaml", "socket: " + socket.string() + "\nalerts_file: " + alerts().string() +
                                                      "\nmode: " + mode + "\n");
-    auto st = daemon_.start({KS_SENTRYD_BINARY, "--config", config.string()}, dir_.path() / "sentryd.log");
+    auto st = daemon_.start({KS_SENTRYD_BINARY, "--config", config.string()}, node_.dir() / "sentryd.log");
     ASSERT_TRUE(st) << st.error().describe();
     ASSERT_TRUE(daemon_.wait_for_log("serving on", 30s)) << read_text(daemon_.log());
     // The shims read their config when they start: from now on pods are watched, fail-closed.
-    dir_.write("shim.yaml", "daemon_socket: " + socket.string() + "\ndaemon_policy: fail-closed\n");
+    write_file(node_.shim_config(), "daemon_socket: " + socket.string() + "\ndaemon_policy: fail-closed\n");
   }
-  fs::path alerts() const { return dir_.path() / "alerts.jsonl"; }
+  fs::path alerts() const { return node_.dir() / "alerts.jsonl"; }
   std::vector<nlohmann::json> alert_lines(const std::string& rule) const {
     std::vector<nlohmann::json> out;
     std::istringstream lines(read_text(alerts()));
@@ -385,8 +283,9 @@ class CriSentrydE2e : public CriE2e, public ::testing::WithParamInterface<std::s
     return out;
   }
   void TearDown() override {
-    if (HasFailure()) std::cerr << "--- kata-sentryd log ---\n" << read_text(dir_.path() / "sentryd.log") << "\n";
-    CriE2e::TearDown();  // pods first: their shims unregister from the daemon
+    if (HasFailure()) std::cerr << "--- kata-sentryd log ---\n" << read_text(node_.dir() / "sentryd.log") << "\n";
+    CriE2e::TearDown();
+    node_.remove_all_pods();  // before the daemon: their shims unregister from it
     daemon_.stop();
   }
   Background daemon_;
@@ -433,8 +332,8 @@ TEST_P(CriSentrydE2e, PrivilegedAttackIsAlertedWithThePodsName) {
 
   EXPECT_TRUE(client_->stop_pod(*pod_id));
   EXPECT_TRUE(client_->remove_pod(*pod_id));
-  for (int i = 0; i < 100 && !cd_.shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
-  EXPECT_TRUE(cd_.shim_processes().empty()) << "shim left running";
+  for (int i = 0; i < 100 && !node_.containerd().shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(node_.containerd().shim_processes().empty()) << "shim left running";
   EXPECT_FALSE(fs::exists("/run/kata-sentry/sandboxes/" + *pod_id)) << "sandbox dir left behind";
 }
 
@@ -448,7 +347,7 @@ TEST_F(CriE2e, UnknownRuntimeHandlerIsRefused) {
   auto pods = client_->list_pods();
   ASSERT_TRUE(pods);
   EXPECT_TRUE(pods->empty());
-  EXPECT_TRUE(cd_.shim_processes().empty());
+  EXPECT_TRUE(node_.containerd().shim_processes().empty());
 }
 
 // A pod whose limits no VM can have is refused by RunPodSandbox with the reason, before a VM
@@ -463,12 +362,12 @@ TEST_F(CriE2e, PodResourcesBeyondAnyVmAreRefused) {
   auto pods = client_->list_pods();
   ASSERT_TRUE(pods);
   EXPECT_TRUE(pods->empty());
-  for (int i = 0; i < 100 && !cd_.shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
-  EXPECT_TRUE(cd_.shim_processes().empty()) << "shim left running";
-  auto containers = run({"ctr", "--address", cd_.socket().string(), "--namespace", kCriNamespace, "containers", "ls", "-q"});
+  for (int i = 0; i < 100 && !node_.containerd().shim_processes().empty(); i++) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(node_.containerd().shim_processes().empty()) << "shim left running";
+  auto containers = run(node_.ctr({"containers", "ls", "-q"}));
   EXPECT_EQ(containers.status, 0);
   EXPECT_EQ(containers.out, "") << "containers left";
-  EXPECT_EQ(trim(run({"ip", "-o", "link", "show", "master", bridge_.name()}).out), "") << "a veth left on the bridge";
+  EXPECT_EQ(trim(run({"ip", "-o", "link", "show", "master", node_.bridge()}).out), "") << "a veth left on the bridge";
 }
 
 }  // namespace
