@@ -182,6 +182,9 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
   EXPECT_EQ(uname.exit_code, 0) << uname.err;
   EXPECT_EQ(uname.out, release + "\n");
 
+  // A CRI spec denies every device and lists none: the runtime allows runc's defaults.
+  auto devices = exec(web.container, {"sh", "-c", "echo x > /dev/null && head -c 4 /dev/urandom | wc -c"});
+  EXPECT_EQ(devices.out, "4\n") << devices.err;
   EXPECT_EQ(exec(web.container, {"nproc"}).out, "2\n");
   auto meminfo = exec(web.container, {"sh", "-c", "awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo"});
   EXPECT_GT(std::atoi(meminfo.out.c_str()), 640) << "768 MiB VM: " << meminfo.out;
