@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   server_options.shared_dir = init_options.share_mount;
   server_options.cgroup_parent = init_options.cgroup_parent;
   server_options.set_hostname = true;
+  server_options.pod_setup = true;
   if (auto st = ks::serve_agent(agent_fd, server_options); !st) die(st.error().describe());
   ks::console_log("agent stopped; powering off");
   ks::power_off();

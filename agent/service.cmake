@@ -4,6 +4,7 @@ add_library(ks_agent_service STATIC
   service/agent_server.cpp
   service/agent_service.cpp
   service/guest_details.cpp
+  service/guest_network.cpp
   service/request_checks.cpp
   service/sandbox.cpp
   sensor/sensor_rpc.cpp

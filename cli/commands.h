@@ -11,5 +11,6 @@ int cmd_rules(int argc, char** argv);   // rules validate | list | fields
 int cmd_replay(int argc, char** argv);  // evaluate recorded events offline
 int cmd_run(int argc, char** argv);     // one-shot sandboxed container
 int cmd_audit(int argc, char** argv);   // audit verify | show | tail
+int cmd_cri(int argc, char** argv);     // a pod through containerd's CRI plugin
 
 }  // namespace kata_sentry::cli

@@ -22,6 +22,7 @@ constexpr Command kCommands[] = {
     {"rules", kata_sentry::cli::cmd_rules, "validate, list and describe rules files (Falco's format)"},
     {"replay", kata_sentry::cli::cmd_replay, "evaluate rules on recorded events (JSON lines) and print alerts"},
     {"audit", kata_sentry::cli::cmd_audit, "verify, show or tail an audit log (hash chain, signed checkpoints)"},
+    {"cri", kata_sentry::cli::cmd_cri, "start and inspect pods through containerd's CRI plugin, as kubelet does"},
 };
 
 void print_usage(FILE* out) {

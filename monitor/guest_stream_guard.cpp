@@ -156,8 +156,7 @@ GuardedBatch GuestStreamGuard::take(std::string_view wire, uint64_t received_ns,
 void GuestStreamGuard::tag(Event& e, uint64_t received_ns) {
   // The guest's word is never taken for which sandbox it is, nor for when the host saw it.
   e.view = View::guest;
-  e.sandbox_id = reporter_.sandbox_id();
-  e.sandbox_name = reporter_.sandbox_name();
+  reporter_.stamp(e);
   e.vmm_pid = 0;
   e.host_time_ns = received_ns;
   if (e.container_id.empty()) return;  // the guest's own processes (agent, init)

@@ -12,16 +12,29 @@ uint64_t wall_now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-Reporter::Reporter(std::string sandbox_id, std::string sandbox_name, exporters::AuditLog* log, ReporterCallbacks callbacks)
+Reporter::Reporter(std::string sandbox_id, std::string sandbox_name, exporters::AuditLog* log, ReporterCallbacks callbacks,
+                   PodLabels pod)
     : sandbox_id_(std::move(sandbox_id)),
       sandbox_name_(std::move(sandbox_name)),
       hostname_(exporters::local_hostname()),
+      pod_(std::move(pod)),
       log_(log),
       callbacks_(std::move(callbacks)) {}
+
+void Reporter::stamp(Event& e) const {
+  e.sandbox_id = sandbox_id_;
+  e.sandbox_name = sandbox_name_;
+  e.pod_name = pod_.name;
+  e.pod_namespace = pod_.ns;
+}
 
 void Reporter::alert(policy::Alert& a) noexcept {
   try {
     if (a.sandbox.empty()) a.sandbox = sandbox_id_;
+    if (!pod_.name.empty()) {
+      a.output_fields["k8s.pod.name"] = pod_.name;
+      a.output_fields["k8s.ns.name"] = pod_.ns;
+    }
     if (log_ && !log_->append(exporters::RecordKind::alert, policy::alert_to_json_line(a))) ++log_errors_;
   } catch (...) {
     ++log_errors_;

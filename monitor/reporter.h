@@ -27,13 +27,23 @@ struct ReporterCallbacks {
   std::function<void(const AuditRecord&)> on_audit;
 };
 
+// A CRI pod's Kubernetes identity, as the shim read it from the CRI plugin's annotations.
+struct PodLabels {
+  std::string name;       // k8s.pod.name
+  std::string ns;         // k8s.ns.name
+};
+
 class Reporter {
  public:
   // `log` may be null (callbacks only); it must outlive the reporter.
-  Reporter(std::string sandbox_id, std::string sandbox_name, exporters::AuditLog* log, ReporterCallbacks callbacks);
+  Reporter(std::string sandbox_id, std::string sandbox_name, exporters::AuditLog* log, ReporterCallbacks callbacks,
+           PodLabels pod = {});
 
-  // Fills in the sandbox when the alert has none, then appends and reports it.
+  // Fills in the sandbox when the alert has none, and the pod's k8s.pod.name / k8s.ns.name
+  // (host-set, so a rule's output need not name them), then appends and reports it.
   void alert(policy::Alert& alert) noexcept;
+  // Stamps an event with the sandbox and pod as the host knows them (never the guest's word).
+  void stamp(Event& e) const;
   void audit(AuditRecord record) noexcept;
   // A record of this sandbox, stamped now, for `view` and `action`.
   AuditRecord record(View view, policy::Action action) const;
@@ -48,6 +58,7 @@ class Reporter {
   const std::string sandbox_id_;
   const std::string sandbox_name_;
   const std::string hostname_;
+  const PodLabels pod_;
   exporters::AuditLog* const log_;
   const ReporterCallbacks callbacks_;
   std::atomic<uint64_t> alerts_{0};

@@ -22,7 +22,8 @@ SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOp
     : options_(std::move(options)),
       hooks_(std::move(hooks)),
       mode_(engine->mode()),
-      reporter_(options_.sandbox_id, options_.sandbox_name, log, ReporterCallbacks{options_.on_alert, options_.on_audit}),
+      reporter_(options_.sandbox_id, options_.sandbox_name, log, ReporterCallbacks{options_.on_alert, options_.on_audit},
+                options_.pod),
       alarm_(reporter_, options_.tamper_alert_interval),
       guard_(options_.guard, reporter_, alarm_),
       evaluator_(std::move(engine), options_.join),
@@ -78,8 +79,7 @@ void SandboxMonitor::feed_host(Event ev) noexcept {
 
 void SandboxMonitor::inject(Event event) {
   if (event.view == View::guest) {
-    event.sandbox_id = options_.sandbox_id;
-    event.sandbox_name = options_.sandbox_name;
+    reporter_.stamp(event);
     event.vmm_pid = 0;
     if (event.host_time_ns == 0) event.host_time_ns = wall_now_ns();
     size_t bytes = cost(event);
@@ -91,8 +91,7 @@ void SandboxMonitor::inject(Event event) {
 
 void SandboxMonitor::tag_host(Event& e) const {
   e.view = View::host;
-  e.sandbox_id = options_.sandbox_id;
-  e.sandbox_name = options_.sandbox_name;
+  reporter_.stamp(e);
   if (e.host_time_ns == 0) e.host_time_ns = e.time_ns;
   // vmm.pid marks the VMM's own scope (QEMU and what it spawns); virtiofsd and other helpers
   // are in the sandbox but are not the VMM, and the rules tell them apart by this.

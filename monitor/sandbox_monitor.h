@@ -46,6 +46,7 @@ namespace kata_sentry::monitor {
 struct MonitorOptions {
   std::string sandbox_id;
   std::string sandbox_name;
+  PodLabels pod;                          // a CRI pod's k8s.pod.name / k8s.ns.name; empty otherwise
   uint32_t vmm_pid = 0;                   // QEMU; host events of its scope carry it as vmm.pid
   std::vector<uint32_t> helper_tgids;     // in the sandbox's scope but not the VMM (virtiofsd): vmm.pid stays unset
   // cgroup v2 directories of the sandbox; in enforce mode the host deny set's cgroup programs

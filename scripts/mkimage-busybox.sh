@@ -2,10 +2,16 @@
 # Builds a one-layer OCI image-layout tarball from busybox-static, for importing into containerd
 # offline (`ctr images import`). The output is reproducible: fixed owners, names sorted, mtime 0,
 # gzip without a timestamp.
-# Usage: scripts/mkimage-busybox.sh OUT.tar [IMAGE_REF]   (default docker.io/kata-sentry/busybox:latest)
+# Usage: scripts/mkimage-busybox.sh OUT.tar [IMAGE_REF [CMD ARG...]]
+#   IMAGE_REF default docker.io/kata-sentry/busybox:latest; CMD ARG... (the image's Cmd, plain words)
+#   default /bin/sh. The CRI tests' pod sandbox ("pause") image is the same busybox with Cmd
+#   `sleep 2147483647`.
 set -euo pipefail
-out=${1:?usage: mkimage-busybox.sh OUT.tar [IMAGE_REF]}
+out=${1:?usage: mkimage-busybox.sh OUT.tar [IMAGE_REF [CMD ARG...]]}
 ref=${2:-docker.io/kata-sentry/busybox:latest}
+shift $(( $# < 2 ? $# : 2 ))
+[ $# -gt 0 ] || set -- /bin/sh
+cmd=$(printf '"%s",' "$@"); cmd="[${cmd%,}]"   # plain words only: no quotes or backslashes to escape
 busybox=${BUSYBOX:-/bin/busybox}
 [ -x "$busybox" ] || { echo "mkimage-busybox: $busybox not found (apt-get install busybox-static)" >&2; exit 1; }
 if ldd "$busybox" >/dev/null 2>&1; then
@@ -39,8 +45,8 @@ diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)   # the uncompressed dige
 gzip -n -9 "$work/layer.tar"
 read -r layer layer_size < <(add_blob "$work/layer.tar.gz")
 
-printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-  "$diff_id" > "$work/config.json"
+printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+  "$cmd" "$diff_id" > "$work/config.json"
 read -r config config_size < <(add_blob "$work/config.json")
 
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \

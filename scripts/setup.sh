@@ -24,6 +24,8 @@ PACKAGES=(
   busybox-static qemu-system-x86 qemu-system-common cpio lz4 kmod
   # containers
   containerd runc iproute2
+  # pod networking for the CRI tier: bridge, host-local and loopback CNI plugins in /usr/lib/cni
+  containernetworking-plugins
   # containerd shim v2 protos (compiled in place by runtime/shim)
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   # audit log and exporters: Ed25519/SHA-256, the NATS and Kafka clients, HTTP, and the real

@@ -190,6 +190,7 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r)
   monitor::MonitorOptions o;
   o.sandbox_id = r.sandbox_id;
   o.sandbox_name = r.pod_name.empty() ? r.sandbox_id : r.pod_namespace + "/" + r.pod_name;
+  o.pod = {r.pod_name, r.pod_namespace};
   o.vmm_pid = r.vmm_pid;
   o.helper_tgids = r.helper_pids;
   o.host_cgroups = r.host_cgroups;  // where enforce mode attaches the host deny programs

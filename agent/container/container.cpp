@@ -442,9 +442,12 @@ Result<std::unique_ptr<Container>> create_container(const OciSpec& spec, const L
   auto cgroup = CgroupDir::create(options.cgroup_parent, options.container_id);
   if (!cgroup) return with_prefix(cgroup.error());
   if (auto st = (*cgroup)->apply_limits(spec.linux.resources); !st) return with_prefix(st.error());
-  if (!spec.linux.resources.devices.empty())
-    if (auto st = attach_device_filter((*cgroup)->path(), spec.linux.resources.devices); !st)
-      return with_prefix(st.error());
+  if (!spec.linux.resources.devices.empty()) {
+    // The spec's rules, then runc's defaults (last match decides, as in runc).
+    std::vector<OciDeviceRule> rules = spec.linux.resources.devices;
+    rules.insert(rules.end(), default_allowed_devices().begin(), default_allowed_devices().end());
+    if (auto st = attach_device_filter((*cgroup)->path(), rules); !st) return with_prefix(st.error());
+  }
   if (options.on_cgroup_ready) options.on_cgroup_ready((*cgroup)->path());
 
   auto stdio = prepare_stdio(options.stdio, spec.process.terminal);

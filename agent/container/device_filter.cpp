@@ -84,6 +84,16 @@ std::vector<bpf_insn> build_device_filter(const std::vector<OciDeviceRule>& rule
   return prog;
 }
 
+const std::vector<OciDeviceRule>& default_allowed_devices() {
+  static const std::vector<OciDeviceRule> rules = {
+      {true, "c", std::nullopt, std::nullopt, "m"}, {true, "b", std::nullopt, std::nullopt, "m"},
+      {true, "c", 1, 3, "rwm"},   {true, "c", 1, 8, "rwm"},  {true, "c", 1, 7, "rwm"},
+      {true, "c", 5, 0, "rwm"},   {true, "c", 1, 5, "rwm"},  {true, "c", 1, 9, "rwm"},
+      {true, "c", 136, std::nullopt, "rwm"}, {true, "c", 5, 2, "rwm"}, {true, "c", 10, 200, "rwm"},
+  };
+  return rules;
+}
+
 Status attach_device_filter(const std::filesystem::path& cgroup_dir, const std::vector<OciDeviceRule>& rules) {
   const std::string what = "linux.resources.devices: cgroup " + cgroup_dir.string();
   std::vector<bpf_insn> prog = build_device_filter(rules);

@@ -119,7 +119,11 @@ Status init_guest(const GuestInitOptions& options) {
   ::uname(&u);
   auto loader = ModuleLoader::open(std::filesystem::path("/lib/modules") / u.release);
   if (!loader) return std::unexpected(loader.error());
-  for (const auto& name : options.modules) {
+  std::vector<std::string> modules = options.modules;
+  // Read now that /proc is mounted.
+  if (kernel_cmdline_value("ks.net", "0") == "1")
+    modules.insert(modules.end(), options.network_modules.begin(), options.network_modules.end());
+  for (const auto& name : modules) {
     if (auto st = loader->load(name); !st) return st;
   }
 

@@ -70,8 +70,13 @@ Status serve_agent(int channel_fd, const AgentServerOptions& options) {
   UniqueFd watch(::fcntl(channel.get(), F_DUPFD_CLOEXEC, 3));
   if (!watch.valid()) return fail_errno("agent: dup channel");
 
-  SandboxSettings settings{options.shared_dir, options.cgroup_parent, options.set_hostname,
-                           options.max_containers, options.max_processes};
+  SandboxSettings settings;
+  settings.shared_dir = options.shared_dir;
+  settings.cgroup_parent = options.cgroup_parent;
+  settings.set_hostname = options.set_hostname;
+  settings.pod_setup = options.pod_setup;
+  settings.max_containers = options.max_containers;
+  settings.max_processes = options.max_processes;
   if (options.sensor) {
     // Attribution and container deny rules are in the kernel before the container's init runs.
     settings.on_container_cgroup = [sensor = options.sensor](const std::string& id,

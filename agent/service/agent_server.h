@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <filesystem>
 
+#include "core/guest_paths.h"
 #include "core/result.h"
 
 namespace kata_sentry::guest_probes { class GuestSensor; }
@@ -18,7 +19,7 @@ namespace kata_sentry::agent {
 struct AgentServerOptions {
   // The virtio-fs mount: bundles live at <shared_dir>/<container_id>/ (config.json may also
   // come in the RPC). CreateSandbox may name another absolute directory.
-  std::filesystem::path shared_dir = "/run/kata-sentry/shared";
+  std::filesystem::path shared_dir = guest_paths::kShareDir;
   // Container cgroups are created below it (created if missing).
   std::filesystem::path cgroup_parent = "/sys/fs/cgroup/kata-sentry";
   // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED.
@@ -26,6 +27,8 @@ struct AgentServerOptions {
   // Whether CreateSandbox may call sethostname(). The guest init sets it; tests leave it off
   // so that an in-process agent never renames the host.
   bool set_hostname = false;
+  // Whether CreateSandbox may set up a CRI pod's network, files and shm (the guest init sets it).
+  bool pod_setup = false;
   // Bounds on what the host may make the agent hold.
   size_t max_containers = 64;
   size_t max_processes = 512;  // live or not-yet-collected processes, all containers

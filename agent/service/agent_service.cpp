@@ -2,6 +2,9 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "agent/sensor/sensor_rpc.h"
 #include "grpc_status.h"
 #include "agent/service/guest_details.h"
@@ -10,6 +13,56 @@
 #include "guest-probes/guest_sensor.h"
 
 namespace kata_sentry::agent {
+namespace {
+
+// The request's pod part, checked: names, MACs, MTUs and addresses.
+Result<PodSetup> pod_setup_from(const v1::CreateSandboxRequest& r) {
+  PodSetup pod;
+  pod.hostname = r.hostname();
+  if (r.interfaces_size() > 16) return fail(ErrorCode::invalid_argument, "interfaces: at most 16");
+  if (r.routes_size() > 256) return fail(ErrorCode::invalid_argument, "routes: at most 256");
+  for (const auto& i : r.interfaces()) {
+    NetInterfaceConfig ic;
+    ic.name = i.name();
+    bool name_ok = !ic.name.empty() && ic.name.size() <= 15;
+    for (char c : ic.name) name_ok = name_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+    if (!name_ok) return fail(ErrorCode::invalid_argument, "interfaces.name: must match [A-Za-z0-9_.-]{1,15}");
+    if (i.mac().size() != 6) return fail(ErrorCode::invalid_argument, "interfaces[" + ic.name + "].mac: must be 6 bytes");
+    std::copy(i.mac().begin(), i.mac().end(), ic.mac.begin());
+    if (i.mtu() < 68 || i.mtu() > 65535) return fail(ErrorCode::invalid_argument, "interfaces[" + ic.name + "].mtu: must be 68-65535");
+    ic.mtu = i.mtu();
+    if (i.addresses_size() > 64) return fail(ErrorCode::invalid_argument, "interfaces[" + ic.name + "].addresses: at most 64");
+    for (const auto& a : i.addresses()) {
+      auto p = parse_ip_prefix(a);
+      if (!p) return fail(ErrorCode::invalid_argument, "interfaces[" + ic.name + "].addresses: " + p.error().message);
+      ic.addresses.push_back(*p);
+    }
+    pod.network.interfaces.push_back(std::move(ic));
+  }
+  for (const auto& rt : r.routes()) {
+    NetRouteConfig rc;
+    if (!rt.destination().empty()) {
+      auto p = parse_ip_prefix(rt.destination());
+      if (!p) return fail(ErrorCode::invalid_argument, "routes.destination: " + p.error().message);
+      rc.destination = *p;
+    }
+    if (!rt.gateway().empty()) {
+      auto p = parse_ip(rt.gateway());
+      if (!p) return fail(ErrorCode::invalid_argument, "routes.gateway: " + p.error().message);
+      rc.gateway = *p;
+    }
+    rc.device = rt.device();
+    bool known = false;
+    for (const auto& i : pod.network.interfaces) known = known || i.name == rc.device;
+    if (!known) return fail(ErrorCode::invalid_argument, "routes.device: not one of the interfaces");
+    pod.network.routes.push_back(std::move(rc));
+  }
+  pod.shm_bytes = r.pod_shm_bytes();
+  return pod;
+}
+
+}  // namespace
+
 AgentService::AgentService(Sandbox& sandbox, std::filesystem::path cgroup_parent,
                            std::function<void()> on_destroyed,
                            std::function<bool()> shutting_down,
@@ -59,7 +112,10 @@ grpc::Status AgentService::GetGuestDetails(grpc::ServerContext*, const v1::Guest
 grpc::Status AgentService::CreateSandbox(grpc::ServerContext*, const v1::CreateSandboxRequest* req,
                                          v1::Empty*) {
   Status s = check_request(*req);
-  if (s) s = sandbox_.do_create_sandbox(req->hostname(), req->shared_dir());
+  if (s) {
+    auto pod = pod_setup_from(*req);
+    s = pod ? sandbox_.do_create_sandbox(req->hostname(), req->shared_dir(), *pod) : Status(std::unexpected(pod.error()));
+  }
   return to_grpc_status(s);
 }
 
@@ -74,8 +130,9 @@ grpc::Status AgentService::CreateContainer(grpc::ServerContext*,
                                            const v1::CreateContainerRequest* req, v1::Empty*) {
   Status s = check_request(*req);
   if (s)
-    s = sandbox_.do_create_container(NewContainer{req->container_id(), req->oci_spec_json(),
-                                                  req->bundle(), req->open_stdin()});
+    s = sandbox_.do_create_container(NewContainer{
+        req->container_id(), req->oci_spec_json(), req->bundle(), req->open_stdin(), req->pod_container_id(),
+        std::vector<std::string>(req->pod_namespaces().begin(), req->pod_namespaces().end())});
   // The sensor attributes events by the container's cgroup <cgroup_parent>/<id>.
   if (s && sensor_) sensor_->container_changed(req->container_id(), cgroup_parent_ / req->container_id(), true);
   return to_grpc_status(s);

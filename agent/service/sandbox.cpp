@@ -110,14 +110,22 @@ Sandbox::~Sandbox() {
   if (reaper_.joinable()) reaper_.join();
 }
 
-Status Sandbox::do_create_sandbox(const std::string& hostname, const std::string& shared_dir) {
+Status Sandbox::do_create_sandbox(const std::string& hostname, const std::string& shared_dir, const PodSetup& pod) {
   std::lock_guard lock(mu_);
   if (stopping_) return fail(ErrorCode::unavailable, "sandbox is being destroyed");
   if (created_) return fail(ErrorCode::unavailable, "sandbox already created");
+  if (!pod.empty() && !settings_.pod_setup)
+    return fail(ErrorCode::unavailable, "pod network and files: only the guest's own agent (PID 1) sets them up");
   if (!shared_dir.empty()) settings_.shared_dir = shared_dir;
   if (settings_.set_hostname && !hostname.empty() &&
       ::sethostname(hostname.data(), hostname.size()) != 0)
     return fail_errno("sethostname " + hostname);
+  if (!pod.network.interfaces.empty()) {
+    if (auto st = apply_pod_network(pod.network); !st) return st;
+  }
+  if (pod.shm_bytes > 0) {
+    if (auto st = mount_pod_shm(pod.shm_bytes); !st) return st;
+  }
   created_ = true;
   logger("agent")->info("sandbox created (shared dir {}, hostname {})",
                         settings_.shared_dir.string(), hostname);
@@ -206,6 +214,9 @@ Status Sandbox::do_create_container(const NewContainer& request) {
                                                    : parse_oci_spec(request.spec_json, source);
   if (!spec) return std::unexpected(spec.error());
   if (auto s = check_root_path(*spec, shared_dir, *bundle); !s) return s;
+  if (!request.pod_namespaces.empty()) {
+    if (auto s = join_pod_namespaces(*spec, request); !s) return s;
+  }
 
   auto stdio = make_stdio("container " + request.id, request.open_stdin);
   if (!stdio) return std::unexpected(stdio.error());
@@ -235,6 +246,34 @@ Status Sandbox::do_create_container(const NewContainer& request) {
     return fail(ErrorCode::unavailable, "container " + request.id + ": too many processes");
   containers_.emplace(request.id, std::move(record));
   logger("agent")->debug("container {} created (bundle {})", request.id, bundle->string());
+  return {};
+}
+
+Status Sandbox::join_pod_namespaces(OciSpec& spec, const NewContainer& request) {
+  if (auto s = check_id("pod_container_id", request.pod_container_id); !s) return s;
+  pid_t pid = 0;
+  {
+    std::lock_guard lock(mu_);
+    ContainerRecord* r = find_container_locked(request.pod_container_id);
+    if (!r || !r->container)
+      return fail(ErrorCode::not_found, "container " + request.id + ": the pod's sandbox container " +
+                                            request.pod_container_id + " is not running");
+    pid = r->container->pid();
+  }
+  for (const auto& type : request.pod_namespaces) {
+    if (type != "ipc" && type != "uts")
+      return fail(ErrorCode::invalid_argument, "container " + request.id + ": pod namespace \"" + type.substr(0, 16) +
+                                                   "\": only ipc and uts can be shared with the pod");
+    std::string path = "/proc/" + std::to_string(pid) + "/ns/" + type;
+    bool found = false;
+    for (auto& ns : spec.linux.namespaces) {
+      if (ns.type == type) {
+        ns.path = path;
+        found = true;
+      }
+    }
+    if (!found) spec.linux.namespaces.push_back({type, path});
+  }
   return {};
 }
 

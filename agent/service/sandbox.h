@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/container/container.h"
+#include "agent/service/guest_network.h"
 #include "core/unique_fd.h"
 #include "core/result.h"
 
@@ -26,6 +27,9 @@ struct SandboxSettings {
   std::filesystem::path shared_dir;
   std::filesystem::path cgroup_parent;
   bool set_hostname = false;
+  // Whether CreateSandbox may configure a CRI pod's network, write the pod files and mount the
+  // pod's shm (guest_network.h): the real guest agent only, never an agent under test on a host.
+  bool pod_setup = false;
   size_t max_containers = 64;
   size_t max_processes = 512;
   // Told about each container's cgroup before the container runs (see LaunchOptions).
@@ -38,6 +42,9 @@ struct NewContainer {
   std::string spec_json;  // empty: <bundle>/config.json
   std::string bundle;     // relative to the shared dir; empty: id
   bool open_stdin = false;
+  // Join these namespaces ("ipc", "uts") of the pod's sandbox container pod_container_id.
+  std::string pod_container_id;
+  std::vector<std::string> pod_namespaces;
 };
 
 struct NewExec {
@@ -63,7 +70,9 @@ class Sandbox {
   Sandbox(const Sandbox&) = delete;
   Sandbox& operator=(const Sandbox&) = delete;
 
-  Status do_create_sandbox(const std::string& hostname, const std::string& shared_dir);
+  // `pod`: a CRI pod's network, files and shm (empty for a plain sandbox); refused with
+  // unavailable unless settings.pod_setup.
+  Status do_create_sandbox(const std::string& hostname, const std::string& shared_dir, const PodSetup& pod = {});
   // Kills every container; blocking calls in flight end with an error.
   Status do_destroy_sandbox();
 
@@ -94,6 +103,8 @@ class Sandbox {
                                                        const std::string& exec_id);
   ContainerRecord* find_container_locked(const std::string& id);
   size_t process_count_locked() const;
+  // Points the spec's ipc/uts entries at the pod's sandbox container (NewContainer::pod_*).
+  Status join_pod_namespaces(OciSpec& spec, const NewContainer& request);
   Status check_root_path(const OciSpec& spec, const std::filesystem::path& shared_dir,
                          const std::filesystem::path& bundle) const;
   Result<OciProcess> exec_process_spec(const NewExec& request, const OciSpec& container_spec) const;

@@ -142,6 +142,20 @@ Status AgentClient::create_sandbox(const SandboxConfig& config) {
   req.set_hostname(config.hostname);
   req.set_shared_dir(config.shared_dir);
   for (const auto& [k, v] : config.options) (*req.mutable_options())[k] = v;
+  for (const auto& i : config.network.interfaces) {
+    auto* n = req.add_interfaces();
+    n->set_name(i.name);
+    n->set_mac(std::string(i.mac.begin(), i.mac.end()));
+    n->set_mtu(i.mtu);
+    for (const auto& a : i.addresses) n->add_addresses(format_ip(a));
+  }
+  for (const auto& r : config.network.routes) {
+    auto* n = req.add_routes();
+    if (r.destination) n->set_destination(format_ip(*r.destination));
+    if (r.gateway) n->set_gateway(format_ip(*r.gateway, false));
+    n->set_device(r.device);
+  }
+  req.set_pod_shm_bytes(config.pod_shm_bytes);
   v1::Empty resp;
   return impl_->call("CreateSandbox", "", [&](grpc::ClientContext* c) {
     return impl_->stub->CreateSandbox(c, req, &resp);
@@ -164,6 +178,8 @@ Status AgentClient::create_container(const std::string& container_id,
   req.set_oci_spec_json(oci_spec_json);
   req.set_bundle(config.bundle);
   req.set_open_stdin(config.open_stdin);
+  req.set_pod_container_id(config.pod_container_id);
+  for (const auto& ns : config.pod_namespaces) req.add_pod_namespaces(ns);
   v1::Empty resp;
   return impl_->call("CreateContainer", container_id, [&](grpc::ClientContext* c) {
     return impl_->stub->CreateContainer(c, req, &resp);

@@ -16,6 +16,7 @@
 
 #include "core/deny_rule.h"
 #include "core/event.h"
+#include "core/net_config.h"
 #include "core/result.h"
 
 namespace kata_sentry::runtime {
@@ -45,11 +46,17 @@ struct SandboxConfig {
   std::string hostname;
   std::string shared_dir;  // guest path; empty: the agent's default
   std::map<std::string, std::string> options;
+  // A CRI pod: its network (NICs found by MAC in the guest) and its /dev/shm size (0: none).
+  PodNetworkConfig network;
+  uint64_t pod_shm_bytes = 0;
 };
 
 struct ContainerConfig {
   std::string bundle;       // relative to the sandbox's shared dir; empty: the container id
   bool open_stdin = false;  // false: the init's stdin is /dev/null
+  // A CRI pod's container: join these namespaces ("ipc", "uts") of the pod's sandbox container.
+  std::string pod_container_id;
+  std::vector<std::string> pod_namespaces;
 };
 
 // What to run with exec_process(): either a full OCI process object (JSON) or args with

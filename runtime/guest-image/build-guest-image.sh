@@ -11,7 +11,8 @@
 # Usage: build-guest-image.sh KERNEL_DIR AGENT_BINARY OUT_DIR   (KERNEL_DIR = BUILD/guest-kernel)
 set -euo pipefail
 KDIR=$1; AGENT=$2; OUT=$3
-MODULES=(virtio_pci virtio_console virtiofs overlay virtio_balloon)
+# virtio_net (with net_failover, failover) is loaded only for a CRI pod with a network (ks.net=1).
+MODULES=(virtio_pci virtio_console virtiofs overlay virtio_balloon virtio_net)
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/logging.h"
+#include "runtime/sandbox/guest_spec.h"
 
 namespace kata_sentry::runtime {
 namespace {
@@ -90,6 +91,13 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxOptions& options) 
   vc.cpus = options.cpus;
   vc.memory_mb = options.memory_mb;
   vc.start_timeout = options.boot_timeout;
+  if (!options.pod_netns.empty()) {
+    auto pn = network::PodNetwork::attach(options.pod_netns);
+    if (!pn) return std::unexpected(pn.error());
+    sb->pod_network_ = std::move(*pn);
+    for (auto& nic : sb->pod_network_->nics()) vc.nics.push_back({nic.tap.get(), format_mac(nic.mac)});
+    vc.kernel_params = "ks.net=1";  // the guest init loads virtio_net
+  }
   auto vm = vm::Vm::start(vc);
   if (!vm) return std::unexpected(vm.error());
   sb->vm_ = std::move(*vm);
@@ -117,7 +125,10 @@ Result<std::unique_ptr<Sandbox>> Sandbox::create(const SandboxOptions& options) 
   log->info("sandbox {}: agent ready after {} ms", sb->id_, sb->timings_.agent_ready.count());
 
   SandboxConfig config;
-  config.hostname = "kata-sentry";
+  config.hostname = options.hostname;
+  if (sb->pod_network_) config.network = sb->pod_network_->guest_config();
+  config.pod_shm_bytes = options.pod_shm_bytes;
+  sb->pod_shm_bytes_ = options.pod_shm_bytes;
   if (auto st = sb->agent_->create_sandbox(config); !st) return std::unexpected(sb->explain(st.error()));
   return sb;
 }
@@ -154,19 +165,50 @@ Status Sandbox::place_rootfs(const std::string& container_id, const fs::path& ro
   return {};
 }
 
+Status Sandbox::place_bind(const std::string& container_id, const fs::path& source, const fs::path& target,
+                           bool directory, bool readonly) {
+  const std::string what = "container " + container_id + ": volume " + source.string();
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) return fail(ErrorCode::io, what + ": create " + target.parent_path().string() + ": " + ec.message());
+  if (directory) {
+    fs::create_directory(target, ec);
+  } else {
+    std::ofstream(target).close();  // a file bind mount needs a file to cover
+  }
+  if (ec || !fs::exists(target)) return fail(ErrorCode::io, what + ": create " + target.string());
+  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return fail_errno(what + ": bind onto " + target.string());
+  rootfs_mounts_.push_back(target);
+  // Read-only on the host too, so that virtiofsd itself cannot write there for the guest.
+  if (readonly && ::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+    return fail_errno(what + ": make " + target.string() + " read-only");
+  return {};
+}
+
 Status Sandbox::create_container(const std::string& container_id, const OciSpec& spec,
-                                 const fs::path& rootfs, bool open_stdin) {
+                                 const fs::path& rootfs, bool open_stdin, const std::string& pod_container_id) {
   if (!valid_id(container_id)) {
     return fail(ErrorCode::invalid_argument, "container id \"" + container_id + "\": use [A-Za-z0-9_.-], at most 64");
   }
   if (fs::exists(shared_ / container_id)) return fail(ErrorCode::invalid_argument, "container " + container_id + ": already exists");
+  auto plan = plan_guest_spec(spec, {.pod_shm = pod_shm_bytes_ > 0, .in_pod = !pod_container_id.empty()});
+  if (!plan) return fail(plan.error().code, "container " + container_id + ": " + plan.error().message);
   if (auto st = place_rootfs(container_id, rootfs.empty() ? image_.default_rootfs : rootfs); !st) return st;
-  OciSpec placed = spec;
+  for (const auto& b : plan->binds) {
+    if (auto st = place_bind(container_id, b.source, shared_ / container_id / b.share_path, b.directory, b.readonly); !st)
+      return st;
+  }
+  OciSpec placed = std::move(plan->spec);
   placed.root.path = "rootfs";
   std::string json = oci_spec_to_json(placed);
   if (auto st = write_file(shared_ / container_id / "config.json", json); !st) return st;
   ContainerConfig config;
   config.open_stdin = open_stdin;
+  if (!plan->pod_namespaces.empty()) {
+    config.pod_container_id = pod_container_id;
+    config.pod_namespaces = plan->pod_namespaces;
+  }
   if (auto st = agent_->create_container(container_id, json, config); !st) return std::unexpected(explain(st.error()));
   return {};
 }
@@ -194,6 +236,9 @@ Status Sandbox::destroy() {
   agent_.reset();
   if (vm_) vm_->shutdown(2000ms);
   vm_.reset();
+  // After QEMU: it held the taps.
+  if (pod_network_) note(pod_network_->detach());
+  pod_network_.reset();
   for (auto it = rootfs_mounts_.rbegin(); it != rootfs_mounts_.rend(); ++it) {
     if (::umount2(it->c_str(), MNT_DETACH) != 0) note(fail_errno("sandbox " + id_ + ": unmount " + it->string()));
   }

@@ -15,6 +15,7 @@
 #include "core/oci/oci_spec.h"
 #include "core/result.h"
 #include "runtime/agent_client/agent_client.h"
+#include "runtime/network/pod_network.h"
 #include "runtime/vm/vm.h"
 
 namespace kata_sentry::runtime {
@@ -26,6 +27,15 @@ struct SandboxOptions {
   int cpus = 1;
   int memory_mb = 512;
   std::chrono::milliseconds boot_timeout{60000};  // QEMU start to agent ready
+  // The guest's hostname (a CRI pod's hostname).
+  std::string hostname = "kata-sentry";
+  // A CRI pod's network namespace (the spec's network namespace path, where CNI made the
+  // interfaces): each interface is wired to a virtio-net NIC (runtime/network/pod_network.h)
+  // and the agent recreates the pod's addresses and routes on it. Empty: the VM has no NIC.
+  std::filesystem::path pod_netns;
+  // A CRI pod's /dev/shm: a guest tmpfs of this size that every container's /dev/shm bind
+  // mount is pointed at (runtime/sandbox/guest_spec.h). 0: none.
+  uint64_t pod_shm_bytes = 0;
   // When set and it becomes non-zero (a signal number) while the guest boots, create() stops
   // waiting, tears down and fails with ErrorCode::internal "interrupted by signal N".
   const std::atomic<int>* interrupt = nullptr;
@@ -46,10 +56,14 @@ class Sandbox {
   Sandbox& operator=(const Sandbox&) = delete;
 
   // Makes <shared>/<container_id>/rootfs an overlay of `rootfs` (writes land in the sandbox dir,
-  // never in `rootfs`), writes config.json there (root.path forced to "rootfs") and asks the
-  // agent to create the container. `rootfs` empty: the guest image's busybox rootfs.
+  // never in `rootfs`), binds the spec's host bind-mount sources into <shared>/<container_id>/
+  // volumes/ (guest_spec.h), writes the guest's config.json there (root.path forced to
+  // "rootfs") and asks the agent to create the container. `rootfs` empty: the guest image's
+  // busybox rootfs. `pod_container_id`: a CRI container, which joins the ipc/uts namespaces of
+  // that (the pod's sandbox) container; empty for the sandbox container or a plain container.
   Status create_container(const std::string& container_id, const OciSpec& spec,
-                          const std::filesystem::path& rootfs, bool open_stdin);
+                          const std::filesystem::path& rootfs, bool open_stdin,
+                          const std::string& pod_container_id = "");
 
   AgentClient& agent() { return *agent_; }
   vm::Vm& vm() { return *vm_; }
@@ -71,6 +85,8 @@ class Sandbox {
   Sandbox() = default;
   Status mount_shared_dir();
   Status place_rootfs(const std::string& container_id, const std::filesystem::path& rootfs);
+  Status place_bind(const std::string& container_id, const std::filesystem::path& source,
+                    const std::filesystem::path& target, bool directory, bool readonly);
 
   std::string id_;
   std::filesystem::path dir_;
@@ -78,7 +94,9 @@ class Sandbox {
   vm::GuestImage image_;
   SandboxTimings timings_;
   bool shared_mounted_ = false;
-  std::vector<std::filesystem::path> rootfs_mounts_;
+  std::vector<std::filesystem::path> rootfs_mounts_;  // also the volume binds
+  uint64_t pod_shm_bytes_ = 0;
+  std::unique_ptr<network::PodNetwork> pod_network_;  // detached after QEMU is gone
   std::unique_ptr<vm::Vm> vm_;
   std::unique_ptr<AgentClient> agent_;
   bool agent_ready_ = false;  // DestroySandbox is only worth its deadline once the agent answered

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <future>
 
 #include "core/oci/oci_spec.h"
@@ -21,6 +22,24 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr uint32_t kLostStatus = 128 + SIGKILL;  // what a process whose VM vanished reads as
+// A CRI pod's /dev/shm in the guest: the CRI plugin's own default size (it sizes its host shm
+// tmpfs the same way and passes no size in the spec).
+constexpr uint64_t kPodShmBytes = 64ull << 20;
+// QEMU's own bound for -smp on the machine type we use is higher; this keeps a pod's request
+// within what a node could sensibly give one VM.
+constexpr int kMaxVmCpus = 64;
+
+// The host's RAM in MiB (MemTotal): no VM may be given more.
+int host_memory_mb() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  long long kib = 0;
+  while (in >> key >> kib) {
+    if (key == "MemTotal:") return int(kib / 1024);
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
 
 // containerd's rootfs mounts (an overlay over the image's snapshot, or a bind) made at
 // <bundle>/rootfs, as runc's shim does before handing the bundle to the runtime.
@@ -153,7 +172,7 @@ Status SandboxBackend::open_stdio(Proc& p) {
   return {};
 }
 
-Result<std::shared_ptr<runtime::Sandbox>> SandboxBackend::boot(const ContainerSpec& spec) {
+Result<std::shared_ptr<runtime::Sandbox>> SandboxBackend::boot(const ContainerSpec& spec, const OciSpec& oci) {
   auto log = logger("shim");
   // Fail-closed: a pod the daemon cannot watch is refused before it costs a boot.
   if (sentryd_) {
@@ -161,13 +180,26 @@ Result<std::shared_ptr<runtime::Sandbox>> SandboxBackend::boot(const ContainerSp
   }
   runtime::SandboxOptions o = options_;
   if (o.id.empty()) o.id = spec.id;
-  log->info("booting sandbox {} for {}", o.id, spec.id);
+  auto cri = read_cri_annotations(spec.bundle);
+  if (cri.container_type == "sandbox") {
+    // The CRI plugin ran CNI in this namespace before creating the sandbox container.
+    for (const auto& ns : oci.linux.namespaces)
+      if (ns.type == "network") o.pod_netns = ns.path;
+    if (!oci.hostname.empty()) o.hostname = oci.hostname;
+    for (const auto& m : oci.mounts)
+      if (m.destination == "/dev/shm") o.pod_shm_bytes = kPodShmBytes;
+    auto size = pod_vm_size(cri, {o.cpus, o.memory_mb}, kMaxVmCpus, host_memory_mb());
+    if (!size) return std::unexpected(size.error());
+    o.cpus = size->cpus;
+    o.memory_mb = size->memory_mb;
+  }
+  log->info("booting sandbox {} for {} ({} vCPU, {} MiB){}", o.id, spec.id, o.cpus, o.memory_mb,
+            o.pod_netns.empty() ? "" : " with network " + o.pod_netns.string());
   Result<std::unique_ptr<runtime::Sandbox>> created = fail(ErrorCode::internal, "not run");
   on_owner([&] { created = runtime::Sandbox::create(o); });
   if (!created) return std::unexpected(created.error());
   std::shared_ptr<runtime::Sandbox> sb(std::move(*created));
   if (sentryd_) {
-    auto cri = read_cri_annotations(spec.bundle);
     PodIdentity pod{sb->id(), cri.sandbox_name, cri.sandbox_namespace, spec.id};
     if (auto st = sentryd_->attach(*sb, pod); !st) {
       (void)sb->destroy();
@@ -210,7 +242,7 @@ Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
   if (!sb) {
     // The pod's first container boots the VM. create() calls are serialized by containerd per
     // task, and a pod's containers are created one after another by the CRI plugin.
-    auto booted_sb = boot(spec);
+    auto booted_sb = boot(spec, *oci);
     if (!booted_sb) {
       undo_rootfs();
       return std::unexpected(booted_sb.error());
@@ -222,7 +254,10 @@ Result<uint32_t> SandboxBackend::create(const ContainerSpec& spec) {
   } else if (sentryd_) {
     sentryd_->container_added(spec.id);
   }
-  if (auto st = sb->create_container(spec.id, *oci, rootfs, p->in.get() >= 0); !st) {
+  // A CRI container shares the ipc/uts namespaces of its pod's sandbox container.
+  auto cri = read_cri_annotations(spec.bundle);
+  std::string pod_container = cri.container_type == "container" ? cri.sandbox_id : "";
+  if (auto st = sb->create_container(spec.id, *oci, rootfs, p->in.get() >= 0, pod_container); !st) {
     Error e = sb->explain(st.error());
     undo_rootfs();
     if (booted) {

@@ -72,7 +72,8 @@ class SandboxBackend final : public TaskBackend {
 
   // Boots the pod's VM for its first container, with kata-sentryd watching it before it
   // returns (or, fail-closed, not at all).
-  Result<std::shared_ptr<runtime::Sandbox>> boot(const ContainerSpec& spec);
+  // A CRI pod's sandbox container also brings the pod's network namespace, hostname and shm.
+  Result<std::shared_ptr<runtime::Sandbox>> boot(const ContainerSpec& spec, const OciSpec& oci);
   // Unregisters from kata-sentryd, then destroys the VM.
   Status destroy(runtime::Sandbox& sandbox);
 

@@ -44,7 +44,8 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
 
 Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
                                          const std::filesystem::path& output_log,
-                                         const std::filesystem::path& cgroup_dir) {
+                                         const std::filesystem::path& cgroup_dir,
+                                         const std::vector<int>& pass_fds) {
   if (argv.empty()) return fail(ErrorCode::invalid_argument, "start child: empty argv");
   const std::string& binary = argv[0];
   if (::access(binary.c_str(), X_OK) != 0) return fail_errno("start " + binary);
@@ -62,6 +63,24 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
       return err;
     }
   }
+  // Copies of the fds to pass, above any number the child's dup2()s will write, so that moving
+  // them to 3, 4, ... never overwrites one not yet moved. Closed in the parent after fork.
+  std::vector<int> high;
+  for (int fd : pass_fds) {
+    int h = ::fcntl(fd, F_DUPFD_CLOEXEC, 100);
+    if (h < 0) {
+      auto err = fail_errno("start " + binary + ": pass fd " + std::to_string(fd));
+      for (int x : high) ::close(x);
+      ::close(log_fd);
+      ::close(null_fd);
+      if (procs_fd >= 0) ::close(procs_fd);
+      return err;
+    }
+    high.push_back(h);
+  }
+  auto close_high = [&high] {
+    for (int x : high) ::close(x);
+  };
   // Everything the child needs is allocated before fork: the parent may be multithreaded.
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
@@ -71,6 +90,7 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   pid_t pid = ::fork();
   if (pid < 0) {
     auto err = fail_errno("start " + binary + ": fork");
+    close_high();
     ::close(log_fd);
     ::close(null_fd);
     if (procs_fd >= 0) ::close(procs_fd);
@@ -92,10 +112,12 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
       (void)!::write(2, kMsg, sizeof kMsg - 1);
       ::_exit(126);
     }
-    ::close_range(3, ~0U, 0);
+    for (size_t i = 0; i < high.size(); ++i) ::dup2(high[i], int(3 + i));  // dup2 clears CLOEXEC
+    ::close_range(unsigned(3 + high.size()), ~0U, 0);
     ::execv(cargv[0], cargv.data());
     ::_exit(127);
   }
+  close_high();
   ::close(log_fd);
   ::close(null_fd);
   if (procs_fd >= 0) ::close(procs_fd);

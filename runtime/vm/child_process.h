@@ -30,9 +30,12 @@ class ChildProcess {
   // lives as long as the child should. Fails naming the binary: "start /usr/bin/x: ENOENT".
   // With `cgroup_dir` (a cgroup v2 directory) the child joins it before exec, so that the
   // cgroup's BPF programs already apply to the program's first syscall.
+  // `pass_fds` are inherited as fds 3, 4, ... in that order (e.g. QEMU's taps); every other fd
+  // is closed.
   static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
                                     const std::filesystem::path& output_log,
-                                    const std::filesystem::path& cgroup_dir = {});
+                                    const std::filesystem::path& cgroup_dir = {},
+                                    const std::vector<int>& pass_fds = {});
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_; }

@@ -42,6 +42,13 @@ std::vector<std::string> qemu_argv(const QemuConfig& c) {
     add({"-chardev", "socket,id=vfs,path=" + c.share->vhost_socket.string(),
          "-device", "vhost-user-fs-pci,chardev=vfs,tag=" + c.share->tag});
   }
+  for (size_t i = 0; i < c.nics.size(); ++i) {
+    const std::string id = "net" + std::to_string(i);
+    // vhost=off: no /dev/vhost-net here (and QEMU's seccomp sandbox would stop it opening one);
+    // romfile= skips the PXE option ROM, which a -kernel boot never runs.
+    add({"-netdev", "tap,id=" + id + ",fd=" + std::to_string(c.nics[i].fd) + ",vhost=off",
+         "-device", "virtio-net-pci,netdev=" + id + ",mac=" + c.nics[i].mac + ",romfile="});
+  }
   // The guest hands the pages it frees (the unpacked initrd, boot-time buffers) back to the
   // host: without it they stay resident in QEMU for the pod's life.
   add({"-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on"});

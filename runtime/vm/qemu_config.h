@@ -24,6 +24,12 @@ struct VirtioFsShare {
   std::filesystem::path vhost_socket;   // virtiofsd's --socket-path
 };
 
+// A virtio-net NIC backed by a tap QEMU inherits as an fd (runtime/network/pod_network.h).
+struct QemuNic {
+  int fd = -1;      // the fd number in QEMU's process
+  std::string mac;  // "02:42:..."; the guest finds its interface by it
+};
+
 struct QemuConfig {
   std::filesystem::path binary = "/usr/bin/qemu-system-x86_64";
   std::string name;  // shows in ps and QMP
@@ -38,6 +44,7 @@ struct QemuConfig {
   std::filesystem::path agent_socket;    // unix-socket chardev behind the virtio-serial port
   std::string agent_port_name = "agent.0";
   std::optional<VirtioFsShare> share;    // needs shared guest memory: memfd backend of memory_mb
+  std::vector<QemuNic> nics;
   // -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
   bool seccomp_sandbox = true;
 };

@@ -95,11 +95,17 @@ Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
   q.kernel_cmdline = "console=ttyS0 panic=-1 quiet ks.port=" + q.agent_port_name +
                      " tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1"
                      " i8042.nopnp=1 i8042.noaux=1 noreplace-smp cryptomgr.notests pci=lastbus=0";
+  if (!config.kernel_params.empty()) q.kernel_cmdline += " " + config.kernel_params;
   if (const char* extra = std::getenv("KATA_SENTRY_KERNEL_PARAMS")) q.kernel_cmdline += std::string(" ") + extra;
   q.console_log = config.run_dir / "console.log";
   q.qmp_socket = config.run_dir / "qmp.sock";
   q.agent_socket = config.run_dir / "agent.sock";
   q.share = VirtioFsShare{kShareTag, vfs_socket};
+  std::vector<int> pass_fds;
+  for (const auto& nic : config.nics) {
+    q.nics.push_back({int(3 + pass_fds.size()), nic.mac});
+    pass_fds.push_back(nic.tap_fd);
+  }
   auto argv = qemu_argv(q);
   {
     std::string line;
@@ -107,7 +113,7 @@ Result<std::unique_ptr<Vm>> Vm::start(const VmConfig& config) {
     log->debug("sandbox {}: {}", config.id, line);
   }
   auto qemu_log = config.run_dir / "qemu.log";
-  auto qemu = ChildProcess::spawn(argv, qemu_log, cgroup_dir);
+  auto qemu = ChildProcess::spawn(argv, qemu_log, cgroup_dir, pass_fds);
   if (!qemu) return std::unexpected(qemu.error());
   vm->qemu_ = std::move(*qemu);
 

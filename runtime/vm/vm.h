@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/cgroup2.h"
 #include "core/result.h"
@@ -28,6 +29,13 @@ struct VmConfig {
   int cpus = 1;
   int memory_mb = 512;
   std::chrono::milliseconds start_timeout{30000};  // until QEMU's QMP answers
+  // Taps for virtio-net NICs (fd owned by the caller, inherited by QEMU), with the guest MAC.
+  struct Nic {
+    int tap_fd = -1;
+    std::string mac;
+  };
+  std::vector<Nic> nics;
+  std::string kernel_params;  // appended to the guest kernel's command line
 };
 
 class Vm {

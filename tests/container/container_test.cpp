@@ -641,17 +641,27 @@ TEST_F(ContainerTest, DeviceRulesDenyUnlistedDevices) {
           "devices-priv");
   EXPECT_NE(r.out.find("open-ok"), std::string::npos) << r.out;
 
-  // Order and access: allow everything, then deny writes to 1:3. Reads still open.
+  // Order and access: allow everything, then deny writes to 10:229 (fuse; opened, never written;
+  // not among runc's defaults). Reads still open.
   const std::string script =
-      "rm -f /null2; mknod /null2 c 1 3; cat /null2 && echo read-ok; echo x > /null2 && echo write-ok; rm -f /null2";
+      "rm -f /fuse2; mknod /fuse2 c 10 229; : < /fuse2 && echo read-ok; : > /fuse2 && echo write-ok; rm -f /fuse2";
   auto s = spec({"sh", "-c", script});
-  s.linux.resources.devices = {{true, "a", std::nullopt, std::nullopt, "rwm"}, {false, "c", 1, 3, "w"}};
+  s.linux.resources.devices = {{true, "a", std::nullopt, std::nullopt, "rwm"}, {false, "c", 10, 229, "w"}};
   r = run(s, "devices-order");
   EXPECT_NE(r.out.find("read-ok"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("write-ok"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Operation not permitted"), std::string::npos) << r.out;
 
+  // A CRI plugin spec denies every device and lists none; runc's defaults still apply (after the
+  // spec's rules), or a Kubernetes container could not even write to /dev/null.
+  s = spec({"sh", "-c", "echo x > /dev/null && head -c 3 /dev/urandom | wc -c && : < /dev/tty; echo tty-rc=$?"});
+  s.linux.resources.devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
+  r = run(s, "devices-cri");
+  EXPECT_NE(r.out.find("3\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Operation not permitted"), std::string::npos) << r.out;
+
   // No rules at all: no program.
+  s = spec({"sh", "-c", script});
   s.linux.resources.devices.clear();
   r = run(s, "devices-none");
   EXPECT_NE(r.out.find("read-ok\nwrite-ok"), std::string::npos) << r.out;

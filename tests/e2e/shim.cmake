@@ -32,3 +32,18 @@ target_compile_definitions(sentryd_e2e_test PRIVATE
   KS_BIN_DIR="$<TARGET_FILE_DIR:containerd-shim-kata-sentry-v2>"
   KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
   KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}")
+
+# A pod through containerd's real CRI plugin with the kata-sentry RuntimeClass handler
+# (deploy/containerd/kata-sentry.toml), CNI bridge networking into the VM, volumes, teardown.
+ks_test(cri_e2e_test TIER e2e
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/cri_e2e_test.cpp
+  LIBS ks_cri_node ks_core nlohmann_json::nlohmann_json
+  TIMEOUT 600)
+add_dependencies(cri_e2e_test containerd-shim-kata-sentry-v2 kata-sentryd busybox_oci_image guest_image)
+target_compile_definitions(cri_e2e_test PRIVATE
+  KS_BIN_DIR="$<TARGET_FILE_DIR:containerd-shim-kata-sentry-v2>"
+  KS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+  KS_GUEST_RELEASE_FILE="${CMAKE_BINARY_DIR}/guest/release"
+  KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}"
+  KS_PAUSE_OCI="${KS_PAUSE_OCI}"
+  KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>")

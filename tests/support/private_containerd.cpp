@@ -253,7 +253,7 @@ PrivateContainerd::~PrivateContainerd() {
   if (ns_.empty()) return;
   // Shims of our namespace first (a failed test may leave one): SIGTERM lets a shim tear its
   // VM down and unmount; SIGKILL whatever is still there after that.
-  auto shims = processes_with("-namespace " + ns_ + " ");
+  auto shims = processes_with(shim_marker());
   for (pid_t p : shims) ::kill(p, SIGTERM);
   for (pid_t p : shims)
     if (!wait_gone(p, 15s)) ::kill(p, SIGKILL);
@@ -294,6 +294,12 @@ std::string PrivateContainerd::log_tail(size_t max_bytes) const {
   return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
 }
 
+std::string PrivateContainerd::shim_marker() const {
+  // " -address <socket> ": every shim containerd starts gets it, whatever its namespace (the CRI
+  // plugin's is always k8s.io); `containerd --address` (publish) has two dashes and never matches.
+  return " -address " + socket().string() + " ";
+}
+
 std::vector<std::string> PrivateContainerd::ctr(const std::vector<std::string>& args) const {
   std::vector<std::string> v = {"ctr", "--address", socket().string(), "--namespace", ns_};
   v.insert(v.end(), args.begin(), args.end());
@@ -302,7 +308,7 @@ std::vector<std::string> PrivateContainerd::ctr(const std::vector<std::string>& 
 
 std::vector<pid_t> PrivateContainerd::shim_processes(const std::string& binary_name) const {
   std::vector<pid_t> out;
-  for (pid_t p : processes_with("-namespace " + ns_ + " ")) {
+  for (pid_t p : processes_with(shim_marker())) {
     std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
     if (cmd.find(binary_name) != std::string::npos) out.push_back(p);
   }

@@ -99,7 +99,7 @@ struct PrivateContainerdOptions {
 };
 
 // A containerd of our own: its own root, state, socket and namespace under a fresh /tmp
-// directory, CRI disabled unless asked for. The destructor stops the namespace's shims (SIGTERM
+// directory, CRI disabled unless asked for. The destructor stops its shims (SIGTERM
 // so a shim can take its VM down, then SIGKILL), stops containerd, removes the cgroup directories runc leaves,
 // unmounts snapshots and deletes the directory, even when the test failed.
 class PrivateContainerd {
@@ -122,14 +122,15 @@ class PrivateContainerd {
 
   // argv of `ctr` talking to this containerd in its namespace, followed by `args`.
   std::vector<std::string> ctr(const std::vector<std::string>& args) const;
-  // Shim processes serving this namespace (not the short-lived `containerd publish` runs, which
-  // name the namespace too), found by their command line.
+  // Shim processes of this containerd, in any namespace (CRI pods live in k8s.io), not the
+  // short-lived `containerd publish` runs, found by their command line.
   std::vector<pid_t> shim_processes(const std::string& binary_name = "containerd-shim-kata-sentry-v2") const;
   // `ctr task ls` as task id -> STATUS (RUNNING, STOPPED, CREATED, …); empty when ctr failed.
   std::map<std::string, std::string> task_states() const;
 
  private:
   Status import_images(const std::vector<std::string>& tarballs) const;
+  std::string shim_marker() const;
 
   std::filesystem::path dir_;
   std::string ns_;

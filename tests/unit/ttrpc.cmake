@@ -8,3 +8,6 @@ ks_test(task_service_test TIER unit
 ks_test(guest_event_relay_test TIER unit
   SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/guest_event_relay_test.cpp
   LIBS ks_shim ks_proto)
+ks_test(cri_annotations_test TIER unit
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/cri_annotations_test.cpp
+  LIBS ks_shim)
