@@ -17,10 +17,15 @@ Result<DaemonConfig> load_daemon_config(const std::string& path) {
   y.number("guest_burst", &c.guest_burst, 1, 1e8);
   y.unsigned_int("heartbeat_timeout_ms", &c.heartbeat_timeout_ms, 1000, 600000);
   y.choice("log_level", {"debug", "info", "warn", "error"}, &c.log_level);
+  y.string("metrics_address", &c.metrics_address);
+  y.unsigned_int("metrics_max_sandboxes", &c.metrics_max_sandboxes, 0, 100000);
   if (auto st = y.load_file(path.empty() ? kDefaultConfigPath : path, path.empty()); !st) return std::unexpected(st.error());
   c.mode = mode == "enforce" ? policy::Mode::enforce : policy::Mode::monitor;
   if (c.socket.empty() || c.socket[0] != '/')
     return fail(ErrorCode::invalid_argument, (path.empty() ? kDefaultConfigPath : path) + ": 'socket' must be an absolute path");
+  if (!c.metrics_address.empty() && c.metrics_address.rfind(':') == std::string::npos)
+    return fail(ErrorCode::invalid_argument, (path.empty() ? kDefaultConfigPath : path) + ": 'metrics_address' must be host:port (or \"\" for none), not '" +
+                                                 c.metrics_address + "'");
   return c;
 }
 

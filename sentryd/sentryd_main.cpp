@@ -13,6 +13,7 @@
 #include "core/logging.h"
 #include "core/flags.h"
 #include "sentryd/daemon_config.h"
+#include "sentryd/daemon_metrics.h"
 #include "sentryd/event_hub.h"
 #include "monitor/host_probe_hub.h"
 #include "sentryd/root_only_listener.h"
@@ -35,6 +36,8 @@ constexpr const char* kEpilog = R"(Configuration (YAML; every key optional, unkn
   guest_burst              burst allowance for that limit           [40000]
   heartbeat_timeout_ms     guest silence before a tamper alert      [3000]
   log_level                debug | info | warn | error              [info]
+  metrics_address          Prometheus /metrics host:port; "" = off   [127.0.0.1:9464]
+  metrics_max_sandboxes    per-sandbox series at most (the rest: node-wide only) [64]
 
 Shims (containerd-shim-kata-sentry-v2) register their sandboxes here and relay the guest's
 events; a shim configured fail-closed refuses to start pods while this daemon is down.
@@ -121,8 +124,34 @@ int run(int argc, char** argv) {
     std::cerr << "kata-sentryd: " << listener.error().describe() << "\n";
     return 1;
   }
+  std::unique_ptr<DaemonMetrics> metrics;
+  if (!config->metrics_address.empty()) {
+    MetricsOptions mo;
+    mo.address = config->metrics_address;
+    mo.max_sandbox_series = config->metrics_max_sandboxes;
+    mo.mode = config->mode == policy::Mode::enforce ? "enforce" : "monitor";
+    auto started = DaemonMetrics::start(mo);
+    if (!started) {
+      std::cerr << "kata-sentryd: " << started.error().describe() << " (set metrics_address in the config, or \"\" for none)\n";
+      return 1;
+    }
+    metrics = std::move(*started);
+  }
   EventHub hub;
-  SandboxRegistry registry(*config, **writer, hub, probes.get());
+  SandboxRegistry registry(*config, **writer, hub, probes.get(), metrics.get());
+  if (metrics) {
+    MetricsSources sources;
+    sources.sandboxes = [&registry] { return registry.list(); };
+    sources.hub = &hub;
+    if (probes)
+      sources.host_probe_drops = [p = probes.get()] {
+        auto s = p->stats();
+        return std::vector<std::pair<std::string, uint64_t>>{
+            {"ring_buffer", s.ringbuf_drops}, {"pairing", s.pending_drops}, {"decode", s.decode_errors}};
+      };
+    metrics->set_sources(std::move(sources));
+    log->info("metrics on http://{}/metrics", metrics->address());
+  }
   std::atomic<bool> stopping{false};
   SentrydService service(registry, hub, stopping);
   grpc::ServerBuilder builder;
@@ -143,6 +172,7 @@ int run(int argc, char** argv) {
   (*listener)->stop();
   hub.close_all();
   registry.shutdown();
+  if (metrics) metrics->set_sources({});  // the registry goes before the metrics server
   server->Shutdown(std::chrono::system_clock::now() + 2s);
   log->info("kata-sentryd: stopped");
   return 0;

@@ -16,3 +16,13 @@ target_include_directories(hostile_guest_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_dependencies(hostile_guest_test kata-sentryd)
 target_compile_definitions(hostile_guest_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
   KS_SOURCE_RULES_DIR="${PROJECT_SOURCE_DIR}/rules")
+
+# kata-trace (a process) against kata-sentryd (a process) and a fake shim relay.
+ks_test(kata_trace_test TIER bpf
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/daemon/kata_trace_test.cpp
+  LIBS ks_proto gRPC::grpc++ nlohmann_json::nlohmann_json
+  TIMEOUT 300)
+target_include_directories(kata_trace_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_dependencies(kata_trace_test kata-sentryd kata-trace)
+target_compile_definitions(kata_trace_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
+  KS_TRACE_BINARY="$<TARGET_FILE:kata-trace>")

@@ -58,7 +58,7 @@ class SentrydE2e : public ::testing::Test {
 
   void start_daemon(const std::string& mode) {
     fs::path config = dir_.write("sentryd.yaml", "socket: " + socket().string() + "\nalerts_file: " + alerts().string() +
-                                                     "\nmode: " + mode + "\n");
+                                                     "\nmode: " + mode + "\nmetrics_address: 127.0.0.1:0\n");
     auto st = daemon_.start({KS_SENTRYD_BINARY, "--config", config.string()}, dir_.path() / "sentryd.log");
     ASSERT_TRUE(st) << st.error().describe();
     ASSERT_TRUE(daemon_.wait_for_log("serving on", 30s)) << read_text(daemon_.log());
