@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <sstream>
 
@@ -116,18 +117,19 @@ class DaemonMetrics::Collector : public prometheus::Collectable {
   }
 
   std::vector<MetricFamily> Collect() const override {
-    std::vector<MetricFamily> out;
+    std::deque<MetricFamily> out;  // a deque: families are filled through references while more are added
     try {
       collect(out);
     } catch (const std::exception& e) {
       // A scrape must not take the daemon down; the next one tries again.
       logger("sentryd")->error("metrics: a scrape failed: {}", e.what());
+      return {};
     }
-    return out;
+    return {std::make_move_iterator(out.begin()), std::make_move_iterator(out.end())};
   }
 
  private:
-  void collect(std::vector<MetricFamily>& out) const {
+  void collect(std::deque<MetricFamily>& out) const {
     MetricsSources src;
     Totals totals;
     {

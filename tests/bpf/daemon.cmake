@@ -26,3 +26,12 @@ target_include_directories(kata_trace_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_dependencies(kata_trace_test kata-sentryd kata-trace)
 target_compile_definitions(kata_trace_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
   KS_TRACE_BINARY="$<TARGET_FILE:kata-trace>")
+
+# kata-sentryd's Prometheus metrics scraped by a real Prometheus server.
+ks_test(sentryd_metrics_test TIER bpf
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/daemon/metrics_test.cpp
+  LIBS ks_proto gRPC::grpc++ nlohmann_json::nlohmann_json
+  TIMEOUT 300)
+target_include_directories(sentryd_metrics_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_dependencies(sentryd_metrics_test kata-sentryd)
+target_compile_definitions(sentryd_metrics_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>")
