@@ -33,5 +33,6 @@ ks_test(sentryd_metrics_test TIER bpf
   LIBS ks_proto gRPC::grpc++ nlohmann_json::nlohmann_json
   TIMEOUT 300)
 target_include_directories(sentryd_metrics_test PRIVATE ${PROJECT_SOURCE_DIR})
-add_dependencies(sentryd_metrics_test kata-sentryd)
-target_compile_definitions(sentryd_metrics_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>")
+add_dependencies(sentryd_metrics_test kata-sentryd kata-sentry)
+target_compile_definitions(sentryd_metrics_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
+  KS_CLI_BINARY="$<TARGET_FILE:kata-sentry>")

@@ -242,5 +242,31 @@ TEST_F(Metrics, ABusyMetricsAddressStopsTheDaemonNamingIt) {
       << read_text(log());
 }
 
+// `kata-sentry check` says whether a configured daemon's socket and metrics endpoint answer.
+TEST_F(Metrics, KataSentryCheckReportsTheDaemonSocketAndMetricsEndpoint) {
+  uint16_t port = testing::free_loopback_port();
+  write_config("monitor", "metrics_address: 127.0.0.1:" + std::to_string(port) + "\n");
+  start_configured();
+  const std::string cmd = std::string(KS_CLI_BINARY) + " check --json --daemon-config " + (dir_ / "sentryd.yaml").string() + " 2>/dev/null";
+  auto check = [&] {
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+    if (p) ::pclose(p);
+    return nlohmann::json::parse(out, nullptr, false);
+  };
+  auto up = check();
+  ASSERT_FALSE(up.is_discarded());
+  EXPECT_EQ(up["daemon"]["socket"]["available"], true) << up["daemon"].dump();
+  EXPECT_EQ(up["daemon"]["metrics"]["available"], true) << up["daemon"].dump();
+  stop();
+  auto down = check();
+  ASSERT_FALSE(down.is_discarded());
+  EXPECT_EQ(down["daemon"]["socket"]["available"], false) << down["daemon"].dump();
+  EXPECT_EQ(down["daemon"]["metrics"]["available"], false) << down["daemon"].dump();
+  EXPECT_NE(down["daemon"]["metrics"]["detail"].get<std::string>().find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kata_sentry

@@ -39,6 +39,7 @@ const char* tag_colour(std::string_view tag) {
   if (tag == "OPEN" || tag == "FILE") return kBlue;
   if (tag == "NET") return kCyan;
   if (tag == "DENY") return kBoldRed;
+  if (tag == "LSM") return kYellow;
   return kMagenta;  // namespaces, modules, bpf, ptrace, kill: the rarer, more telling kinds
 }
 
@@ -138,10 +139,13 @@ std::string_view event_tag(EventType t) {
     case EventType::bpf: return "BPF";
     case EventType::ptrace: return "PTRACE";
     case EventType::kill: return "KILL";
+    // The guest's BPF LSM hooks: the access as the kernel decided it (refused when res < 0).
     case EventType::lsm_file_open: case EventType::lsm_bprm_check: case EventType::lsm_kernel_read_file:
     case EventType::lsm_module_request: case EventType::lsm_ptrace_access: case EventType::lsm_bpf:
     case EventType::lsm_task_kill: case EventType::lsm_socket_connect: case EventType::lsm_inode_mknod:
-    case EventType::lsm_sb_mount: case EventType::cgroup_connect: case EventType::cgroup_device:
+    case EventType::lsm_sb_mount:
+      return "LSM";
+    case EventType::cgroup_connect: case EventType::cgroup_device:  // refused by a host cgroup program
       return "DENY";
     default: return "EVENT";
   }

@@ -20,7 +20,7 @@ enum class LineFormat { compact, wide, json };
 std::string event_line(const Event& event, LineFormat format, bool color);
 std::string alert_line(const AlertItem& alert, LineFormat format, bool color);
 
-// The tag of an event's kind in compact output ("EXEC", "OPEN", "NET", ...).
+// The tag of an event's kind in compact output ("EXEC", "OPEN", "NET", "LSM", ...).
 std::string_view event_tag(EventType type);
 
 struct SandboxRow {
