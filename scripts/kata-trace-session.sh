@@ -37,8 +37,8 @@ echo '$ kata-trace alerts -f'
 cat $D/alerts.err | head -1; cat $D/alerts.out; cat $D/alerts.err | tail -1
 echo '$ kata-trace sandboxes -o wide --no-rate'
 build/bin/kata-trace sandboxes -o wide --no-rate
-echo '$ curl -s 127.0.0.1:19464/metrics | grep ...'
-curl -s 127.0.0.1:19464/metrics | grep -E '^kata_sentry_(rule_matches_total|sandboxes|guest_heartbeat_age_seconds|drops_total\{side="guest",stage="guard"|events_total\{view="guest",type="execve"\}|process_resident)'
+echo '$ curl -s 127.0.0.1:19464/metrics | grep -E ...   # rules that matched, sandboxes, heartbeat, guard drops, RSS'
+curl -s 127.0.0.1:19464/metrics | grep -E '^kata_sentry_(rule_matches_total\{.*\} [1-9]|sandboxes|guest_heartbeat_age_seconds|drops_total\{side="guest",stage="guard"|process_resident)'
 $CTR task kill -s SIGKILL web1 >/dev/null; sleep 2; $CTR task rm web1 >/dev/null; $CTR container rm web1
 sleep 2
 echo '$ kata-trace sandboxes   # after the pod is gone'

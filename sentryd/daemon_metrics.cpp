@@ -282,14 +282,26 @@ void DaemonMetrics::on_event(const Event& e) noexcept {
     if (auto* c = events_[size_t(e.view)][t]) c->Increment();
 }
 
+prometheus::Counter& DaemonMetrics::rule_series(const std::string& rule, policy::Priority priority) {
+  std::pair key{rule, std::string(policy::priority_name(priority))};
+  auto it = rule_series_.find(key);
+  if (it == rule_series_.end()) it = rule_series_.emplace(key, &rule_matches_->Add({{"rule", key.first}, {"priority", key.second}})).first;
+  return *it->second;
+}
+
+void DaemonMetrics::declare_rules(const policy::RuleSet& rules) {
+  std::lock_guard lock(mu_);
+  for (const auto& r : rules.rules)
+    if (r.enabled) rule_series(r.name, r.priority);
+  for (const auto& s : rules.sequences)
+    if (s.enabled) rule_series(s.name, s.priority);
+}
+
 void DaemonMetrics::on_alert(const policy::Alert& a) noexcept {
   try {
     {
       std::lock_guard lock(mu_);
-      std::pair key{a.rule, std::string(policy::priority_name(a.priority))};
-      auto it = rule_series_.find(key);
-      if (it == rule_series_.end()) it = rule_series_.emplace(key, &rule_matches_->Add({{"rule", key.first}, {"priority", key.second}})).first;
-      it->second->Increment();
+      rule_series(a.rule, a.priority).Increment();
     }
     uint64_t now = wall_ns();
     double latency = a.time_ns && now > a.time_ns ? double(now - a.time_ns) / 1e9 : 0.0;

@@ -25,6 +25,7 @@
 #include "core/result.h"
 #include "monitor/sandbox_monitor.h"
 #include "policy-engine/alert.h"
+#include "policy-engine/rule.h"
 
 namespace prometheus {
 class Counter;
@@ -69,6 +70,9 @@ class DaemonMetrics {
   void on_event(const Event& event) noexcept;
   void on_alert(const policy::Alert& alert) noexcept;
   void on_audit(const monitor::AuditRecord& record) noexcept;
+  // Series for these rules exist from now on, at 0 (a rate() over a series that appears only
+  // with its first match misses that match).
+  void declare_rules(const policy::RuleSet& rules);
   // A sandbox's monitor stopped: its final counts stay in the node-wide counters.
   void retire(const monitor::MonitorStats& final_stats);
 
@@ -89,6 +93,7 @@ class DaemonMetrics {
   std::mutex mu_;  // the on-demand series below (rules and actions are few and rare)
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> rule_series_;
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> action_series_;
+  prometheus::Counter& rule_series(const std::string& rule, policy::Priority priority);  // under mu_
 };
 
 }  // namespace kata_sentry::daemon

@@ -136,6 +136,7 @@ int run(int argc, char** argv) {
       return 1;
     }
     metrics = std::move(*started);
+    metrics->declare_rules((*engine)->rules());
   }
   EventHub hub;
   SandboxRegistry registry(*config, **writer, hub, probes.get(), metrics.get());
