@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/container/container.h"
+#include "bench/support/bench_figures.h"
 
 namespace fs = std::filesystem;
 using namespace kata_sentry;
@@ -51,8 +52,7 @@ fs::path make_rootfs(const fs::path& bundle) {
 
 int main() {
   if (::geteuid() != 0) {
-    std::puts("container_bench: skipped, needs root (namespaces, mounts)");
-    return 0;
+    kata_sentry::bench::fail_unmeasured("container_bench", "needs root (namespaces, mounts)");
   }
   const std::string tag = std::to_string(::getpid());
   const fs::path bundle = fs::temp_directory_path() / ("ks-bench-bundle-" + tag);

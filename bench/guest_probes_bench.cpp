@@ -28,6 +28,7 @@
 #include "guest_wire.h"
 #include "core/oci/oci_spec.h"
 #include "runtime/sandbox/sandbox.h"
+#include "bench/support/bench_figures.h"
 
 namespace ks = kata_sentry;
 namespace fs = std::filesystem;
@@ -137,8 +138,7 @@ class Bench {
 
 int main(int argc, char** argv) {
   if (::geteuid() != 0) {
-    std::puts("guest_probes_bench: SKIPPED (needs root)");
-    return 0;
+    kata_sentry::bench::fail_unmeasured("guest_probes_bench", "needs root (boots a guest)");
   }
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 9;
   const long ops = argc > 2 ? std::atol(argv[2]) : 50000;
@@ -211,6 +211,9 @@ int main(int argc, char** argv) {
   std::printf(")\n");
   std::printf("  b. guest->host: %.0f events/s sustained with zero drops (at %.0f ops/s asked); stop: %s\n", best_rate,
               best_target, stop_reason.c_str());
+  if (ratios.empty()) kata_sentry::bench::fail_unmeasured("guest_probes_bench", "no open+close round completed");
+  kata_sentry::bench::record_figure("guest_open_close_ratio_traced", median(ratios));
+  if (best_rate > 0) kata_sentry::bench::record_figure("guest_events_zero_drop_per_s", best_rate);
   auto s = b.count_.stats;
   std::printf("     guest counters: ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu lsm_enforcing=%d\n",
               (unsigned long long)s.ringbuf_drops, (unsigned long long)s.rate_limited,

@@ -19,6 +19,7 @@
 #include "core/event_json.h"
 #include "syscall-probes/syscall_probes.h"
 #include "kata_sentry/event_abi.h"
+#include "bench/support/bench_figures.h"
 
 namespace {
 
@@ -67,8 +68,7 @@ ks_event sample_record() {
 
 int main() {
   if (geteuid() != 0) {
-    std::fprintf(stderr, "host_probes_bench: needs root (loads BPF programs); not run\n");
-    return 1;
+    kata_sentry::bench::fail_unmeasured("host_probes_bench", "needs root (loads BPF programs)");
   }
 
   double off_before = median_ns_per_op();
@@ -139,5 +139,9 @@ int main() {
   std::printf("decode: ring-buffer record (%zu B, execve) -> Event   %12.0f events/s\n", sizeof(ks_event),
               kDecodes / decode_s);
   std::printf("decode + JSON line                                    %12.0f events/s\n", kJson / json_s);
-  return sink == 0 ? 1 : 0;
+  if (sink == 0) kata_sentry::bench::fail_unmeasured("host_probes_bench", "no event decoded into a JSON line");
+  kata_sentry::bench::record_figure("host_ratio_scoped_away", scoped_away / off);
+  kata_sentry::bench::record_figure("host_ratio_traced", scoped_in / off);
+  kata_sentry::bench::record_figure("decode_json_m_per_s", kJson / json_s / 1e6);
+  return 0;
 }

@@ -22,6 +22,7 @@
 #include "cli/run_monitor.h"
 #include "monitor/sandbox_monitor.h"
 #include "runtime/sandbox/sandbox.h"
+#include "bench/support/bench_figures.h"
 
 using namespace kata_sentry;
 using namespace std::chrono_literals;
@@ -72,8 +73,7 @@ double pct(std::vector<double> v, double p) {
 
 int main() {
   if (::geteuid() != 0) {
-    std::fprintf(stderr, "joined_bench: needs root\n");
-    return 0;
+    bench::fail_unmeasured("joined_bench", "needs root (boots a guest)");
   }
   auto created = runtime::Sandbox::create(runtime::SandboxOptions{});
   if (!created) {
@@ -179,6 +179,9 @@ int main() {
   std::printf("  detection latency guest syscall -> host alert: n=%zu p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", lat.size(),
               pct(lat, 0.5), pct(lat, 0.99), lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()));
   uint64_t ev = s1.guest.events - s0.guest.events;
+  if (lat.empty()) bench::fail_unmeasured("joined_bench", "no latency sample: no marker alert reached the host");
+  bench::record_figure("latency_p50_ms", pct(lat, 0.5));
+  bench::record_figure("latency_p99_ms", pct(lat, 0.99));
   std::printf("  guest->host events: %llu in %.1f s = %.0f events/s; drops: host rate-limit %llu, seq missing %llu, "
               "guest ring buffer %llu, guest rate-limit %llu, guest queue %llu\n",
               (unsigned long long)ev, secs, ev / secs, (unsigned long long)(s1.guest.rate_limited - s0.guest.rate_limited),

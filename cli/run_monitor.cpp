@@ -46,7 +46,10 @@ Result<std::unique_ptr<RunMonitor>> RunMonitor::create(RunMonitorConfig config) 
   return m;
 }
 
-RunMonitor::~RunMonitor() { detach(false); }
+RunMonitor::~RunMonitor() {
+  detach(false);
+  if (hub_closer_.joinable()) hub_closer_.join();
+}
 
 Status RunMonitor::attach(runtime::Sandbox& sandbox, const std::string& container_id) {
   if (!engine_) return fail(ErrorCode::internal, "run monitor: attached twice");
@@ -95,6 +98,13 @@ void RunMonitor::detach(bool container_ran) noexcept {
   }
   logger("runtime")->info("monitor: {}{}", monitor::describe(final_stats_), host);
   monitor_.reset();
+  if (hub_) {
+    try {
+      hub_closer_ = std::thread([hub = std::move(hub_)]() mutable { hub.reset(); });
+    } catch (...) {
+      hub_.reset();  // no thread to spare: close it here
+    }
+  }
 }
 
 }  // namespace kata_sentry::cli

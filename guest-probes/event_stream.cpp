@@ -51,8 +51,9 @@ bool EventStream::take(std::vector<Event>& out, uint64_t& first_seq, size_t max_
     first_seq = counters_.sent;
     return !closed_;
   }
-  // Give a trickle the chance to become a batch, but never past max_delay.
-  if (queue_.size() < max_events && max_delay.count() > 0) {
+  // Give a trickle the chance to become a batch, but never past max_delay. The first event
+  // after idle leaves at once: a lone event (an attack's one syscall) must not wait.
+  if (!drained_ && queue_.size() < max_events && max_delay.count() > 0) {
     auto until = std::min(deadline, std::chrono::steady_clock::now() + max_delay);
     cv_.wait_until(lock, until, [&] { return closed_ || queue_.size() >= max_events; });
   }
@@ -64,6 +65,7 @@ bool EventStream::take(std::vector<Event>& out, uint64_t& first_seq, size_t max_
   }
   first_seq = counters_.sent;
   counters_.sent += n;
+  drained_ = queue_.empty();
   return true;
 }
 

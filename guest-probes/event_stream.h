@@ -36,8 +36,9 @@ class EventStream {
 
   // Never blocks; drops (and counts) when over the rate or the queue is full.
   void push(Event&& event) noexcept;
-  // Waits until at least one event is queued, max_delay has passed since the first one was
-  // available, or `wait` runs out; then takes up to max_events. first_seq is the sequence
+  // Waits until at least one event is queued or `wait` runs out. When the previous batch left
+  // the queue empty (the stream was idle) the events queued now leave at once; when it left
+  // events behind (busy), it waits up to max_delay for a full batch. Then takes up to max_events. first_seq is the sequence
   // number of out[0]. Returns false when woken by close() with nothing queued.
   bool take(std::vector<Event>& out, uint64_t& first_seq, size_t max_events,
             std::chrono::milliseconds max_delay, std::chrono::milliseconds wait);
@@ -56,6 +57,7 @@ class EventStream {
   double tokens_;
   std::chrono::steady_clock::time_point refilled_;
   bool closed_ = false;
+  bool drained_ = true;  // the last take() left nothing queued: the next event is the first after idle
 };
 
 }  // namespace kata_sentry::guest_probes

@@ -304,9 +304,9 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
   if (p->lsm_rb)
     p->readers.emplace_back([p] {
       while (!p->stopping) {
-        int n = ring_buffer__poll(p->lsm_rb.get(), 100);
-        // Records below the wakeup threshold never wake the poll: drain them on its timeout.
-        if (n == 0) n = ring_buffer__consume(p->lsm_rb.get());
+        // The first record after idle wakes the poll; later ones below the wakeup threshold do
+        // not (see emit() in guest_lsm.bpf.c).
+        int n = probes::poll_coalesced(p->lsm_rb.get(), 100);
         if (n < 0 && n != -EINTR) {
           logger("probes")->error("guest_lsm ring buffer poll: {}", errno_text(-n));
           return;
@@ -366,7 +366,8 @@ Status GuestSensor::stream(const std::function<bool(GuestEventBatch&&)>& send,
     ~Release() { f = false; }
   } release{impl_->streaming};
   max_batch_events = std::clamp<size_t>(max_batch_events ? max_batch_events : 256, 1, 4096);
-  if (max_batch_delay.count() <= 0) max_batch_delay = std::chrono::milliseconds(50);
+  // Short: a batch that waits to fill is detection latency (the host's alert waits with it).
+  if (max_batch_delay.count() <= 0) max_batch_delay = std::chrono::milliseconds(2);
   max_batch_delay = std::min(max_batch_delay, std::chrono::milliseconds(1000));
   auto last_heartbeat = std::chrono::steady_clock::time_point{};
   while (!impl_->stopping && !(cancelled && cancelled())) {

@@ -66,7 +66,7 @@ class GuestSensor {
   Status stream(const std::function<bool(GuestEventBatch&&)>& send,
                 const std::function<bool()>& cancelled, size_t max_batch_events,
                 std::chrono::milliseconds max_batch_delay,
-                std::chrono::milliseconds heartbeat_interval = std::chrono::seconds(1));
+                std::chrono::milliseconds heartbeat_interval = std::chrono::milliseconds(250));
 
   // Signals a container process; refuses the agent itself and processes outside the
   // containers' cgroups. Uses a pidfd so a recycled pid is never hit.

@@ -101,7 +101,7 @@ class GuestStreamGuard {
   // batch starts a new numbering. `why` is alarmed.
   void stream_ended(const std::string& why);
   // Closes a drop episode whose quiet period has passed (take() calls it for every batch,
-  // and the guest's heartbeats come every second) or, with force, at stop.
+  // and the guest's heartbeats come every 250 ms) or, with force, at stop.
   void tick(std::chrono::steady_clock::time_point now, bool force = false);
 
   // The containers the host registered for this sandbox (ids are remembered after removal:

@@ -14,7 +14,6 @@ Result<std::unique_ptr<HostProbeHub>> HostProbeHub::open() {
   probes::HostEventReaderOptions o;
   o.probes.scope_enabled = true;  // nothing is traced until a sandbox is attached
   o.probes.follow_children = true;
-  o.probes.wakeup_bytes = 0;      // latency over CPU: sandbox scopes are quiet
   o.probes.ring_buffer_bytes = 8u << 20;
   auto reader = probes::HostEventReader::open(o);
   if (!reader) return std::unexpected(reader.error());

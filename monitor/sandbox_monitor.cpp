@@ -181,6 +181,7 @@ void SandboxMonitor::handle(Item& item) noexcept {
     ++heartbeats_;
     last_heartbeat_ = Clock::now();
     silence_reported_ = false;
+    heard_from_sensor_ = true;
     hb_cv_.notify_all();
     return;
   }
@@ -201,6 +202,7 @@ void SandboxMonitor::watch_heartbeats(Clock::time_point now) noexcept {
   if (guest_done_.load() || executor_.sandbox_killed()) return;
   bool running = hooks_.vm_running ? hooks_.vm_running() : true;
   std::chrono::milliseconds silent{0};
+  bool starting = false;
   {
     std::lock_guard lock(hb_mu_);
     if (!running) {
@@ -209,12 +211,14 @@ void SandboxMonitor::watch_heartbeats(Clock::time_point now) noexcept {
     }
     if (silence_reported_) return;
     silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_heartbeat_);
-    if (silent < options_.heartbeat_timeout) return;
+    starting = !heard_from_sensor_;
+    if (silent < (starting ? options_.sensor_start_timeout : options_.heartbeat_timeout)) return;
     silence_reported_ = true;  // re-armed by the next heartbeat: one alert per silence
   }
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", silent.count() / 1000.0);
-  alarm_.raise(std::string("no heartbeat for ") + buf + " s while the VM runs");
+  alarm_.raise(starting ? std::string("the guest sensor sent no heartbeat in its first ") + buf + " s while the VM runs"
+                        : std::string("no heartbeat for ") + buf + " s while the VM runs");
 }
 
 bool SandboxMonitor::flush(std::chrono::milliseconds timeout) {
@@ -232,7 +236,7 @@ void SandboxMonitor::stop() {
   }
   stop_cv_.notify_all();
   if (guest_thread_.joinable()) {
-    // on_guest_batch returns false at the next batch; heartbeats come every second.
+    // on_guest_batch returns false at the next batch; heartbeats come every 250 ms.
     std::unique_lock lk(hb_mu_);
     bool ended = hb_cv_.wait_for(lk, 2500ms, [this] { return guest_done_.load(); });
     lk.unlock();

@@ -55,6 +55,11 @@ struct MonitorOptions {
   bool guest_stream = true;
   GuardOptions guard;                     // guest input limits: rate, burst, batch sizes
   std::chrono::milliseconds heartbeat_timeout{3000};
+  // Before the first heartbeat the guest is still loading its sensor (BPF verification under
+  // TCG on a busy host takes seconds) and runs no workload: the agent starts no container
+  // before its sensor is up. So the silence clock starts at the first heartbeat; a sensor that
+  // never sends one is alarmed after this.
+  std::chrono::milliseconds sensor_start_timeout{60000};
   std::chrono::milliseconds tamper_alert_interval{10000};  // at most one tamper alert per interval
   // Joins the syscall and LSM records of one guest operation into one alert (operation_joiner.h).
   JoinOptions join;
@@ -160,6 +165,7 @@ class SandboxMonitor {
   uint64_t heartbeats_ = 0;
   std::chrono::steady_clock::time_point last_heartbeat_;
   bool silence_reported_ = false;
+  bool heard_from_sensor_ = false;  // a heartbeat came: the sensor is up
   std::atomic<bool> guest_done_{false};
 
   std::atomic<bool> stopping_{false};

@@ -21,6 +21,7 @@ PACKAGES=(
   libcli11-dev prometheus-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
+  runsc  # the baseline `make bench` times `kata-sentry run -- true` against (gVisor, ptrace platform)
   # a real Prometheus server scrapes kata-sentryd in the metrics test
   prometheus
   # guest image and VM

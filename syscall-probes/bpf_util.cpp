@@ -1,5 +1,9 @@
 #include "syscall-probes/bpf_util.h"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -21,6 +25,14 @@ Result<uint64_t> sum_percpu_counter(const bpf_map* map, uint32_t key, const std:
   uint64_t total = 0;
   for (uint64_t v : values) total += v;
   return total;
+}
+
+int poll_coalesced(ring_buffer* ring, int timeout_ms) {
+  epoll_event ev{};
+  int woke = ::epoll_wait(ring_buffer__epoll_fd(ring), &ev, 1, timeout_ms);
+  if (woke < 0) return -errno;
+  if (woke > 0) ::usleep(kCoalesceMicros);
+  return ring_buffer__consume(ring);
 }
 
 }  // namespace kata_sentry::probes

@@ -313,12 +313,7 @@ Status SyscallProbes::unwatch_cgroup(uint64_t cgroup_id) {
 
 Result<int> SyscallProbes::poll(int timeout_ms, const RecordFn& on_record) {
   impl_->on_record = &on_record;
-  int n = ring_buffer__poll(impl_->ring.get(), timeout_ms);
-  if (n >= 0) {
-    // Records below the wakeup threshold do not wake epoll; take them now.
-    int more = ring_buffer__consume(impl_->ring.get());
-    n = more < 0 ? more : n + more;
-  }
+  int n = poll_coalesced(impl_->ring.get(), timeout_ms);
   impl_->on_record = nullptr;
   if (n == -EINTR) return 0;
   if (n < 0) return fail(ErrorCode::io, "poll syscall_probes ring buffer: " + errno_name(-n), -n);

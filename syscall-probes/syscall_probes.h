@@ -29,8 +29,8 @@ struct SyscallProbesOptions {
   // Never traced, decided in the kernel; 0 = the calling process itself.
   uint32_t exclude_tgid = 0;
   size_t ring_buffer_bytes = 8u << 20;  // rounded up to a power of two, at least one page
-  // The kernel wakes the consumer once this much is queued (0 = on every record); below
-  // it, records wait for the consumer's poll timeout. Trades latency for CPU.
+  // An idle consumer is woken by the first record; a busy one (records queued) once this much
+  // is queued (0 = on every record). See poll_coalesced() in bpf_util.h.
   size_t wakeup_bytes = 256u << 10;
   bool allow_lsm = true;                // use the LSM set when capability detection allows
 };

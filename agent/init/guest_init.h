@@ -13,7 +13,7 @@ namespace kata_sentry::agent {
 
 struct GuestInitOptions {
   // Loaded (with their modules.dep dependencies) in this order.
-  std::vector<std::string> modules = {"virtio_pci", "virtio_console", "virtiofs", "overlay"};
+  std::vector<std::string> modules = {"virtio_pci", "virtio_console", "virtiofs", "overlay", "virtio_balloon"};
   std::string share_tag = "kshared";  // the vhost-user-fs-pci tag the host gives the share
   std::filesystem::path share_mount = "/run/kata-sentry/shared";
   std::filesystem::path cgroup_parent = "/sys/fs/cgroup/kata-sentry";

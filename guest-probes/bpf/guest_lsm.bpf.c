@@ -226,9 +226,11 @@ static __always_inline __s32 match_deny(struct ks_event *e)
 static __always_inline void emit(struct ks_event *e)
 {
 	__u64 flags = 0;
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
-	if (cfg.wakeup_bytes &&
-	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < cfg.wakeup_bytes)
+	/* As syscall_probes' submit_bytes(): the first record after idle wakes the reader
+	 * (flags 0), later ones only past wakeup_bytes. */
+	if (cfg.wakeup_bytes && queued && queued < cfg.wakeup_bytes)
 		flags = BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags))
 		count(KS_STAT_RINGBUF_DROPS);

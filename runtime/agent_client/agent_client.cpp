@@ -328,7 +328,7 @@ Status AgentClient::read_output(const std::string& container_id, const std::stri
 
 Status AgentClient::stream_events(const std::function<bool(std::string&&)>& on_batch) {
   v1::StreamEventsRequest req;
-  grpc::ClientContext ctx;  // no deadline: heartbeats every second, keepalive for a dead guest
+  grpc::ClientContext ctx;  // no deadline: heartbeats every 250 ms, keepalive for a dead guest
   // The reply is read as raw bytes, not as an EventBatch: a message the Protobuf library
   // refuses (a hostile or broken guest) must cost one dropped batch, not the stream. The
   // monitor's guard decodes each batch within its limits (proto/guest_wire.h).

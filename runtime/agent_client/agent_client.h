@@ -125,7 +125,7 @@ class AgentClient {
   // decoded: the host's guard decodes them within its limits, monitor/guest_stream_guard.h)
   // on this thread, until the stream ends, the channel breaks, or on_batch returns false
   // (then success). A message over max_message_bytes breaks the stream. No deadline
-  // (heartbeats come every second; keepalive catches a dead guest).
+  // (heartbeats come every 250 ms; keepalive catches a dead guest).
   Status stream_events(const std::function<bool(std::string&&)>& on_batch);
   // Replaces the guest's whole deny set; returns "<rule>: <reason>" for each rule the guest
   // could not install (empty: all installed). Fails if the agent could not apply the set.

@@ -11,7 +11,7 @@
 # Usage: build-guest-image.sh KERNEL_DIR AGENT_BINARY OUT_DIR   (KERNEL_DIR = BUILD/guest-kernel)
 set -euo pipefail
 KDIR=$1; AGENT=$2; OUT=$3
-MODULES=(virtio_pci virtio_console virtiofs overlay)
+MODULES=(virtio_pci virtio_console virtiofs overlay virtio_balloon)
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 

@@ -149,7 +149,10 @@ static __always_inline int stash(struct ks_event *e)
 static __always_inline void submit(struct ks_event *e)
 {
 	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 flags = queued >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	/* An idle consumer is woken by the first record (flags 0: the kernel wakes it when it has
+	 * consumed everything before this record), so a lone event costs no poll interval; a busy
+	 * one is woken again only past wakeup_bytes, so a burst costs one wakeup, not one each. */
+	__u64 flags = queued >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : queued == 0 ? 0 : BPF_RB_NO_WAKEUP;
 
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags)) {
 		count(KS_STAT_RINGBUF_DROPS);

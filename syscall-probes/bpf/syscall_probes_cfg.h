@@ -9,8 +9,9 @@
 struct syscall_probes_cfg {
 	struct ks_scope_cfg scope;
 	__u32 self_tgid; /* the loader itself: never traced, or it would trace its own reads */
-	/* Wake the consumer only once this much is queued: a wakeup per record costs more
-	 * than the record itself. The consumer also drains on its poll timeout. */
+	/* A busy consumer (records already queued) is woken only once this much is queued: a
+	 * wakeup per record costs more than the record itself. An idle one is woken by the
+	 * first record. The consumer also drains on its poll timeout. */
 	__u32 wakeup_bytes;
 };
 

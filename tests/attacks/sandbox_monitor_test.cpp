@@ -303,6 +303,43 @@ TEST(SandboxMonitor, MissingHeartbeatsRaiseTamperAlertWithTheSilence) {
   EXPECT_NE(c.alerts[0].output.find("no heartbeat for"), std::string::npos) << c.alerts[0].output;
 }
 
+// A sensor still loading (no heartbeat yet) is not "silent": on a busy TCG host it takes
+// seconds, and the agent starts no container before it is up.
+TEST(SandboxMonitor, NoHeartbeatYetIsNotSilenceUntilTheSensorStartTimeout) {
+  FakeGuest g;
+  g.auto_heartbeat_ = false;
+  Collected c;
+  auto o = options(c);
+  o.heartbeat_timeout = 300ms;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  // The marker: the watchdog judged the silence ten times (>= 1 s, over three heartbeat timeouts).
+  ASSERT_TRUE(wait_for([&] { return g.vm_running_asked_ >= 10; }));
+  EXPECT_EQ((*m)->stats().tamper_alerts, 0u);
+  g.heartbeat();  // the sensor is up: from now on silence counts
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_NE(c.alerts[0].output.find("no heartbeat for"), std::string::npos) << c.alerts[0].output;
+}
+
+TEST(SandboxMonitor, SensorThatNeverStartsIsAlarmedAfterTheStartTimeout) {
+  FakeGuest g;
+  g.auto_heartbeat_ = false;
+  Collected c;
+  auto o = options(c);
+  o.sensor_start_timeout = 300ms;
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), o, g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; }));
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 1u);
+  EXPECT_EQ(c.alerts[0].rule, kTamperRule);
+  EXPECT_NE(c.alerts[0].output.find("sent no heartbeat in its first"), std::string::npos) << c.alerts[0].output;
+}
+
 TEST(SandboxMonitor, FloodingGuestIsRateLimitedOnTheHost) {
   FakeGuest g;
   Collected c;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 namespace kata_sentry::guest_probes {
 namespace {
 
@@ -55,6 +58,44 @@ TEST(EventStream, EmptyWaitReturnsNoEventsForAHeartbeat) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 25ms);
   s.close();
   EXPECT_FALSE(s.take(out, seq, 10, 5ms, 1000ms));
+}
+
+// Detection latency: an event into an idle stream is sent at once, not after max_delay. With a
+// max_delay of an hour, batching would hold it until the test's 20 s bound fails it.
+TEST(EventStream, FirstEventAfterIdleLeavesWithoutWaitingForABatch) {
+  EventStream s({.queue_capacity = 100, .rate_per_second = 0, .burst = 0});
+  std::promise<size_t> taken;
+  std::thread taker([&] {
+    std::vector<Event> out;
+    uint64_t seq = 0;
+    s.take(out, seq, 100, std::chrono::hours(1), std::chrono::hours(1));
+    taken.set_value(out.size());
+  });
+  s.push(ev(1));
+  auto result = taken.get_future();
+  bool sent = result.wait_for(20s) == std::future_status::ready;
+  if (!sent) s.close();  // let the taker go, so that the test fails instead of hanging
+  taker.join();
+  ASSERT_TRUE(sent) << "a lone event waited for a batch to fill";
+  EXPECT_EQ(result.get(), 1u);
+}
+
+// A busy stream (the previous batch left events queued) still batches up to max_delay.
+TEST(EventStream, QueuedEventsWaitForAFullerBatch) {
+  EventStream s({.queue_capacity = 100, .rate_per_second = 0, .burst = 0});
+  s.push(ev(1));
+  s.push(ev(2));
+  std::vector<Event> out;
+  uint64_t seq = 0;
+  ASSERT_TRUE(s.take(out, seq, 1, 0ms, 10ms));  // leaves event 2 behind: busy
+  std::thread pusher([&] {
+    for (uint32_t i = 3; i <= 5; ++i) s.push(ev(i));
+  });
+  ASSERT_TRUE(s.take(out, seq, 4, std::chrono::hours(1), std::chrono::hours(1)));  // returns when 4 are queued
+  pusher.join();
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].proc.pid, 2u);
+  EXPECT_EQ(out[3].proc.pid, 5u);
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ TEST(QemuArgv, TcgConfigSpellsEveryDevice) {
   c.share = VirtioFsShare{"kshared", "/d/vfs.sock"};
   auto a = qemu_argv(c);
   EXPECT_EQ(a[0], "/usr/bin/qemu-system-x86_64");
-  EXPECT_TRUE(has_pair(a, "-accel", "tcg"));
+  EXPECT_TRUE(has_pair(a, "-accel", "tcg,tb-size=32"));  // TCG's cache bounded: its RSS is per sandbox
   EXPECT_TRUE(has_pair(a, "-cpu", "max"));
   EXPECT_TRUE(has_pair(a, "-smp", "2"));
   EXPECT_TRUE(has_pair(a, "-m", "384M"));
@@ -65,6 +65,7 @@ TEST(QemuArgv, TcgConfigSpellsEveryDevice) {
   EXPECT_TRUE(has_pair(a, "-chardev", "socket,id=agent,path=/d/agent.sock,server=on,wait=off"));
   EXPECT_TRUE(has_pair(a, "-device", "virtserialport,bus=vser0.0,chardev=agent,name=agent.0"));
   EXPECT_TRUE(has_pair(a, "-mon", "chardev=qmp,mode=control"));
+  EXPECT_TRUE(has_pair(a, "-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on"));
   EXPECT_TRUE(has_pair(a, "-chardev", "file,id=console,path=/d/console.log"));
   EXPECT_TRUE(has_pair(a, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
   EXPECT_NE(std::find(a.begin(), a.end(), "-no-reboot"), a.end());

@@ -1,0 +1,40 @@
+// Every figure `make bench` reports, with the goal it is held to (issue 15's table). A figure
+// with no benchmark recording it yet shows as "not measured": the table never hides a gap.
+#pragma once
+
+#include <limits>
+#include <string_view>
+
+namespace kata_sentry::bench {
+
+inline constexpr double kNoGoal = std::numeric_limits<double>::quiet_NaN();
+
+struct Goal {
+  std::string_view id;     // what record_figure() is called with
+  std::string_view what;   // the row's label
+  std::string_view unit;
+  bool at_most;            // true: value <= target meets the goal; false: value >= target
+  double target;           // NaN: no goal, the figure is reported for comparison
+  std::string_view bench;  // the benchmark that measures it
+};
+
+inline constexpr Goal kGoals[] = {
+    {"latency_p50_ms", "guest syscall -> host alert, p50 (TCG)", "ms", true, 5, "joined_bench"},
+    {"latency_p99_ms", "guest syscall -> host alert, p99 (TCG)", "ms", true, 20, "joined_bench"},
+    {"guest_open_close_ratio_traced", "guest open+close, probes on/off, traced", "x", true, 2.0, "guest_probes_bench"},
+    {"guest_events_zero_drop_per_s", "guest -> host events/s with zero drops", "ev/s", false, 50'000,
+     "guest_probes_bench"},
+    {"host_ratio_scoped_away", "host open+close, attached but scoped away", "x", true, 1.05, "host_probes_bench"},
+    {"host_ratio_traced", "host open+close, traced and consumed", "x", true, 1.3, "host_probes_bench"},
+    {"engine_realistic_mev_per_s", "engine, Falco stable + ours, realistic mix", "M ev/s", false, 5.0,
+     "policy_engine_bench"},
+    {"decode_json_m_per_s", "decode + JSON line", "M/s", false, 1.0, "host_probes_bench"},
+    {"run_true_container_started_s", "kata-sentry run -- true: container started", "s", true, 3.0, "vm_run_bench"},
+    {"run_true_torn_down_s", "kata-sentry run -- true: sandbox torn down", "s", true, 3.0, "vm_run_bench"},
+    {"run_true_whole_s", "kata-sentry run -- true: whole process", "s", true, 3.0, "vm_run_bench"},
+    {"run_true_vs_runsc_ratio", "  ... vs runsc do /bin/true (wall)", "x", true, kNoGoal, "vm_run_bench"},
+    {"qemu_pss_mib", "QEMU PSS per sandbox", "MiB", true, 100, "vm_run_bench"},
+    {"agent_rss_mib", "agent RSS in the guest", "MiB", true, 10, "vm_run_bench"},
+};
+
+}  // namespace kata_sentry::bench
