@@ -12,6 +12,7 @@
 #include "host-probes/host_deny.h"
 #include "cli/commands.h"
 #include "core/flags.h"
+#include "sentryd/daemon_probe.h"
 
 namespace kata_sentry::cli {
 namespace {
@@ -28,11 +29,13 @@ void print_line(const char* what, const Capability& c) {
 
 int cmd_check(int argc, char** argv) {
   bool json = false;
+  std::string daemon_config;
   FlagParser flags("kata-sentry check [flags]",
                    "Report what this host offers: which BPF program types load, whether BPF LSM, fentry\n"
                    "and kprobes work, and whether KVM, vhost-vsock, virtiofsd and cgroup v2 are usable.\n"
                    "BPF answers need root (CAP_BPF); without it every program type reports EPERM.");
   flags.add_bool("json", 'j', "print one JSON object instead of a table", &json);
+  flags.add_string("daemon-config", '\0', "FILE", "kata-sentryd's config (default /etc/kata-sentry/sentryd.yaml, if present)", &daemon_config);
   auto rest = flags.parse(argc, argv, 2);
   if (!rest.empty()) throw UsageError{"unexpected argument \"" + rest.front() + "\""};
 
@@ -41,6 +44,7 @@ int cmd_check(int argc, char** argv) {
   Capability kvm = probe_kvm(), vsock = probe_vhost_vsock(), virtiofsd = probe_virtiofsd(),
              cgroup2 = probe_cgroup2();
   Capability host_deny = probes::probe_host_deny();
+  auto daemon = daemon::probe_daemon(daemon_config);
 
   if (json) {
     nlohmann::ordered_json types = nlohmann::ordered_json::object();
@@ -64,6 +68,8 @@ int cmd_check(int argc, char** argv) {
         {"virtiofsd", to_json(virtiofsd)},
         {"cgroup2", to_json(cgroup2)},
     };
+    if (daemon.configured)
+      out["daemon"] = {{"config", daemon.config_path}, {"socket", to_json(daemon.socket)}, {"metrics", to_json(daemon.metrics)}};
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -83,6 +89,11 @@ int cmd_check(int argc, char** argv) {
   print_line("vhost-vsock", vsock);
   print_line("virtiofsd", virtiofsd);
   print_line("cgroup v2", cgroup2);
+  if (daemon.configured) {
+    std::printf("kata-sentryd (%s):\n", daemon.config_path.c_str());
+    print_line("API socket", daemon.socket);
+    print_line("metrics", daemon.metrics);
+  }
   if (geteuid() != 0) std::printf("Note: not running as root; BPF results reflect missing privileges.\n");
   return 0;
 }

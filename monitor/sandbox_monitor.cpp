@@ -282,6 +282,10 @@ MonitorStats SandboxMonitor::stats() const {
     std::lock_guard lock(reported_mu_);
     s.guest_reported = guest_reported_;
   }
+  {
+    std::lock_guard lock(hb_mu_);
+    if (heartbeats_ > 0) s.heartbeat_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_heartbeat_).count();
+  }
   return s;
 }
 

@@ -92,6 +92,7 @@ struct MonitorStats {
   uint64_t internal_errors = 0;       // evaluations that failed (allocation): their alerts reported unjoined or lost
   ExecutorStats actions;
   GuestSensorStats guest_reported;    // as the guest last reported them (untrusted, informative)
+  int64_t heartbeat_age_ms = -1;      // since the worker last evaluated a guest heartbeat; -1: none yet
 };
 
 // "3 alert(s); host 120 event(s), 0 dropped; guest 80 event(s) in 12 batch(es), ..." for a
@@ -170,7 +171,7 @@ class SandboxMonitor {
   std::map<std::string, std::shared_ptr<const policy::Enrichment>> container_info_;
 
   // Heartbeats evaluated by the worker (flush and the silence watchdog).
-  std::mutex hb_mu_;
+  mutable std::mutex hb_mu_;
   std::condition_variable hb_cv_;
   uint64_t heartbeats_ = 0;
   std::chrono::steady_clock::time_point last_heartbeat_;

@@ -17,9 +17,13 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libre2-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libseccomp-dev libcap-dev
+  # kata-trace flags; kata-sentryd metrics
+  libcli11-dev prometheus-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
   runsc  # the baseline `make bench` times `kata-sentry run -- true` against (gVisor, ptrace platform)
+  # a real Prometheus server scrapes kata-sentryd in the metrics test
+  prometheus
   # guest image and VM
   busybox-static qemu-system-x86 qemu-system-common cpio lz4 kmod
   # containers

@@ -29,6 +29,8 @@ Result<DaemonConfig> load_daemon_config(const std::string& path) {
     if (!s) return std::unexpected(s.error());
     return [&c, s = *s] { c.pipeline.sinks = s; };
   });
+  y.string("metrics_address", &c.metrics_address);
+  y.unsigned_int("metrics_max_sandboxes", &c.metrics_max_sandboxes, 0, 100000);
   const std::string file = path.empty() ? kDefaultConfigPath : path;
   if (auto st = y.load_file(file, path.empty()); !st) return std::unexpected(st.error());
   if (!c.alerts_file.empty()) {
@@ -42,6 +44,9 @@ Result<DaemonConfig> load_daemon_config(const std::string& path) {
   c.mode = mode == "enforce" ? policy::Mode::enforce : policy::Mode::monitor;
   if (c.socket.empty() || c.socket[0] != '/')
     return fail(ErrorCode::invalid_argument, (path.empty() ? kDefaultConfigPath : path) + ": 'socket' must be an absolute path");
+  if (!c.metrics_address.empty() && c.metrics_address.rfind(':') == std::string::npos)
+    return fail(ErrorCode::invalid_argument, (path.empty() ? kDefaultConfigPath : path) + ": 'metrics_address' must be host:port (or \"\" for none), not '" +
+                                                 c.metrics_address + "'");
   return c;
 }
 

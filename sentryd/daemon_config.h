@@ -29,6 +29,10 @@ struct DaemonConfig {
   double guest_burst = 40000;
   uint64_t heartbeat_timeout_ms = 3000;
   std::string log_level = "info";
+  // Prometheus metrics: host:port to serve /metrics on; "" turns them off. Loopback by
+  // default: the series name sandboxes and rules, so exposing them is the operator's choice.
+  std::string metrics_address = "127.0.0.1:9464";
+  uint64_t metrics_max_sandboxes = 64;  // per-sandbox series beyond this many are left out
 };
 
 // `path` empty: the default path, where a missing file means the defaults. A path given

@@ -45,6 +45,8 @@ class RelayLink {
   // The relay ended: pending commands fail, the monitor's stream_events returns.
   void close();
   bool closed() const;
+  // Batches waiting for the monitor (the metrics' relay queue depth).
+  size_t queued() const { return queue_.size(); }
 
   monitor::SandboxHooks hooks();
 

@@ -9,6 +9,7 @@
 #include "core/logging.h"
 #include "policy-engine/alert.h"
 #include "monitor/rules_path.h"
+#include "sentryd/daemon_metrics.h"
 
 namespace kata_sentry::daemon {
 namespace {
@@ -44,8 +45,9 @@ Status check_record(const SandboxRecord& r) {
 
 }  // namespace
 
-SandboxRegistry::SandboxRegistry(DaemonConfig config, exporters::AuditLog& log, EventHub& hub, monitor::HostProbeHub* probes)
-    : config_(std::move(config)), log_(log), hub_(hub), probes_(probes), hostname_(local_hostname()) {}
+SandboxRegistry::SandboxRegistry(DaemonConfig config, exporters::AuditLog& log, EventHub& hub, monitor::HostProbeHub* probes,
+                                 DaemonMetrics* metrics)
+    : config_(std::move(config)), log_(log), hub_(hub), probes_(probes), metrics_(metrics), hostname_(local_hostname()) {}
 
 SandboxRegistry::~SandboxRegistry() { shutdown(); }
 
@@ -102,6 +104,7 @@ void SandboxRegistry::stop(Entry& e, bool flush) {
   if (e.link) e.link->close();
   if (m) {
     m->stop();
+    if (metrics_) metrics_->retire(m->stats());  // its counts stay in the node-wide counters
     logger("sentryd")->info("sandbox {}: monitoring stopped; {}", e.record.sandbox_id, monitor::describe(m->stats()));
   }
 }
@@ -198,15 +201,13 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r)
   o.guard.events_per_s = config_.guest_events_per_second;
   o.guard.burst = config_.guest_burst;
   o.heartbeat_timeout = std::chrono::milliseconds(config_.heartbeat_timeout_ms);
-  if (config_.pipeline.audit.events) {
-    o.on_event = [this](const Event& ev) {
-      (void)log_.append(exporters::RecordKind::event, event_to_json_line(ev));
-      hub_.publish(ev);
-    };
-  } else {
-    o.on_event = [this](const Event& ev) { hub_.publish(ev); };
-  }
-  o.on_alert = [this](const policy::Alert& a) {
+  const bool log_events = config_.pipeline.audit.events;
+  o.on_event = [this, log_events, pod = r.pod_name, ns = r.pod_namespace](const Event& ev) {
+    if (log_events) (void)log_.append(exporters::RecordKind::event, event_to_json_line(ev));
+    if (metrics_) metrics_->on_event(ev);
+    hub_.publish(ev, PodRef{pod, ns});
+  };
+  o.on_alert = [this, pod = r.pod_name, ns = r.pod_namespace](const policy::Alert& a) {
     AlertLine line;
     line.time_ns = a.time_ns;
     line.sandbox_id = a.sandbox;
@@ -214,17 +215,23 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r)
     line.rule = a.rule;
     line.priority = a.priority;
     line.view = a.view;
+    line.pod_name = pod;
+    line.pod_namespace = ns;
     line.json = policy::alert_to_json_line(a);
+    if (metrics_) metrics_->on_alert(a);
     hub_.publish(line);
   };
-  o.on_audit = [this](const monitor::AuditRecord& r) {
+  o.on_audit = [this, pod = r.pod_name, ns = r.pod_namespace](const monitor::AuditRecord& r) {
     AlertLine line;
+    line.pod_name = pod;
+    line.pod_namespace = ns;
     line.time_ns = r.time_ns;
     line.sandbox_id = r.sandbox_id;
     line.rule = r.rule;
     line.audit = true;
     line.view = r.view;
     line.json = monitor::audit_to_json_line(r, hostname_);
+    if (metrics_) metrics_->on_audit(r);
     hub_.publish(line);
   };
   return o;
@@ -246,6 +253,7 @@ std::vector<SandboxState> SandboxRegistry::list() const {
     s.record = e->record;
     s.registered_at_ns = e->registered_at_ns;
     s.guest_attached = e->link && !e->link->closed();
+    s.relay_queued = e->link ? e->link->queued() : 0;
     std::lock_guard mlock(e->monitor_mu);
     if (e->monitor) s.stats = e->monitor->stats();
     out.push_back(std::move(s));

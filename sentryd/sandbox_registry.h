@@ -39,14 +39,18 @@ struct SandboxState {
   SandboxRecord record;
   uint64_t registered_at_ns = 0;
   bool guest_attached = false;
+  size_t relay_queued = 0;  // guest batches waiting in the relay
   monitor::MonitorStats stats;
 };
 
+class DaemonMetrics;
+
 class SandboxRegistry {
  public:
-  // `log` (the audit log the exporters follow), `hub` and `probes` must outlive the registry.
-  // `probes` null: no host view (config host_probes: false).
-  SandboxRegistry(DaemonConfig config, exporters::AuditLog& log, EventHub& hub, monitor::HostProbeHub* probes);
+  // `log` (the audit log the exporters follow), `hub`, `probes` and `metrics` must outlive the
+  // registry. `probes` null: no host view (config host_probes: false); `metrics` null: none served.
+  SandboxRegistry(DaemonConfig config, exporters::AuditLog& log, EventHub& hub, monitor::HostProbeHub* probes,
+                  DaemonMetrics* metrics = nullptr);
   ~SandboxRegistry();  // shutdown()
 
   // Fails (invalid_argument) naming the bad field, or (already_exists) for a known id.
@@ -91,6 +95,7 @@ class SandboxRegistry {
   exporters::AuditLog& log_;
   EventHub& hub_;
   monitor::HostProbeHub* probes_;
+  DaemonMetrics* metrics_;
   const std::string hostname_;
   mutable std::mutex mu_;  // the map
   std::map<std::string, std::unique_ptr<Entry>> entries_;

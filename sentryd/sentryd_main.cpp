@@ -14,6 +14,7 @@
 #include "core/flags.h"
 #include "exporters/pipeline.h"
 #include "sentryd/daemon_config.h"
+#include "sentryd/daemon_metrics.h"
 #include "sentryd/event_hub.h"
 #include "monitor/host_probe_hub.h"
 #include "sentryd/root_only_listener.h"
@@ -44,6 +45,8 @@ constexpr const char* kEpilog = R"(Configuration (YAML; every key optional, unkn
   guest_burst              burst allowance for that limit           [40000]
   heartbeat_timeout_ms     guest silence before a tamper alert      [3000]
   log_level                debug | info | warn | error              [info]
+  metrics_address          Prometheus /metrics host:port; "" = off   [127.0.0.1:9464]
+  metrics_max_sandboxes    per-sandbox series at most (the rest: node-wide only) [64]
 
 Shims (containerd-shim-kata-sentry-v2) register their sandboxes here and relay the guest's
 events; a shim configured fail-closed refuses to start pods while this daemon is down.
@@ -140,9 +143,36 @@ int run(int argc, char** argv) {
     std::cerr << "kata-sentryd: " << listener.error().describe() << "\n";
     return 1;
   }
+  std::unique_ptr<DaemonMetrics> metrics;
+  if (!config->metrics_address.empty()) {
+    MetricsOptions mo;
+    mo.address = config->metrics_address;
+    mo.max_sandbox_series = config->metrics_max_sandboxes;
+    mo.mode = config->mode == policy::Mode::enforce ? "enforce" : "monitor";
+    auto started = DaemonMetrics::start(mo);
+    if (!started) {
+      std::cerr << "kata-sentryd: " << started.error().describe() << " (set metrics_address in the config, or \"\" for none)\n";
+      return 1;
+    }
+    metrics = std::move(*started);
+    metrics->declare_rules((*engine)->rules());
+  }
   EventHub hub;
-  SandboxRegistry registry(*config, (*pipeline)->log(), hub, probes.get());
+  SandboxRegistry registry(*config, (*pipeline)->log(), hub, probes.get(), metrics.get());
   registry_for_hook = &registry;
+  if (metrics) {
+    MetricsSources sources;
+    sources.sandboxes = [&registry] { return registry.list(); };
+    sources.hub = &hub;
+    if (probes)
+      sources.host_probe_drops = [p = probes.get()] {
+        auto s = p->stats();
+        return std::vector<std::pair<std::string, uint64_t>>{
+            {"ring_buffer", s.ringbuf_drops}, {"pairing", s.pending_drops}, {"decode", s.decode_errors}};
+      };
+    metrics->set_sources(std::move(sources));
+    log->info("metrics on http://{}/metrics", metrics->address());
+  }
   std::atomic<bool> stopping{false};
   SentrydService service(registry, hub, stopping);
   grpc::ServerBuilder builder;
@@ -163,6 +193,7 @@ int run(int argc, char** argv) {
   (*listener)->stop();
   hub.close_all();
   registry.shutdown();
+  if (metrics) metrics->set_sources({});  // the registry goes before the metrics server
   server->Shutdown(std::chrono::system_clock::now() + 2s);
   registry_for_hook = nullptr;
   (*pipeline)->stop();

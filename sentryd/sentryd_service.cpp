@@ -44,6 +44,14 @@ Result<HubFilter> filter_from_proto(const v1::StreamFilter& m) {
     if (!t) return fail(ErrorCode::invalid_argument, "filter: unknown event type '" + name + "'");
     f.event_types.push_back(*t);
   }
+  f.pod_name = m.pod_name();
+  f.pod_namespace = m.pod_namespace();
+  f.rules.assign(m.rules().begin(), m.rules().end());
+  if (!m.condition().empty()) {
+    auto c = policy::EventFilter::compile(m.condition());
+    if (!c) return std::unexpected(c.error());
+    f.condition = std::make_shared<const policy::EventFilter>(std::move(*c));
+  }
   if (!m.min_priority().empty()) {
     auto p = policy::priority_from_name(m.min_priority());
     if (!p) return fail(ErrorCode::invalid_argument, "filter: unknown priority '" + m.min_priority() + "'");
@@ -67,25 +75,39 @@ struct RelayStream {
   }
 };
 
-// Follows a subscription until the client goes away or the daemon stops.
+// Follows a subscription until the client goes away or the daemon stops. The initial
+// metadata goes out first: from then on the client knows it is subscribed. Every message
+// carries the subscriber's drop count; when only the count changed, a message without an item.
 template <typename Item, typename Message>
 grpc::Status follow(grpc::ServerContext* ctx, Subscription<Item>& sub, const std::atomic<bool>& stopping,
                     grpc::ServerWriter<Message>* writer, void (*convert)(const Item&, Message&)) {
+  ctx->AddInitialMetadata("ks-subscribed", "1");  // kata-trace waits for this marker
+  writer->SendInitialMetadata();
   Message m;
+  uint64_t told = 0;
   while (!ctx->IsCancelled() && !stopping.load() && !sub.closed()) {
     auto item = sub.next(250ms);
-    if (!item) continue;
+    uint64_t dropped = sub.dropped();
+    if (!item && dropped == told) continue;
     m.Clear();
-    convert(*item, m);
-    if (!writer->Write(m)) break;
+    if (item) convert(*item, m);
+    m.set_dropped(dropped);
+    told = dropped;
+    // More already queued: let gRPC coalesce this message with the next ones (fewer frames
+    // and wake-ups per event for a subscriber that is behind).
+    grpc::WriteOptions options;
+    if (sub.queued() > 0) options.set_buffer_hint();
+    if (!writer->Write(m, options)) break;
   }
-  if (uint64_t d = sub.dropped(); d > 0) logger("sentryd")->warn("a stream subscriber was too slow: {} item(s) dropped for it", d);
+  if (uint64_t d = sub.dropped(); d > 0)
+    logger("sentryd")->warn("stream subscriber '{}' was too slow: {} item(s) dropped for it", sub.client(), d);
   return grpc::Status::OK;
 }
 
-void event_message(const Event& e, v1::Event& m) { event_to_proto(e, m); }
+void event_message(const Event& e, v1::EventUpdate& m) { event_to_proto(e, *m.mutable_event()); }
 
-void alert_message(const AlertLine& a, v1::AlertRecord& m) {
+void alert_message(const AlertLine& a, v1::AlertUpdate& u) {
+  v1::AlertRecord& m = *u.mutable_alert();
   m.set_time_ns(a.time_ns);
   m.set_sandbox_id(a.sandbox_id);
   m.set_container_id(a.container_id);
@@ -175,17 +197,17 @@ grpc::Status SentrydService::RelayGuestEvents(grpc::ServerContext*, grpc::Server
   return grpc::Status::OK;
 }
 
-grpc::Status SentrydService::StreamEvents(grpc::ServerContext* ctx, const v1::StreamFilter* req, grpc::ServerWriter<v1::Event>* writer) {
+grpc::Status SentrydService::StreamEvents(grpc::ServerContext* ctx, const v1::StreamFilter* req, grpc::ServerWriter<v1::EventUpdate>* writer) {
   auto f = filter_from_proto(*req);
   if (!f) return to_grpc_status(f.error());
-  auto sub = hub_.subscribe_events(std::move(*f));
+  auto sub = hub_.subscribe_events(std::move(*f), req->client());
   return follow(ctx, *sub, stopping_, writer, &event_message);
 }
 
-grpc::Status SentrydService::StreamAlerts(grpc::ServerContext* ctx, const v1::StreamFilter* req, grpc::ServerWriter<v1::AlertRecord>* writer) {
+grpc::Status SentrydService::StreamAlerts(grpc::ServerContext* ctx, const v1::StreamFilter* req, grpc::ServerWriter<v1::AlertUpdate>* writer) {
   auto f = filter_from_proto(*req);
   if (!f) return to_grpc_status(f.error());
-  auto sub = hub_.subscribe_alerts(std::move(*f));
+  auto sub = hub_.subscribe_alerts(std::move(*f), req->client());
   return follow(ctx, *sub, stopping_, writer, &alert_message);
 }
 
@@ -204,7 +226,23 @@ grpc::Status SentrydService::ListSandboxes(grpc::ServerContext*, const v1::Empty
     m->set_guest_unknown_container(s.stats.guest.unknown_container);
     m->set_host_queue_drops(s.stats.host_queue_drops);
     m->set_tamper_alerts(s.stats.tamper_alerts);
+    m->set_mode(registry_.mode() == policy::Mode::enforce ? "enforce" : "monitor");
+    m->set_heartbeat_age_ms(s.stats.heartbeat_age_ms);
+    m->set_guest_lsm_enforcing(s.stats.guest_reported.lsm_enforcing);
+    m->set_guest_ringbuf_drops(s.stats.guest_reported.ringbuf_drops);
+    m->set_guest_agent_rate_limited(s.stats.guest_reported.rate_limited);
+    m->set_guest_agent_queue_drops(s.stats.guest_reported.queue_drops);
+    m->set_guest_stream_errors(s.stats.guest_stream_errors);
   }
+  for (const auto& sub : hub_.subscribers()) {
+    auto* m = resp->add_subscribers();
+    m->set_kind(sub.kind);
+    m->set_client(sub.client);
+    m->set_delivered(sub.delivered);
+    m->set_dropped(sub.dropped);
+    m->set_queued(sub.queued);
+  }
+  resp->set_now_ns(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
   return grpc::Status::OK;
 }
 

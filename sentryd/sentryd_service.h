@@ -21,8 +21,8 @@ class SentrydService final : public v1::Sentryd::Service {
   grpc::Status UnregisterSandbox(grpc::ServerContext*, const v1::UnregisterSandboxRequest*, v1::Empty*) override;
   grpc::Status RelayGuest(grpc::ServerContext*, grpc::ServerReaderWriter<v1::RelayCommand, v1::RelayMessage>*) override;
   grpc::Status RelayGuestEvents(grpc::ServerContext*, grpc::ServerReader<v1::GuestEventsMessage>*, v1::Empty*) override;
-  grpc::Status StreamEvents(grpc::ServerContext*, const v1::StreamFilter*, grpc::ServerWriter<v1::Event>*) override;
-  grpc::Status StreamAlerts(grpc::ServerContext*, const v1::StreamFilter*, grpc::ServerWriter<v1::AlertRecord>*) override;
+  grpc::Status StreamEvents(grpc::ServerContext*, const v1::StreamFilter*, grpc::ServerWriter<v1::EventUpdate>*) override;
+  grpc::Status StreamAlerts(grpc::ServerContext*, const v1::StreamFilter*, grpc::ServerWriter<v1::AlertUpdate>*) override;
   grpc::Status ListSandboxes(grpc::ServerContext*, const v1::Empty*, v1::ListSandboxesResponse*) override;
 
  private:

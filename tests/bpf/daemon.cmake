@@ -26,3 +26,23 @@ ks_test(sentryd_crash_test TIER bpf
 target_include_directories(sentryd_crash_test PRIVATE ${PROJECT_SOURCE_DIR})
 add_dependencies(sentryd_crash_test kata-sentryd)
 target_compile_definitions(sentryd_crash_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>")
+
+# kata-trace (a process) against kata-sentryd (a process) and a fake shim relay.
+ks_test(kata_trace_test TIER bpf
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/daemon/kata_trace_test.cpp
+  LIBS ks_proto gRPC::grpc++ nlohmann_json::nlohmann_json
+  TIMEOUT 300)
+target_include_directories(kata_trace_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_dependencies(kata_trace_test kata-sentryd kata-trace)
+target_compile_definitions(kata_trace_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
+  KS_TRACE_BINARY="$<TARGET_FILE:kata-trace>")
+
+# kata-sentryd's Prometheus metrics scraped by a real Prometheus server.
+ks_test(sentryd_metrics_test TIER bpf
+  SOURCES ${PROJECT_SOURCE_DIR}/tests/daemon/metrics_test.cpp
+  LIBS ks_proto gRPC::grpc++ nlohmann_json::nlohmann_json
+  TIMEOUT 300)
+target_include_directories(sentryd_metrics_test PRIVATE ${PROJECT_SOURCE_DIR})
+add_dependencies(sentryd_metrics_test kata-sentryd kata-sentry)
+target_compile_definitions(sentryd_metrics_test PRIVATE KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
+  KS_CLI_BINARY="$<TARGET_FILE:kata-sentry>")

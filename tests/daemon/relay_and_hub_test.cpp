@@ -58,10 +58,49 @@ TEST(EventHub, ASlowSubscriberLosesItsOwnItemsAndCountsThem) {
   Event e = EventBuilder().exec("/bin/true").build();
   for (size_t i = 0; i < EventHub::kQueueCapacity + 10; i++) hub.publish(e);
   EXPECT_EQ(slow->dropped(), 10u);
+  EXPECT_EQ(hub.dropped_total(), 10u);
   auto fresh = hub.subscribe_events({});
   hub.publish(e);
   EXPECT_TRUE(fresh->next(100ms));
   EXPECT_EQ(fresh->dropped(), 0u);
+}
+
+TEST(EventHub, FiltersByPodAndACompiledCondition) {
+  EventHub hub;
+  HubFilter f;
+  f.pod_name = "web";
+  f.pod_namespace = "shop";
+  auto cond = policy::EventFilter::compile("proc.name = cat");
+  ASSERT_TRUE(cond);
+  f.condition = std::make_shared<const policy::EventFilter>(std::move(*cond));
+  auto sub = hub.subscribe_events(f, "test");
+  Event cat = EventBuilder().exec("/bin/cat").guest().build();
+  Event ls = EventBuilder().exec("/bin/ls").guest().build();
+  hub.publish(cat, PodRef{"web", "other"});
+  hub.publish(ls, PodRef{"web", "shop"});
+  hub.publish(cat, PodRef{"api", "shop"});
+  hub.publish(cat, PodRef{"web", "shop"});
+  auto got = sub->next(100ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->proc.name, "cat");
+  EXPECT_FALSE(sub->next(0ms));
+}
+
+TEST(EventHub, AlertsByRuleAndSubscriberStatsNameTheClient) {
+  EventHub hub;
+  HubFilter f;
+  f.rules = {"wanted"};
+  auto sub = hub.subscribe_alerts(f, "kata-trace alerts (pid 1)");
+  hub.publish(AlertLine{.rule = "other", .priority = policy::Priority::critical});
+  hub.publish(AlertLine{.rule = "wanted", .priority = policy::Priority::notice});
+  EXPECT_EQ(sub->next(100ms)->rule, "wanted");
+  EXPECT_FALSE(sub->next(0ms));
+  auto stats = hub.subscribers();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].kind, "alerts");
+  EXPECT_EQ(stats[0].client, "kata-trace alerts (pid 1)");
+  EXPECT_EQ(stats[0].delivered, 1u);
+  EXPECT_EQ(stats[0].dropped, 0u);
 }
 
 TEST(EventHub, ADroppedSubscriptionIsForgotten) {

@@ -104,16 +104,21 @@ TEST_F(Sentryd, GuestEventsAreTaggedWithTheRegisteredSandboxAndRaiseAlerts) {
   EXPECT_EQ(lines[0]["output_fields"]["container.id"], "c1");
   EXPECT_EQ(lines[0]["output_fields"]["sandbox.id"], "sb-api");
 
-  v1::AlertRecord rec;
-  ASSERT_TRUE(alerts_stream->Read(&rec));
+  v1::AlertUpdate update;
+  ASSERT_TRUE(alerts_stream->Read(&update));
+  ASSERT_TRUE(update.has_alert());
+  EXPECT_EQ(update.dropped(), 0u);
+  const v1::AlertRecord& rec = update.alert();
   EXPECT_EQ(rec.rule(), "Guest kernel module load");
   EXPECT_EQ(rec.sandbox_id(), "sb-api");
   EXPECT_EQ(rec.container_id(), "c1");
   EXPECT_EQ(rec.priority(), "Critical");
   alerts_ctx.TryCancel();
 
-  v1::Event streamed;
-  ASSERT_TRUE(events_stream->Read(&streamed));
+  v1::EventUpdate event_update;
+  ASSERT_TRUE(events_stream->Read(&event_update));
+  ASSERT_TRUE(event_update.has_event());
+  const v1::Event& streamed = event_update.event();
   EXPECT_EQ(streamed.sandbox_id(), "sb-api") << "tagged by the host, not the guest";
   EXPECT_EQ(streamed.view(), v1::VIEW_GUEST);
   EXPECT_EQ(streamed.type(), uint32_t(EventType::finit_module));
@@ -192,7 +197,7 @@ TEST_F(Sentryd, BadRequestsGetErrorsThatSayWhatIsWrong) {
     v1::StreamFilter f;
     f.add_event_types("no_such_syscall");
     auto stream = stub_->StreamEvents(&ctx, f);
-    v1::Event e;
+    v1::EventUpdate e;
     EXPECT_FALSE(stream->Read(&e));
     auto st = stream->Finish();
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

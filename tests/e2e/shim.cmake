@@ -27,10 +27,11 @@ ks_test(sentryd_e2e_test TIER e2e
   SOURCES ${CMAKE_SOURCE_DIR}/tests/shim/sentryd_e2e_test.cpp
   LIBS ks_test_support nlohmann_json::nlohmann_json
   TIMEOUT 400)
-add_dependencies(sentryd_e2e_test containerd-shim-kata-sentry-v2 kata-sentryd busybox_oci_image guest_image)
+add_dependencies(sentryd_e2e_test containerd-shim-kata-sentry-v2 kata-sentryd kata-trace busybox_oci_image guest_image)
 target_compile_definitions(sentryd_e2e_test PRIVATE
   KS_BIN_DIR="$<TARGET_FILE_DIR:containerd-shim-kata-sentry-v2>"
   KS_SENTRYD_BINARY="$<TARGET_FILE:kata-sentryd>"
+  KS_TRACE_BINARY="$<TARGET_FILE:kata-trace>"
   KS_BUSYBOX_OCI="${KS_BUSYBOX_OCI}")
 
 # A pod through containerd's real CRI plugin with the kata-sentry RuntimeClass handler

@@ -58,8 +58,9 @@ class SentrydE2e : public ::testing::Test {
 
   void start_daemon(const std::string& mode) {
     fs::path config = dir_.write("sentryd.yaml", "socket: " + socket().string() + "\nalerts_file: " + alerts().string() +
-                                                     "\nmode: " + mode + "\naudit:\n  dir: " + (dir_.path() / "audit").string() +
-                                                     "\n  key_file: " + (dir_.path() / "node.key").string() + "\n");
+                                                     "\nmode: " + mode + "\nmetrics_address: 127.0.0.1:0\naudit:\n  dir: " +
+                                                     (dir_.path() / "audit").string() + "\n  key_file: " +
+                                                     (dir_.path() / "node.key").string() + "\n");
     auto st = daemon_.start({KS_SENTRYD_BINARY, "--config", config.string()}, dir_.path() / "sentryd.log");
     ASSERT_TRUE(st) << st.error().describe();
     ASSERT_TRUE(daemon_.wait_for_log("serving on", 30s)) << read_text(daemon_.log());
@@ -181,6 +182,53 @@ TEST_F(SentrydE2e, ARunningPodIsWatchedAgainAfterTheDaemonRestarts) {
   EXPECT_EQ(ctr({"task", "rm", "long1"}).status, 0);
   EXPECT_EQ(ctr({"container", "rm", "long1"}).status, 0);
   expect_pod_gone("long1");
+}
+
+
+// kata-trace against a real pod: containerd, the shim, a QEMU guest and kata-sentryd.
+TEST_F(SentrydE2e, KataTraceFollowsTheGuestsCatWithContainerdsIdAndListsThePodUntilItGoes) {
+  ASSERT_NO_FATAL_FAILURE(start_daemon("monitor"));
+  ASSERT_NO_FATAL_FAILURE(start_containerd());
+  auto started = ctr({"run", "-d", "--privileged", "--runtime", kRuntime, kImage, "trace1", "sleep", "300"});
+  ASSERT_EQ(started.status, 0) << started.out;
+  ASSERT_TRUE(daemon_.wait_for_log("sandbox trace1: monitoring", 120s)) << read_text(daemon_.log());
+
+  auto sandboxes = run({KS_TRACE_BINARY, "--socket", socket().string(), "sandboxes", "--no-rate"});
+  ASSERT_EQ(sandboxes.status, 0) << sandboxes.out;
+  EXPECT_NE(sandboxes.out.find("trace1"), std::string::npos) << sandboxes.out;
+
+  Background trace;
+  ASSERT_TRUE(trace.start({KS_TRACE_BINARY, "--socket", socket().string(), "events", "-f", "--filter", "proc.name = cat", "-o", "json"},
+                          dir_.path() / "trace.log"));
+  ASSERT_TRUE(trace.wait_for_log("kata-trace: following events", 30s)) << read_text(trace.log());
+  auto cat = ctr({"task", "exec", "--exec-id", "c1", "trace1", "cat", "/proc/version"});
+  EXPECT_EQ(cat.status, 0) << cat.out;
+  ASSERT_TRUE(trace.wait_for_log("\"proc.name\":\"cat\"", 60s)) << read_text(trace.log());
+  EXPECT_EQ(trace.stop(), 0) << read_text(trace.log());
+
+  // Every event shown is the guest's cat (server-side filter), with containerd's id.
+  size_t events = 0;
+  std::istringstream lines(read_text(trace.log()));
+  for (std::string l; std::getline(lines, l);) {
+    if (l.rfind("kata-trace: ", 0) == 0) continue;
+    auto j = nlohmann::json::parse(l, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << l;
+    EXPECT_EQ(j["proc.name"], "cat") << l;
+    EXPECT_EQ(j["view"], "guest") << l;
+    EXPECT_EQ(j["container.id"], "trace1") << l;
+    EXPECT_EQ(j["sandbox.id"], "trace1") << l;
+    ++events;
+  }
+  EXPECT_GE(events, 1u);
+
+  EXPECT_EQ(ctr({"task", "kill", "-s", "SIGKILL", "trace1"}).status, 0);
+  for (int i = 0; i < 100 && cd_->task_states()["trace1"] != "STOPPED"; i++) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(ctr({"task", "rm", "trace1"}).status, 0);
+  EXPECT_EQ(ctr({"container", "rm", "trace1"}).status, 0);
+  expect_pod_gone("trace1");
+  auto after = run({KS_TRACE_BINARY, "--socket", socket().string(), "sandboxes", "--no-rate"});
+  ASSERT_EQ(after.status, 0) << after.out;
+  EXPECT_EQ(after.out.find("trace1"), std::string::npos) << after.out;
 }
 
 }  // namespace
