@@ -17,7 +17,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "core/logging.h"
-#include "monitor/alert_writer.h"
+#include "exporters/audit_log.h"
 #include "monitor/rules_path.h"
 #include "sentryd.grpc.pb.h"
 #include "sentryd/event_hub.h"
@@ -123,9 +123,18 @@ int main() {
   const std::string socket = (dir / "sentryd.sock").string();
   daemon::DaemonConfig config;
   config.host_probes = false;
-  monitor::AlertWriter writer;  // stderr; nothing alerts here (no sandbox is registered)
+  // The registry's audit log, in the bench's directory: nothing alerts here (no sandbox is registered).
+  exporters::AuditConfig audit;
+  audit.dir = (dir / "audit").string();
+  audit.key_file = (dir / "node.key").string();
+  audit.min_free_bytes = 0;
+  auto log = exporters::AuditLog::open(audit);
+  if (!log) {
+    std::fprintf(stderr, "sentryd_fanout_bench: %s\n", log.error().describe().c_str());
+    return 1;
+  }
   daemon::EventHub hub;
-  daemon::SandboxRegistry registry(config, writer, hub, nullptr);
+  daemon::SandboxRegistry registry(config, **log, hub, nullptr);
   std::atomic<bool> stopping{false};
   daemon::SentrydService service(registry, hub, stopping);
   grpc::ServerBuilder builder;
