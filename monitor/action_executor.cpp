@@ -127,8 +127,13 @@ void ActionExecutor::install_guest(const std::vector<policy::EnforcementSpec>& s
     stats_.deny_installed = deny_rules_in_guest_;
     stats_.deny_refused = *res;
   }
-  std::string detail = "installed " + std::to_string(deny_rules_in_guest_.size()) + " deny rule(s) in the guest LSM";
-  for (size_t i = 0; i < deny_rules_in_guest_.size(); ++i) detail += (i ? ", " : ": ") + deny_rules_in_guest_[i];
+  // A rule that covers several hooks is pushed as one guest rule per hook: name it once.
+  std::vector<std::string> names;
+  for (const auto& n : deny_rules_in_guest_)
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  std::string detail = "installed " + std::to_string(names.size()) + " deny rule(s) in the guest LSM";
+  for (size_t i = 0; i < names.size(); ++i) detail += (i ? ", " : ": ") + names[i];
+  detail += " (" + std::to_string(deny_rules_in_guest_.size()) + " hook entries)";
   if (!res->empty()) {
     detail += "; refused by the guest:";
     for (const auto& r : *res) detail += " [" + r + "]";
