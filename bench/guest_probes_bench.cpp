@@ -7,6 +7,9 @@
 //     re-attaches every guest probe (SetSensorAttached) between runs of `ks-load cost`, so both
 //     modes run in the same kernel, interleaved (off,on / on,off alternately, against drift);
 //     reported: the median of the per-round on/off ratios.
+//  a0. The same for a process whose events no loaded rule wants: the host pushes a wanted set
+//     without the open types (SetWantedTypes), so both probe sets return before building a
+//     record (in-kernel filtering, issue 15).
 //  a'. The same with the default rules' guest deny set installed (what enforce mode adds to
 //     every file_open of a container: the hook walks its entries of the set).
 //  b. Guest -> host event throughput before the first drop: `ks-load rate` makes R operations/s
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bitset>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -178,8 +182,21 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  Cost plain, deny;
+  Cost plain, unwanted, deny;
   if (!measure(plain)) return 1;
+  std::bitset<ks::kEventTypeSlots> no_open;
+  no_open.set();
+  for (auto t : {ks::EventType::open, ks::EventType::openat, ks::EventType::openat2, ks::EventType::lsm_file_open})
+    no_open.reset(static_cast<size_t>(t));
+  if (auto st = b.agent().set_wanted_types(no_open); !st) {
+    std::fprintf(stderr, "guest_probes_bench: %s\n", st.error().describe().c_str());
+    return 1;
+  }
+  if (!measure(unwanted)) return 1;
+  if (auto st = b.agent().set_wanted_types(std::bitset<ks::kEventTypeSlots>().set()); !st) {
+    std::fprintf(stderr, "guest_probes_bench: %s\n", st.error().describe().c_str());
+    return 1;
+  }
   auto dir = ks::monitor::default_rules_dir();
   if (!dir) {
     std::fprintf(stderr, "guest_probes_bench: %s\n", dir.error().describe().c_str());
@@ -243,12 +260,16 @@ int main(int argc, char** argv) {
     std::printf(")\n");
   };
   report("a. ", plain);
+  std::printf("  a0. the same, no loaded rule wants open (filtered in the guest kernel):\n");
+  report("   ", unwanted);
   std::printf("  a'. with the default deny set (%zu guest deny rules) installed:\n", rules.size());
   report("   ", deny);
   std::printf("  b. guest->host: %.0f events/s sustained with zero drops (at %.0f ops/s asked); stop: %s\n", best_rate,
               best_target, stop_reason.c_str());
   if (plain.ratios.empty()) kata_sentry::bench::fail_unmeasured("guest_probes_bench", "no open+close round completed");
   kata_sentry::bench::record_figure("guest_open_close_ratio_traced", median(plain.ratios));
+  if (!unwanted.ratios.empty())
+    kata_sentry::bench::record_figure("guest_open_close_ratio_unwanted", median(unwanted.ratios));
   if (best_rate > 0) kata_sentry::bench::record_figure("guest_events_zero_drop_per_s", best_rate);
   auto s = b.count_.stats;
   std::printf("     guest counters: ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu lsm_enforcing=%d\n",

@@ -45,6 +45,7 @@ int validate(const std::vector<std::string>& paths, bool json, const policy::Loa
     out["files"] = files;
     out["rules_compiled"] = r->rules.rules.size();
     out["rules_skipped"] = r->rules.skipped_rules;
+    out["sequences_skipped"] = r->rules.skipped_sequences;
     out["sequences_compiled"] = r->rules.sequences.size();
     std::puts(out.dump(2).c_str());
     return ok ? 0 : 1;
@@ -59,9 +60,10 @@ int validate(const std::vector<std::string>& paths, bool json, const policy::Loa
   }
   size_t deny = 0;
   for (const auto& rule : r->rules.rules) deny += !rule.enforcement.empty();
-  std::printf("ok: %zu rules and %zu sequences compiled (%zu deny rules with in-kernel specs), %zu skipped for an unknown field, "
-              "%zu warnings\n",
-              r->rules.rules.size(), r->rules.sequences.size(), deny, r->rules.skipped_rules, d.warning_count());
+  std::printf("ok: %zu rules and %zu sequences compiled (%zu deny rules with in-kernel specs), %zu rules and %zu sequences "
+              "skipped for an unknown field, %zu warnings\n",
+              r->rules.rules.size(), r->rules.sequences.size(), deny, r->rules.skipped_rules, r->rules.skipped_sequences,
+              d.warning_count());
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "cli/run_monitor.h"
 #include "runtime/sandbox/oci_image.h"
 #include "runtime/sandbox/run.h"
+#include "sentryd/daemon_metrics.h"
 
 namespace kata_sentry::cli {
 namespace {
@@ -57,7 +58,7 @@ int cmd_run(int argc, char** argv) {
   std::string rootfs, image, spec_path, id;
   int64_t memory_mb = 512, cpus = 1;
   bool privileged = false, interactive = false, verbose = false;
-  std::string alerts_path, mode = "monitor", config_path;
+  std::string alerts_path, mode = "monitor", config_path, metrics_address;
   std::vector<std::string> rule_paths;
   FlagParser flags("kata-sentry run [flags] -- CMD ARG...",
                    "Boots a sandbox VM, runs CMD in a container inside it with stdio streamed, and exits with "
@@ -75,6 +76,9 @@ int cmd_run(int argc, char** argv) {
                    &config_path);
   flags.add_choice("mode", {"monitor", "enforce"},
                    "monitor: report only; enforce: push deny rules to the guest LSM and carry out kill/kill_sandbox", &mode);
+  flags.add_string("metrics", '\0', "HOST:PORT",
+                   "serve Prometheus metrics (kata-sentryd's, for this run's sandbox) at http://HOST:PORT/metrics while it runs",
+                   &metrics_address);
   flags.add_int("memory", 'm', "MB", "guest memory", &memory_mb);
   flags.add_int("cpus", 'c', "N", "guest vCPUs", &cpus);
   flags.add_string("id", '\0', "ID", "sandbox id (default: random)", &id);
@@ -145,6 +149,9 @@ int cmd_run(int argc, char** argv) {
   mcfg.rule_paths = rule_paths;
   mcfg.mode = mode == "enforce" ? policy::Mode::enforce : policy::Mode::monitor;
   mcfg.alerts_path = alerts_path;
+  if (!metrics_address.empty() && metrics_address.rfind(':') == std::string::npos)
+    throw UsageError{"--metrics: want HOST:PORT, not '" + metrics_address + "'"};
+  mcfg.metrics_address = metrics_address;
   if (!config_path.empty()) {
     auto pc = exporters::load_pipeline_config(config_path);
     if (!pc) {
@@ -162,6 +169,7 @@ int cmd_run(int argc, char** argv) {
     return 125;
   }
   req.observer = run_monitor->get();
+  if (auto* m = (*run_monitor)->metrics()) logger("runtime")->info("metrics on http://{}/metrics", m->address());
 
   std::atomic<int> caught{0};
   Result<int> status;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -16,6 +17,10 @@
 #include "monitor/host_probe_hub.h"
 #include "monitor/sandbox_monitor.h"
 #include "runtime/sandbox/run.h"
+
+namespace kata_sentry::daemon {
+class DaemonMetrics;
+}
 
 namespace kata_sentry::cli {
 
@@ -31,6 +36,9 @@ struct RunMonitorConfig {
   // The container's container.* facts (monitor/container_enrichment.h), for its guest events.
   std::optional<policy::Enrichment> container;
   monitor::MonitorOptions base;         // rate limits, watchdog, callbacks; ids and pids are filled in
+  // host:port: serve kata-sentryd's Prometheus metrics (sentryd/daemon_metrics.h) for this run,
+  // from create() on. Empty: none.
+  std::string metrics_address;
 };
 
 // The monitor reaches the sandbox it watches directly: the agent client and the VM are in
@@ -51,6 +59,8 @@ class RunMonitor : public runtime::SandboxObserver {
   const monitor::MonitorStats& final_stats() const { return final_stats_; }
   monitor::SandboxMonitor* sandbox_monitor() { return monitor_.get(); }
   monitor::HostProbeHub* host_probes() { return hub_.get(); }
+  // Null without metrics_address.
+  const daemon::DaemonMetrics* metrics() const { return metrics_.get(); }
 
  private:
   RunMonitor() = default;
@@ -65,7 +75,12 @@ class RunMonitor : public runtime::SandboxObserver {
   std::thread hub_closer_;
   std::unique_ptr<monitor::SandboxMonitor> monitor_;
   std::string sandbox_id_;
+  uint64_t attached_at_ns_ = 0;
   monitor::MonitorStats final_stats_;
+  // A scrape reads monitor_ and hub_ from the metrics server's thread.
+  std::mutex scrape_mu_;
+  std::unique_ptr<daemon::DaemonMetrics> metrics_;  // reset after the monitor stops, before the pipeline
+  void serve_metrics();
 };
 
 }  // namespace kata_sentry::cli

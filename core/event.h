@@ -208,6 +208,7 @@ struct Event {
   std::string container_id;  // container inside the sandbox; "" = host / not in one
   std::string pod_name;      // k8s.pod.name
   std::string pod_namespace; // k8s.ns.name
+  std::string pod_uid;       // k8s.pod.uid
   ProcessContext proc;
   std::string path;          // fd.name for file events, exec filename, mount source
   std::string path2;         // rename target, mount target

@@ -172,6 +172,7 @@ std::string event_to_json_line(const Event& e) {
   if (!e.container_id.empty()) j.field("container.id", e.container_id);
   if (!e.pod_name.empty()) j.field("k8s.pod.name", e.pod_name);
   if (!e.pod_namespace.empty()) j.field("k8s.ns.name", e.pod_namespace);
+  if (!e.pod_uid.empty()) j.field("k8s.pod.uid", e.pod_uid);
 
   const auto& p = e.proc;
   j.field("proc.pid", p.pid);
@@ -280,6 +281,7 @@ Result<Event> event_from_json(const json& o) {
       read_string(o, "container.id", e.container_id),
       read_string(o, "k8s.pod.name", e.pod_name),
       read_string(o, "k8s.ns.name", e.pod_namespace),
+      read_string(o, "k8s.pod.uid", e.pod_uid),
       read_number(o, "proc.pid", p.pid),
       read_number(o, "thread.tid", p.tid),
       read_number(o, "proc.ppid", p.ppid),

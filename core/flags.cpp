@@ -1,129 +1,84 @@
 #include "core/flags.h"
 
-#include <charconv>
 #include <cstdio>
 
+#include <CLI/CLI.hpp>
+
 namespace kata_sentry::cli {
+namespace {
 
-FlagParser::FlagParser(std::string usage, std::string summary)
-    : usage_(std::move(usage)), summary_(std::move(summary)) {}
+// CLI11's help, led by the command's own usage line (it names the subcommand and what follows
+// "--", which CLI11 cannot know) and its summary.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  HelpFormatter(std::string usage, std::string summary) : usage_(std::move(usage)), summary_(std::move(summary)) { column_width(30); }
+  std::string make_description(const CLI::App*) const override { return ""; }
+  std::string make_usage(const CLI::App*, std::string) const override { return "Usage: " + usage_ + "\n\n" + summary_ + "\n"; }
 
-void FlagParser::add_string(std::string name, char short_name, std::string value_name, std::string help,
-                            std::string* target) {
-  flags_.push_back({std::move(name), short_name, std::move(value_name), std::move(help),
-                    [target](const std::string& v) { *target = v; }});
+ private:
+  std::string usage_, summary_;
+};
+
+std::string names(const std::string& name, char short_name) {
+  return short_name ? std::string("-") + short_name + ",--" + name : "--" + name;
 }
 
-void FlagParser::add_int(std::string name, char short_name, std::string value_name, std::string help,
-                         int64_t* target) {
-  std::string flag = name;
-  flags_.push_back({std::move(name), short_name, std::move(value_name), std::move(help),
-                    [target, flag](const std::string& v) {
-                      int64_t out = 0;
-                      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-                      if (ec != std::errc() || ptr != v.data() + v.size() || v.empty())
-                        throw UsageError{"--" + flag + " wants an integer, not \"" + v + "\""};
-                      *target = out;
-                    }});
+}  // namespace
+
+FlagParser::FlagParser(std::string usage, std::string summary) : app_(std::make_unique<CLI::App>()) {
+  app_->formatter(std::make_shared<HelpFormatter>(std::move(usage), std::move(summary)));
+  app_->option_defaults()->group("Flags");
+  app_->set_help_flag("-h,--help", "show this help");
+  // Positional arguments and everything after "--" (a container's command); not listed in
+  // --help, whose usage line names them.
+  app_->add_option("args", rest_)->group("");
+}
+
+FlagParser::~FlagParser() = default;
+
+void FlagParser::add_string(std::string name, char short_name, std::string value_name, std::string help, std::string* target) {
+  app_->add_option(names(name, short_name), *target, std::move(help))->type_name(std::move(value_name))->take_last();
+}
+
+void FlagParser::add_int(std::string name, char short_name, std::string value_name, std::string help, int64_t* target) {
+  app_->add_option(names(name, short_name), *target, std::move(help))->type_name(std::move(value_name))->take_last();
 }
 
 void FlagParser::add_bool(std::string name, char short_name, std::string help, bool* target) {
-  flags_.push_back({std::move(name), short_name, "", std::move(help), [target](const std::string&) { *target = true; }});
+  app_->add_flag(names(name, short_name), *target, std::move(help));
 }
 
 void FlagParser::add_list(std::string name, char short_name, std::string value_name, std::string help,
                           std::vector<std::string>* target) {
-  flags_.push_back({std::move(name), short_name, std::move(value_name), std::move(help),
-                    [target](const std::string& v) { target->push_back(v); }});
+  // One value per occurrence: "--rules a pos" leaves "pos" positional.
+  app_->add_option(names(name, short_name), *target, std::move(help))->type_name(std::move(value_name))->allow_extra_args(false);
 }
 
-void FlagParser::add_choice(std::string name, std::vector<std::string> choices, std::string help,
-                            std::string* target) {
+void FlagParser::add_choice(std::string name, std::vector<std::string> choices, std::string help, std::string* target) {
   std::string joined;
   for (const auto& c : choices) joined += (joined.empty() ? "" : "|") + c;
-  std::string flag = name;
-  flags_.push_back({std::move(name), '\0', joined, std::move(help),
-                    [target, choices, flag, joined](const std::string& v) {
-                      for (const auto& c : choices)
-                        if (c == v) {
-                          *target = v;
-                          return;
-                        }
-                      throw UsageError{"--" + flag + " must be one of " + joined + ", not \"" + v + "\""};
-                    }});
+  // The value name lists the choices already: the check adds no text of its own to --help.
+  app_->add_option("--" + name, *target, std::move(help))->type_name(joined)->check(CLI::IsMember(choices).description(""))->take_last();
 }
 
-const FlagParser::Flag* FlagParser::find(const std::string& name) const {
-  for (const auto& f : flags_)
-    if (f.name == name) return &f;
-  return nullptr;
-}
-
-const FlagParser::Flag* FlagParser::find_short(char c) const {
-  for (const auto& f : flags_)
-    if (f.short_name == c) return &f;
-  return nullptr;
-}
+void FlagParser::set_epilog(std::string text) { app_->footer(std::move(text)); }
 
 std::vector<std::string> FlagParser::parse(int argc, char** argv, int first) {
-  std::vector<std::string> rest;
-  for (int i = first; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--") {
-      for (++i; i < argc; ++i) rest.emplace_back(argv[i]);
-      break;
-    }
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(help_text().c_str(), stdout);
-      throw HelpShown{};
-    }
-    const Flag* flag = nullptr;
-    std::string value;
-    bool has_value = false;
-    if (arg.starts_with("--")) {
-      auto eq = arg.find('=');
-      std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-      flag = find(name);
-      if (!flag) throw UsageError{"unknown flag --" + name + " (see --help)"};
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        has_value = true;
-      }
-    } else if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-') {
-      flag = find_short(arg[1]);
-      if (!flag) throw UsageError{"unknown flag " + arg + " (see --help)"};
-    } else {
-      rest.push_back(arg);
-      continue;
-    }
-    if (flag->value_name.empty()) {
-      if (has_value) throw UsageError{"--" + flag->name + " takes no value"};
-      flag->set("");
-      continue;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) throw UsageError{"--" + flag->name + " needs a value (" + flag->value_name + ")"};
-      value = argv[++i];
-    }
-    flag->set(value);
+  std::vector<std::string> args;  // CLI11 takes them last first
+  for (int i = argc - 1; i >= first; --i) args.emplace_back(argv[i]);
+  rest_.clear();
+  try {
+    app_->parse(args);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(help_text().c_str(), stdout);
+    throw HelpShown{};
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    throw UsageError{(what.empty() ? e.get_name() : what) + " (see --help)"};
   }
-  return rest;
+  return rest_;
 }
 
-std::string FlagParser::help_text() const {
-  std::string out = "Usage: " + usage_ + "\n\n" + summary_ + "\n\nFlags:\n";
-  for (const auto& f : flags_) {
-    std::string left = "  ";
-    left += f.short_name ? std::string("-") + f.short_name + ", " : "    ";
-    left += "--" + f.name;
-    if (!f.value_name.empty()) left += " " + f.value_name;
-    if (left.size() < 30) left.resize(30, ' ');
-    else left += "\n" + std::string(30, ' ');
-    out += left + f.help + "\n";
-  }
-  out += "  -h, --help                  show this help\n";
-  if (!epilog_.empty()) out += "\n" + epilog_ + "\n";
-  return out;
-}
+std::string FlagParser::help_text() const { return app_->help(); }
 
 }  // namespace kata_sentry::cli

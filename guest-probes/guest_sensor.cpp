@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -44,6 +45,9 @@ std::string errno_text(int err) {
   const char* name = strerrorname_np(err);
   return name ? name : "errno " + std::to_string(err);
 }
+
+// ListGuestProcesses calls waiting for the reader thread at once.
+constexpr size_t kMaxPendingProcessCopies = 8;
 
 size_t round_pow2_pages(size_t bytes) {
   size_t n = size_t(::sysconf(_SC_PAGESIZE));
@@ -134,6 +138,11 @@ struct GuestSensor::Impl {
   std::chrono::steady_clock::time_point last_rescan{};
   bool dirty = true;  // a container changed since the last rescan
   std::vector<DenyRule> rules;
+
+  // Copies of `processes` asked for by RPC threads, answered by the reader (answer_process_copies()).
+  std::mutex copies_mu;
+  std::vector<std::promise<std::vector<probes::ProcEntry>>> copy_requests;
+  std::atomic<bool> copy_wanted{false};
 
   std::vector<std::thread> readers;  // last: joined before the rest goes away
 
@@ -258,6 +267,25 @@ struct GuestSensor::Impl {
     stream.push(std::move(ev));
   }
 
+  // Reader thread, between drains: hands a copy of the table to whoever asked.
+  void answer_process_copies() noexcept {
+    if (!copy_wanted.exchange(false)) return;
+    std::vector<std::promise<std::vector<probes::ProcEntry>>> asked;
+    {
+      std::lock_guard lock(copies_mu);
+      asked.swap(copy_requests);
+    }
+    try {
+      std::vector<probes::ProcEntry> copy;
+      copy.reserve(processes.size());
+      for (uint32_t pid : processes.pids())
+        if (auto e = processes.lookup(pid)) copy.push_back(std::move(*e));
+      for (auto& a : asked) a.set_value(copy);
+    } catch (...) {
+      // Out of memory: the askers see a broken promise and fail their call.
+    }
+  }
+
   ContainerCgroups cgroups_locked() {
     rescan_locked();
     ContainerCgroups cg;
@@ -311,6 +339,18 @@ struct GuestSensor::Impl {
   }
 };
 
+Status GuestSensor::set_wanted_types(const WantedTypes& wanted) {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->skel)
+    if (auto st = probes::write_wanted_types(impl_->skel->maps.wanted_types_map, wanted, "guest_lsm wanted_types_map"); !st)
+      return st;
+  if (impl_->tracepoints)
+    if (auto st = impl_->tracepoints->set_wanted_types(wanted); !st) return st;
+  logger("probes")->info("guest sensor: records built for {} of {} event types (and the process lifecycle)",
+                         wanted.count(), wanted.size());
+  return {};
+}
+
 GuestSensor::GuestSensor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 GuestSensor::~GuestSensor() {
@@ -355,6 +395,10 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
         err = bpf_map_update_elem(bpf_map__fd(skel->maps.agent_tgids_map), &self, &one, BPF_ANY);
         if (err) err = -errno;
       }
+      // Every LSM record is built until the host narrows the set (SetWantedTypes).
+      if (!err)
+        if (auto st = probes::write_wanted_types(skel->maps.wanted_types_map, WantedTypes().set(), "guest_lsm wanted_types_map"); !st)
+          err = -(st.error().sys_errno ? st.error().sys_errno : EIO);
       if (!err) err = guest_lsm__attach(skel.get());
       if (err) {
         impl->lsm_reason = "load/attach guest_lsm: " + errno_text(-err);
@@ -415,6 +459,7 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
         return;
       }
       if (!p->drain()) return;
+      p->answer_process_copies();
     }
   });
   return std::unique_ptr<GuestSensor>(new GuestSensor(std::move(impl)));
@@ -516,6 +561,59 @@ Status GuestSensor::kill_container_process(uint32_t pid, int sig) {
     s = fail_errno(what + ": pidfd_send_signal");
   ::close(pidfd);
   return s;
+}
+
+Result<GuestProcessSnapshot> GuestSensor::processes(size_t max, std::chrono::milliseconds timeout) {
+  std::future<std::vector<probes::ProcEntry>> answer;
+  {
+    std::lock_guard lock(impl_->copies_mu);
+    // Requests a stuck reader never answered stay queued: refuse more than a few.
+    if (impl_->copy_requests.size() >= kMaxPendingProcessCopies)
+      return fail(ErrorCode::unavailable, "ListGuestProcesses: the sensor's reader is not answering");
+    impl_->copy_requests.emplace_back();
+    answer = impl_->copy_requests.back().get_future();
+  }
+  impl_->copy_wanted = true;
+  if (answer.wait_for(timeout) != std::future_status::ready)
+    return fail(ErrorCode::timeout, "ListGuestProcesses: the sensor's reader did not answer");
+  std::vector<probes::ProcEntry> table;
+  try {
+    table = answer.get();
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::unavailable, std::string("ListGuestProcesses: ") + e.what());
+  }
+  const uint32_t self = uint32_t(::getpid());
+  if (std::none_of(table.begin(), table.end(), [&](const auto& e) { return e.pid == self; }))
+    if (auto me = probes::ProcTable(1).read_proc(self)) table.push_back(std::move(*me));
+  std::sort(table.begin(), table.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+
+  // The containers' cgroups as /proc/<pid>/cgroup names them ("/kata-sentry/<id>").
+  std::vector<std::pair<std::string, std::string>> container_cgroups;
+  {
+    std::lock_guard lock(impl_->mu);
+    const std::string root = "/sys/fs/cgroup";
+    for (const auto& [id, dir] : impl_->containers) {
+      std::string d = dir.string();
+      container_cgroups.emplace_back(d.rfind(root, 0) == 0 ? d.substr(root.size()) : d, id);
+    }
+  }
+  GuestProcessSnapshot snap;
+  for (auto& e : table) {
+    // The cgroup file is also the liveness check: an exited process has none.
+    std::string cg = proc_cgroup(e.pid);
+    if (cg.empty()) continue;
+    if (snap.processes.size() == max) {
+      snap.truncated = true;
+      break;
+    }
+    GuestProcessInfo info;
+    for (const auto& [rel, id] : container_cgroups)
+      if (cg == rel || cg.rfind(rel + "/", 0) == 0) info.container_id = id;
+    info.agent = e.pid == self;
+    info.process = std::move(e);
+    snap.processes.push_back(std::move(info));
+  }
+  return snap;
 }
 
 GuestSensorStats GuestSensor::stats() const {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -24,6 +25,7 @@
 #include "core/result.h"
 #include "guest-probes/deny_compiler.h"
 #include "guest-probes/event_stream.h"
+#include "syscall-probes/proc_table.h"
 
 namespace kata_sentry::guest_probes {
 
@@ -42,6 +44,17 @@ struct GuestSensorOptions {
 struct EnforcementResult {
   uint32_t installed = 0;
   std::vector<std::string> refused;
+};
+
+// The sensor's process table as ListGuestProcesses reports it.
+struct GuestProcessInfo {
+  probes::ProcEntry process;
+  std::string container_id;  // empty: not in one of the containers
+  bool agent = false;        // the agent's own process
+};
+struct GuestProcessSnapshot {
+  std::vector<GuestProcessInfo> processes;  // in pid order
+  bool truncated = false;                   // more were running than asked for
 };
 
 class GuestSensor {
@@ -73,6 +86,18 @@ class GuestSensor {
   // Signals a container process; refuses the agent itself and processes outside the
   // containers' cgroups. Uses a pidfd so a recycled pid is never hit.
   Status kill_container_process(uint32_t pid, int sig);
+
+  // In-kernel filtering: bit N set = build records of event type N (the host's rules, or
+  // all while someone traces raw events). Every type is built until this is called. Process
+  // lifecycle records (the process table's) and LSM records of hooks the deny set covers are
+  // built whatever it says. Fails only when a kernel map could not be written.
+  using WantedTypes = std::bitset<kEventTypeSlots>;
+  Status set_wanted_types(const WantedTypes& wanted);
+  // A copy of the process table (at most `max` processes, lowest pids first) plus the agent,
+  // each with its container (from its cgroup); processes that have exited are left out. The
+  // table belongs to the reader thread, so that thread takes the copy between two drains;
+  // fails (timeout) when it does not within `timeout`.
+  Result<GuestProcessSnapshot> processes(size_t max, std::chrono::milliseconds timeout);
 
   GuestSensorStats stats() const;
   bool lsm_enforcing() const;

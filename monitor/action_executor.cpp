@@ -91,14 +91,15 @@ void ActionExecutor::count(bool ok) {
   ++(ok ? stats_.actions_ok : stats_.actions_failed);
 }
 
-void ActionExecutor::install(const std::vector<policy::EnforcementSpec>& specs) {
-  if (mode_ != policy::Mode::enforce) return;  // monitor mode changes nothing, in the guest or on the host
-  install_guest(specs);
+Status ActionExecutor::install(const std::vector<policy::EnforcementSpec>& specs) {
+  if (mode_ != policy::Mode::enforce) return {};  // monitor mode changes nothing, in the guest or on the host
+  if (auto st = install_guest(specs); !st) return st;
   install_host(specs);
   if (host_deny_) refusal_thread_ = std::thread([this] { refusal_loop(); });
+  return {};
 }
 
-void ActionExecutor::install_guest(const std::vector<policy::EnforcementSpec>& specs) {
+Status ActionExecutor::install_guest(const std::vector<policy::EnforcementSpec>& specs) {
   std::vector<std::string> not_for_guest;
   auto rules = policy::guest_deny_rules(specs, reporter_.sandbox_id(), &not_for_guest);
   AuditRecord rec = reporter_.record(View::guest, policy::Action::deny);
@@ -107,7 +108,7 @@ void ActionExecutor::install_guest(const std::vector<policy::EnforcementSpec>& s
     rec.detail = "guest LSM deny set not pushed: the sandbox has no agent to push it to";
     count(false);
     reporter_.audit(std::move(rec));
-    return;
+    return {};
   }
   auto res = hooks_.set_enforcement(rules);
   if (!res) {
@@ -115,7 +116,7 @@ void ActionExecutor::install_guest(const std::vector<policy::EnforcementSpec>& s
     rec.detail = "pushing " + std::to_string(rules.size()) + " deny rule(s) to the guest LSM failed: " + res.error().describe();
     count(false);
     reporter_.audit(std::move(rec));
-    return;
+    return fail(res.error().code, "enforce mode: the guest's deny set could not be installed (" + res.error().describe() + ")");
   }
   res->insert(res->end(), not_for_guest.begin(), not_for_guest.end());
   for (const auto& r : rules) {
@@ -142,6 +143,7 @@ void ActionExecutor::install_guest(const std::vector<policy::EnforcementSpec>& s
   rec.detail = std::move(detail);
   count(rec.ok);
   reporter_.audit(std::move(rec));
+  return {};
 }
 
 void ActionExecutor::install_host(const std::vector<policy::EnforcementSpec>& specs) {

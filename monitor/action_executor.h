@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <bitset>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +53,8 @@ struct SandboxHooks {
   // stream ended.
   std::function<Status(const std::function<bool(std::string&&)>&)> stream_events;
   std::function<Result<std::vector<std::string>>(const std::vector<DenyRule>&)> set_enforcement;
+  // In-guest filtering: the event types the guest probes build (the agent's SetWantedTypes).
+  std::function<Status(const std::bitset<kEventTypeSlots>&)> set_wanted_types;
   std::function<Status(uint32_t guest_pid, int sig)> kill_guest_process;
   std::function<Status()> stop_vm;             // kill_sandbox: QMP quit
   std::function<bool()> vm_running;            // heartbeats are only expected while true
@@ -84,8 +87,10 @@ class ActionExecutor {
   ActionExecutor& operator=(const ActionExecutor&) = delete;
 
   // Enforce mode: installs both deny sets from the engine's enforceable rules and audits the
-  // outcome of each; monitor mode installs nothing.
-  void install(const std::vector<policy::EnforcementSpec>& specs);
+  // outcome of each; monitor mode installs nothing. Fails (fail-closed: the sandbox must not run
+  // believed enforced) when the guest's agent could not be given its deny set; nothing is
+  // installed on the host then. Rules the guest refuses one by one are audited, not fatal.
+  Status install(const std::vector<policy::EnforcementSpec>& specs);
   // Acts on each alert of one operation (one audit record per action), then reports the
   // group as one alert.
   void act_and_report(AlertGroup& group) noexcept;
@@ -96,7 +101,7 @@ class ActionExecutor {
   ExecutorStats stats() const;
 
  private:
-  void install_guest(const std::vector<policy::EnforcementSpec>& specs);
+  Status install_guest(const std::vector<policy::EnforcementSpec>& specs);
   void install_host(const std::vector<policy::EnforcementSpec>& specs);
   // `hook`: the LSM record of the operation (named in the audit record of a refusal).
   void act(policy::Alert& alert, bool corroborated, bool claimed, EventType hook) noexcept;

@@ -33,9 +33,10 @@ HostProbeHub::~HostProbeHub() {
 const std::string& HostProbeHub::backend_report() const { return backend_report_; }
 
 Status HostProbeHub::attach(const std::string& sandbox_id, const std::vector<uint32_t>& pids, const std::vector<std::string>& cgroups,
-                            Sink sink) {
+                            Sink sink, const TypeMask& wanted) {
   auto r = std::make_shared<Route>();
   r->pids = pids;
+  r->wanted = wanted;
   r->sink = std::move(sink);
   for (const auto& dir : cgroups) {
     auto id = probes::SyscallProbes::cgroup_id_of(dir);
@@ -48,7 +49,8 @@ Status HostProbeHub::attach(const std::string& sandbox_id, const std::vector<uin
     if (routes_.count(sandbox_id)) return fail(ErrorCode::invalid_argument, "host probes: sandbox " + sandbox_id + " is attached already");
     routes_[sandbox_id] = r;
   }
-  Status st;
+  // Widened before the scope grows: the sandbox's first records are built.
+  Status st = push_wanted_types();
   auto& probes = reader_->probes();
   for (uint32_t pid : r->pids)
     if (st) st = probes.watch_tgid(pid);
@@ -86,6 +88,42 @@ void HostProbeHub::detach(const std::string& sandbox_id) {
   auto& probes = reader_->probes();
   for (uint32_t pid : r->pids) (void)probes.unwatch_tgid(pid);
   for (uint64_t id : r->cgroup_ids) (void)probes.unwatch_cgroup(id);
+  if (auto st = push_wanted_types(); !st) logger("monitor")->warn("host probes: {}", st.error().describe());
+}
+
+Status HostProbeHub::set_wanted_types(const std::string& sandbox_id, const TypeMask& wanted) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = routes_.find(sandbox_id);
+    if (it == routes_.end()) return fail(ErrorCode::not_found, "host probes: sandbox " + sandbox_id + " is not attached");
+    it->second->wanted = wanted;
+  }
+  return push_wanted_types();
+}
+
+Status HostProbeHub::set_want_all(bool want_all) {
+  {
+    std::lock_guard lock(mu_);
+    want_all_ = want_all;
+  }
+  return push_wanted_types();
+}
+
+Status HostProbeHub::push_wanted_types() {
+  std::lock_guard push(push_mu_);
+  TypeMask wanted;
+  {
+    std::lock_guard lock(mu_);
+    if (want_all_) wanted.set();
+    for (const auto& [id, r] : routes_) wanted |= r->wanted;
+  }
+  if (pushed_ == wanted) return {};
+  if (auto st = reader_->probes().set_wanted_types(wanted); !st) {
+    pushed_.reset();  // part of it may be in the kernel: push again next time
+    return st;
+  }
+  pushed_ = wanted;
+  return {};
 }
 
 std::shared_ptr<HostProbeHub::Route> HostProbeHub::route_locked(const Event& e) const {
@@ -136,6 +174,7 @@ HostProbeHubStats HostProbeHub::stats() const {
   if (auto ps = reader_->probes().stats()) {
     s.ringbuf_drops = ps->ringbuf_drops;
     s.pending_drops = ps->pending_drops;
+    s.filtered = ps->filtered;
   }
   return s;
 }

@@ -15,11 +15,13 @@
 #pragma once
 
 #include <atomic>
+#include <bitset>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,21 +41,30 @@ struct HostProbeHubStats {
   uint64_t unrouted = 0;       // in the kernel's scope but no longer any sandbox's
   uint64_t ringbuf_drops = 0;  // from the BPF counters
   uint64_t pending_drops = 0;
+  uint64_t filtered = 0;       // syscalls of watched processes not built: no sandbox's rules want their type
 };
 
 class HostProbeHub {
  public:
   // Must not block: it runs on the hub's thread for every record of the sandbox.
   using Sink = std::function<void(Event&&)>;
+  // Event types (bit N = EventType N) a sandbox's consumers can use; see set_wanted_types().
+  using TypeMask = std::bitset<kEventTypeSlots>;
 
   // Loads and attaches the probes with an empty scope. Fails naming what could not load.
   static Result<std::unique_ptr<HostProbeHub>> open();
   ~HostProbeHub();  // stops the thread, detaches the probes
 
   // Adds a sandbox's processes (and their future children) and cgroups to the scope; its
-  // records go to `sink`, on the hub's thread.
+  // records go to `sink`, on the hub's thread. `wanted`: the event types its rules can use
+  // (policy::types_needed); every type by default.
   Status attach(const std::string& sandbox_id, const std::vector<uint32_t>& pids, const std::vector<std::string>& cgroups,
-                Sink sink);
+                Sink sink, const TypeMask& wanted = TypeMask().set());
+  // In-kernel filtering: the probes build records only of the types some attached sandbox
+  // wants (the union: the probe set is shared), or of every type while want_all is on (a
+  // kata-trace subscriber follows raw events). Updated in place; nothing is reattached.
+  Status set_wanted_types(const std::string& sandbox_id, const TypeMask& wanted);
+  Status set_want_all(bool want_all);
   // Another process of an attached sandbox (and its future children).
   Status watch(const std::string& sandbox_id, uint32_t pid);
   // Removes them; once this returns, `sink` is not called again.
@@ -66,6 +77,7 @@ class HostProbeHub {
   struct Route {
     std::vector<uint32_t> pids;
     std::vector<uint64_t> cgroup_ids;
+    TypeMask wanted;     // under mu_
     std::mutex sink_mu;  // held while the sink runs; detach() takes it to wait for a call in progress
     Sink sink;           // empty once detached
   };
@@ -73,6 +85,8 @@ class HostProbeHub {
   void loop() noexcept;
   // Under mu_: the sandbox the event belongs to, or null.
   std::shared_ptr<Route> route_locked(const Event& event) const;
+  // Pushes the union of the routes' wanted types (or all) to the kernel when it changed.
+  Status push_wanted_types();
 
   std::unique_ptr<probes::HostEventReader> reader_;  // the loop thread polls it
   std::string backend_report_;
@@ -80,6 +94,9 @@ class HostProbeHub {
   std::map<std::string, std::shared_ptr<Route>> routes_;
   uint64_t records_ = 0, unrouted_ = 0;
   std::atomic<uint64_t> decode_errors_{0};
+  bool want_all_ = false;  // under mu_
+  std::mutex push_mu_;     // serialises push_wanted_types(); taken before mu_
+  std::optional<TypeMask> pushed_;  // under push_mu_: what the kernel has (nullopt: every type, as loaded)
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -60,6 +60,16 @@ bool OperationJoiner::joinable(const Event& e) {
   return e.view == View::guest && e.proc.tid != 0 && op_class(e.type) != 0 && !lsm_silent(e);
 }
 
+std::bitset<kEventTypeSlots> OperationJoiner::with_partners(std::bitset<kEventTypeSlots> types) {
+  std::bitset<kEventTypeSlots> classes;  // op_class values are small
+  for (EventType t : all_event_types())
+    if (types.test(static_cast<size_t>(t))) classes.set(op_class(t));
+  classes.reset(0);
+  for (EventType t : all_event_types())
+    if (classes.test(op_class(t))) types.set(static_cast<size_t>(t));
+  return types;
+}
+
 void OperationJoiner::add(const Event& e, std::vector<policy::Alert>&& alerts, bool lsm_active, Clock::time_point now,
                           std::vector<AlertGroup>& out) {
   bool denied = (e.flags & KS_F_DENIED) != 0;

@@ -33,6 +33,7 @@
 // `hold` late. Not thread-safe: the monitor calls it under its lock.
 #pragma once
 
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -64,6 +65,9 @@ class OperationJoiner {
 
   // Whether `event` is one half of a joinable guest operation.
   static bool joinable(const Event& event);
+  // `types` plus the other half of every joinable operation among them (openat -> file_open
+  // and back): with one half filtered in the guest, the other would wait `hold` for nothing.
+  static std::bitset<kEventTypeSlots> with_partners(std::bitset<kEventTypeSlots> types);
 
   // Takes an event's alerts (possibly none) and appends the groups ready now to `out`.
   void add(const Event& event, std::vector<policy::Alert>&& alerts, bool lsm_active, Clock::time_point now,

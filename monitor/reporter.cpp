@@ -26,6 +26,7 @@ void Reporter::stamp(Event& e) const {
   e.sandbox_name = sandbox_name_;
   e.pod_name = pod_.name;
   e.pod_namespace = pod_.ns;
+  e.pod_uid = pod_.uid;
 }
 
 void Reporter::alert(policy::Alert& a) noexcept {
@@ -34,6 +35,7 @@ void Reporter::alert(policy::Alert& a) noexcept {
     if (!pod_.name.empty()) {
       a.output_fields["k8s.pod.name"] = pod_.name;
       a.output_fields["k8s.ns.name"] = pod_.ns;
+      if (!pod_.uid.empty()) a.output_fields["k8s.pod.uid"] = pod_.uid;
     }
     if (log_ && !log_->append(exporters::RecordKind::alert, policy::alert_to_json_line(a))) ++log_errors_;
   } catch (...) {

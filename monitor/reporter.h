@@ -31,6 +31,7 @@ struct ReporterCallbacks {
 struct PodLabels {
   std::string name;       // k8s.pod.name
   std::string ns;         // k8s.ns.name
+  std::string uid;        // k8s.pod.uid
 };
 
 class Reporter {
@@ -39,7 +40,7 @@ class Reporter {
   Reporter(std::string sandbox_id, std::string sandbox_name, exporters::AuditLog* log, ReporterCallbacks callbacks,
            PodLabels pod = {});
 
-  // Fills in the sandbox when the alert has none, and the pod's k8s.pod.name / k8s.ns.name
+  // Fills in the sandbox when the alert has none, and the pod's k8s.pod.name / k8s.ns.name / k8s.pod.uid
   // (host-set, so a rule's output need not name them), then appends and reports it.
   void alert(policy::Alert& alert) noexcept;
   // Stamps an event with the sandbox and pod as the host knows them (never the guest's word).

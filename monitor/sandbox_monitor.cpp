@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/logging.h"
+#include "policy-engine/wanted_types.h"
 
 namespace kata_sentry::monitor {
 namespace {
@@ -22,6 +23,7 @@ SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOp
     : options_(std::move(options)),
       hooks_(std::move(hooks)),
       mode_(engine->mode()),
+      rules_types_(policy::types_needed(engine->rules())),
       reporter_(options_.sandbox_id, options_.sandbox_name, log, ReporterCallbacks{options_.on_alert, options_.on_audit},
                 options_.pod),
       alarm_(reporter_, options_.tamper_alert_interval),
@@ -38,7 +40,16 @@ Result<std::unique_ptr<SandboxMonitor>> SandboxMonitor::start(std::unique_ptr<po
                                                               SandboxHooks hooks, exporters::AuditLog* log) {
   if (!engine) return fail(ErrorCode::invalid_argument, "sandbox monitor: no policy engine");
   std::unique_ptr<SandboxMonitor> m(new SandboxMonitor(std::move(engine), std::move(options), std::move(hooks), log));
-  m->executor_.install(m->evaluator_.enforcement_specs());
+  if (auto st = m->executor_.install(m->evaluator_.enforcement_specs()); !st) return std::unexpected(st.error());
+  {
+    // Before the first container starts (the shim waits for this start): its first events
+    // are filtered already. A guest that cannot be told keeps building every type.
+    std::lock_guard lock(m->wanted_mu_);
+    m->want_all_ = m->options_.want_all_types;
+    if (auto st = m->push_guest_wanted_types_locked(); !st)
+      logger("monitor")->warn("sandbox {}: guest keeps building every event type: {}", m->options_.sandbox_id,
+                              st.error().describe());
+  }
   m->worker_thread_ = std::thread([p = m.get()] { p->worker_loop(); });
   if (m->options_.guest_stream && m->hooks_.stream_events) {
     m->guest_thread_ = std::thread([p = m.get()] { p->guest_loop(); });
@@ -49,6 +60,32 @@ Result<std::unique_ptr<SandboxMonitor>> SandboxMonitor::start(std::unique_ptr<po
 }
 
 SandboxMonitor::~SandboxMonitor() { stop(); }
+
+std::bitset<kEventTypeSlots> SandboxMonitor::host_wanted_types() const {
+  std::lock_guard lock(wanted_mu_);
+  return want_all_ ? std::bitset<kEventTypeSlots>().set() : rules_types_;
+}
+
+Status SandboxMonitor::set_want_all(bool want_all) {
+  std::lock_guard lock(wanted_mu_);
+  if (want_all_ == want_all) return {};
+  want_all_ = want_all;
+  auto st = push_guest_wanted_types_locked();
+  if (!st) want_all_ = !want_all;  // the guest keeps its previous set; a later call retries
+  return st;
+}
+
+Status SandboxMonitor::push_guest_wanted_types_locked() {
+  if (!options_.guest_stream || !hooks_.set_wanted_types) return {};
+  std::bitset<kEventTypeSlots> types;
+  if (want_all_) types.set();
+  else types = OperationJoiner::with_partners(rules_types_);
+  auto st = hooks_.set_wanted_types(types);
+  if (st)
+    logger("monitor")->info("sandbox {}: guest builds {} event types", options_.sandbox_id,
+                            want_all_ ? std::string("all") : policy::describe_types(types));
+  return st;
+}
 
 void SandboxMonitor::set_known_containers(const std::vector<std::string>& ids) { guard_.set_known_containers(ids); }
 

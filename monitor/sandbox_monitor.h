@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <bitset>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -46,7 +47,7 @@ namespace kata_sentry::monitor {
 struct MonitorOptions {
   std::string sandbox_id;
   std::string sandbox_name;
-  PodLabels pod;                          // a CRI pod's k8s.pod.name / k8s.ns.name; empty otherwise
+  PodLabels pod;                          // a CRI pod's k8s.pod.name / k8s.ns.name / k8s.pod.uid; empty otherwise
   uint32_t vmm_pid = 0;                   // QEMU; host events of its scope carry it as vmm.pid
   std::vector<uint32_t> helper_tgids;     // in the sandbox's scope but not the VMM (virtiofsd): vmm.pid stays unset
   // cgroup v2 directories of the sandbox; in enforce mode the host deny set's cgroup programs
@@ -77,6 +78,9 @@ struct MonitorOptions {
   std::function<void(const AuditRecord&)> on_audit;
   // Called for every event before it is evaluated, tagged (kata-sentryd's StreamEvents).
   std::function<void(const Event&)> on_event;
+  // Every event is consumed whatever the rules (each is written to the audit log): the probes
+  // then build every type. Otherwise only the types the rules can match (in-kernel filtering).
+  bool want_all_types = false;
 };
 
 struct MonitorStats {
@@ -130,6 +134,14 @@ class SandboxMonitor {
   MonitorStats stats() const;
   policy::Mode mode() const { return mode_; }
 
+  // In-kernel filtering. The event types the host probes must build for this sandbox (its
+  // rules' types, or all; see MonitorOptions::want_all_types and set_want_all()).
+  std::bitset<kEventTypeSlots> host_wanted_types() const;
+  // Widens the guest's set to every type while on (a kata-trace subscriber follows raw events)
+  // and back to the rules' set; pushed to the guest in place. Fails when the guest could not
+  // be told (it then keeps its previous set).
+  Status set_want_all(bool want_all);
+
   // Feeds an event as if it came from `view`'s source, past the guard (tests, replay): tagged
   // like the real paths.
   void inject(Event event);
@@ -147,11 +159,13 @@ class SandboxMonitor {
   void handle(Item& item) noexcept;
   void watch_heartbeats(std::chrono::steady_clock::time_point now) noexcept;
   void tag_host(Event& event) const;
+  Status push_guest_wanted_types_locked();
   static size_t cost(const Event& event);
 
   const MonitorOptions options_;
   const SandboxHooks hooks_;
   const policy::Mode mode_;
+  const std::bitset<kEventTypeSlots> rules_types_;  // policy::types_needed of the engine's rules
   Reporter reporter_;
   TamperAlarm alarm_;
   GuestStreamGuard guard_;          // guest thread only (but stats and containers)
@@ -165,6 +179,8 @@ class SandboxMonitor {
   std::atomic<uint64_t> on_event_errors_{0};
   std::atomic<uint64_t> internal_errors_{0};
   std::atomic<bool> guest_lsm_active_{false};  // as the guest last reported it
+  mutable std::mutex wanted_mu_;  // serialises pushes of the guest's wanted types
+  bool want_all_ = false;         // under wanted_mu_
   mutable std::mutex reported_mu_;
   GuestSensorStats guest_reported_;
   mutable std::mutex containers_mu_;

@@ -760,6 +760,8 @@ const FieldInfo kFields[] = {
      "pod name", "absent outside a pod"},
     {"k8s.ns.name", FieldType::string, ArgKind::none, KS_LAMBDA(return nonempty(out, ev(in).pod_namespace);),
      "pod namespace", "absent outside a pod"},
+    {"k8s.pod.uid", FieldType::string, ArgKind::none, KS_LAMBDA(return nonempty(out, ev(in).pod_uid);),
+     "pod uid (the CRI's PodSandboxMetadata.uid), set by the host", "absent outside a pod"},
     // kata-sentry's own
     {"view", FieldType::string, ArgKind::none, KS_LAMBDA(return set_str(out, view_name(ev(in).view));),
      "kata-sentry: host|guest — which kernel saw the event", ""},

@@ -1,9 +1,12 @@
 #include "policy-engine/loader.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -48,6 +51,7 @@ SourceText source_of(const YAML::Node& node, const std::string& file, const std:
 }
 
 SourcePos mark_pos(const YAML::Mark& m, const std::string& file) { return {file, m.line + 1, m.column + 1}; }
+std::string pos_text(const SourcePos& p) { return p.file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column); }
 
 struct ListDef {
   std::vector<std::string> items;
@@ -60,8 +64,9 @@ struct MacroDef {
   size_t order = 0;  // definition order: macros see only earlier macros
   AstPtr ast;
   bool failed = false;
-  // Skipping unknown fields: the macro's only errors were these unknown fields; rules that
-  // use it are skipped naming them.
+  bool used = false;  // named by a rule, a sequence step or another macro
+  // The macro's only errors were these unknown fields: each rule that uses it names them (and
+  // fails, or is skipped); unused, they are a warning, as Falco compiles only what rules use.
   std::vector<std::string> unknown_fields;
 };
 struct ExceptionDef {
@@ -240,25 +245,39 @@ class Loader {
     if (item["list"]) return read_list(item);
     if (item["sequence"]) return read_sequence(item);
     if (auto v = item["required_engine_version"]) {
-      std::string want = v.IsScalar() ? v.Scalar() : "";
-      if (version_less(std::string(kEngineVersion), want))
-        d_.error(at(v), "", "requires engine version " + want + ", this engine implements " + std::string(kEngineVersion));
+      std::string given = v.IsScalar() ? v.Scalar() : "";
+      auto want = engine_version(given);
+      if (!want)
+        d_.error(at(v), "", "required_engine_version '" + given + "' is neither a number nor an x.y.z version");
+      else if (*parse_version(kEngineVersion) < *want)
+        d_.error(at(v), "", "requires engine version " + given + ", this engine implements " + std::string(kEngineVersion));
       return;
     }
     if (item["required_plugin_versions"]) return;  // container/k8s fields are built in
     d_.warning(at(item), "", "unknown item ignored (expected rule, macro, list or sequence)");
   }
 
-  static bool version_less(const std::string& a, const std::string& b) {
-    auto parts = [](const std::string& s) {
-      std::vector<int> v;
-      std::stringstream ss(s);
-      std::string x;
-      while (std::getline(ss, x, '.')) v.push_back(std::atoi(x.c_str()));
-      v.resize(3);
-      return v;
-    };
-    return parts(a) < parts(b);
+  using Version = std::array<unsigned, 3>;
+  // "x.y.z", each part a number; nullopt otherwise.
+  static std::optional<Version> parse_version(std::string_view s) {
+    Version v{};
+    for (size_t i = 0; i < v.size(); ++i) {
+      auto dot = i + 1 < v.size() ? s.find('.') : s.size();
+      if (dot == std::string_view::npos) return std::nullopt;
+      auto part = s.substr(0, dot);
+      auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v[i]);
+      if (part.empty() || ec != std::errc() || end != part.data() + part.size()) return std::nullopt;
+      s = dot < s.size() ? s.substr(dot + 1) : std::string_view();
+    }
+    return v;
+  }
+  // Falco's engine versions were bare numbers before they became semver; a number N means
+  // 0.N.0 (Falco's implicit engine version), so older rules files (e.g. `26`) still load.
+  static std::optional<Version> engine_version(std::string_view s) {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (!s.empty() && ec == std::errc() && end == s.data() + s.size()) return Version{0, n, 0};
+    return parse_version(s);
   }
 
   void read_list(const YAML::Node& item) {
@@ -564,10 +583,11 @@ class Loader {
     ctx.find_macro = [this, visible_macros](std::string_view n) -> AstPtr {
       auto it = macro_index_.find(std::string(n));
       if (it == macro_index_.end() || macros_[it->second].order >= visible_macros) return nullptr;
-      const MacroDef& m = macros_[it->second];
+      MacroDef& m = macros_[it->second];
+      m.used = true;
       if (unknown_via_macros_)
         unknown_via_macros_->insert(unknown_via_macros_->end(), m.unknown_fields.begin(), m.unknown_fields.end());
-      if (!m.ast) {  // failed to parse: already reported; don't cascade
+      if (!m.ast) {  // failed: reported (at the macro, or by its users for unknown fields); no cascade
         auto a = std::make_shared<Ast>();
         a->kind = Ast::Kind::constant;
         return a;
@@ -586,10 +606,11 @@ class Loader {
       unknown_via_macros_ = &inherited;
       auto r = parse_condition(m.condition.text, context(m.order, &m.condition));
       unknown_via_macros_ = nullptr;
-      if (options_.skip_unknown_fields && (only_unknown_fields(r) || (r.errors.empty() && !inherited.empty()))) {
-        // Reported when a rule uses it (with the rule's name), not here: an unused macro
-        // with a field kata-sentry lacks costs nothing.
-        for (const auto& e : r.errors) m.unknown_fields.push_back(e.message);
+      if (only_unknown_fields(r) || (r.errors.empty() && !inherited.empty())) {
+        // Reported by each rule that uses the macro (naming where the macro has the field), not
+        // here: an unused macro with a field kata-sentry lacks costs nothing.
+        for (const auto& e : r.errors)
+          m.unknown_fields.push_back(e.message + " (macro '" + m.name + "' at " + pos_text(m.condition.at(e.offset)) + ")");
         m.unknown_fields.insert(m.unknown_fields.end(), inherited.begin(), inherited.end());
         r.ast = nullptr;
         r.errors.clear();
@@ -603,6 +624,9 @@ class Loader {
     }
     for (auto& r : rules_) build_rule(r);
     for (auto& s : sequences_) build_sequence(s);
+    for (const auto& m : macros_)
+      if (!m.used && !m.unknown_fields.empty())
+        d_.warning(m.pos, "macro '" + m.name + "'", "not used by any rule; it could not load: " + m.unknown_fields.front());
   }
 
   void compile_error(const CompileError& e, const std::string& obj) {
@@ -669,22 +693,44 @@ class Loader {
     unknown_via_macros_ = &via_macros;
     auto parsed = parse_condition(cond.text, context(SIZE_MAX, &cond));
     unknown_via_macros_ = nullptr;
+    auto out = OutputTemplate::parse(def.output);
     const bool skip = def.skip_if_unknown_filter || options_.skip_unknown_fields;
-    if (skip && (only_unknown_fields(parsed) || (parsed.errors.empty() && !via_macros.empty()))) {
-      std::set<std::string> why(via_macros.begin(), via_macros.end());
-      for (const auto& e : parsed.errors) why.insert(e.message);
-      std::string list;
-      for (const auto& w : why) list += (list.empty() ? "" : "; ") + w;
-      d_.warning(def.pos, obj,
-                 std::string("skipped (") + (def.skip_if_unknown_filter ? "skip-if-unknown-filter" : "--skip-unknown-fields") +
-                     "): " + list);
-      ++set_.skipped_rules;
-      return;
+    if (skip) {
+      // Falco's skip-if-unknown-filter: the rule is left out, whole, when every problem in its
+      // condition (its macros and exceptions included) and its output is a field kata-sentry
+      // does not know. Any other problem still fails the load.
+      const bool output_unknown = !out && out.error().second.starts_with("unknown field");
+      const bool cond_ok_or_unknown = parsed.errors.empty() || only_unknown_fields(parsed);
+      const bool any_unknown = !parsed.errors.empty() || !via_macros.empty() || output_unknown;
+      if (cond_ok_or_unknown && (out || output_unknown) && any_unknown) {
+        std::vector<std::string> why;
+        auto add = [&why](const std::string& w) {
+          if (std::find(why.begin(), why.end(), w) == why.end()) why.push_back(w);
+        };
+        for (const auto& e : parsed.errors) add(e.message);
+        for (const auto& w : via_macros) add(w);
+        if (output_unknown) add(out.error().second);
+        std::string list;
+        for (const auto& w : why) list += (list.empty() ? "" : "; ") + w;
+        SourcePos where = !parsed.errors.empty() ? cond.at(parsed.errors.front().offset)
+                          : !via_macros.empty()  ? def.condition.at(0)
+                                                 : def.output_src.at(out.error().first);
+        d_.warning(where, obj,
+                   std::string("skipped (") + (def.skip_if_unknown_filter ? "skip-if-unknown-filter" : "--skip-unknown-fields") +
+                       "): " + list);
+        ++set_.skipped_rules;
+        skipped_rules_[def.name] = list;
+        return;
+      }
     }
     report(parsed, cond, obj);
-    auto out = OutputTemplate::parse(def.output);
+    // A macro's unknown field is reported here, by each rule that uses the macro, so that every
+    // rule that cannot load says which field stops it (and where the macro has it).
+    std::set<std::string> via_reported;
+    for (const auto& w : via_macros)
+      if (via_reported.insert(w).second) d_.error(def.condition.at(0), obj, w);
     if (!out) d_.error(def.output_src.at(out.error().first), obj, out.error().second);
-    if (!parsed.ast) return;
+    if (!parsed.ast || !via_macros.empty()) return;
     r.types = condition_types(*parsed.ast);
     auto node = compile_condition(*parsed.ast, r.types);
     if (!node) compile_error(node.error(), obj);
@@ -717,6 +763,11 @@ class Loader {
     if (unit == "m") return n * 60'000'000'000ull;
     if (unit == "h") return n * 3'600'000'000'000ull;
     return std::nullopt;
+  }
+
+  void skip_sequence(const SourcePos& where, const std::string& obj, const std::string& why) {
+    d_.warning(where, obj, "skipped (--skip-unknown-fields): " + why);
+    ++set_.skipped_sequences;
   }
 
   void build_sequence(SequenceDef& def) {
@@ -755,6 +806,14 @@ class Loader {
       if (!st.rule.empty()) {
         auto it = std::find_if(set_.rules.begin(), set_.rules.end(), [&](const Rule& r) { return r.name == st.rule; });
         if (it == set_.rules.end()) {
+          if (auto sk = skipped_rules_.find(st.rule); sk != skipped_rules_.end()) {
+            // The sequence cannot work without the step: leave it out whole, or fail.
+            std::string why = "step rule '" + st.rule + "' was skipped: " + sk->second;
+            if (options_.skip_unknown_fields) return skip_sequence(st.pos, obj, why);
+            d_.error(st.pos, obj, why);
+            ok = false;
+            continue;
+          }
           d_.error(st.pos, obj, "step names rule '" + st.rule + "', which is not defined (or failed to load)");
           ok = false;
           continue;
@@ -763,8 +822,20 @@ class Loader {
         step.rule_index = static_cast<int>(it - set_.rules.begin());
         step.types = it->types;
       } else {
+        std::vector<std::string> via_macros;
+        unknown_via_macros_ = &via_macros;
         auto parsed = parse_condition(st.condition.text, context(SIZE_MAX, &st.condition));
+        unknown_via_macros_ = nullptr;
+        if (options_.skip_unknown_fields && (only_unknown_fields(parsed) || (parsed.errors.empty() && !via_macros.empty()))) {
+          std::string why = !parsed.errors.empty() ? parsed.errors.front().message : via_macros.front();
+          return skip_sequence(parsed.errors.empty() ? st.pos : st.condition.at(parsed.errors.front().offset), obj, why);
+        }
         report(parsed, st.condition, obj);
+        for (const auto& w : via_macros) d_.error(st.pos, obj, w);
+        if (!via_macros.empty()) {
+          ok = false;
+          continue;
+        }
         if (!parsed.ast) {
           ok = false;
           continue;
@@ -808,9 +879,10 @@ class Loader {
   std::unordered_map<std::string, size_t> rule_index_;
   std::vector<SequenceDef> sequences_;
   std::set<std::string> warned_, compile_reported_;
+  std::map<std::string, std::string> skipped_rules_;  // rule left out for unknown fields -> which
   RuleSet set_;
   const LoadOptions options_;
-  // While a condition is parsed: the unknown fields of the skipped macros it uses.
+  // While a condition is parsed: the unknown fields of the macros it uses that could not load.
   std::vector<std::string>* unknown_via_macros_ = nullptr;
 };
 

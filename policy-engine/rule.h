@@ -68,7 +68,8 @@ struct RuleSet {
   std::vector<Sequence> sequences;
   size_t macro_count = 0;
   size_t list_count = 0;
-  size_t skipped_rules = 0;  // left out for an unknown field (skip-if-unknown-filter, LoadOptions)
+  size_t skipped_rules = 0;      // left out for an unknown field (skip-if-unknown-filter, LoadOptions)
+  size_t skipped_sequences = 0;  // left out with them: a step's rule or condition has such a field
 };
 
 }  // namespace kata_sentry::policy

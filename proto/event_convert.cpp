@@ -17,6 +17,7 @@ void event_to_proto(const Event& e, v1::Event& out) {
   out.set_container_id(e.container_id);
   out.set_pod_name(e.pod_name);
   out.set_pod_namespace(e.pod_namespace);
+  out.set_pod_uid(e.pod_uid);
   auto* p = out.mutable_proc();
   p->set_pid(e.proc.pid);
   p->set_tid(e.proc.tid);
@@ -97,6 +98,7 @@ Result<Event> event_from_proto(const v1::Event& m) {
   e.container_id = m.container_id();
   e.pod_name = m.pod_name();
   e.pod_namespace = m.pod_namespace();
+  e.pod_uid = m.pod_uid();
   const auto& p = m.proc();
   e.proc.pid = p.pid();
   e.proc.tid = p.tid();

@@ -196,6 +196,7 @@ std::expected<GuestEventBatch, GuestBatchRejection> decode_guest_batch(std::stri
     ev->sandbox_name.clear();
     ev->pod_name.clear();
     ev->pod_namespace.clear();
+    ev->pod_uid.clear();
     ev->vmm_pid = 0;
     ev->host_time_ns = 0;
     ev->view = View::guest;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job of `make demo`. Grows with each capability; today: host capability check
-# and a few seconds of live host tracing of a triggered exec and open.
+# The main job of `make demo`. Grows with each capability; today: host capability check, a few
+# seconds of live host tracing of a triggered exec and open, a detection and a block in a
+# sandbox, and a pod started through containerd's CRI plugin (scripts/demo-cri.sh).
 set -euo pipefail
 BUILD=${1:-build}
 BIN=$BUILD/bin
@@ -28,3 +29,6 @@ for mode in monitor enforce; do
   cat "$ALERTS"
   echo
 done
+# A pod as kubelet starts it: containerd's CRI plugin, the kata-sentry RuntimeClass handler, CNI.
+echo "== a pod through containerd's CRI plugin (kata-sentry cri), watched by kata-sentryd"
+scripts/demo-cri.sh "$BUILD"

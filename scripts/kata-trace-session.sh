@@ -2,7 +2,8 @@
 # The kata-trace session shown in the README, on a live pod (as root, after `make build`): a
 # private kata-sentryd (metrics on 127.0.0.1:19464) and containerd, one pod, kata-trace
 # sandboxes / events -f with a filter / alerts -f while the pod runs cat and writes core_pattern,
-# a scrape of the metrics, and the listing after the pod is gone. Cleans up what it started.
+# the pod's processes on both sides (tree, ps), a scrape of the metrics, and the listing after
+# the pod is gone. Cleans up what it started.
 set -u
 cd "$(dirname "$0")/.."
 D=$(mktemp -d /tmp/ks-watch-XXXXXX)
@@ -16,7 +17,7 @@ CD=$!; while [ ! -S $D/c.sock ]; do sleep 0.1; done
 CTR="ctr --address $D/c.sock --namespace watch"
 $CTR images import build/images/busybox-oci.tar >/dev/null
 export KATA_SENTRYD_SOCKET=$D/sentryd.sock
-$CTR run -d --privileged --runtime io.containerd.kata-sentry.v2 docker.io/kata-sentry/busybox:latest web1 sleep 300
+$CTR run -d --privileged --runtime io.containerd.kata-sentry.v2 docker.io/kata-sentry/busybox:latest web1 sh -c 'sleep 300; exit 0'
 until grep -q 'sandbox web1: monitoring' $D/sentryd.log; do sleep 0.5; done
 sleep 2
 echo '$ kata-trace sandboxes'
@@ -35,6 +36,10 @@ echo "\$ kata-trace events -f --filter 'proc.name = cat'"
 cat $D/events.err | head -1; cat $D/events.out; cat $D/events.err | tail -1
 echo '$ kata-trace alerts -f'
 cat $D/alerts.err | head -1; cat $D/alerts.out; cat $D/alerts.err | tail -1
+echo '$ kata-trace tree web1'
+build/bin/kata-trace tree web1 --color never
+echo '$ kata-trace ps web1'
+build/bin/kata-trace ps web1
 echo '$ kata-trace sandboxes -o wide --no-rate'
 build/bin/kata-trace sandboxes -o wide --no-rate
 echo '$ curl -s 127.0.0.1:19464/metrics | grep -E ...   # rules that matched, sandboxes, heartbeat, guard drops, RSS'

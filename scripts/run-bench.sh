@@ -13,7 +13,8 @@ for b in "$BUILD"/bench/*; do
   [ -x "$b" ] && [ -f "$b" ] || continue
   found=1
   echo "== $(basename "$b")"
-  "$b" || { echo "[bench] $(basename "$b") failed (exit $?)"; status=1; }
+  "$b"; rc=$?  # read before the message's own command substitution resets $?
+  [ $rc = 0 ] || { echo "[bench] $(basename "$b") failed (exit $rc)"; status=1; }
   echo
 done
 [ $found = 1 ] || { echo "[bench] no benchmarks built in $BUILD/bench"; exit 1; }

@@ -160,9 +160,11 @@ class DaemonMetrics::Collector : public prometheus::Collectable {
       drops.metric.push_back(sample(double(n), {{"side", side}, {"stage", stage}, {"reason", reason}}, MetricType::Counter));
     };
     drop("host", "monitor_inbox", "queue_full", totals.host_inbox_drops);
-    if (src.host_probe_drops)
-      for (const auto& [stage, n] : src.host_probe_drops())
-        drop("host", stage.c_str(), stage == "ring_buffer" ? "full" : stage == "pairing" ? "table_full" : "malformed", n);
+    if (auto probes = src.host_probes ? src.host_probes() : std::nullopt) {
+      drop("host", "ring_buffer", "full", probes->ringbuf_drops);
+      drop("host", "pairing", "table_full", probes->pending_drops);
+      drop("host", "decode", "malformed", probes->decode_errors);
+    }
     drop("host", "subscriber", "queue_full", src.hub ? src.hub->dropped_total() : 0);
     drop("guest", "ring_buffer", "full", totals.guest_ringbuf_drops);
     drop("guest", "agent", "rate_limit", totals.agent_rate_limited);
@@ -207,6 +209,9 @@ class DaemonMetrics::Collector : public prometheus::Collectable {
     family("kata_sentry_sandboxes_unlabelled", "sandboxes beyond metrics_max_sandboxes: in node-wide series only", MetricType::Gauge)
         .metric.push_back(sample(double(sandboxes.size() - labelled), {}, MetricType::Gauge));
 
+    if (src.sinks) collect_sinks(src.sinks(), family);
+    if (src.audit_log) collect_audit_log(src.audit_log(), family);
+
     // Stream subscribers (kata-trace).
     std::map<std::string, int> subs{{"events", 0}, {"alerts", 0}};
     if (src.hub)
@@ -223,6 +228,50 @@ class DaemonMetrics::Collector : public prometheus::Collectable {
         .metric.push_back(sample(p.open_fds, {}, MetricType::Gauge));
     family("kata_sentry_process_start_time_seconds", "when kata-sentryd started (Unix time)", MetricType::Gauge)
         .metric.push_back(sample(p.start_time_s, {}, MetricType::Gauge));
+  }
+
+  using FamilyAdder = std::function<MetricFamily&(std::string, std::string, MetricType)>;
+
+  // Per sink (the configured exporters: a bounded set, named by the config).
+  static void collect_sinks(const std::vector<exporters::SinkStats>& sinks, const FamilyAdder& family) {
+    auto& delivered = family("kata_sentry_exporter_delivered_total", "records the sink's destination acknowledged (a retry's duplicates included)", MetricType::Counter);
+    auto& failed = family("kata_sentry_exporter_failed_deliveries_total", "deliveries that failed (each followed by a backoff and a retry)", MetricType::Counter);
+    auto& skipped = family("kata_sentry_exporter_skipped_total", "records the sink did not deliver, by reason (filtered: its filter; malformed: unreadable; retention: deleted before it read them)", MetricType::Counter);
+    auto& lag = family("kata_sentry_exporter_lag_records", "records durable in the audit log that the sink has not yet acknowledged", MetricType::Gauge);
+    auto& healthy = family("kata_sentry_exporter_healthy", "1 when the sink's last delivery succeeded", MetricType::Gauge);
+    for (const auto& s : sinks) {
+      delivered.metric.push_back(sample(double(s.delivered), {{"sink", s.name}}, MetricType::Counter));
+      failed.metric.push_back(sample(double(s.failures), {{"sink", s.name}}, MetricType::Counter));
+      skipped.metric.push_back(sample(double(s.filtered), {{"sink", s.name}, {"reason", "filtered"}}, MetricType::Counter));
+      skipped.metric.push_back(sample(double(s.malformed), {{"sink", s.name}, {"reason", "malformed"}}, MetricType::Counter));
+      skipped.metric.push_back(sample(double(s.skipped_retention), {{"sink", s.name}, {"reason", "retention"}}, MetricType::Counter));
+      lag.metric.push_back(sample(double(s.lag), {{"sink", s.name}}, MetricType::Gauge));
+      healthy.metric.push_back(sample(s.healthy ? 1 : 0, {{"sink", s.name}}, MetricType::Gauge));
+    }
+  }
+
+  // The audit log the sinks follow.
+  static void collect_audit_log(const exporters::AuditLogStats& a, const FamilyAdder& family) {
+    auto counter = [&](std::string name, std::string help, uint64_t v) {
+      family(std::move(name), std::move(help), MetricType::Counter).metric.push_back(sample(double(v), {}, MetricType::Counter));
+    };
+    auto gauge = [&](std::string name, std::string help, double v) {
+      family(std::move(name), std::move(help), MetricType::Gauge).metric.push_back(sample(v, {}, MetricType::Gauge));
+    };
+    counter("kata_sentry_audit_log_records_total", "records appended to the audit log (signed checkpoints included)", a.appended);
+    counter("kata_sentry_audit_log_written_bytes_total", "bytes written to the audit log's segments", a.bytes_written);
+    counter("kata_sentry_audit_log_syncs_total", "fdatasync calls on the audit log's segments", a.syncs);
+    counter("kata_sentry_audit_log_checkpoints_total", "signed checkpoints this process wrote", a.checkpoints);
+    counter("kata_sentry_audit_log_refused_records_total", "appends refused (the log failed, or its disk is full under stop_sandboxes)", a.refused);
+    counter("kata_sentry_audit_log_disk_full_total", "times the disk-full policy engaged", a.disk_full_events);
+    counter("kata_sentry_audit_log_torn_bytes_recovered_total", "bytes of a torn last record moved aside when the log was opened", a.torn_bytes_recovered);
+    auto& deleted = family("kata_sentry_audit_log_deleted_segments_total", "segments deleted, by reason (retention limits, or drop_oldest when the disk is full)", MetricType::Counter);
+    deleted.metric.push_back(sample(double(a.retention_deleted_segments), {{"reason", "retention"}}, MetricType::Counter));
+    deleted.metric.push_back(sample(double(a.disk_full_deleted_segments), {{"reason", "disk_full"}}, MetricType::Counter));
+    gauge("kata_sentry_audit_log_segments", "segment files the audit log keeps now", double(a.segments));
+    gauge("kata_sentry_audit_log_unsynced_records", "records accepted but not yet durable (fdatasync pending)", double(a.last_seq > a.durable_seq ? a.last_seq - a.durable_seq : 0));
+    gauge("kata_sentry_audit_log_disk_full", "1 while the disk-full policy is engaged", a.disk_full ? 1 : 0);
+    gauge("kata_sentry_audit_log_failed", "1 once a write or fdatasync failed: the log accepts nothing more", a.failed ? 1 : 0);
   }
 
   const MetricsOptions options_;
@@ -258,6 +307,13 @@ Result<std::unique_ptr<DaemonMetrics>> DaemonMetrics::start(const MetricsOptions
   const prometheus::Histogram::BucketBoundaries buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   for (View v : {View::host, View::guest})
     m->latency_[size_t(v)] = &m->latency_family_->Add({{"view", std::string(view_name(v))}}, buckets);
+  // Boots take about a second with KVM and tens of seconds under TCG (no KVM on this kind of
+  // machine); sandbox boot_timeout defaults to 60 s.
+  m->boot_time_ = &prometheus::BuildHistogram()
+                       .Name("kata_sentry_sandbox_boot_seconds")
+                       .Help("a sandbox's boot, from the start of its creation (before the VMM starts) to its agent answering")
+                       .Register(*m->registry_)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 120});
   m->collector_ = std::make_shared<Collector>(options);
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(options.address, 2);
@@ -319,6 +375,13 @@ void DaemonMetrics::on_audit(const monitor::AuditRecord& r) noexcept {
     auto it = action_series_.find(key);
     if (it == action_series_.end()) it = action_series_.emplace(key, &actions_->Add({{"action", key.first}, {"result", key.second}})).first;
     it->second->Increment();
+  } catch (...) {
+  }
+}
+
+void DaemonMetrics::on_sandbox_boot(std::chrono::nanoseconds boot_time) noexcept {
+  try {
+    boot_time_->Observe(std::chrono::duration<double>(boot_time).count());
   } catch (...) {
   }
 }

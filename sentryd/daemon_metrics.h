@@ -14,15 +14,20 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/event.h"
 #include "core/result.h"
+#include "exporters/audit_log.h"
+#include "exporters/sink.h"
+#include "monitor/host_probe_hub.h"
 #include "monitor/sandbox_monitor.h"
 #include "policy-engine/alert.h"
 #include "policy-engine/rule.h"
@@ -50,8 +55,11 @@ struct MetricsOptions {
 // What the scrape-time collector reads; set once the registry exists (it needs the metrics).
 struct MetricsSources {
   std::function<std::vector<SandboxState>()> sandboxes;
-  std::function<std::vector<std::pair<std::string, uint64_t>>()> host_probe_drops;  // {"ring_buffer", n}, ...
+  std::function<std::optional<monitor::HostProbeHubStats>()> host_probes;  // nullopt: none attached
   EventHub* hub = nullptr;
+  // The audit log and its exporters (exporters::Pipeline), read at scrape time.
+  std::function<std::vector<exporters::SinkStats>()> sinks;
+  std::function<exporters::AuditLogStats()> audit_log;
 };
 
 class DaemonMetrics {
@@ -73,6 +81,8 @@ class DaemonMetrics {
   // Series for these rules exist from now on, at 0 (a rate() over a series that appears only
   // with its first match misses that match).
   void declare_rules(const policy::RuleSet& rules);
+  // A sandbox finished booting (its VM started to its agent answering), once per boot.
+  void on_sandbox_boot(std::chrono::nanoseconds boot_time) noexcept;
   // A sandbox's monitor stopped: its final counts stay in the node-wide counters.
   void retire(const monitor::MonitorStats& final_stats);
 
@@ -90,6 +100,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>* actions_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_family_ = nullptr;
   std::array<prometheus::Histogram*, 2> latency_{};  // [view]
+  prometheus::Histogram* boot_time_ = nullptr;
   std::mutex mu_;  // the on-demand series below (rules and actions are few and rare)
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> rule_series_;
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> action_series_;

@@ -1,6 +1,7 @@
 #include "sentryd/relay_link.h"
 
 #include "deny_rule_convert.h"
+#include "wanted_types_convert.h"
 #include "guest_wire.h"
 
 namespace kata_sentry::daemon {
@@ -54,7 +55,8 @@ Status RelayLink::stream(const std::function<bool(std::string&&)>& on_batch) {
   }
 }
 
-Result<v1::RelayResult> RelayLink::call(v1::RelayCommand command, const std::string& what) {
+Result<v1::RelayResult> RelayLink::call(v1::RelayCommand command, const std::string& what,
+                                        std::optional<std::chrono::milliseconds> timeout) {
   uint64_t id;
   {
     std::lock_guard lock(mu_);
@@ -69,7 +71,7 @@ Result<v1::RelayResult> RelayLink::call(v1::RelayCommand command, const std::str
     return fail(ErrorCode::unavailable, what + " for sandbox " + sandbox_id_ + ": the shim's relay is broken");
   }
   std::unique_lock lock(mu_);
-  bool answered = cv_.wait_for(lock, command_timeout_, [&] { return closed_ || pending_[id].has_value(); });
+  bool answered = cv_.wait_for(lock, timeout.value_or(command_timeout_), [&] { return closed_ || pending_[id].has_value(); });
   auto result = std::move(pending_[id]);
   pending_.erase(id);
   if (!result) {
@@ -80,15 +82,30 @@ Result<v1::RelayResult> RelayLink::call(v1::RelayCommand command, const std::str
   return std::move(*result);
 }
 
+Result<std::string> RelayLink::list_guest_processes() {
+  v1::RelayCommand c;
+  c.mutable_list_guest_processes();
+  auto r = call(std::move(c), "guest ListGuestProcesses");
+  if (!r) return std::unexpected(r.error());
+  return std::move(*r->mutable_guest_processes());
+}
+
 monitor::SandboxHooks RelayLink::hooks() {
   monitor::SandboxHooks h;
   h.stream_events = [this](const std::function<bool(std::string&&)>& fn) { return stream(fn); };
   h.set_enforcement = [this](const std::vector<DenyRule>& rules) -> Result<std::vector<std::string>> {
     v1::RelayCommand c;
     deny_rules_to_proto(rules, *c.mutable_set_enforcement());
-    auto r = call(std::move(c), "guest SetEnforcement");
+    auto r = call(std::move(c), "guest SetEnforcement", std::max<std::chrono::milliseconds>(command_timeout_, kSensorCommandTimeout));
     if (!r) return std::unexpected(r.error());
     return refusals_from_proto(r->refused());
+  };
+  h.set_wanted_types = [this](const std::bitset<kEventTypeSlots>& types) -> Status {
+    v1::RelayCommand c;
+    wanted_types_to_proto(types, *c.mutable_set_wanted_types());
+    auto r = call(std::move(c), "guest SetWantedTypes");
+    if (!r) return std::unexpected(r.error());
+    return {};
   };
   h.kill_guest_process = [this](uint32_t pid, int sig) -> Status {
     v1::RelayCommand c;

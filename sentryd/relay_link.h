@@ -34,6 +34,11 @@ class RelayLink {
   // Sends a command to the shim; false when the stream is broken. Called from monitor threads.
   using Send = std::function<bool(const v1::RelayCommand&)>;
 
+  // The agent holds a sensor command until its guest sensor has loaded (up to 60 s after boot,
+  // kSensorStartWait in agent/service/agent_service.cpp; 7 to 15 s under TCG, more on a busy
+  // host): the deny-set push at monitor start waits that long, other commands command_timeout.
+  static constexpr std::chrono::seconds kSensorCommandTimeout{75};
+
   RelayLink(std::string sandbox_id, Send send, std::chrono::milliseconds command_timeout = std::chrono::seconds(10));
 
   // From the event path's reader: one batch as the agent sent it (waits while the queue is
@@ -49,6 +54,10 @@ class RelayLink {
   size_t queued() const { return queue_.size(); }
 
   monitor::SandboxHooks hooks();
+  // The agent's process table through the shim (ListGuestProcessesResponse wire bytes, not
+  // decoded: see sentryd/sandbox_processes.h). Fails like any command (closed, timeout, the
+  // shim's or the agent's error).
+  Result<std::string> list_guest_processes();
 
  private:
   // A batch, or (ended set) the end of one agent stream.
@@ -57,7 +66,8 @@ class RelayLink {
     std::optional<std::string> ended;
   };
   Status stream(const std::function<bool(std::string&&)>& on_batch);
-  Result<v1::RelayResult> call(v1::RelayCommand command, const std::string& what);
+  Result<v1::RelayResult> call(v1::RelayCommand command, const std::string& what,
+                               std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   const std::string sandbox_id_;
   const Send send_;

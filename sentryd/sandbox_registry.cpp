@@ -51,7 +51,7 @@ SandboxRegistry::SandboxRegistry(DaemonConfig config, exporters::AuditLog& log, 
 
 SandboxRegistry::~SandboxRegistry() { shutdown(); }
 
-Status SandboxRegistry::register_sandbox(SandboxRecord record) {
+Status SandboxRegistry::register_sandbox(SandboxRecord record, std::chrono::nanoseconds boot_time) {
   if (auto st = check_record(record); !st) return st;
   std::lock_guard lock(mu_);
   if (entries_.count(record.sandbox_id)) return fail(ErrorCode::invalid_argument, "sandbox " + record.sandbox_id + " is already registered");
@@ -61,6 +61,7 @@ Status SandboxRegistry::register_sandbox(SandboxRecord record) {
                           record.pod_name, record.vmm_pid, record.container_ids.size());
   e->record = std::move(record);
   entries_[e->record.sandbox_id] = std::move(e);
+  if (metrics_ && boot_time.count() > 0) metrics_->on_sandbox_boot(boot_time);
   return {};
 }
 
@@ -149,12 +150,17 @@ void SandboxRegistry::start_monitor(Entry& e, std::function<void(const Status&)>
   if (!engine) {
     outcome = std::unexpected(engine.error());
   } else {
-    auto m = monitor::SandboxMonitor::start(std::move(*engine), monitor_options(record), e.link->hooks(), &log_);
+    auto m = monitor::SandboxMonitor::start(std::move(*engine), monitor_options(record, e.last_alerts), e.link->hooks(), &log_);
     if (m && probes_) {
       std::vector<uint32_t> pids = record.helper_pids;
       pids.push_back(record.vmm_pid);
       monitor::SandboxMonitor* sink = m->get();
-      if (auto st = probes_->attach(record.sandbox_id, pids, record.host_cgroups, [sink](Event&& ev) { sink->feed_host(std::move(ev)); });
+      {
+        std::lock_guard lock(mu_);
+        if (event_followers_ > 0) (void)sink->set_want_all(true);
+      }
+      if (auto st = probes_->attach(record.sandbox_id, pids, record.host_cgroups, [sink](Event&& ev) { sink->feed_host(std::move(ev)); },
+                                    sink->host_wanted_types());
           !st) {
         (*m)->stop();
         m = std::unexpected(Error{st.error().code, st.error().sys_errno, "host probes: " + st.error().message});
@@ -189,11 +195,11 @@ void SandboxRegistry::start_monitor(Entry& e, std::function<void(const Status&)>
   started(outcome);
 }
 
-monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r) {
+monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r, std::shared_ptr<LastAlerts> last_alerts) {
   monitor::MonitorOptions o;
   o.sandbox_id = r.sandbox_id;
   o.sandbox_name = r.pod_name.empty() ? r.sandbox_id : r.pod_namespace + "/" + r.pod_name;
-  o.pod = {r.pod_name, r.pod_namespace};
+  o.pod = {r.pod_name, r.pod_namespace, r.pod_uid};
   o.vmm_pid = r.vmm_pid;
   o.helper_tgids = r.helper_pids;
   o.host_cgroups = r.host_cgroups;  // where enforce mode attaches the host deny programs
@@ -202,12 +208,15 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r)
   o.guard.burst = config_.guest_burst;
   o.heartbeat_timeout = std::chrono::milliseconds(config_.heartbeat_timeout_ms);
   const bool log_events = config_.pipeline.audit.events;
+  o.want_all_types = log_events;
   o.on_event = [this, log_events, pod = r.pod_name, ns = r.pod_namespace](const Event& ev) {
     if (log_events) (void)log_.append(exporters::RecordKind::event, event_to_json_line(ev));
     if (metrics_) metrics_->on_event(ev);
     hub_.publish(ev, PodRef{pod, ns});
   };
-  o.on_alert = [this, pod = r.pod_name, ns = r.pod_namespace](const policy::Alert& a) {
+  o.on_alert = [this, pod = r.pod_name, ns = r.pod_namespace, last_alerts](const policy::Alert& a) {
+    if (!a.events.empty())
+      last_alerts->record(a.events.back().view, a.events.back().proc.pid, a.rule, a.priority, a.time_ns);
     AlertLine line;
     line.time_ns = a.time_ns;
     line.sandbox_id = a.sandbox;
@@ -245,6 +254,25 @@ void SandboxRegistry::detach(const std::string& sandbox_id, const std::shared_pt
   stop(*e, false);
 }
 
+void SandboxRegistry::follow_events(bool on) {
+  // Under mu_ throughout, so a sandbox cannot stop meanwhile: a guest that does not answer
+  // holds registrations up for the relay's command timeout at most.
+  std::lock_guard lock(mu_);
+  int before = event_followers_;
+  event_followers_ = std::max(0, event_followers_ + (on ? 1 : -1));
+  if ((before > 0) == (event_followers_ > 0)) return;
+  const bool all = event_followers_ > 0;
+  auto log = logger("sentryd");
+  if (probes_)
+    if (auto st = probes_->set_want_all(all); !st) log->warn("host probes: {}", st.error().describe());
+  for (auto& [id, e] : entries_) {
+    std::lock_guard mlock(e->monitor_mu);
+    if (!e->monitor) continue;
+    if (auto st = e->monitor->set_want_all(all); !st) log->warn("sandbox {}: {}", id, st.error().describe());
+  }
+  log->info("event followers: {}; probes build {}", event_followers_, all ? "every event type" : "the rules' event types");
+}
+
 std::vector<SandboxState> SandboxRegistry::list() const {
   std::lock_guard lock(mu_);
   std::vector<SandboxState> out;
@@ -259,6 +287,27 @@ std::vector<SandboxState> SandboxRegistry::list() const {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+Result<SandboxProcesses> SandboxRegistry::processes(const std::string& sandbox_id) const {
+  SandboxRecord record;
+  std::shared_ptr<RelayLink> link;
+  std::shared_ptr<LastAlerts> alerts;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(sandbox_id);
+    if (it == entries_.end()) return fail(ErrorCode::not_found, "sandbox " + sandbox_id + " is not registered");
+    record = it->second->record;
+    link = it->second->link;
+    alerts = it->second->last_alerts;
+  }
+  // Outside the registry lock: the guest's answer takes a round trip through the shim.
+  Result<GuestProcesses> guest = fail(ErrorCode::unavailable, "no relay from the shim is attached");
+  if (link) {
+    auto wire = link->list_guest_processes();
+    guest = wire ? decode_guest_processes(*wire, record.container_ids) : Result<GuestProcesses>(std::unexpected(wire.error()));
+  }
+  return join_processes(host_processes(record.vmm_pid, record.helper_pids), std::move(guest), *alerts);
 }
 
 size_t SandboxRegistry::stop_all_vms(const std::string& why) {

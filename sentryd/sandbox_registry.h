@@ -20,6 +20,7 @@
 #include "sentryd/event_hub.h"
 #include "monitor/host_probe_hub.h"
 #include "sentryd/relay_link.h"
+#include "sentryd/sandbox_processes.h"
 #include "exporters/audit_log.h"
 #include "monitor/sandbox_monitor.h"
 
@@ -29,6 +30,7 @@ struct SandboxRecord {
   std::string sandbox_id;
   std::string pod_name;
   std::string pod_namespace;
+  std::string pod_uid;
   uint32_t vmm_pid = 0;
   std::vector<uint32_t> helper_pids;
   std::vector<std::string> host_cgroups;
@@ -54,7 +56,8 @@ class SandboxRegistry {
   ~SandboxRegistry();  // shutdown()
 
   // Fails (invalid_argument) naming the bad field, or (already_exists) for a known id.
-  Status register_sandbox(SandboxRecord record);
+  // `boot_time` non-zero: the sandbox has just booted, in that long (the boot-time histogram).
+  Status register_sandbox(SandboxRecord record, std::chrono::nanoseconds boot_time = {});
   Status update(const std::string& sandbox_id, const std::vector<std::string>& add, const std::vector<std::string>& remove);
   // Lets the monitor deliver what the guest sent before this call, then stops it.
   Status unregister(const std::string& sandbox_id);
@@ -70,6 +73,13 @@ class SandboxRegistry {
   void detach(const std::string& sandbox_id, const std::shared_ptr<RelayLink>& link);
 
   std::vector<SandboxState> list() const;
+  // A client follows raw events (StreamEvents) while `on`: the probes of every sandbox, host
+  // and guest, then build every event type, not only what the rules can match. Counted: the
+  // set narrows again when the last follower leaves.
+  void follow_events(bool on);
+  // The sandbox's processes, host and guest (kata-trace ps|tree). Fails (not_found) for an
+  // unknown sandbox; a guest that cannot answer leaves guest_error set, not a failure.
+  Result<SandboxProcesses> processes(const std::string& sandbox_id) const;
   // Stops every sandbox's VM through its shim (the audit log's stop_sandboxes policy when the
   // disk is full); the shims then unregister them. Returns how many were asked to stop.
   size_t stop_all_vms(const std::string& why);
@@ -84,12 +94,13 @@ class SandboxRegistry {
     std::thread starter;
     std::mutex monitor_mu;  // the starter sets `monitor` while list() may read it
     std::unique_ptr<monitor::SandboxMonitor> monitor;
+    std::shared_ptr<LastAlerts> last_alerts = std::make_shared<LastAlerts>();  // the monitor's alerts write it
   };
   void start_monitor(Entry& entry, std::function<void(const Status&)> started);
   // Takes the entry out of the map (under mu_), so stopping it never holds the registry lock.
   std::unique_ptr<Entry> take(const std::string& sandbox_id, const RelayLink* only_with_link);
   void stop(Entry& entry, bool flush);
-  monitor::MonitorOptions monitor_options(const SandboxRecord& record);
+  monitor::MonitorOptions monitor_options(const SandboxRecord& record, std::shared_ptr<LastAlerts> last_alerts);
 
   const DaemonConfig config_;
   exporters::AuditLog& log_;
@@ -97,8 +108,9 @@ class SandboxRegistry {
   monitor::HostProbeHub* probes_;
   DaemonMetrics* metrics_;
   const std::string hostname_;
-  mutable std::mutex mu_;  // the map
+  mutable std::mutex mu_;  // the map, event_followers_
   std::map<std::string, std::unique_ptr<Entry>> entries_;
+  int event_followers_ = 0;
 };
 
 }  // namespace kata_sentry::daemon

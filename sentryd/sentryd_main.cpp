@@ -164,12 +164,10 @@ int run(int argc, char** argv) {
     MetricsSources sources;
     sources.sandboxes = [&registry] { return registry.list(); };
     sources.hub = &hub;
+    sources.sinks = [p = pipeline->get()] { return p->sink_stats(); };
+    sources.audit_log = [p = pipeline->get()] { return p->log().stats(); };
     if (probes)
-      sources.host_probe_drops = [p = probes.get()] {
-        auto s = p->stats();
-        return std::vector<std::pair<std::string, uint64_t>>{
-            {"ring_buffer", s.ringbuf_drops}, {"pairing", s.pending_drops}, {"decode", s.decode_errors}};
-      };
+      sources.host_probes = [p = probes.get()] { return std::optional(p->stats()); };
     metrics->set_sources(std::move(sources));
     log->info("metrics on http://{}/metrics", metrics->address());
   }

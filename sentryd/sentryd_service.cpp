@@ -17,6 +17,7 @@ SandboxRecord record_from_proto(const v1::SandboxInfo& m) {
   r.sandbox_id = m.sandbox_id();
   r.pod_name = m.pod_name();
   r.pod_namespace = m.pod_namespace();
+  r.pod_uid = m.pod_uid();
   r.vmm_pid = m.vmm_pid();
   r.helper_pids.assign(m.helper_pids().begin(), m.helper_pids().end());
   r.host_cgroups.assign(m.host_cgroups().begin(), m.host_cgroups().end());
@@ -28,6 +29,7 @@ void record_to_proto(const SandboxRecord& r, v1::SandboxInfo& m) {
   m.set_sandbox_id(r.sandbox_id);
   m.set_pod_name(r.pod_name);
   m.set_pod_namespace(r.pod_namespace);
+  m.set_pod_uid(r.pod_uid);
   m.set_vmm_pid(r.vmm_pid);
   for (auto p : r.helper_pids) m.add_helper_pids(p);
   for (const auto& g : r.host_cgroups) m.add_host_cgroups(g);
@@ -121,7 +123,8 @@ void alert_message(const AlertLine& a, v1::AlertUpdate& u) {
 
 grpc::Status SentrydService::RegisterSandbox(grpc::ServerContext*, const v1::RegisterSandboxRequest* req,
                                              v1::RegisterSandboxResponse* resp) {
-  if (auto st = registry_.register_sandbox(record_from_proto(req->sandbox())); !st) return to_grpc_status(st.error());
+  if (auto st = registry_.register_sandbox(record_from_proto(req->sandbox()), std::chrono::nanoseconds(req->boot_duration_ns())); !st)
+    return to_grpc_status(st.error());
   resp->set_mode(registry_.mode() == policy::Mode::enforce ? "enforce" : "monitor");
   return grpc::Status::OK;
 }
@@ -200,6 +203,12 @@ grpc::Status SentrydService::RelayGuestEvents(grpc::ServerContext*, grpc::Server
 grpc::Status SentrydService::StreamEvents(grpc::ServerContext* ctx, const v1::StreamFilter* req, grpc::ServerWriter<v1::EventUpdate>* writer) {
   auto f = filter_from_proto(*req);
   if (!f) return to_grpc_status(f.error());
+  // Raw events are wanted whatever the rules match while this client follows them.
+  registry_.follow_events(true);
+  struct Unfollow {
+    SandboxRegistry& r;
+    ~Unfollow() { r.follow_events(false); }
+  } unfollow{registry_};
   auto sub = hub_.subscribe_events(std::move(*f), req->client());
   return follow(ctx, *sub, stopping_, writer, &event_message);
 }
@@ -243,6 +252,30 @@ grpc::Status SentrydService::ListSandboxes(grpc::ServerContext*, const v1::Empty
     m->set_queued(sub.queued);
   }
   resp->set_now_ns(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
+  return grpc::Status::OK;
+}
+
+grpc::Status SentrydService::ListProcesses(grpc::ServerContext*, const v1::ListProcessesRequest* req, v1::ListProcessesResponse* resp) {
+  auto listing = registry_.processes(req->sandbox_id());
+  if (!listing) return to_grpc_status(listing.error());
+  resp->set_sandbox_id(req->sandbox_id());
+  for (const auto& r : listing->rows) {
+    auto* m = resp->add_processes();
+    m->set_view(r.view == View::guest ? v1::VIEW_GUEST : v1::VIEW_HOST);
+    m->set_pid(r.pid);
+    m->set_ppid(r.ppid);
+    m->set_name(r.name);
+    m->set_exepath(r.exepath);
+    m->set_cmdline(r.cmdline);
+    m->set_container_id(r.container_id);
+    m->set_role(r.role);
+    m->set_last_alert(r.last_alert);
+    m->set_last_alert_priority(r.last_alert_priority);
+    m->set_last_alert_ns(r.last_alert_ns);
+  }
+  resp->set_guest_error(listing->guest_error);
+  resp->set_guest_truncated(listing->guest_truncated);
+  resp->set_guest_refused(listing->guest_refused);
   return grpc::Status::OK;
 }
 

@@ -24,6 +24,7 @@ class SentrydService final : public v1::Sentryd::Service {
   grpc::Status StreamEvents(grpc::ServerContext*, const v1::StreamFilter*, grpc::ServerWriter<v1::EventUpdate>*) override;
   grpc::Status StreamAlerts(grpc::ServerContext*, const v1::StreamFilter*, grpc::ServerWriter<v1::AlertUpdate>*) override;
   grpc::Status ListSandboxes(grpc::ServerContext*, const v1::Empty*, v1::ListSandboxesResponse*) override;
+  grpc::Status ListProcesses(grpc::ServerContext*, const v1::ListProcessesRequest*, v1::ListProcessesResponse*) override;
 
  private:
   SandboxRegistry& registry_;

@@ -27,6 +27,14 @@ Result<uint64_t> sum_percpu_counter(const bpf_map* map, uint32_t key, const std:
   return total;
 }
 
+Status write_wanted_types(bpf_map* map, const std::bitset<kEventTypeSlots>& wanted, const std::string& what) {
+  for (uint32_t type = 0; type < kEventTypeSlots; ++type) {
+    uint8_t on = wanted.test(type) ? 1 : 0;
+    if (bpf_map__update_elem(map, &type, sizeof type, &on, sizeof on, BPF_ANY) != 0) return fail_errno("update " + what);
+  }
+  return {};
+}
+
 int poll_coalesced(ring_buffer* ring, int timeout_ms) {
   epoll_event ev{};
   int woke = ::epoll_wait(ring_buffer__epoll_fd(ring), &ev, 1, timeout_ms);

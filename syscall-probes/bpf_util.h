@@ -2,9 +2,11 @@
 // reads its counters and names its errors the same way. Includes libbpf: loaders only.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <string>
 
+#include "core/event.h"
 #include "core/result.h"
 
 struct bpf_map;
@@ -18,6 +20,11 @@ std::string errno_name(int err);
 // The sum over every possible CPU of one u64 slot of a per-CPU array map (the enum ks_stat
 // counters of event_abi.h). Fails naming `what` when the map cannot be read.
 Result<uint64_t> sum_percpu_counter(const bpf_map* map, uint32_t key, const std::string& what);
+
+// Writes a whole wanted_types_map (wanted_types.bpf.h, one byte per event type: 1 = build its
+// records). Fails naming `what` at the first slot the kernel refuses; slots before it are
+// written already, so callers push the whole set again after a failure.
+Status write_wanted_types(bpf_map* map, const std::bitset<kEventTypeSlots>& wanted, const std::string& what);
 
 // How long a woken consumer lets records gather before it drains them. The BPF side wakes an
 // idle consumer with the first record and a busy one only past its wakeup threshold; while

@@ -34,6 +34,30 @@ bool is_exec(EventType t) { return t == EventType::execve || t == EventType::exe
 
 }  // namespace
 
+std::optional<ProcStatHead> parse_proc_stat(std::string_view stat) {
+  // comm may hold spaces and parentheses, so cut at the last ')'.
+  auto open = stat.find('(');
+  auto close = stat.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
+  ProcStatHead head;
+  head.comm = std::string(stat.substr(open + 1, close - open - 1));
+  std::istringstream rest{std::string(stat.substr(close + 1))};
+  std::string state, ppid;
+  rest >> state >> ppid;
+  head.ppid = parse_pid(ppid);
+  return head;
+}
+
+std::vector<uint32_t> list_proc_pids(const std::string& proc_root) {
+  std::vector<uint32_t> pids;
+  DIR* dir = opendir(proc_root.c_str());
+  if (!dir) return pids;
+  while (dirent* d = readdir(dir))
+    if (auto pid = parse_pid(d->d_name)) pids.push_back(*pid);
+  closedir(dir);
+  return pids;
+}
+
 ProcTable::ProcTable(size_t capacity, std::string proc_root)
     : capacity_(capacity == 0 ? 1 : capacity), proc_root_(std::move(proc_root)) {}
 
@@ -41,17 +65,12 @@ std::optional<ProcEntry> ProcTable::read_proc(uint32_t pid) const {
   std::string dir = proc_root_ + "/" + std::to_string(pid);
   std::string stat;
   if (!read_file(dir + "/stat", stat)) return std::nullopt;
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ')'.
-  auto open = stat.find('(');
-  auto close = stat.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
+  auto head = parse_proc_stat(stat);
+  if (!head) return std::nullopt;
   ProcEntry e;
   e.pid = pid;
-  e.name = stat.substr(open + 1, close - open - 1);
-  std::istringstream rest(stat.substr(close + 1));
-  std::string state, ppid;
-  rest >> state >> ppid;
-  e.ppid = parse_pid(ppid).value_or(0);
+  e.name = std::move(head->comm);
+  e.ppid = head->ppid.value_or(0);
 
   std::string cmdline;
   if (read_file(dir + "/cmdline", cmdline)) {
@@ -81,18 +100,13 @@ std::optional<ProcEntry> ProcTable::read_proc(uint32_t pid) const {
 }
 
 size_t ProcTable::seed() {
-  DIR* dir = opendir(proc_root_.c_str());
-  if (!dir) return 0;
   size_t loaded = 0;
-  while (dirent* d = readdir(dir)) {
-    auto pid = parse_pid(d->d_name);
-    if (!pid) continue;
-    if (auto e = read_proc(*pid)) {
+  for (uint32_t pid : list_proc_pids(proc_root_)) {
+    if (auto e = read_proc(pid)) {
       put(std::move(*e));
       ++loaded;
     }
   }
-  closedir(dir);
   return loaded;
 }
 

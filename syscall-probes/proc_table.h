@@ -10,12 +10,23 @@
 #include <list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "core/event.h"
 
 namespace kata_sentry::probes {
+
+// The head of /proc/<pid>/stat ("pid (comm) state ppid ..."). nullopt when the text has no
+// "(comm)"; ppid is empty when the field after the state is not a number.
+struct ProcStatHead {
+  std::string comm;
+  std::optional<uint32_t> ppid;
+};
+std::optional<ProcStatHead> parse_proc_stat(std::string_view stat);
+// The numeric entries of proc_root (the processes); empty when it cannot be read.
+std::vector<uint32_t> list_proc_pids(const std::string& proc_root);
 
 struct ProcEntry {
   uint32_t pid = 0;

@@ -248,24 +248,27 @@ Result<std::unique_ptr<SyscallProbes>> SyscallProbes::open(const SyscallProbesOp
     if (!st) return std::unexpected(st.error());
   }
   skel->bss->watched_cgroup_count = static_cast<uint32_t>(options.watch_cgroups.size());
+  auto probes = std::unique_ptr<SyscallProbes>(new SyscallProbes(std::move(impl)));
+  // Everything is wanted until a consumer says otherwise.
+  if (auto st = probes->set_wanted_types(TypeMask().set()); !st) return std::unexpected(st.error());
 
   auto t_loaded = std::chrono::steady_clock::now();
   std::string skipped;
-  if (auto st = impl->attach_all(skipped); !st) return std::unexpected(st.error());
+  if (auto st = probes->impl_->attach_all(skipped); !st) return std::unexpected(st.error());
 
   if (!skipped.empty())
     // Only syscalls this kernel does not have (e.g. module loading with CONFIG_MODULES=n):
     // nothing can call them, so this is not a degraded mode.
     log->info("host probes: syscalls absent from this kernel, not traced: {}", skipped);
 
-  impl->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_ring_record, impl.get(), nullptr));
-  if (!impl->ring) return fail_errno("create ring buffer for syscall_probes events");
+  auto* impl_ptr = probes->impl_.get();
+  impl_ptr->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_ring_record, impl_ptr, nullptr));
+  if (!impl_ptr->ring) return fail_errno("create ring buffer for syscall_probes events");
 
   auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
   auto t_done = std::chrono::steady_clock::now();
-  log->info("host probes attached: {} programs (load {} ms, attach {} ms), scope {}", impl->links.size(),
+  log->info("host probes attached: {} programs (load {} ms, attach {} ms), scope {}", impl_ptr->links.size(),
             ms(t_loaded - t0), ms(t_done - t_loaded), options.scope_enabled ? "on" : "off (whole host)");
-  auto probes = std::unique_ptr<SyscallProbes>(new SyscallProbes(std::move(impl)));
   probes->backend_report_ = backend.report;
   return probes;
 }
@@ -282,6 +285,10 @@ Status SyscallProbes::set_attached(bool attached) {
   auto st = impl_->attach_all(skipped);
   if (!st) impl_->detach_all();  // all or nothing
   return st;
+}
+
+Status SyscallProbes::set_wanted_types(const TypeMask& wanted) {
+  return write_wanted_types(impl_->skel->maps.wanted_types_map, wanted, "syscall_probes wanted_types_map");
 }
 
 Status SyscallProbes::watch_tgid(uint32_t tgid) {
@@ -343,7 +350,8 @@ Result<ProbeStats> SyscallProbes::stats() const {
   } fields[] = {{KS_STAT_EVENTS, &s.events},
                 {KS_STAT_RINGBUF_DROPS, &s.ringbuf_drops},
                 {KS_STAT_PENDING_DROPS, &s.pending_drops},
-                {KS_STAT_READ_ERRORS, &s.read_errors}};
+                {KS_STAT_READ_ERRORS, &s.read_errors},
+                {KS_STAT_FILTERED, &s.filtered}};
   for (auto& f : fields) {
     auto v = sum_percpu_counter(impl_->skel->maps.stats_map, f.key, "syscall_probes stats_map");
     if (!v) return std::unexpected(v.error());

@@ -7,6 +7,7 @@
 // (they only touch BPF maps).
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event.h"
 #include "core/result.h"
 #include "syscall-probes/capabilities.h"
 
@@ -40,6 +42,7 @@ struct ProbeStats {
   uint64_t ringbuf_drops = 0;  // records lost: ring buffer full
   uint64_t pending_drops = 0;  // syscalls not reported: enter/exit pairing table full
   uint64_t read_errors = 0;    // records sent with a user/kernel read that failed
+  uint64_t filtered = 0;       // syscalls of watched tasks not reported: no consumer wants their type
   uint64_t drops() const { return ringbuf_drops + pending_drops; }
 };
 
@@ -52,6 +55,14 @@ class SyscallProbes {
   ~SyscallProbes();
   SyscallProbes(const SyscallProbes&) = delete;  // the ring buffer callback holds `this`
   SyscallProbes& operator=(const SyscallProbes&) = delete;
+
+  // Bit N set: build records of event type N (enum ks_event_type). Every type is wanted after
+  // open(); narrowing happens in place, attached (a rule reload needs no reattach). Process
+  // lifecycle records (exec, fork, exit) are sent whatever the set says: the process table
+  // depends on them. Fails only when the kernel map could not be written; a failure part way
+  // leaves some types switched already, so callers retry or widen to all.
+  using TypeMask = std::bitset<kEventTypeSlots>;
+  Status set_wanted_types(const TypeMask& wanted);
 
   // Runtime scope changes; only meaningful with scope_enabled.
   Status watch_tgid(uint32_t tgid);

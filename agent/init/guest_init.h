@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/guest_modules.h"  // generated from runtime/guest-image/guest-modules.list
 #include "core/guest_paths.h"
 #include "core/result.h"
 
@@ -14,10 +15,10 @@ namespace kata_sentry::agent {
 
 struct GuestInitOptions {
   // Loaded (with their modules.dep dependencies) in this order.
-  std::vector<std::string> modules = {"virtio_pci", "virtio_console", "virtiofs", "overlay", "virtio_balloon"};
+  std::vector<std::string> modules = guest_modules();
   // Loaded after them when the kernel command line has ks.net=1: the host attached virtio-net
   // NICs for a CRI pod's network (runtime/network/pod_network.h).
-  std::vector<std::string> network_modules = {"virtio_net"};
+  std::vector<std::string> network_modules = guest_network_modules();
   std::string share_tag = "kshared";  // the vhost-user-fs-pci tag the host gives the share
   std::filesystem::path share_mount = guest_paths::kShareDir;
   std::filesystem::path cgroup_parent = "/sys/fs/cgroup/kata-sentry";

@@ -1,4 +1,5 @@
-// The agent's guest-sensor RPCs (StreamEvents, SetEnforcement, KillGuestProcess): protobuf in,
+// The agent's guest-sensor RPCs (StreamEvents, SetEnforcement, KillGuestProcess,
+// ListGuestProcesses, SetSensorAttached): protobuf in,
 // guest_probes calls, protobuf out. AgentService's handlers forward here; a null sensor (it
 // failed to start) answers UNAVAILABLE with the reason.
 #pragma once
@@ -21,7 +22,12 @@ grpc::Status sensor_set_enforcement(guest_probes::GuestSensor* sensor,
                                     v1::SetEnforcementResponse* resp);
 grpc::Status sensor_kill_process(guest_probes::GuestSensor* sensor,
                                  const v1::KillGuestProcessRequest& req);
+// At most kMaxListedProcesses processes, each field cut to the bounds in the .cpp.
+grpc::Status sensor_list_processes(guest_probes::GuestSensor* sensor,
+                                   v1::ListGuestProcessesResponse* resp);
 grpc::Status sensor_set_attached(guest_probes::GuestSensor* sensor,
                                  const v1::SetSensorAttachedRequest& req);
+grpc::Status sensor_set_wanted_types(guest_probes::GuestSensor* sensor,
+                                     const v1::SetWantedTypesRequest& req);
 
 }  // namespace kata_sentry::agent

@@ -269,4 +269,21 @@ grpc::Status AgentService::SetSensorAttached(grpc::ServerContext* ctx,
   return sensor_set_attached(sensor, *req);
 }
 
+grpc::Status AgentService::SetWantedTypes(grpc::ServerContext* ctx,
+                                         const v1::SetWantedTypesRequest* req, v1::Empty*) {
+  grpc::Status why;
+  auto* sensor = wait_sensor(ctx, why);
+  if (!sensor) return why;
+  return sensor_set_wanted_types(sensor, *req);
+}
+
+grpc::Status AgentService::ListGuestProcesses(grpc::ServerContext* ctx,
+                                             const v1::ListGuestProcessesRequest*,
+                                             v1::ListGuestProcessesResponse* resp) {
+  grpc::Status why;
+  auto* sensor = wait_sensor(ctx, why);
+  if (!sensor) return why;
+  return sensor_list_processes(sensor, resp);
+}
+
 }  // namespace kata_sentry::agent

@@ -55,6 +55,10 @@ class AgentService final : public kata_sentry::v1::Agent::Service {
                                 v1::Empty*) override;
   grpc::Status SetSensorAttached(grpc::ServerContext*, const v1::SetSensorAttachedRequest*,
                                  v1::Empty*) override;
+  grpc::Status SetWantedTypes(grpc::ServerContext*, const v1::SetWantedTypesRequest*,
+                              v1::Empty*) override;
+  grpc::Status ListGuestProcesses(grpc::ServerContext*, const v1::ListGuestProcessesRequest*,
+                                  v1::ListGuestProcessesResponse*) override;
 
  private:
   CancelCheck cancel_check(grpc::ServerContext* ctx) const;

@@ -21,11 +21,16 @@ struct Goal {
 inline constexpr Goal kGoals[] = {
     {"latency_p50_ms", "guest syscall -> host alert, p50 (TCG)", "ms", true, 5, "joined_bench"},
     {"latency_p99_ms", "guest syscall -> host alert, p99 (TCG)", "ms", true, 20, "joined_bench"},
+    {"guest_open_close_ratio_unwanted", "guest open+close, probes on/off, no rule wants open", "x", true, 1.5,
+     "guest_probes_bench"},
     {"guest_open_close_ratio_traced", "guest open+close, probes on/off, traced", "x", true, 2.0, "guest_probes_bench"},
     {"guest_events_zero_drop_per_s", "guest -> host events/s with zero drops", "ev/s", false, 50'000,
      "guest_probes_bench"},
     {"host_ratio_scoped_away", "host open+close, attached but scoped away", "x", true, 1.05, "host_probes_bench"},
     {"host_ratio_traced", "host open+close, traced and consumed", "x", true, 1.3, "host_probes_bench"},
+    // Issue 15, in-kernel filtering: a watched process whose events no loaded rule wants. The
+    // host goal is the scoped-away one (the filter costs one more array lookup than the scope).
+    {"host_ratio_unwanted", "host open+close, watched, no rule wants open", "x", true, 1.05, "host_probes_bench"},
     {"engine_realistic_mev_per_s", "engine, Falco stable + ours, realistic mix", "M ev/s", false, 5.0,
      "policy_engine_bench"},
     {"decode_json_m_per_s", "decode + JSON line", "M/s", false, 1.0, "host_probes_bench"},

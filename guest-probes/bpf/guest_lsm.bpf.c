@@ -23,6 +23,7 @@
 
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/stats.bpf.h"
+#include "kata_sentry/wanted_types.bpf.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
 #include "kata_sentry/uapi_defs.bpf.h"
@@ -92,16 +93,41 @@ static __always_inline bool current_is_agent(void)
 
 #define PF_IO_WORKER 0x00000010
 
+/* True when no consumer wants this hook's records and the active deny set has no entry for
+ * it: nothing to decide and nothing to report, so no record is built. */
+static __always_inline bool hook_unused(__u32 type)
+{
+	__u32 active = deny_active;
+	__u32 ridx;
+	struct ks_deny_range *range;
+
+	if (type_is_wanted(type))
+		return false;
+	if (active & 0xffff) {
+		ridx = ((active & KS_DENY_BANK_BIT) ? KS_EVT_MAX : 0) + (type & (KS_EVT_MAX - 1));
+		range = bpf_map_lookup_elem(&deny_ranges_map, &ridx);
+		if (range && range->count)
+			return false;
+	}
+	count(KS_STAT_FILTERED);
+	return true;
+}
+
 /* A zeroed record for the current task with its process context filled, and the syscall the
  * hook runs in: which syscall reached an object (open_by_handle_at's open, io_uring_enter's)
- * is something rules and the deny set can tell apart. */
+ * is something rules and the deny set can tell apart. NULL when nobody can use it
+ * (hook_unused); the hooks that refuse attacks on the agent whatever the rules say (ptrace,
+ * signals) always build theirs. */
 static __always_inline struct ks_event *begin(__u16 type, bool agent)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs;
 	__u32 zero = 0;
-	struct ks_event *e = bpf_map_lookup_elem(&scratch_map, &zero);
+	struct ks_event *e;
 
+	if (type != KS_EVT_LSM_PTRACE_ACCESS && type != KS_EVT_LSM_TASK_KILL && hook_unused(type))
+		return NULL;
+	e = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!e)
 		return NULL;
 	bpf_probe_read_kernel(e, sizeof(*e), (const void *)&zero_event);

@@ -13,6 +13,7 @@
 #include "agent.grpc.pb.h"
 #include "core/guest_text.h"
 #include "deny_rule_convert.h"
+#include "wanted_types_convert.h"
 #include "runtime/agent_client/agent_errors.h"
 #include "guest_wire.h"
 
@@ -384,9 +385,11 @@ Result<std::vector<std::string>> AgentClient::set_enforcement(
   v1::SetEnforcementRequest req;
   deny_rules_to_proto(rules, req);
   v1::SetEnforcementResponse resp;
+  // The agent holds it until its sensor has loaded, as it holds StartContainer.
+  constexpr std::chrono::milliseconds kSensorDeadline{70000};
   auto s = impl_->call("SetEnforcement", "", [&](grpc::ClientContext* c) {
     return impl_->stub->SetEnforcement(c, req, &resp);
-  });
+  }, std::max(impl_->options.call_deadline, kSensorDeadline));
   if (!s) return std::unexpected(s.error());
   return refusals_from_proto(resp.refused());
 }
@@ -404,12 +407,34 @@ Status AgentClient::kill_guest_process(uint32_t guest_pid, int sig) {
                      [&](grpc::ClientContext* c) { return impl_->stub->KillGuestProcess(c, req, &resp); });
 }
 
+Result<std::string> AgentClient::list_guest_processes() {
+  v1::ListGuestProcessesRequest req;
+  v1::ListGuestProcessesResponse resp;
+  auto s = impl_->call("ListGuestProcesses", "", [&](grpc::ClientContext* c) {
+    return impl_->stub->ListGuestProcesses(c, req, &resp);
+  });
+  if (!s) return std::unexpected(s.error());
+  return resp.SerializeAsString();
+}
+
 Status AgentClient::set_sensor_attached(bool attached) {
   v1::SetSensorAttachedRequest req;
   req.set_attached(attached);
   v1::Empty resp;
+  // Attaching or detaching some 70 tracepoints and LSM hooks waits on the guest kernel's RCU
+  // grace periods: under TCG on a busy host that took more than the default 10 s.
+  constexpr std::chrono::milliseconds kAttachDeadline{60000};
   return impl_->call("SetSensorAttached", attached ? "attach" : "detach",
-                     [&](grpc::ClientContext* c) { return impl_->stub->SetSensorAttached(c, req, &resp); });
+                     [&](grpc::ClientContext* c) { return impl_->stub->SetSensorAttached(c, req, &resp); },
+                     std::max(impl_->options.call_deadline, kAttachDeadline));
+}
+
+Status AgentClient::set_wanted_types(const std::bitset<kEventTypeSlots>& types) {
+  v1::SetWantedTypesRequest req;
+  wanted_types_to_proto(types, req);
+  v1::Empty resp;
+  return impl_->call("SetWantedTypes", std::to_string(types.count()) + " types",
+                     [&](grpc::ClientContext* c) { return impl_->stub->SetWantedTypes(c, req, &resp); });
 }
 
 }  // namespace kata_sentry::runtime

@@ -4,6 +4,7 @@
 // into "agent <Call>: connection lost (guest died?)". Protobuf types stay inside the .cpp.
 #pragma once
 
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -139,8 +140,13 @@ class AgentClient {
   Result<std::vector<std::string>> set_enforcement(const std::vector<DenyRule>& rules);
   // Signals a guest process (by guest tgid) that belongs to one of the containers.
   Status kill_guest_process(uint32_t guest_pid, int sig);
+  // The guest sensor's process table as the agent sent it (a ListGuestProcessesResponse in
+  // wire form, not decoded: the daemon decodes and bounds it, sentryd/sandbox_processes.h).
+  Result<std::string> list_guest_processes();
   // Detaches (false) or re-attaches (true) every guest probe; for benchmarks.
   Status set_sensor_attached(bool attached);
+  // In-guest filtering: the event types the guest probes build (bit N = event type N).
+  Status set_wanted_types(const std::bitset<kEventTypeSlots>& types);
 
  private:
   struct Impl;

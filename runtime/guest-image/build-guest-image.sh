@@ -11,8 +11,11 @@
 # Usage: build-guest-image.sh KERNEL_DIR AGENT_BINARY OUT_DIR   (KERNEL_DIR = BUILD/guest-kernel)
 set -euo pipefail
 KDIR=$1; AGENT=$2; OUT=$3
-# virtio_net (with net_failover, failover) is loaded only for a CRI pod with a network (ks.net=1).
-MODULES=(virtio_pci virtio_console virtiofs overlay virtio_balloon virtio_net)
+# Every module of guest-modules.list (the guest init loads them; those marked "net", e.g. virtio_net
+# with net_failover and failover, only for a CRI pod with a network).
+MODULE_LIST=$(dirname "$0")/guest-modules.list
+mapfile -t MODULES < <(awk '!/^[[:space:]]*(#|$)/ {print $1}' "$MODULE_LIST")
+[ "${#MODULES[@]}" -gt 0 ] || { echo "guest image: no modules in $MODULE_LIST" >&2; exit 1; }
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 

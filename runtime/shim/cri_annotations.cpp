@@ -22,6 +22,7 @@ CriAnnotations read_cri_annotations(const std::filesystem::path& bundle) {
   out.sandbox_id = get("io.kubernetes.cri.sandbox-id");
   out.sandbox_name = get("io.kubernetes.cri.sandbox-name");
   out.sandbox_namespace = get("io.kubernetes.cri.sandbox-namespace");
+  out.sandbox_uid = get("io.kubernetes.cri.sandbox-uid");
   out.sandbox_cpu_period = get("io.kubernetes.cri.sandbox-cpu-period");
   out.sandbox_cpu_quota = get("io.kubernetes.cri.sandbox-cpu-quota");
   out.sandbox_memory = get("io.kubernetes.cri.sandbox-memory");

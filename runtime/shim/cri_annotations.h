@@ -14,6 +14,7 @@ struct CriAnnotations {
   std::string sandbox_id;         // io.kubernetes.cri.sandbox-id
   std::string sandbox_name;       // io.kubernetes.cri.sandbox-name (the pod's name)
   std::string sandbox_namespace;  // io.kubernetes.cri.sandbox-namespace
+  std::string sandbox_uid;        // io.kubernetes.cri.sandbox-uid (the pod's uid)
   // The pod's resources (containerd 1.6 sets them on the sandbox container from the CRI's
   // LinuxPodSandboxConfig.resources: the sum of its containers' limits), as text; "" when absent.
   std::string sandbox_cpu_period;  // io.kubernetes.cri.sandbox-cpu-period (µs)

@@ -200,7 +200,11 @@ Result<std::shared_ptr<runtime::Sandbox>> SandboxBackend::boot(const ContainerSp
   if (!created) return std::unexpected(created.error());
   std::shared_ptr<runtime::Sandbox> sb(std::move(*created));
   if (sentryd_) {
-    PodIdentity pod{sb->id(), cri.sandbox_name, cri.sandbox_namespace, spec.id};
+    PodIdentity pod{.sandbox_id = sb->id(),
+                    .pod_name = cri.sandbox_name,
+                    .pod_namespace = cri.sandbox_namespace,
+                    .pod_uid = cri.sandbox_uid,
+                    .first_container_id = spec.id};
     if (auto st = sentryd_->attach(*sb, pod); !st) {
       (void)sb->destroy();
       return std::unexpected(st.error());

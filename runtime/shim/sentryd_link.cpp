@@ -7,6 +7,7 @@
 #include "core/logging.h"
 #include "runtime/shim/guest_event_relay.h"
 #include "deny_rule_convert.h"
+#include "wanted_types_convert.h"
 #include "runtime/sandbox/sandbox.h"
 #include "sentryd.grpc.pb.h"
 
@@ -114,6 +115,7 @@ Result<std::unique_ptr<SentrydLink::Relay>> SentrydLink::open_relay() {
   info->set_sandbox_id(pod_.sandbox_id);
   info->set_pod_name(pod_.pod_name);
   info->set_pod_namespace(pod_.pod_namespace);
+  info->set_pod_uid(pod_.pod_uid);
   info->set_vmm_pid(uint32_t(sandbox_->vm().qemu_pid()));
   if (pid_t v = sandbox_->vm().virtiofsd_pid(); v > 0) info->add_helper_pids(uint32_t(v));
   // Where the daemon attaches the host deny programs (connect, device) in enforce mode.
@@ -121,6 +123,8 @@ Result<std::unique_ptr<SentrydLink::Relay>> SentrydLink::open_relay() {
   {
     std::lock_guard lock(mu_);
     for (const auto& c : containers_) info->add_container_ids(c);
+    if (!boot_reported_)
+      reg.set_boot_duration_ns(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(sandbox_->timings().agent_ready).count()));
   }
   {
     grpc::ClientContext ctx;
@@ -128,6 +132,10 @@ Result<std::unique_ptr<SentrydLink::Relay>> SentrydLink::open_relay() {
     v1::RegisterSandboxResponse resp;
     grpc::Status s = relay->stub->RegisterSandbox(&ctx, reg, &resp);
     if (!s.ok()) return std::unexpected(rpc_error(s, "RegisterSandbox", config_->daemon_socket));
+    {
+      std::lock_guard lock(mu_);
+      boot_reported_ = true;  // registrations again (after a relay break) carry no boot time
+    }
     logger("shim")->info("sandbox {} registered with kata-sentryd ({} mode)", pod_.sandbox_id, resp.mode());
   }
 
@@ -143,8 +151,10 @@ Result<std::unique_ptr<SentrydLink::Relay>> SentrydLink::open_relay() {
   Relay* r = relay.get();
   relay->commands = std::thread([this, r] { relay_commands(*r); });
   std::string error;
-  if (started.wait_for(60s) != std::future_status::ready)
-    error = "kata-sentryd did not start monitoring sandbox " + pod_.sandbox_id + " within 60 s";
+  // Monitoring starts with the enforce-mode deny push, which the agent holds until its sensor has
+  // loaded (the daemon waits up to 75 s for it, RelayLink::kSensorCommandTimeout).
+  if (started.wait_for(90s) != std::future_status::ready)
+    error = "kata-sentryd did not start monitoring sandbox " + pod_.sandbox_id + " within 90 s";
   else if (std::string e = started.get(); !e.empty())
     error = "kata-sentryd could not monitor sandbox " + pod_.sandbox_id + ": " + e;
   if (error.empty()) {
@@ -243,10 +253,26 @@ void SentrydLink::relay_commands(Relay& r) {
         for (const auto& x : *refused) res->add_refused(x);
         break;
       }
+      case v1::RelayCommand::kSetWantedTypes: {
+        auto types = wanted_types_from_proto(cmd.set_wanted_types());
+        if (!types) {
+          res->set_error(types.error().describe());
+          break;
+        }
+        if (auto st = r.sandbox->agent().set_wanted_types(*types); !st)
+          res->set_error(r.sandbox->explain(st.error()).describe());
+        break;
+      }
       case v1::RelayCommand::kKillGuestProcess: {
         const auto& k = cmd.kill_guest_process();
         if (auto st = r.sandbox->agent().kill_guest_process(k.pid(), k.signal()); !st)
           res->set_error(r.sandbox->explain(st.error()).describe());
+        break;
+      }
+      case v1::RelayCommand::kListGuestProcesses: {
+        auto wire = r.sandbox->agent().list_guest_processes();
+        if (!wire) res->set_error(r.sandbox->explain(wire.error()).describe());
+        else res->set_guest_processes(std::move(*wire));
         break;
       }
       case v1::RelayCommand::kStopVm:

@@ -33,6 +33,7 @@ struct PodIdentity {
   std::string sandbox_id;
   std::string pod_name;
   std::string pod_namespace;
+  std::string pod_uid;
   std::string first_container_id;
 };
 
@@ -74,6 +75,7 @@ class SentrydLink {
   std::condition_variable cv_;
   std::vector<std::string> containers_;  // registered again after a reconnect
   std::unique_ptr<Relay> relay_;
+  bool boot_reported_ = false;  // the boot time went with a successful registration
   bool stopping_ = false;
   std::thread supervisor_;
 };

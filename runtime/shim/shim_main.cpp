@@ -81,7 +81,9 @@ bool shim_alive(const std::string& address) {
   return bool((*c)->call(kTaskService, "Connect", ""));
 }
 
-// Turns "-name" into "--name" so that Go-style flags reach the shared FlagParser.
+// Turns "-name" into "--name" so that Go-style flags (containerd runs the shim with
+// -namespace, -address, ...) reach the shared FlagParser: CLI11 under it takes single-dash
+// names as one-letter flags only.
 std::vector<std::string> go_style_args(int argc, char** argv) {
   std::vector<std::string> out;
   for (int i = 0; i < argc; i++) {

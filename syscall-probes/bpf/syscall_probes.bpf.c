@@ -17,6 +17,7 @@
 
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/stats.bpf.h"
+#include "kata_sentry/wanted_types.bpf.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
 #include "kata_sentry/uapi_defs.bpf.h"
@@ -133,16 +134,23 @@ static __always_inline bool tgid_in_scope(__u32 tgid)
 	return watched_cgroup_count && cgroup_in_scope();
 }
 
-/* A zeroed record for the current task, or NULL when it is out of scope. */
-static __always_inline struct ks_event *begin(__u16 type)
+/* An unwanted syscall (wanted_types.bpf.h) returns before any record is built, read or parked.
+ * Process lifecycle records (exec, fork, exit) are never filtered: the user-space process
+ * table lives on them (begin_lifecycle). */
+static __always_inline bool type_wanted(__u32 type)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 zero = 0;
-	struct scratch *s;
+	if (type_is_wanted(type))
+		return true;
+	count(KS_STAT_FILTERED);
+	return false;
+}
 
-	if (!tgid_in_scope(tgid))
-		return NULL;
-	s = bpf_map_lookup_elem(&scratch_map, &zero);
+/* A zeroed record of this type for the current task (the scope is checked by the caller). */
+static __always_inline struct ks_event *fresh_record(__u16 type)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+
 	if (!s)
 		return NULL;
 	/* Too big for an inline memset: copy from an all-zero record instead. */
@@ -150,6 +158,24 @@ static __always_inline struct ks_event *begin(__u16 type)
 	s->ev.hdr.type = type;
 	fill_proc(&s->ev);
 	return &s->ev;
+}
+
+/* A zeroed record for the current task, or NULL when it is out of scope. Not filtered by
+ * type: for the process lifecycle records only (see wanted_types_map). */
+static __always_inline struct ks_event *begin_lifecycle(__u16 type)
+{
+	if (!tgid_in_scope(bpf_get_current_pid_tgid() >> 32))
+		return NULL;
+	return fresh_record(type);
+}
+
+/* As begin_lifecycle(), and NULL when no consumer wants this type. The scope is checked
+ * first, so the filtered counter counts only what a watched task was spared. */
+static __always_inline struct ks_event *begin(__u16 type)
+{
+	if (!tgid_in_scope(bpf_get_current_pid_tgid() >> 32) || !type_wanted(type))
+		return NULL;
+	return fresh_record(type);
 }
 
 /* Parks the record until sys_exit supplies the result. */
@@ -406,7 +432,7 @@ static __always_inline int finish_syscall(struct trace_event_raw_sys_exit *ctx)
 
 ENTER(execve)
 {
-	struct ks_event *e = begin(KS_EVT_EXECVE);
+	struct ks_event *e = begin_lifecycle(KS_EVT_EXECVE);
 
 	if (!e)
 		return 0;
@@ -418,7 +444,7 @@ EXIT(execve)
 
 ENTER(execveat)
 {
-	struct ks_event *e = begin(KS_EVT_EXECVEAT);
+	struct ks_event *e = begin_lifecycle(KS_EVT_EXECVEAT);
 
 	if (!e)
 		return 0;
@@ -617,7 +643,7 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	struct ks_event *e;
 	__u8 one = 1;
 
-	e = begin(KS_EVT_CLONE);
+	e = begin_lifecycle(KS_EVT_CLONE);
 	if (!e)
 		return 0;
 	if (!thread && cfg.scope.scope_enabled && cfg.scope.follow_children &&
@@ -647,7 +673,7 @@ int handle_sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	/* Only the last thread ends the process; signal->live is already decremented. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	e = begin(KS_EVT_EXIT);
+	e = begin_lifecycle(KS_EVT_EXIT);
 	if (e) {
 		e->res = BPF_CORE_READ(task, exit_code); /* wait(2) status form */
 		e->hdr.flags |= KS_F_HAS_RES;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <bitset>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -707,6 +708,35 @@ TEST(HostileGuest, ADenyRuleTheGuestRefusedToInstallIsNeverCalledEnforced) {
   EXPECT_TRUE(audited);
 }
 
+// Enforce mode is fail-closed: a guest whose agent cannot be given the deny set (here it never
+// answers) must not run believed enforced. The monitor does not start, and says why in the
+// audit log; monitor mode needs no push and starts.
+TEST(HostileGuest, EnforceModeRefusesToStartWhenTheGuestDenySetCannotBePushed) {
+  FakeGuest g;
+  Collected c;
+  auto hooks = g.hooks();
+  int pushes = 0;
+  hooks.set_enforcement = [&pushes](const std::vector<DenyRule>&) -> Result<std::vector<std::string>> {
+    ++pushes;
+    return fail(ErrorCode::timeout, "guest SetEnforcement for sandbox sb: the shim did not answer in time");
+  };
+  auto m = SandboxMonitor::start(engine(policy::Mode::enforce), options(c), hooks, nullptr);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(pushes, 1);
+  EXPECT_NE(m.error().message.find("the guest's deny set could not be installed"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("did not answer in time"), std::string::npos) << m.error().message;
+  {
+    std::lock_guard l(c.mu);
+    ASSERT_EQ(c.audits.size(), 1u);
+    EXPECT_FALSE(c.audits[0].ok);
+    EXPECT_NE(c.audits[0].detail.find("failed"), std::string::npos) << c.audits[0].detail;
+  }
+  auto monitoring = SandboxMonitor::start(engine(policy::Mode::monitor), options(c), hooks, nullptr);
+  ASSERT_TRUE(monitoring);
+  EXPECT_EQ(pushes, 1);
+  (*monitoring)->stop();
+}
+
 // Cross-view sequences run on the host's receive clock: a guest whose clock is minutes off
 // (ahead used to wrap the unsigned window to "expired") neither breaks nor stretches them.
 class GuestClock : public ::testing::TestWithParam<int> {};
@@ -795,6 +825,50 @@ TEST_P(GuestClock, ASequenceOlderThanItsWindowOnTheHostClockDoesNotFire) {
   std::lock_guard l(c.mu);
   ASSERT_EQ(c.alerts.size(), 1u) << c.alerts.back().rule;
   EXPECT_EQ(c.alerts[0].rule, "marker");
+}
+
+// In-kernel filtering: at start the monitor tells the guest the event types its rules can match
+// (with the other half of each joinable operation, so the joiner never waits for a filtered
+// record), and widens the set to every type while raw events are followed.
+TEST(SandboxMonitor, PushesTheRulesEventTypesToTheGuestAndWidensForFollowers) {
+  using Types = std::bitset<kEventTypeSlots>;
+  FakeGuest g;
+  Collected c;
+  std::mutex pmu;
+  std::vector<Types> pushed;
+  auto hooks = g.hooks();
+  hooks.set_wanted_types = [&](const Types& t) -> Status {
+    std::lock_guard l(pmu);
+    pushed.push_back(t);
+    return {};
+  };
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), options(c), hooks, nullptr);
+  ASSERT_TRUE(m) << m.error().describe();
+  auto wants = [](const Types& t, EventType e) { return t.test(static_cast<size_t>(e)); };
+  Types first;
+  {
+    std::lock_guard l(pmu);
+    ASSERT_EQ(pushed.size(), 1u) << "pushed in start(), before the first container";
+    first = pushed[0];
+  }
+  EXPECT_TRUE(wants(first, EventType::openat));
+  EXPECT_TRUE(wants(first, EventType::lsm_file_open));
+  EXPECT_TRUE(wants(first, EventType::openat2)) << "file_open's other syscall halves";
+  EXPECT_TRUE(wants(first, EventType::open_by_handle_at));
+  EXPECT_FALSE(wants(first, EventType::connect));
+  EXPECT_FALSE(wants(first, EventType::mount));
+  Types host = (*m)->host_wanted_types();
+  EXPECT_EQ(host.count(), 2u) << "the host gets the rules' types only: openat, lsm_file_open";
+
+  ASSERT_TRUE((*m)->set_want_all(true));
+  EXPECT_TRUE((*m)->host_wanted_types().all());
+  ASSERT_TRUE((*m)->set_want_all(false));
+  ASSERT_TRUE((*m)->set_want_all(false));  // no change, nothing pushed
+  (*m)->stop();
+  std::lock_guard l(pmu);
+  ASSERT_EQ(pushed.size(), 3u);
+  EXPECT_TRUE(pushed[1].all());
+  EXPECT_EQ(pushed[2], first);
 }
 
 }  // namespace

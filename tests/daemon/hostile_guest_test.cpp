@@ -228,14 +228,16 @@ TEST_F(HostileGuestTest, AMillionBadMessagesLeaveMemoryBoundedAnotherSandboxWhol
   ASSERT_TRUE(unregister("calm").ok());
 }
 
-// A shim that never answers: the sandbox's actions wait their 10 s each, and nothing of
+// A shim that stops answering: the sandbox's actions wait their 10 s each, and nothing of
 // another sandbox waits with them, on the guest path or the host path.
 TEST_F(HostileGuestTest, ASandboxWhoseRelayHangsDelaysNoOtherSandbox) {
   start_with_rules("enforce");
   FakeVmm vmm_hung, vmm_ok;
   ASSERT_TRUE(register_sandbox("hung", uint32_t(vmm_hung.pid())).ok());
   ASSERT_TRUE(register_sandbox("ok", uint32_t(vmm_ok.pid())).ok());
-  auto hung = attach("hung", true, /*answer_commands=*/false);  // its deny-set push times out first (10 s)
+  // Enforce mode does not start a monitor without the guest's deny set, so this shim hangs
+  // only once it has taken it.
+  auto hung = attach("hung", true, Commands::hang_after_start);
   auto ok = attach("ok");
   ASSERT_TRUE(hung->monitor_error.has_value()) << "no MonitorStarted for the hung sandbox";
   ASSERT_EQ(ok->monitor_error.value_or("<none>"), "");

@@ -10,8 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -341,6 +344,156 @@ TEST_F(KataTrace, ASlowSubscriberDoesNotSlowAnother) {
   EXPECT_EQ(slow.line_count(), size_t(kEvents - slow_dropped));
   EXPECT_NE(slow.err().find("; " + std::to_string(slow_dropped) + " dropped by kata-sentryd for this client"), std::string::npos)
       << slow.err();
+}
+
+// One guest process for a fake shim's answer to list_guest_processes.
+void add_guest_process(v1::ListGuestProcessesResponse& l, uint32_t pid, uint32_t ppid, const std::string& comm,
+                       const std::string& container, bool agent = false, std::vector<std::string> args = {}) {
+  auto* p = l.add_processes();
+  p->set_pid(pid);
+  p->set_ppid(ppid);
+  p->set_comm(comm);
+  p->set_exepath("/bin/" + comm);
+  for (auto& a : args) p->add_args(a);
+  p->set_container_id(container);
+  p->set_agent(agent);
+}
+
+// The line of `text` that holds `needle` (empty when none).
+std::string line_with(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (l.find(needle) != std::string::npos) return l;
+  return {};
+}
+
+// The host side is the daemon's own /proc (the fake VMM's parent, this test, plays the shim);
+// the guest side is what the shim relays from the agent. An alert marks the process that raised it.
+TEST_F(KataTrace, PsAndTreeJoinTheHostProcessesWithTheGuestTableAndMarkTheLastAlert) {
+  start("monitor");
+  FakeVmm vmm;
+  ASSERT_TRUE(register_sandbox("sb-ps", uint32_t(vmm.pid()), {"c1"}).ok());
+  auto relay = attach("sb-ps");
+  ASSERT_EQ(relay->monitor_error.value_or("<none>"), "");
+  {
+    std::lock_guard lock(relay->mu);
+    relay->answer = [](const v1::RelayCommand& c, v1::RelayResult& r) {
+      if (!c.has_list_guest_processes()) return;
+      v1::ListGuestProcessesResponse l;
+      add_guest_process(l, 1, 0, "kata-sentry-agent", "", true);
+      add_guest_process(l, 40, 1, "sh", "c1");
+      add_guest_process(l, 41, 40, "insmod", "c1", false, {"evil.ko"});
+      r.set_guest_processes(l.SerializeAsString());
+    };
+  }
+  // The alert is published after the daemon noted it for the process: seeing it is the marker.
+  TraceProcess alerts(dir_, "alerts", args({"alerts", "-f", "--count", "1", "--rule", "Guest kernel module load"}));
+  ASSERT_TRUE(alerts.wait_err("kata-trace: following alerts")) << alerts.err();
+  ASSERT_TRUE(relay->send({EventBuilder().type(EventType::finit_module).name("insmod").guest().container("c1").pid(41).res(0).build()}, false));
+  ASSERT_EQ(alerts.finish(false, 30s), 0) << alerts.err();
+
+  std::string out, err;
+  ASSERT_EQ(run("tree", {"tree", "sb-ps"}, &out, &err), 0) << err;
+  EXPECT_EQ(err, "");
+  std::string shim = line_with(out, "[" + std::to_string(::getpid()) + "] shim");
+  std::string qemu = line_with(out, "[" + std::to_string(vmm.pid()) + "] vmm");
+  std::string agent = line_with(out, "kata-sentry-agent[1] agent");
+  std::string sh = line_with(out, "sh[40] init container=c1");
+  std::string insmod = line_with(out, "insmod[41] container=c1");
+  ASSERT_FALSE(shim.empty() || qemu.empty() || agent.empty() || sh.empty() || insmod.empty()) << out;
+  // Each child one level deeper than its parent; host before guest.
+  auto depth = [](const std::string& l) { return l.find_first_not_of(" │├└─"); };
+  EXPECT_LT(depth(shim), depth(qemu)) << out;
+  EXPECT_LT(depth(agent), depth(sh)) << out;
+  EXPECT_LT(depth(sh), depth(insmod)) << out;
+  EXPECT_LT(out.find("host\n"), out.find(shim)) << out;
+  EXPECT_LT(out.find(qemu), out.find("guest\n")) << out;
+  EXPECT_LT(out.find("guest\n"), out.find(agent)) << out;
+  EXPECT_NE(insmod.find("evil.ko"), std::string::npos) << insmod;
+  EXPECT_NE(insmod.find("! Guest kernel module load (Critical)"), std::string::npos) << insmod;
+  EXPECT_EQ(sh.find("!"), std::string::npos) << "sh raised no alert: " << sh;
+
+  ASSERT_EQ(run("ps", {"ps", "sb-ps", "-o", "json"}, &out, &err), 0) << err;
+  auto rows = nlohmann::json::parse(out);
+  int guest = 0;
+  for (const auto& r : rows) {
+    if (r["view"] != "VIEW_GUEST") continue;
+    ++guest;
+    if (r["pid"] == 41) {
+      EXPECT_EQ(r["last_alert"], "Guest kernel module load");
+      EXPECT_EQ(r["container_id"], "c1");
+    }
+  }
+  EXPECT_EQ(guest, 3) << out;
+  ASSERT_EQ(run("ps-table", {"ps", "sb-ps", "--no-headers"}, &out, &err), 0) << err;
+  EXPECT_EQ(out.find("VIEW"), std::string::npos) << out;
+  EXPECT_NE(line_with(out, "insmod evil.ko").find("Guest kernel module load (Critical)"), std::string::npos) << out;
+}
+
+// What a hostile guest puts in its process table is bounded and checked by the daemon: too
+// many entries are cut (and said so), impossible ones refused, text escaped, and a container
+// the shim did not register for this sandbox (another sandbox's) is never named.
+TEST_F(KataTrace, AHostileGuestProcessTableIsBoundedValidatedAndCannotNameAnotherSandbox) {
+  start("monitor");
+  FakeVmm vmm_a, vmm_b;
+  ASSERT_TRUE(register_sandbox("sb-hostile", uint32_t(vmm_a.pid()), {"c1"}).ok());
+  ASSERT_TRUE(register_sandbox("sb-victim", uint32_t(vmm_b.pid()), {"victim-c"}).ok());
+  auto relay = attach("sb-hostile");
+  ASSERT_EQ(relay->monitor_error.value_or("<none>"), "");
+  {
+    std::lock_guard lock(relay->mu);
+    relay->answer = [](const v1::RelayCommand& c, v1::RelayResult& r) {
+      if (!c.has_list_guest_processes()) return;
+      v1::ListGuestProcessesResponse l;
+      add_guest_process(l, 0, 1, "zero", "c1");                         // no pid 0
+      add_guest_process(l, 7, 7, "self", "c1");                         // its own parent
+      add_guest_process(l, 9, 1, "dup", "c1");
+      add_guest_process(l, 9, 1, "dup-again", "c1");                    // the same pid twice
+      add_guest_process(l, 10, 1, "\x1b]0;owned\x07", "victim-c");      // a terminal escape; another sandbox's container
+      add_guest_process(l, 11, 1, "long", "c1", false, {std::string(100000, 'A')});
+      for (uint32_t pid = 100; pid < 5100; ++pid) add_guest_process(l, pid, 1, "p", "c1");
+      r.set_guest_processes(l.SerializeAsString());
+    };
+  }
+  std::string out, err;
+  ASSERT_EQ(run("ps", {"ps", "sb-hostile", "-o", "json"}, &out, &err), 0) << err;
+  auto rows = nlohmann::json::parse(out);
+  size_t guest = 0;
+  for (const auto& r : rows) {
+    if (r["view"] != "VIEW_GUEST") continue;
+    ++guest;
+    EXPECT_NE(r["pid"], 0);
+    EXPECT_NE(r["pid"], 7);
+    EXPECT_NE(r["container_id"], "victim-c") << r;
+    EXPECT_NE(r["name"], "dup-again");
+    EXPECT_LE(r["cmdline"].get<std::string>().size(), 600u);
+    EXPECT_EQ(r["name"].get<std::string>().find('\x1b'), std::string::npos) << r;
+    if (r["pid"] == 10) {
+      EXPECT_EQ(r["name"], "\\x1b]0;owned\\x07");
+      EXPECT_EQ(r["container_id"], "");
+    }
+  }
+  EXPECT_EQ(guest, 2048u) << "the daemon's bound";
+  EXPECT_NE(err.find("kata-trace: the guest has more processes than listed"), std::string::npos) << err;
+  EXPECT_NE(err.find("kata-trace: 3 invalid guest process entries refused"), std::string::npos) << err;
+
+  // Bytes that are no process list at all: the host part still comes, with the reason.
+  {
+    std::lock_guard lock(relay->mu);
+    relay->answer = [](const v1::RelayCommand& c, v1::RelayResult& r) {
+      if (c.has_list_guest_processes()) r.set_guest_processes(std::string("\xff\xff\xff\xff garbage", 12));
+    };
+  }
+  ASSERT_EQ(run("tree", {"tree", "sb-hostile"}, &out, &err), 0) << err;
+  EXPECT_NE(out.find("[" + std::to_string(vmm_a.pid()) + "] vmm"), std::string::npos) << out;
+  EXPECT_NE(out.find("guest\n   (none listed)"), std::string::npos) << out;
+  EXPECT_NE(err.find("kata-trace: guest processes unavailable: "), std::string::npos) << err;
+
+  // Usage: a missing sandbox is exit 2 with one line; an unknown one exit 1 naming it.
+  ASSERT_EQ(run("noarg", {"tree"}, &out, &err), 2);
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  ASSERT_EQ(run("unknown", {"ps", "sb-nope"}, &out, &err), 1);
+  EXPECT_NE(err.find("sb-nope"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -128,6 +130,22 @@ class Metrics : public testing::SentrydFixture {
     auto r = testing::http_get(metrics_port(), "/metrics");
     return r && r->status == 200 ? r->body : "";
   }
+  // The value of one series (name and labels as the exposition writes them) in a scrape.
+  static std::optional<double> value_of(const std::string& text, const std::string& series) {
+    std::istringstream lines(text);
+    for (std::string l; std::getline(lines, l);)
+      if (l.rfind(series + " ", 0) == 0) return std::stod(l.substr(series.size() + 1));
+    return std::nullopt;
+  }
+  // Scrapes until `series` satisfies `pred`.
+  bool wait_series(const std::string& series, const std::function<bool(double)>& pred, std::chrono::seconds timeout = 30s) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (auto v = value_of(scrape(), series); v && pred(*v)) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
 };
 
 constexpr const char* kRule = "Guest kernel module load";
@@ -166,6 +184,9 @@ TEST_F(Metrics, ARealPrometheusSeesOneRuleMatchNoDropsAndAFreshHeartbeat) {
   EXPECT_GE(age[0], 0);
   EXPECT_LT(age[0], 3.0);
   EXPECT_EQ(prom.query("kata_sentry_info{mode=\"monitor\"}"), std::vector<double>{1});
+  // The alerts file's exporter delivered the alert, and failed nothing.
+  EXPECT_TRUE(prom.wait_value("kata_sentry_exporter_delivered_total{sink=\"alerts_file\"}", [](double v) { return v >= 1; }));
+  EXPECT_EQ(prom.query("kata_sentry_exporter_failed_deliveries_total{sink=\"alerts_file\"}"), std::vector<double>{0});
   auto rss = prom.query("kata_sentry_process_resident_memory_bytes");
   ASSERT_EQ(rss.size(), 1u);
   EXPECT_GT(rss[0], 1e6);
@@ -227,6 +248,65 @@ TEST_F(Metrics, NamesFollowPrometheusConventionsAndPerSandboxSeriesAreCapped) {
   EXPECT_TRUE(WIFEXITED(st)) << lint;
 }
 
+// The alerts file is a sink: its delivered counter follows what it wrote, one for one.
+TEST_F(Metrics, ASinksDeliveredCounterGrowsByExactlyTheAlertsItWrote) {
+  // No signed checkpoint during the test: the sink would deliver it as one more record.
+  write_config("monitor", "", "  checkpoint_seconds: 86400\n");
+  start_configured();
+  FakeVmm vmm;
+  ASSERT_TRUE(register_sandbox("sb-sink", uint32_t(vmm.pid()), {"c1"}).ok());
+  auto relay = attach("sb-sink");
+  ASSERT_EQ(relay->monitor_error.value_or("<none>"), "");
+  const std::string delivered = "kata_sentry_exporter_delivered_total{sink=\"alerts_file\"}";
+  const std::string lag = "kata_sentry_exporter_lag_records{sink=\"alerts_file\"}";
+  // Caught up: whatever the daemon recorded so far (its first checkpoint) is delivered.
+  ASSERT_TRUE(wait_series(lag, [](double v) { return v == 0; })) << scrape();
+  const double before = value_of(scrape(), delivered).value_or(-1);
+  ASSERT_GE(before, 0);
+
+  constexpr int kAlerts = 3;
+  std::vector<Event> mods;
+  for (int i = 0; i < kAlerts; i++)
+    mods.push_back(EventBuilder().type(EventType::finit_module).name("insmod").guest().container("c1").res(0).build());
+  ASSERT_TRUE(relay->send(mods, false));
+  auto written = [&] {
+    return testing::wait_lines(alerts(), [](const nlohmann::json& j) { return j.value("rule", "") == kRule; }, 30s).size();
+  };
+  for (int i = 0; i < 300 && written() < size_t(kAlerts); i++) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(written(), size_t(kAlerts)) << read_text(alerts());
+  ASSERT_TRUE(wait_series(delivered, [&](double v) { return v >= before + kAlerts; })) << scrape();
+  const std::string text = scrape();
+  EXPECT_EQ(value_of(text, delivered), before + kAlerts) << text;
+  EXPECT_EQ(value_of(text, lag), 0) << text;
+  EXPECT_EQ(value_of(text, "kata_sentry_exporter_failed_deliveries_total{sink=\"alerts_file\"}"), 0) << text;
+  EXPECT_EQ(value_of(text, "kata_sentry_exporter_healthy{sink=\"alerts_file\"}"), 1) << text;
+  // Every record the sink delivered is one line of its file.
+  std::istringstream file(read_text(alerts()));
+  size_t lines = 0;
+  for (std::string l; std::getline(file, l);) lines++;
+  EXPECT_EQ(double(lines), before + kAlerts) << read_text(alerts());
+  // The audit log the sink follows holds them too.
+  EXPECT_GE(value_of(text, "kata_sentry_audit_log_records_total").value_or(0), before + kAlerts) << text;
+  EXPECT_EQ(value_of(text, "kata_sentry_audit_log_failed"), 0) << text;
+}
+
+// A shim registers its sandbox with the boot time once, right after the boot.
+TEST_F(Metrics, OneRegistrationAfterABootIsOneBootTimeObservation) {
+  start("monitor");
+  FakeVmm vmm;
+  ASSERT_TRUE(register_sandbox("sb-boot", uint32_t(vmm.pid()), {"c1"}, 2'500'000'000).ok());
+  std::string text = scrape();
+  EXPECT_EQ(value_of(text, "kata_sentry_sandbox_boot_seconds_count"), 1) << text;
+  EXPECT_EQ(value_of(text, "kata_sentry_sandbox_boot_seconds_sum"), 2.5) << text;
+  EXPECT_EQ(value_of(text, "kata_sentry_sandbox_boot_seconds_bucket{le=\"2\"}"), 0) << text;
+  EXPECT_EQ(value_of(text, "kata_sentry_sandbox_boot_seconds_bucket{le=\"5\"}"), 1) << text;
+  // Registered again (as after a relay break): no boot time, no observation.
+  ASSERT_TRUE(unregister("sb-boot").ok());
+  ASSERT_TRUE(register_sandbox("sb-boot", uint32_t(vmm.pid()), {"c1"}).ok());
+  text = scrape();
+  EXPECT_EQ(value_of(text, "kata_sentry_sandbox_boot_seconds_count"), 1) << text;
+}
+
 TEST_F(Metrics, ABusyMetricsAddressStopsTheDaemonNamingIt) {
   start("monitor");
   uint16_t taken = metrics_port();
@@ -234,7 +314,10 @@ TEST_F(Metrics, ABusyMetricsAddressStopsTheDaemonNamingIt) {
   // A second daemon asked for the same address.
   fs::path other = dir_ / "other.yaml";
   std::ofstream(other) << "socket: " << (dir_ / "other.sock").string() << "\nalerts_file: " << (dir_ / "other.jsonl").string()
-                       << "\nmetrics_address: 127.0.0.1:" << taken << "\nhost_probes: false\n";
+                       << "\nmetrics_address: 127.0.0.1:" << taken << "\nhost_probes: false\n"
+                       // Its own audit log: the default directory may be another daemon's on a shared machine.
+                       << "audit:\n  dir: " << (dir_ / "other-audit").string() << "\n  key_file: " << (dir_ / "node.key").string()
+                       << "\n  min_free_bytes: 0\n";
   int code = run_to_end({"--config", other.string()});
   EXPECT_EQ(code, 1);
   EXPECT_NE(read_text(log()).find("metrics: cannot serve on '127.0.0.1:" + std::to_string(taken) + "'"), std::string::npos)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bitset>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -135,6 +136,13 @@ class GuestProbesVm : public ::testing::Test {
           s += std::string(event_type_name(e.type)) + " " + e.path + " flags=" +
                std::to_string(e.flags) + "\n";
     return s.empty() ? "(no events from container " + container + ")" : s;
+  }
+
+  // Heartbeats among the batches that arrived after the first `from` (call under mu_).
+  static size_t heartbeats_since(size_t from) {
+    size_t n = 0;
+    for (size_t i = from; i < batches_.size(); ++i) n += batches_[i].heartbeat;
+    return n;
   }
 
   // The guest's console (agent and sensor warnings go there), for failure messages.
@@ -356,13 +364,8 @@ TEST_F(GuestProbesVm, SequenceNumbersAreContiguousAndHeartbeatsKeepComing) {
   // about every second when idle), waited for rather than assumed from a sleep.
   std::unique_lock lock(mu_);
   const size_t from = batches_.size();
-  auto heartbeats_since = [&] {
-    size_t n = 0;
-    for (size_t i = from; i < batches_.size(); ++i) n += batches_[i].heartbeat;
-    return n;
-  };
-  ASSERT_TRUE(cv_.wait_for(lock, 30s, [&] { return heartbeats_since() >= 3; }))
-      << heartbeats_since() << " heartbeat(s) in 30 s; the stream " << (stream_status_.empty() ? "runs" : stream_status_);
+  ASSERT_TRUE(cv_.wait_for(lock, 30s, [&] { return heartbeats_since(from) >= 3; }))
+      << heartbeats_since(from) << " heartbeat(s) in 30 s; the stream " << (stream_status_.empty() ? "runs" : stream_status_);
   ASSERT_FALSE(batches_.empty());
   EXPECT_TRUE(refused_.empty()) << "the host refused a batch of the honest agent: " << refused_.front();
   uint64_t next = batches_.front().first_seq;
@@ -379,6 +382,55 @@ TEST_F(GuestProbesVm, SequenceNumbersAreContiguousAndHeartbeatsKeepComing) {
   std::printf("guest stream: %zu batches, %zu events, %zu heartbeats; ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu\n",
               batches_.size(), events, heartbeats, (unsigned long long)last.ringbuf_drops,
               (unsigned long long)last.rate_limited, (unsigned long long)last.queue_drops);
+}
+
+// Issue 15, in-kernel filtering: with the open types out of the wanted set (SetWantedTypes),
+// a container's reads build no record in either guest probe set (openat tracepoint,
+// lsm/file_open), while a wanted type made after them arrives, and so does the process
+// lifecycle. The set is put back to every type after.
+TEST_F(GuestProbesVm, UnwantedTypesAreNotBuiltInTheGuest) {
+  auto& agent = sandbox_->agent();
+  {
+    // The sensor is up once it sends heartbeats (run alone, this is the suite's first test).
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, 60s, [] {
+      return std::any_of(batches_.begin(), batches_.end(), [](auto& b) { return b.heartbeat; });
+    })) << "no heartbeat; console:\n" << console();
+  }
+  std::bitset<kEventTypeSlots> no_open;
+  no_open.set();
+  for (auto t : {EventType::open, EventType::openat, EventType::openat2, EventType::lsm_file_open})
+    no_open.reset(static_cast<size_t>(t));
+  auto set = agent.set_wanted_types(no_open);
+  ASSERT_TRUE(set) << set.error().describe() << "\nconsole:\n" << console();
+  struct Restore {
+    AgentClient& a;
+    ~Restore() { (void)a.set_wanted_types(std::bitset<kEventTypeSlots>().set()); }
+  } restore{agent};
+  auto o = run("filtered", {"sh", "-c", "cat /etc/passwd > /dev/null && mkdir /tmp/ks-filter-marker"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  auto marker = wait_event([](const Event& e) {
+    return e.container_id == "filtered" && e.type == EventType::mkdirat && e.path == "/tmp/ks-filter-marker";
+  });
+  ASSERT_TRUE(marker) << "the wanted mkdir did not arrive\n" << describe_seen("filtered");
+  {
+    // Both ring buffers are drained in one round, and the agent's queue is FIFO: two heartbeats
+    // after the marker mean every record written before it has arrived too.
+    std::unique_lock lock(mu_);
+    const size_t from = batches_.size();
+    ASSERT_TRUE(cv_.wait_for(lock, 30s, [&] { return heartbeats_since(from) >= 2; }));
+  }
+  auto opened = wait_event(
+      [](const Event& e) {
+        return e.container_id == "filtered" && (e.type == EventType::openat || e.type == EventType::lsm_file_open ||
+                                                e.type == EventType::open);
+      },
+      0s);
+  EXPECT_FALSE(opened) << "an unwanted open was built: " << opened->path << "\n" << describe_seen("filtered");
+  auto exec = wait_event([](const Event& e) {
+    return e.container_id == "filtered" && (e.type == EventType::execve || e.type == EventType::procexit);
+  }, 0s);
+  EXPECT_TRUE(exec) << "process lifecycle records are never filtered\n" << describe_seen("filtered");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -504,6 +505,63 @@ TEST(TraceBpf, JsonLinesForAWatchedPidFilteredByComm) {
   std::fclose(out);
   EXPECT_EQ(execs, 1);
   EXPECT_GE(lines, 2);  // at least the exec and the exit
+}
+
+// In-kernel filtering (wanted_types_map): a type left out of the pushed set builds no record,
+// a wanted one does, and the set changes in place on attached probes (a rule reload).
+TEST(HostProbesBpf, UnwantedTypesAreNeverBuilt) {
+  REQUIRE_BPF_CAPS();
+  auto probes = open_scoped();
+  ASSERT_TRUE(probes);
+  const size_t programs = probes->attached_programs();
+  auto base = probes->stats();
+  ASSERT_TRUE(base.has_value());
+  auto ops = [] {
+    // Unwanted first (openat, unlinkat, rmdir), then the wanted marker (mkdirat): when the
+    // marker's record has arrived, the earlier records of this thread would have too.
+    int fd = open("/etc/hostname", O_RDONLY);
+    if (fd >= 0) close(fd);
+    unlink("/nonexistent/ks-filter-unwanted");
+    rmdir("/nonexistent/ks-filter-unwanted");
+    std::string marker = "/tmp/ks-filter-marker-" + std::to_string(getpid());
+    int rc = mkdir(marker.c_str(), 0700);
+    rmdir(marker.c_str());
+    return rc == 0 ? 0 : 1;
+  };
+  auto run = [&] {
+    Child child(ops);
+    EXPECT_TRUE(probes->watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
+    child.start();
+    auto events = collect_tree(*probes, static_cast<uint32_t>(child.pid()));
+    EXPECT_EQ(child.wait(), 0);
+    return events;
+  };
+  auto has_type = [](const std::vector<Event>& events, EventType t) {
+    return find(events, [t](const Event& e) { return e.type == t; }) != nullptr;
+  };
+
+  SyscallProbes::TypeMask only_mkdir;
+  only_mkdir.set(static_cast<size_t>(EventType::mkdirat));
+  ASSERT_TRUE(probes->set_wanted_types(only_mkdir).has_value());
+  auto narrow = run();
+  const Event* marker = find(narrow, [](const Event& e) { return e.type == EventType::mkdirat && e.path.starts_with("/tmp/ks-filter-marker-"); });
+  ASSERT_NE(marker, nullptr) << "the wanted mkdirat record did not arrive (" << narrow.size() << " events)";
+  EXPECT_FALSE(has_type(narrow, EventType::openat)) << "an unwanted openat was built";
+  EXPECT_FALSE(has_type(narrow, EventType::unlinkat)) << "an unwanted unlinkat was built";
+  EXPECT_FALSE(has_type(narrow, EventType::rmdir)) << "an unwanted rmdir was built";
+  EXPECT_TRUE(has_type(narrow, EventType::procexit)) << "process lifecycle records are never filtered";
+  auto after = probes->stats();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GE(after->filtered - base->filtered, 4u) << "openat, unlinkat and two rmdirs were filtered";
+
+  // Widened again in place: the same program set, no reattach, and the types come back.
+  ASSERT_TRUE(probes->set_wanted_types(SyscallProbes::TypeMask().set()).has_value());
+  EXPECT_EQ(probes->attached_programs(), programs);
+  auto wide = run();
+  EXPECT_TRUE(has_type(wide, EventType::mkdirat));
+  EXPECT_TRUE(has_type(wide, EventType::openat));
+  EXPECT_TRUE(has_type(wide, EventType::unlinkat));
+  EXPECT_TRUE(has_type(wide, EventType::rmdir));
 }
 
 }  // namespace

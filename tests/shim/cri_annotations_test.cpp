@@ -1,7 +1,11 @@
-// A CRI pod's VM size from the CRI plugin's sandbox resource annotations (no VM, no root).
+// A CRI pod's identity and VM size from the CRI plugin's sandbox annotations (no VM, no root).
 #include "runtime/shim/cri_annotations.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace kata_sentry::shim {
 namespace {
@@ -12,6 +16,29 @@ CriAnnotations with(std::string period, std::string quota, std::string memory) {
   a.sandbox_cpu_quota = std::move(quota);
   a.sandbox_memory = std::move(memory);
   return a;
+}
+
+// The pod's Kubernetes identity (k8s.pod.name / k8s.ns.name / k8s.pod.uid in alerts) as the
+// CRI plugin writes it into the sandbox container's OCI spec; a plain `ctr run` has none.
+TEST(CriAnnotations, PodIdentityFromTheSandboxSpec) {
+  namespace fs = std::filesystem;
+  fs::path bundle = fs::temp_directory_path() / ("ks-cri-annotations-" + std::to_string(::getpid()));
+  fs::create_directories(bundle);
+  std::ofstream(bundle / "config.json") << R"({"ociVersion": "1.0.2", "annotations": {
+      "io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "abc",
+      "io.kubernetes.cri.sandbox-name": "web", "io.kubernetes.cri.sandbox-namespace": "shop",
+      "io.kubernetes.cri.sandbox-uid": "6f2b1c3e-9d1a-4f4e-8a55-0c1d2e3f4a5b"}})";
+  auto a = read_cri_annotations(bundle);
+  EXPECT_EQ(a.container_type, "sandbox");
+  EXPECT_EQ(a.sandbox_name, "web");
+  EXPECT_EQ(a.sandbox_namespace, "shop");
+  EXPECT_EQ(a.sandbox_uid, "6f2b1c3e-9d1a-4f4e-8a55-0c1d2e3f4a5b");
+
+  std::ofstream(bundle / "config.json") << R"({"ociVersion": "1.0.2", "annotations": {"io.kubernetes.cri.sandbox-uid": 7}})";
+  EXPECT_EQ(read_cri_annotations(bundle).sandbox_uid, "") << "not a string: no uid";
+  std::ofstream(bundle / "config.json") << R"({"ociVersion": "1.0.2"})";
+  EXPECT_EQ(read_cri_annotations(bundle).sandbox_uid, "");
+  fs::remove_all(bundle);
 }
 
 TEST(PodVmSize, BasePlusThePodsLimitsRoundedUp) {

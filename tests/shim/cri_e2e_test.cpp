@@ -261,7 +261,8 @@ TEST_F(CriE2e, PodThroughCriRunsInTheVmWithNetworkAndVolumes) {
 }
 
 // kata-sentryd watching a CRI pod: an attack from a privileged container (ExecSync) is alerted
-// with the pod's Kubernetes name and namespace and containerd's container id; in enforce mode the
+// with the pod's Kubernetes name, namespace and uid (as RunPodSandbox gave them) and containerd's
+// container id; in enforce mode the
 // guest blocks it, and the host deny programs on the VMM leave the pod's network alone.
 class CriSentrydE2e : public CriE2e, public ::testing::WithParamInterface<std::string> {
  protected:
@@ -299,6 +300,9 @@ TEST_P(CriSentrydE2e, PrivilegedAttackIsAlertedWithThePodsName) {
   ASSERT_NO_FATAL_FAILURE(start_daemon(GetParam()));
   cri::PodConfig pod = pod_config("attack", handler_);
   pod.privileged = true;
+  // kubelet's pod uid (the API server's); containerd passes it to the shim as the annotation
+  // io.kubernetes.cri.sandbox-uid.
+  pod.uid = "0e7a4c1d-5b2f-4a8e-9c3d-" + std::string(enforce ? "e" : "m") + "00000000001";
   auto pod_id = client_->run_pod(pod);
   ASSERT_TRUE(pod_id) << pod_id.error().describe();
   cri::ContainerConfig c;
@@ -324,6 +328,7 @@ TEST_P(CriSentrydE2e, PrivilegedAttackIsAlertedWithThePodsName) {
   EXPECT_EQ(a["view"], "guest");
   EXPECT_EQ(a["output_fields"]["k8s.pod.name"], "attack") << a.dump();
   EXPECT_EQ(a["output_fields"]["k8s.ns.name"], "ks-e2e") << a.dump();
+  EXPECT_EQ(a["output_fields"]["k8s.pod.uid"], pod.uid) << a.dump();
   EXPECT_EQ(a["output_fields"]["container.id"], *cid) << "the id containerd (and kubelet) know";
   EXPECT_EQ(a["enforced"], enforce);
   // Host deny (enforce: cgroup programs on the VMM's cgroup) guards the VMM's own sockets; the

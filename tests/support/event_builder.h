@@ -120,9 +120,10 @@ class EventBuilder {
     return *this;
   }
   EventBuilder& container(std::string id) { e_.container_id = std::move(id); return *this; }
-  EventBuilder& pod(std::string name, std::string ns = "default") {
+  EventBuilder& pod(std::string name, std::string ns = "default", std::string uid = "") {
     e_.pod_name = std::move(name);
     e_.pod_namespace = std::move(ns);
+    e_.pod_uid = std::move(uid);
     return *this;
   }
   EventBuilder& vmm(uint32_t pid) { e_.vmm_pid = pid; return *this; }

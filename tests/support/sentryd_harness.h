@@ -106,13 +106,14 @@ class SentrydFixture : public ::testing::Test {
   // The audit log and its key stay in the test's directory (after `extra`, so that line numbers
   // of `extra` keys stay 4, 5, ...). Metrics on a free loopback port unless `extra` says
   // otherwise: daemons of tests that run at the same time must not fight over the default port.
-  void write_config(const std::string& mode, const std::string& extra = "") {
+  // `audit_extra`: more keys of the audit: section, each line indented by two spaces.
+  void write_config(const std::string& mode, const std::string& extra = "", const std::string& audit_extra = "") {
     std::ofstream(dir_ / "sentryd.yaml") << "socket: " << socket().string() << "\nalerts_file: " << alerts().string()
                                          << "\nmode: " << mode << "\n"
                                          << extra
                                          << (extra.find("metrics_address:") == std::string::npos ? "metrics_address: 127.0.0.1:0\n" : "")
                                          << "audit:\n  dir: " << audit_dir().string() << "\n  key_file: "
-                                         << (dir_ / "node.key").string() << "\n  min_free_bytes: 0\n";
+                                         << (dir_ / "node.key").string() << "\n  min_free_bytes: 0\n" << audit_extra;
   }
 
   // Runs kata-sentryd with `args`; returns its exit status (for runs that end by themselves).
@@ -173,8 +174,10 @@ class SentrydFixture : public ::testing::Test {
     return pid;
   }
 
-  grpc::Status register_sandbox(const std::string& id, uint32_t vmm_pid, const std::vector<std::string>& containers = {"c1"}) {
+  grpc::Status register_sandbox(const std::string& id, uint32_t vmm_pid, const std::vector<std::string>& containers = {"c1"},
+                                uint64_t boot_duration_ns = 0) {
     v1::RegisterSandboxRequest req;
+    req.set_boot_duration_ns(boot_duration_ns);
     auto* s = req.mutable_sandbox();
     s->set_sandbox_id(id);
     s->set_pod_name("web");
@@ -199,6 +202,8 @@ class SentrydFixture : public ::testing::Test {
     uint64_t next_seq = 0;
     std::vector<v1::RelayCommand> commands;
     std::optional<std::string> monitor_error;
+    // Fills in a command's answer (e.g. a guest process list) before it is sent; under `mu`.
+    std::function<void(const v1::RelayCommand&, v1::RelayResult&)> answer;
     std::atomic<bool> done{false};
     std::thread reader, heartbeats;
     bool send(std::vector<Event> events_out, bool heartbeat) {
@@ -230,15 +235,17 @@ class SentrydFixture : public ::testing::Test {
     }
   };
 
-  // answer_commands=false: a shim that hangs (its commands are never answered).
-  std::unique_ptr<Relay> attach(const std::string& id, bool heartbeats = true, bool answer_commands = true) {
+  // How the fake shim treats the daemon's commands: answers them all, or hangs once the
+  // monitor runs (it answers the start-up pushes, deny set and wanted types, then nothing).
+  enum class Commands { answered, hang_after_start };
+  std::unique_ptr<Relay> attach(const std::string& id, bool heartbeats = true, Commands commands = Commands::answered) {
     auto r = std::make_unique<Relay>();
     r->stream = stub_->RelayGuest(&r->ctx);
     v1::RelayMessage hello;
     hello.set_attach_sandbox_id(id);
     r->stream->Write(hello);
     Relay* p = r.get();
-    r->reader = std::thread([p, answer_commands] {
+    r->reader = std::thread([p, commands] {
       v1::RelayCommand c;
       while (p->stream->Read(&c)) {
         std::lock_guard lock(p->mu);
@@ -247,9 +254,11 @@ class SentrydFixture : public ::testing::Test {
           p->monitor_error = c.monitor_started().error();
           continue;
         }
-        if (!answer_commands) continue;
+        const bool start_up = c.has_set_enforcement() || c.has_set_wanted_types();
+        if (commands == Commands::hang_after_start && !start_up) continue;
         v1::RelayMessage m;
         m.mutable_result()->set_id(c.id());
+        if (p->answer) p->answer(c, *m.mutable_result());
         p->stream->Write(m);
       }
     });

@@ -18,6 +18,9 @@ Event sample_event() {
   e.sandbox_id = "sb-1";
   e.container_id = "c1";
   e.vmm_pid = 99;
+  e.pod_name = "web";
+  e.pod_namespace = "shop";
+  e.pod_uid = "6f2b1c3e-9d1a-4f4e-8a55-0c1d2e3f4a5b";
   e.proc.pid = 10;
   e.proc.tid = 11;
   e.proc.ppid = 1;
@@ -39,6 +42,7 @@ TEST(EventJson, KeysAreFalcoNames) {
   EXPECT_EQ(j["evt.type"], "openat");
   EXPECT_EQ(j["evt.res"], 3);
   EXPECT_EQ(j["view"], "guest");
+  EXPECT_EQ(j["k8s.pod.uid"], "6f2b1c3e-9d1a-4f4e-8a55-0c1d2e3f4a5b");
   EXPECT_EQ(j["fd.name"], "/etc/hostname");
   EXPECT_EQ(j["proc.cmdline"], "cat /etc/hostname");
   EXPECT_EQ(j["proc.aname[1]"], "sh");

@@ -21,6 +21,7 @@ TEST(EventProto, RoundTripIsLossless) {
   e.container_id = "c";
   e.pod_name = "p";
   e.pod_namespace = "ns";
+  e.pod_uid = "6f2b1c3e-9d1a-4f4e-8a55-0c1d2e3f4a5b";
   e.proc = {1, 2, 3, 4, 5, 6, 7, 8, 9, "nc", "/bin/nc", {"127.0.0.1", "9"}, "sh", {{3, "sh", "/bin/sh", "sh -c nc"}}, true};
   e.path = "p1";
   e.path2 = "p2";

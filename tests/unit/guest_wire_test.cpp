@@ -28,12 +28,15 @@ TEST(GuestWire, WhatOnlyTheHostMaySetIsCleared) {
   e.vmm_pid = 1;
   e.host_time_ns = 42;
   e.pod_name = "forged-pod";
+  e.pod_namespace = "forged-ns";
+  e.pod_uid = "forged-uid";
   b.events = {e};
   auto d = decode_guest_batch(encode_guest_batch(b));
   ASSERT_TRUE(d);
   const Event& got = d->events[0];
   EXPECT_EQ(got.view, View::guest);
   EXPECT_TRUE(got.sandbox_id.empty() && got.sandbox_name.empty() && got.pod_name.empty());
+  EXPECT_TRUE(got.pod_namespace.empty() && got.pod_uid.empty());
   EXPECT_EQ(got.vmm_pid, 0u);
   EXPECT_EQ(got.host_time_ns, 0u);
 }

@@ -7,6 +7,7 @@ ks_test(policy_test TIER unit
           ${CMAKE_CURRENT_LIST_DIR}/policy/engine_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/fields_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/event_filter_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/wanted_types_test.cpp
   LIBS ks_policy)
 target_include_directories(policy_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(policy_test PRIVATE

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <thread>
+
+#include "tools/kata-trace/process_view.h"
 
 namespace kata_sentry::trace {
 namespace {
@@ -51,6 +54,25 @@ FollowOptions follow_options(const CommonOptions& common, const StreamOptions& o
 
 uint64_t limit_of(const StreamOptions& o) { return o.count ? o.count : (o.follow ? 0 : kDefaultCount); }
 
+// Lists the sandbox's processes and prints them with `render`; the notes go to stderr.
+int run_processes(const CommonOptions& common, const ProcessesOptions& options, FILE* out, FILE* err,
+                  const std::function<std::string(const v1::ListProcessesResponse&)>& render) {
+  TraceClient client(common.socket);
+  auto resp = client.processes(options.sandbox_id);
+  if (!resp) {
+    print_error(err, resp.error());
+    return exit_code_for(resp.error());
+  }
+  std::fputs(render(*resp).c_str(), out);
+  std::string notes = processes_notes(*resp);
+  for (size_t start = 0; start < notes.size();) {
+    size_t nl = notes.find('\n', start);
+    std::fprintf(err, "kata-trace: %s\n", notes.substr(start, nl - start).c_str());
+    start = nl + 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_sandboxes(const CommonOptions& common, const SandboxesOptions& options, FILE* out, FILE* err) {
@@ -85,6 +107,17 @@ int run_sandboxes(const CommonOptions& common, const SandboxesOptions& options, 
   for (int i = 0; i < resp.sandboxes_size(); ++i) rows.push_back({&resp.sandboxes(i), rates[i], 0});
   std::fputs(sandboxes_table(rows, resp, options.format, options.headers).c_str(), out);
   return 0;
+}
+
+int run_ps(const CommonOptions& common, const ProcessesOptions& options, FILE* out, FILE* err) {
+  return run_processes(common, options, out, err, [&](const v1::ListProcessesResponse& r) {
+    return processes_table(r, options.format, options.headers);
+  });
+}
+
+int run_tree(const CommonOptions& common, const ProcessesOptions& options, FILE* out, FILE* err) {
+  return run_processes(common, options, out, err,
+                       [&](const v1::ListProcessesResponse& r) { return processes_tree(r, common.color); });
 }
 
 int run_events(const CommonOptions& common, const StreamOptions& options, FILE* out, FILE* err) {

@@ -26,6 +26,12 @@ struct SandboxesOptions {
   double rate_window_s = 1.0;     // events/s: two listings this far apart; 0: not measured
 };
 
+struct ProcessesOptions {
+  std::string sandbox_id;
+  TableFormat format = TableFormat::table;  // ps only
+  bool headers = true;                      // ps only
+};
+
 struct StreamOptions {
   StreamRequest request;
   LineFormat format = LineFormat::compact;
@@ -35,6 +41,10 @@ struct StreamOptions {
 };
 
 int run_sandboxes(const CommonOptions& common, const SandboxesOptions& options, FILE* out, FILE* err);
+// ps: a table; tree: the indented tree. A guest that could not answer still gives the host
+// part (and a note on stderr); an unknown sandbox is exit status 1.
+int run_ps(const CommonOptions& common, const ProcessesOptions& options, FILE* out, FILE* err);
+int run_tree(const CommonOptions& common, const ProcessesOptions& options, FILE* out, FILE* err);
 int run_events(const CommonOptions& common, const StreamOptions& options, FILE* out, FILE* err);
 int run_alerts(const CommonOptions& common, const StreamOptions& options, FILE* out, FILE* err);
 

@@ -30,6 +30,7 @@ Examples:
   kata-trace events -f --filter 'proc.name = cat'
   kata-trace events -f --sandbox web-7f9c --view guest --type execve,openat
   kata-trace alerts -f --priority warning
+  kata-trace tree web-7f9c
   kata-trace events -f -o json | jq 'select(."evt.type" == "connect")')";
 
 constexpr const char* kSandboxesFooter = R"(
@@ -64,6 +65,27 @@ Examples:
   kata-trace alerts -f
   kata-trace alerts -f --priority critical --sandbox web-7f9c
   kata-trace alerts -f --rule 'Guest kernel module load' -o json)";
+
+constexpr const char* kPsFooter = R"(
+One sandbox's processes on both sides of the VM boundary: on the host the shim, the VMM
+(QEMU) and its helpers (virtiofsd), read by kata-sentryd from /proc; in the guest the agent
+and every container's processes, from the guest sensor's process table. PIDs are each view's
+own. LAST-ALERT is the last rule the process raised. If the guest cannot answer, the host
+part is printed and the reason goes to stderr.
+
+Examples:
+  kata-trace ps web-7f9c
+  kata-trace ps web-7f9c -o wide
+  kata-trace ps web-7f9c -o json | jq '.[] | select(.view == "VIEW_GUEST") | .pid')";
+
+constexpr const char* kTreeFooter = R"footer(
+The processes of `kata-trace ps` as a tree per view: host: shim -> qemu, virtiofsd;
+guest: agent -> each container's first process (init) -> its children. A process's last
+alert is marked with "!".
+
+Examples:
+  kata-trace tree web-7f9c
+  kata-trace tree "$(kata-trace sandboxes --no-headers --no-rate | awk 'NR==1 {print $1}')")footer";
 
 // Lower-case names are accepted for priorities, as Falco's -o priority= does.
 std::string priority_flag(std::string p) {
@@ -102,6 +124,20 @@ int main_impl(int argc, char** argv) {
   sandboxes->add_option("-o,--output", sb_format, "table, wide or json")->check(CLI::IsMember({"table", "wide", "json"}));
   sandboxes->add_flag("--no-headers", no_headers, "omit the header line");
   sandboxes->add_flag("--no-rate", no_rate, "do not measure EVENTS/S (answers at once instead of after one second)");
+
+  ProcessesOptions ps_opts;
+  std::string ps_format = "table";
+  bool ps_no_headers = false;
+  auto* ps = app.add_subcommand("ps", "list one sandbox's processes, host (shim, qemu, virtiofsd) and guest (per container)");
+  ps->footer(kPsFooter);
+  ps->add_option("SANDBOX", ps_opts.sandbox_id, "the sandbox id (as `sandboxes` lists it)")->required();
+  ps->add_option("-o,--output", ps_format, "table, wide or json")->check(CLI::IsMember({"table", "wide", "json"}));
+  ps->add_flag("--no-headers", ps_no_headers, "omit the header line");
+
+  ProcessesOptions tree_opts;
+  auto* tree = app.add_subcommand("tree", "one sandbox's processes as a tree: host shim -> qemu, guest agent -> containers");
+  tree->footer(kTreeFooter);
+  tree->add_option("SANDBOX", tree_opts.sandbox_id, "the sandbox id (as `sandboxes` lists it)")->required();
 
   StreamOptions ev;
   std::string ev_format = "compact", ev_view, types;
@@ -156,6 +192,12 @@ int main_impl(int argc, char** argv) {
     if (no_rate) sb.rate_window_s = 0;
     return run_sandboxes(common, sb, stdout, stderr);
   }
+  if (*ps) {
+    ps_opts.format = ps_format == "json" ? TableFormat::json : ps_format == "wide" ? TableFormat::wide : TableFormat::table;
+    ps_opts.headers = !ps_no_headers;
+    return run_ps(common, ps_opts, stdout, stderr);
+  }
+  if (*tree) return run_tree(common, tree_opts, stdout, stderr);
   if (*events) {
     for (const auto& t : ev.request.event_types)
       if (!event_type_from_name(t)) {

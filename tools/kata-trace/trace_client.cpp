@@ -132,6 +132,18 @@ Result<v1::ListSandboxesResponse> TraceClient::list(std::chrono::milliseconds de
   return resp;
 }
 
+Result<v1::ListProcessesResponse> TraceClient::processes(const std::string& sandbox_id, std::chrono::milliseconds deadline) {
+  auto stub = v1::Sentryd::NewStub(channel());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  v1::ListProcessesRequest req;
+  req.set_sandbox_id(sandbox_id);
+  v1::ListProcessesResponse resp;
+  grpc::Status st = stub->ListProcesses(&ctx, req, &resp);
+  if (!st.ok()) return fail(code_of(st.error_code()), "kata-sentryd at " + socket_path_ + ": " + st.error_message());
+  return resp;
+}
+
 Result<FollowSummary> TraceClient::follow_events(const StreamRequest& request, const FollowOptions& options,
                                                  const std::function<bool(const Event&)>& on_event,
                                                  const std::function<bool(const Error&)>& on_undecodable) {

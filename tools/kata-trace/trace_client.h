@@ -63,6 +63,10 @@ class TraceClient {
   const std::string& socket_path() const { return socket_path_; }
   // Fails (unavailable) naming the socket when the daemon cannot be reached.
   Result<v1::ListSandboxesResponse> list(std::chrono::milliseconds deadline = std::chrono::seconds(5));
+  // One sandbox's processes, both views; fails (not_found) for a sandbox the daemon does not
+  // know. The guest's part takes a round trip through the shim, hence the longer deadline.
+  Result<v1::ListProcessesResponse> processes(const std::string& sandbox_id,
+                                              std::chrono::milliseconds deadline = std::chrono::seconds(15));
 
   // Follow events until `stop`, the daemon stops (without reconnect), or `on_event` returns
   // false. Fails (invalid_argument) with the daemon's message for a bad request (a bad filter:

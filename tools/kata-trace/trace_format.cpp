@@ -193,6 +193,21 @@ std::string alert_line(const AlertItem& a, LineFormat format, bool color) {
   return line;
 }
 
+std::string aligned_columns(const std::vector<std::vector<std::string>>& cells) {
+  std::vector<size_t> width;
+  for (const auto& row : cells) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  std::string out;
+  for (const auto& row : cells) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) line += c + 1 == row.size() ? row[c] : pad(row[c], width[c] + 2);
+    out += line + "\n";
+  }
+  return out;
+}
+
 uint64_t guest_drops(const v1::SandboxStatus& s) {
   return s.guest_rate_limited() + s.guest_seq_missing() + s.guest_batches_dropped() + s.guest_ringbuf_drops() +
          s.guest_agent_rate_limited() + s.guest_agent_queue_drops();
@@ -245,15 +260,7 @@ std::string sandboxes_table(const std::vector<SandboxRow>& rows, const v1::ListS
     for (auto& c : row) c = terminal_safe(c);
     cells.push_back(std::move(row));
   }
-  std::vector<size_t> width(head.size(), 0);
-  for (const auto& row : cells)
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  std::string out;
-  for (const auto& row : cells) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) line += c + 1 == row.size() ? row[c] : pad(row[c], width[c] + 2);
-    out += line + "\n";
-  }
+  std::string out = aligned_columns(cells);
   if (format == TableFormat::wide && resp.subscribers_size() > 0) {
     out += "\nSUBSCRIBER                         KIND     DELIVERED    DROPPED  QUEUED\n";
     for (const auto& sub : resp.subscribers()) {

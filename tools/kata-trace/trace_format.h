@@ -35,6 +35,9 @@ enum class TableFormat { table, wide, json };
 std::string sandboxes_table(const std::vector<SandboxRow>& rows, const v1::ListSandboxesResponse& resp, TableFormat format,
                             bool headers);
 
+// Rows of cells as aligned columns (two spaces between), one line each; the last column unpadded.
+std::string aligned_columns(const std::vector<std::vector<std::string>>& cells);
+
 // Guest-side drops of a sandbox, all reasons together (what the table's G column shows).
 uint64_t guest_drops(const v1::SandboxStatus& s);
 

@@ -135,6 +135,24 @@ TEST(Fields, ContainerPrivilegedAndImage) {
   EXPECT_FALSE(eval("container.privileged exists", e)) << "unknown without the spec";
 }
 
+TEST(Fields, K8sPodUidIsTheHostsWord) {
+  const std::string uid = "6f2b1c3e-9d1a-4f4e-8a55-0c1d2e3f4a5b";
+  auto e = EventBuilder().exec("/bin/sh").guest().pod("web", "shop", uid);
+  EXPECT_TRUE(eval("k8s.pod.uid = " + uid, e));
+  EXPECT_FALSE(eval("k8s.pod.uid = 6f2b1c3e-9d1a-4f4e-8a55-0c1d2e3f4a5c", e)) << "one character off";
+  EXPECT_TRUE(eval("k8s.pod.uid startswith 6f2b1c3e and k8s.pod.name = web", e));
+  EXPECT_FALSE(eval("k8s.pod.uid exists", EventBuilder().exec("/bin/sh").guest().pod("web", "shop")))
+      << "a pod the host knows no uid of";
+  EXPECT_FALSE(eval("k8s.pod.uid exists", EventBuilder().exec("/bin/sh").guest())) << "not a pod";
+
+  Engine engine = engine_for("- rule: R\n  desc: d\n  condition: k8s.pod.name = web\n  output: pod %k8s.pod.uid\n  priority: INFO\n");
+  std::vector<Alert> alerts;
+  engine.process(e, nullptr, alerts);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].output, "pod " + uid);
+  EXPECT_EQ(alerts[0].output_fields["k8s.pod.uid"], uid);
+}
+
 TEST(Fields, ResolvedNamesAreEnrichmentOnly) {
   Enrichment x;
   x.cip_name = "client.example";

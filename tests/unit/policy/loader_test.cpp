@@ -130,6 +130,127 @@ TEST(Loader, RequiredEngineVersion) {
   EXPECT_FALSE(load_text("- required_engine_version: 0.31.0\n").diagnostics.has_errors());
   auto r = load_text("- required_engine_version: 9.0.0\n");
   EXPECT_EQ(diagnostics_text(r), "test.yaml:1:28: error: requires engine version 9.0.0, this engine implements 0.57.0\n");
+  // Falco's pre-semver engine versions: a bare number N is 0.N.0, so an older rules file
+  // that asks for 26 loads, and one that asks for more than this engine's minor does not.
+  auto old = load_text("- required_engine_version: 26\n");
+  EXPECT_FALSE(old.diagnostics.has_errors()) << diagnostics_text(old);
+  EXPECT_EQ(diagnostics_text(load_text("- required_engine_version: 58\n")),
+            "test.yaml:1:28: error: requires engine version 58, this engine implements 0.57.0\n");
+  EXPECT_FALSE(load_text("- required_engine_version: 57\n").diagnostics.has_errors());
+  EXPECT_EQ(diagnostics_text(load_text("- required_engine_version: latest\n")),
+            "test.yaml:1:28: error: required_engine_version 'latest' is neither a number nor an x.y.z version\n");
+  EXPECT_TRUE(load_text("- required_engine_version: 0.57\n").diagnostics.has_errors());
+}
+
+// Falco's skip-if-unknown-filter: a rule whose condition (macros, exceptions) or output names a
+// field kata-sentry does not know is left out whole, with a warning naming the field; anything
+// that depends on it goes with it; without the option each such rule is an error naming the
+// rule and the field.
+constexpr const char* kUnknownFieldRules = R"(- macro: reads_class_file
+  condition: evt.buffer bcontains cafebabe
+- rule: Via macro
+  desc: d
+  condition: evt.type = recvfrom and reads_class_file
+  output: o
+  priority: WARNING
+- rule: In output
+  desc: d
+  condition: evt.type = execve and proc.name = sh
+  output: "payload %evt.buffer"
+  priority: WARNING
+- rule: In exception
+  desc: d
+  condition: evt.type = execve and proc.name = sh
+  output: o
+  priority: WARNING
+  exceptions:
+    - name: payload
+      fields: [evt.buffer]
+      comps: [contains]
+      values: [[x]]
+- rule: Via macro
+  condition: and proc.name = java
+  append: true
+- rule: Kept
+  desc: d
+  condition: evt.type = execve and proc.name = bash
+  output: o
+  priority: WARNING
+- sequence: Depends on a skipped rule
+  desc: d
+  steps:
+    - rule: Via macro
+    - rule: Kept
+  within: 10s
+  output: o
+  priority: WARNING
+- sequence: Inline unknown field
+  desc: d
+  steps:
+    - condition: evt.type = recvfrom and evt.buffer contains x
+    - rule: Kept
+  within: 10s
+  output: o
+  priority: WARNING
+)";
+
+TEST(Loader, SkipUnknownFieldsLeavesOutWholeRulesAndWhatUsesThem) {
+  auto skipped = load_rules({{"u.yaml", kUnknownFieldRules}}, LoadOptions{.skip_unknown_fields = true});
+  ASSERT_FALSE(skipped.diagnostics.has_errors()) << diagnostics_text(skipped);
+  ASSERT_EQ(skipped.rules.rules.size(), 1u);
+  EXPECT_EQ(skipped.rules.rules[0].name, "Kept");
+  EXPECT_TRUE(skipped.rules.sequences.empty());
+  EXPECT_EQ(skipped.rules.skipped_rules, 3u);
+  EXPECT_EQ(skipped.rules.skipped_sequences, 2u);
+  EXPECT_EQ(diagnostics_text(skipped),
+            "u.yaml:5:14: warning: rule 'Via macro': skipped (--skip-unknown-fields): unknown field 'evt.buffer' "
+            "(macro 'reads_class_file' at u.yaml:2:14)\n"
+            "u.yaml:11:20: warning: rule 'In output': skipped (--skip-unknown-fields): unknown field 'evt.buffer' in output\n"
+            "u.yaml:19:7: warning: rule 'In exception': skipped (--skip-unknown-fields): unknown field 'evt.buffer'\n"
+            "u.yaml:34:7: warning: sequence 'Depends on a skipped rule': skipped (--skip-unknown-fields): step rule "
+            "'Via macro' was skipped: unknown field 'evt.buffer' (macro 'reads_class_file' at u.yaml:2:14)\n"
+            "u.yaml:42:42: warning: sequence 'Inline unknown field': skipped (--skip-unknown-fields): unknown field "
+            "'evt.buffer'\n");
+
+  // Without the option: every rule that cannot load names itself and the field.
+  auto strict = load_text(kUnknownFieldRules, "u.yaml");
+  EXPECT_TRUE(strict.rules.rules.empty());
+  auto text = diagnostics_text(strict);
+  EXPECT_EQ(text.find("error: macro"), std::string::npos) << "the rules that use the macro report it: " << text;
+  EXPECT_NE(text.find("u.yaml:5:14: error: rule 'Via macro': unknown field 'evt.buffer' (macro 'reads_class_file' at "
+                      "u.yaml:2:14)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("u.yaml:11:20: error: rule 'In output': unknown field 'evt.buffer' in output\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("u.yaml:19:7: error: rule 'In exception': unknown field 'evt.buffer'\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("never fires"), std::string::npos) << text;  // no noise from the placeholder
+
+  // As Falco, which compiles only what rules use: a macro no rule uses may name such a field.
+  auto unused = load_text("- macro: unused\n  condition: evt.buffer contains x\n", "m.yaml");
+  EXPECT_EQ(diagnostics_text(unused),
+            "m.yaml:1:3: warning: macro 'unused': not used by any rule; it could not load: unknown field 'evt.buffer' "
+            "(macro 'unused' at m.yaml:2:14)\n");
+
+  // A rule's own skip-if-unknown-filter leaves it out, but a sequence that needs it fails the load.
+  auto own = load_text("- rule: A\n  desc: d\n  condition: evt.type = recvfrom and evt.buffer contains x\n  output: o\n"
+                       "  priority: INFO\n  skip-if-unknown-filter: true\n"
+                       "- sequence: S\n  desc: d\n  steps:\n    - rule: A\n    - condition: evt.type = execve\n"
+                       "  within: 5s\n  output: o\n  priority: INFO\n",
+                       "own.yaml");
+  EXPECT_NE(diagnostics_text(own).find("own.yaml:10:7: error: sequence 'S': step rule 'A' was skipped: unknown field 'evt.buffer'"),
+            std::string::npos)
+      << diagnostics_text(own);
+
+  // Near miss: an unknown field next to a real error is not skipped; the load fails.
+  auto mixed = load_rules({{"m.yaml", "- rule: M\n  desc: d\n  condition: evt.type = execve and evt.buffer contains x and (\n"
+                                      "  output: o\n  priority: INFO\n"}},
+                          LoadOptions{.skip_unknown_fields = true});
+  EXPECT_TRUE(mixed.diagnostics.has_errors()) << diagnostics_text(mixed);
+  EXPECT_EQ(mixed.rules.skipped_rules, 0u);
+  auto bad_output = load_rules({{"o.yaml", "- rule: O\n  desc: d\n  condition: evt.type = execve and evt.buffer contains x\n"
+                                           "  output: \"%proc.aname[x]\"\n  priority: INFO\n"}},
+                               LoadOptions{.skip_unknown_fields = true});
+  EXPECT_TRUE(bad_output.diagnostics.has_errors()) << diagnostics_text(bad_output);
 }
 
 // Golden messages: every problem, with its position, and nothing loaded.
