@@ -306,12 +306,31 @@ std::vector<std::string> PrivateContainerd::ctr(const std::vector<std::string>& 
   return v;
 }
 
+namespace {
+// The parent pid from /proc/PID/stat (the field after the parenthesised comm); 0 when gone.
+pid_t parent_of(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+}  // namespace
+
 std::vector<pid_t> PrivateContainerd::shim_processes(const std::string& binary_name) const {
-  std::vector<pid_t> out;
+  std::vector<pid_t> matching;
   for (pid_t p : processes_with(shim_marker())) {
     std::string cmd = read_text("/proc/" + std::to_string(p) + "/cmdline");
-    if (cmd.find(binary_name) != std::string::npos) out.push_back(p);
+    if (cmd.find(binary_name) != std::string::npos) matching.push_back(p);
   }
+  // A shim's child between posix_spawn and exec (the `containerd publish` of an event) still
+  // shows the shim's command line; it is not a second shim.
+  std::vector<pid_t> out;
+  for (pid_t p : matching)
+    if (std::find(matching.begin(), matching.end(), parent_of(p)) == matching.end()) out.push_back(p);
   return out;
 }
 
