@@ -44,9 +44,13 @@ Result<std::unique_ptr<SandboxMonitor>> SandboxMonitor::start(std::unique_ptr<po
   {
     // Before the first container starts (the shim waits for this start): its first events
     // are filtered already. A guest that cannot be told keeps building every type.
-    std::lock_guard lock(m->wanted_mu_);
-    m->want_all_ = m->options_.want_all_types;
-    if (auto st = m->push_guest_wanted_types_locked(); !st)
+    bool want_all = m->options_.want_all_types;
+    {
+      std::lock_guard lock(m->wanted_mu_);
+      m->want_all_ = want_all;
+    }
+    m->guest_want_all_ = want_all;
+    if (auto st = m->push_guest_wanted_types(want_all); !st)
       logger("monitor")->warn("sandbox {}: guest keeps building every event type: {}", m->options_.sandbox_id,
                               st.error().describe());
   }
@@ -66,24 +70,46 @@ std::bitset<kEventTypeSlots> SandboxMonitor::host_wanted_types() const {
   return want_all_ ? std::bitset<kEventTypeSlots>().set() : rules_types_;
 }
 
-Status SandboxMonitor::set_want_all(bool want_all) {
+void SandboxMonitor::set_want_all(bool want_all) {
   std::lock_guard lock(wanted_mu_);
-  if (want_all_ == want_all) return {};
   want_all_ = want_all;
-  auto st = push_guest_wanted_types_locked();
-  if (!st) want_all_ = !want_all;  // the guest keeps its previous set; a later call retries
-  return st;
 }
 
-Status SandboxMonitor::push_guest_wanted_types_locked() {
+void SandboxMonitor::push_wanted_types_if_changed() noexcept {
+  bool wanted;
+  {
+    std::lock_guard lock(wanted_mu_);
+    wanted = want_all_;
+  }
+  if (wanted == guest_want_all_ || (guest_push_failed_ && wanted == guest_push_failed_for_)) return;
+  auto st = push_guest_wanted_types(wanted);
+  if (st) {
+    guest_want_all_ = wanted;
+    guest_push_failed_ = false;
+    return;
+  }
+  // The guest keeps its previous set; tried again when the wanted set changes once more.
+  guest_push_failed_ = true;
+  guest_push_failed_for_ = wanted;
+  logger("monitor")->warn("sandbox {}: guest keeps building {} event types: {}", options_.sandbox_id,
+                          guest_want_all_ ? "every" : "the rules'", st.error().describe());
+}
+
+Status SandboxMonitor::push_guest_wanted_types(bool want_all) {
   if (!options_.guest_stream || !hooks_.set_wanted_types) return {};
   std::bitset<kEventTypeSlots> types;
-  if (want_all_) types.set();
+  if (want_all) types.set();
   else types = OperationJoiner::with_partners(rules_types_);
-  auto st = hooks_.set_wanted_types(types);
+  Status st;
+  try {
+    st = hooks_.set_wanted_types(types);
+  } catch (...) {
+    ++internal_errors_;
+    return fail(ErrorCode::internal, "guest SetWantedTypes: unexpected exception");
+  }
   if (st)
     logger("monitor")->info("sandbox {}: guest builds {} event types", options_.sandbox_id,
-                            want_all_ ? std::string("all") : policy::describe_types(types));
+                            want_all ? std::string("all") : policy::describe_types(types));
   return st;
 }
 
@@ -213,6 +239,7 @@ void SandboxMonitor::worker_loop() noexcept {
     evaluator_.expire(now, ready);
     for (auto& g : ready) executor_.act_and_report(g);
     watch_heartbeats(now);
+    push_wanted_types_if_changed();
   }
   // Nothing is left waiting for its partner record: report it now.
   ready.clear();

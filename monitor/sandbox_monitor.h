@@ -138,9 +138,10 @@ class SandboxMonitor {
   // rules' types, or all; see MonitorOptions::want_all_types and set_want_all()).
   std::bitset<kEventTypeSlots> host_wanted_types() const;
   // Widens the guest's set to every type while on (a kata-trace subscriber follows raw events)
-  // and back to the rules' set; pushed to the guest in place. Fails when the guest could not
-  // be told (it then keeps its previous set).
-  Status set_want_all(bool want_all);
+  // and back to the rules' set. Returns at once: the worker pushes the latest wish to the guest
+  // within a tick, so a guest that never answers holds up only its own sandbox, never the
+  // caller (kata-sentryd's registry). A failed push is logged; the guest keeps its previous set.
+  void set_want_all(bool want_all);
 
   // Feeds an event as if it came from `view`'s source, past the guard (tests, replay): tagged
   // like the real paths.
@@ -159,7 +160,8 @@ class SandboxMonitor {
   void handle(Item& item) noexcept;
   void watch_heartbeats(std::chrono::steady_clock::time_point now) noexcept;
   void tag_host(Event& event) const;
-  Status push_guest_wanted_types_locked();
+  Status push_guest_wanted_types(bool want_all);
+  void push_wanted_types_if_changed() noexcept;  // worker thread
   static size_t cost(const Event& event);
 
   const MonitorOptions options_;
@@ -179,8 +181,11 @@ class SandboxMonitor {
   std::atomic<uint64_t> on_event_errors_{0};
   std::atomic<uint64_t> internal_errors_{0};
   std::atomic<bool> guest_lsm_active_{false};  // as the guest last reported it
-  mutable std::mutex wanted_mu_;  // serialises pushes of the guest's wanted types
-  bool want_all_ = false;         // under wanted_mu_
+  mutable std::mutex wanted_mu_;
+  bool want_all_ = false;             // the wish (under wanted_mu_): host_wanted_types() follows it at once
+  bool guest_want_all_ = false;       // what the guest was last told (start(), then the worker only)
+  bool guest_push_failed_ = false;    // worker only: the last push failed ...
+  bool guest_push_failed_for_ = false;  // ... for this wish, not retried until the wish changes
   mutable std::mutex reported_mu_;
   GuestSensorStats guest_reported_;
   mutable std::mutex containers_mu_;

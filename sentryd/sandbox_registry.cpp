@@ -157,7 +157,7 @@ void SandboxRegistry::start_monitor(Entry& e, std::function<void(const Status&)>
       monitor::SandboxMonitor* sink = m->get();
       {
         std::lock_guard lock(mu_);
-        if (event_followers_ > 0) (void)sink->set_want_all(true);
+        if (event_followers_ > 0) sink->set_want_all(true);
       }
       if (auto st = probes_->attach(record.sandbox_id, pids, record.host_cgroups, [sink](Event&& ev) { sink->feed_host(std::move(ev)); },
                                     sink->host_wanted_types());
@@ -255,8 +255,8 @@ void SandboxRegistry::detach(const std::string& sandbox_id, const std::shared_pt
 }
 
 void SandboxRegistry::follow_events(bool on) {
-  // Under mu_ throughout, so a sandbox cannot stop meanwhile: a guest that does not answer
-  // holds registrations up for the relay's command timeout at most.
+  // Under mu_ throughout, so a sandbox cannot stop meanwhile. Nothing here waits for a guest:
+  // each monitor's worker tells its guest (SandboxMonitor::set_want_all).
   std::lock_guard lock(mu_);
   int before = event_followers_;
   event_followers_ = std::max(0, event_followers_ + (on ? 1 : -1));
@@ -268,7 +268,7 @@ void SandboxRegistry::follow_events(bool on) {
   for (auto& [id, e] : entries_) {
     std::lock_guard mlock(e->monitor_mu);
     if (!e->monitor) continue;
-    if (auto st = e->monitor->set_want_all(all); !st) log->warn("sandbox {}: {}", id, st.error().describe());
+    e->monitor->set_want_all(all);
   }
   log->info("event followers: {}; probes build {}", event_followers_, all ? "every event type" : "the rules' event types");
 }

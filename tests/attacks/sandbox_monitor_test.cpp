@@ -860,15 +860,59 @@ TEST(SandboxMonitor, PushesTheRulesEventTypesToTheGuestAndWidensForFollowers) {
   Types host = (*m)->host_wanted_types();
   EXPECT_EQ(host.count(), 2u) << "the host gets the rules' types only: openat, lsm_file_open";
 
-  ASSERT_TRUE((*m)->set_want_all(true));
-  EXPECT_TRUE((*m)->host_wanted_types().all());
-  ASSERT_TRUE((*m)->set_want_all(false));
-  ASSERT_TRUE((*m)->set_want_all(false));  // no change, nothing pushed
+  auto pushes = [&] {
+    std::lock_guard l(pmu);
+    return pushed.size();
+  };
+  auto wait_pushes = [&](size_t n) { return wait_for([&] { return pushes() >= n; }, 10s); };
+  (*m)->set_want_all(true);
+  EXPECT_TRUE((*m)->host_wanted_types().all()) << "the host side follows at once";
+  ASSERT_TRUE(wait_pushes(2)) << "the worker tells the guest";
+  (*m)->set_want_all(false);
+  ASSERT_TRUE(wait_pushes(3));
+  (*m)->set_want_all(false);  // no change, nothing pushed (stop() below joins the worker)
   (*m)->stop();
   std::lock_guard l(pmu);
   ASSERT_EQ(pushed.size(), 3u);
   EXPECT_TRUE(pushed[1].all());
   EXPECT_EQ(pushed[2], first);
+}
+
+// A guest that never answers SetWantedTypes holds up no caller of set_want_all (kata-sentryd's
+// registry calls it for every sandbox under its lock): the worker pushes, the call returns.
+TEST(SandboxMonitor, AGuestThatNeverAnswersTheWantedTypesDoesNotHoldTheCaller) {
+  FakeGuest g;
+  Collected c;
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  bool released = false;
+  auto hooks = g.hooks();
+  hooks.set_wanted_types = [&](const std::bitset<kEventTypeSlots>&) -> Status {
+    std::unique_lock l(mu);
+    if (++calls == 1) return {};  // start()'s push answers
+    cv.notify_all();
+    cv.wait(l, [&] { return released; });
+    return fail(ErrorCode::timeout, "guest SetWantedTypes: no answer");
+  };
+  auto m = SandboxMonitor::start(engine(policy::Mode::monitor), options(c), hooks, nullptr);
+  ASSERT_TRUE(m) << m.error().describe();
+  (*m)->set_want_all(true);
+  {
+    std::unique_lock l(mu);
+    ASSERT_TRUE(cv.wait_for(l, 10s, [&] { return calls == 2; })) << "the worker pushes the wish";
+  }
+  (*m)->set_want_all(false);  // returns while the guest still holds the first push
+  (*m)->set_want_all(true);
+  EXPECT_TRUE((*m)->host_wanted_types().all());
+  {
+    std::lock_guard l(mu);
+    released = true;
+    cv.notify_all();
+  }
+  (*m)->stop();
+  std::lock_guard l(mu);
+  EXPECT_EQ(calls, 2) << "the failed wish (all) is not retried until it changes";
 }
 
 }  // namespace
