@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <fstream>
+#include <shared_mutex>
 #include <sstream>
 
 #include <prometheus/counter.h>
@@ -107,8 +108,10 @@ class DaemonMetrics::Collector : public prometheus::Collectable {
  public:
   explicit Collector(MetricsOptions options) : options_(std::move(options)) {}
 
+  // Waits for a scrape that is reading the old sources: after set_sources({}) none of them is
+  // called again, so kata-sentryd can destroy the registry while the server still answers.
   void set_sources(MetricsSources s) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(sources_mu_);
     sources_ = std::move(s);
   }
   void retire(const monitor::MonitorStats& s) {
@@ -130,11 +133,11 @@ class DaemonMetrics::Collector : public prometheus::Collectable {
 
  private:
   void collect(std::deque<MetricFamily>& out) const {
-    MetricsSources src;
+    std::shared_lock sources_lock(sources_mu_);  // held while the sources are read (set_sources)
+    const MetricsSources& src = sources_;
     Totals totals;
     {
       std::lock_guard lock(mu_);
-      src = sources_;
       totals = retired_;
     }
     auto family = [&](std::string name, std::string help, MetricType type) -> MetricFamily& {
@@ -275,9 +278,10 @@ class DaemonMetrics::Collector : public prometheus::Collectable {
   }
 
   const MetricsOptions options_;
+  mutable std::shared_mutex sources_mu_;
+  MetricsSources sources_;  // under sources_mu_
   mutable std::mutex mu_;
-  MetricsSources sources_;
-  Totals retired_;
+  Totals retired_;  // under mu_
 };
 
 Result<std::unique_ptr<DaemonMetrics>> DaemonMetrics::start(const MetricsOptions& options) {
