@@ -11,6 +11,8 @@
 
 #include <re2/re2.h>
 
+#include "policy-engine/check_order.h"
+
 namespace kata_sentry::policy {
 namespace {
 
@@ -448,29 +450,6 @@ Compiled compile_check(const Ast& a) {
   return std::make_unique<StringNode>(o, a.op, lit);
 }
 
-// Rough evaluation cost, to run cheap and selective checks first.
-int cost(const Ast& a) {
-  switch (a.kind) {
-    case Ast::Kind::constant: return 0;
-    case Ast::Kind::not_: return cost(*a.kids[0]);
-    case Ast::Kind::and_: case Ast::Kind::or_: {
-      int c = 0;
-      for (const auto& k : a.kids) c += cost(*k);
-      return c + 1;
-    }
-    case Ast::Kind::check: break;
-  }
-  const FieldRef& f = a.lhs.field;
-  if (!f.info) return 5;
-  if (f.info->type == FieldType::evttype) return 1;
-  int c = f.type() == FieldType::string ? 3 : 2;
-  if (f.any_ancestor() || !a.lhs.transformers.empty() || a.rhs_field) c += 6;
-  if (f.text == "proc.cmdline" || f.text == "proc.args" || f.text == "proc.pcmdline" || f.text == "evt.args" ||
-      f.text.starts_with("evt.arg")) c += 3;  // built per event
-  if (a.op == Op::regex || a.op == Op::glob) c += 4;
-  return c;
-}
-
 AstPtr constant_ast(bool v) {
   auto a = std::make_shared<Ast>();
   a->kind = Ast::Kind::constant;
@@ -518,7 +497,7 @@ AstPtr simplify(const AstPtr& a, const TypeSet& ctx) {
       }
       if (kept.empty()) return constant_ast(is_and);
       if (kept.size() == 1) return kept[0];
-      std::stable_sort(kept.begin(), kept.end(), [](const AstPtr& x, const AstPtr& y) { return cost(*x) < cost(*y); });
+      order_operands(kept, is_and);
       auto n = std::make_shared<Ast>();
       n->kind = a->kind;
       n->kids = std::move(kept);

@@ -27,7 +27,7 @@ struct CompileError {
 };
 // `context`: the event types the node will ever see (the rule's index entries); type
 // checks that the index already decides are folded away, nested and/or are flattened,
-// and the cheapest checks of an and/or run first.
+// and an and/or runs first the checks most likely to decide it cheaply (check_order.h).
 std::expected<NodePtr, CompileError> compile_condition(const Ast& ast, const TypeSet& context = all_types());
 
 }  // namespace kata_sentry::policy
