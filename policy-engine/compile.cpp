@@ -12,15 +12,10 @@
 #include <re2/re2.h>
 
 #include "policy-engine/check_order.h"
+#include "policy-engine/string_set.h"
 
 namespace kata_sentry::policy {
 namespace {
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 std::string to_lower(std::string_view s) {
@@ -176,9 +171,9 @@ class StringNode final : public Node {
 
 class StringSetNode final : public Node {
  public:
-  StringSetNode(Operand o, const std::vector<std::string>& items) : o_(std::move(o)), set_(items.begin(), items.end()) {}
+  StringSetNode(Operand o, const std::vector<std::string>& items) : o_(std::move(o)), set_(items) {}
   bool eval(const EvalInput& in) const noexcept override {
-    return for_values(o_, in, [this](const Value& v) { return set_.find(v.str) != set_.end(); });
+    return for_values(o_, in, [this](const Value& v) { return set_.contains(v.str); });
   }
  private:
   Operand o_;
