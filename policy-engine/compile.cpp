@@ -43,9 +43,7 @@ std::string b64_decode(std::string_view in) {
   return out;
 }
 
-// Extracts an operand's value, applying transformers. False = absent.
-bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
-  if (!o.field.info->get(in, o.field, idx, v)) return false;
+void apply_transformers(const Operand& o, Value& v) {
   for (Transformer t : o.transformers) {
     std::string s(v.str);
     switch (t) {
@@ -61,6 +59,13 @@ bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
     v.scratch = std::move(s);
     v.str = v.scratch;
   }
+}
+
+// Extracts an operand's value, applying transformers. False = absent. Inline: it runs for
+// every check of every candidate rule, and most operands have no transformer.
+inline bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
+  if (!o.field.info->get(in, o.field, idx, v)) return false;
+  if (!o.transformers.empty()) apply_transformers(o, v);
   return true;
 }
 
@@ -134,40 +139,66 @@ class ExistsNode final : public Node {
 };
 
 bool glob_match(const std::string& pattern, std::string_view v) {
+  // fnmatch wants a C string; a path fits the stack buffer, no allocation per event.
+  char buf[512];
+  if (v.size() < sizeof buf) {
+    std::memcpy(buf, v.data(), v.size());
+    buf[v.size()] = '\0';
+    return fnmatch(pattern.c_str(), buf, 0) == 0;
+  }
   std::string s(v);
   return fnmatch(pattern.c_str(), s.c_str(), 0) == 0;
 }
 
+// One class per operator: the operator is decided at load time, so the test a check runs
+// per event is a single comparison with no dispatch on it.
+template <Op kOp>
 class StringNode final : public Node {
  public:
-  StringNode(Operand o, Op op, std::string lit) : o_(std::move(o)), op_(op), lit_(std::move(lit)) {
-    if (op_ == Op::icontains) lit_ = to_lower(lit_);
+  StringNode(Operand o, std::string lit) : o_(std::move(o)), lit_(std::move(lit)) {
+    if constexpr (kOp == Op::icontains) lit_ = to_lower(lit_);
   }
   bool eval(const EvalInput& in) const noexcept override {
-    return for_values(o_, in, [this](const Value& v) {
-      std::string_view s = v.str;
-      switch (op_) {
-        case Op::eq: return s == lit_;
-        case Op::ne: return s != lit_;
-        case Op::lt: return s < lit_;
-        case Op::le: return s <= lit_;
-        case Op::gt: return s > lit_;
-        case Op::ge: return s >= lit_;
-        case Op::contains: case Op::bcontains: return s.find(lit_) != std::string_view::npos;
-        case Op::icontains: return std::search(s.begin(), s.end(), lit_.begin(), lit_.end(),
-                                               [](char a, char b) { return lower(a) == b; }) != s.end();
-        case Op::startswith: case Op::bstartswith: return s.starts_with(lit_);
-        case Op::endswith: return s.ends_with(lit_);
-        case Op::glob: return glob_match(lit_, s);
-        default: return false;
-      }
-    });
+    return for_values(o_, in, [this](const Value& v) { return test(v.str); });
   }
  private:
+  bool test(std::string_view s) const noexcept {
+    if constexpr (kOp == Op::eq) return s == lit_;
+    else if constexpr (kOp == Op::ne) return s != lit_;
+    else if constexpr (kOp == Op::lt) return s < lit_;
+    else if constexpr (kOp == Op::le) return s <= lit_;
+    else if constexpr (kOp == Op::gt) return s > lit_;
+    else if constexpr (kOp == Op::ge) return s >= lit_;
+    else if constexpr (kOp == Op::contains || kOp == Op::bcontains) return s.find(lit_) != std::string_view::npos;
+    else if constexpr (kOp == Op::icontains)
+      return std::search(s.begin(), s.end(), lit_.begin(), lit_.end(), [](char a, char b) { return lower(a) == b; }) != s.end();
+    else if constexpr (kOp == Op::startswith || kOp == Op::bstartswith) return s.starts_with(lit_);
+    else if constexpr (kOp == Op::endswith) return s.ends_with(lit_);
+    else if constexpr (kOp == Op::glob) return glob_match(lit_, s);
+    else return false;
+  }
   Operand o_;
-  Op op_;
   std::string lit_;
 };
+
+NodePtr string_node(Operand o, Op op, std::string lit) {
+  switch (op) {
+    case Op::eq: return std::make_unique<StringNode<Op::eq>>(std::move(o), std::move(lit));
+    case Op::ne: return std::make_unique<StringNode<Op::ne>>(std::move(o), std::move(lit));
+    case Op::lt: return std::make_unique<StringNode<Op::lt>>(std::move(o), std::move(lit));
+    case Op::le: return std::make_unique<StringNode<Op::le>>(std::move(o), std::move(lit));
+    case Op::gt: return std::make_unique<StringNode<Op::gt>>(std::move(o), std::move(lit));
+    case Op::ge: return std::make_unique<StringNode<Op::ge>>(std::move(o), std::move(lit));
+    case Op::contains: return std::make_unique<StringNode<Op::contains>>(std::move(o), std::move(lit));
+    case Op::bcontains: return std::make_unique<StringNode<Op::bcontains>>(std::move(o), std::move(lit));
+    case Op::icontains: return std::make_unique<StringNode<Op::icontains>>(std::move(o), std::move(lit));
+    case Op::startswith: return std::make_unique<StringNode<Op::startswith>>(std::move(o), std::move(lit));
+    case Op::bstartswith: return std::make_unique<StringNode<Op::bstartswith>>(std::move(o), std::move(lit));
+    case Op::endswith: return std::make_unique<StringNode<Op::endswith>>(std::move(o), std::move(lit));
+    case Op::glob: return std::make_unique<StringNode<Op::glob>>(std::move(o), std::move(lit));
+    default: return std::make_unique<ConstNode>(false);  // the operators a string check never gets
+  }
+}
 
 class StringSetNode final : public Node {
  public:
@@ -212,27 +243,36 @@ class RegexNode final : public Node {
   std::unique_ptr<re2::RE2> re_;
 };
 
+template <Op kOp>
 class NumberNode final : public Node {
  public:
-  NumberNode(Operand o, Op op, int64_t lit) : o_(std::move(o)), op_(op), lit_(lit) {}
+  NumberNode(Operand o, int64_t lit) : o_(std::move(o)), lit_(lit) {}
   bool eval(const EvalInput& in) const noexcept override {
     return for_values(o_, in, [this](const Value& v) {
-      switch (op_) {
-        case Op::eq: return v.num == lit_;
-        case Op::ne: return v.num != lit_;
-        case Op::lt: return v.num < lit_;
-        case Op::le: return v.num <= lit_;
-        case Op::gt: return v.num > lit_;
-        case Op::ge: return v.num >= lit_;
-        default: return false;
-      }
+      if constexpr (kOp == Op::eq) return v.num == lit_;
+      else if constexpr (kOp == Op::ne) return v.num != lit_;
+      else if constexpr (kOp == Op::lt) return v.num < lit_;
+      else if constexpr (kOp == Op::le) return v.num <= lit_;
+      else if constexpr (kOp == Op::gt) return v.num > lit_;
+      else return v.num >= lit_;
     });
   }
  private:
   Operand o_;
-  Op op_;
   int64_t lit_;
 };
+
+NodePtr number_node(Operand o, Op op, int64_t lit) {
+  switch (op) {
+    case Op::eq: return std::make_unique<NumberNode<Op::eq>>(std::move(o), lit);
+    case Op::ne: return std::make_unique<NumberNode<Op::ne>>(std::move(o), lit);
+    case Op::lt: return std::make_unique<NumberNode<Op::lt>>(std::move(o), lit);
+    case Op::le: return std::make_unique<NumberNode<Op::le>>(std::move(o), lit);
+    case Op::gt: return std::make_unique<NumberNode<Op::gt>>(std::move(o), lit);
+    case Op::ge: return std::make_unique<NumberNode<Op::ge>>(std::move(o), lit);
+    default: return std::make_unique<ConstNode>(false);  // compile_check refuses the others
+  }
+}
 
 class NumberSetNode final : public Node {
  public:
@@ -275,10 +315,8 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
   }
   return c;
 }
-bool in_cidr(const Cidr& c, std::string_view ip) {
-  int family;
-  unsigned char a[16];
-  if (!parse_ip(ip, family, a) || family != c.family) return false;
+bool in_cidr(const Cidr& c, int family, const unsigned char* a) {
+  if (family != c.family) return false;
   int full = c.bits / 8, rest = c.bits % 8;
   if (std::memcmp(a, c.addr, full) != 0) return false;
   if (rest == 0) return true;
@@ -291,7 +329,10 @@ class NetNode final : public Node {
   NetNode(Operand o, bool negate, std::vector<Cidr> nets) : o_(std::move(o)), negate_(negate), nets_(std::move(nets)) {}
   bool eval(const EvalInput& in) const noexcept override {
     return for_values(o_, in, [this](const Value& v) {
-      bool hit = std::any_of(nets_.begin(), nets_.end(), [&](const Cidr& c) { return in_cidr(c, v.str); });
+      int family;
+      unsigned char addr[16];
+      if (!parse_ip(v.str, family, addr)) return negate_;  // not an address: in no network
+      bool hit = std::any_of(nets_.begin(), nets_.end(), [&](const Cidr& c) { return in_cidr(c, family, addr); });
       return hit != negate_;
     });
   }
@@ -393,7 +434,7 @@ Compiled compile_check(const Ast& a) {
   switch (type) {
     case FieldType::evttype: {
       if (a.op != Op::eq && a.op != Op::ne && !list_op)
-        return std::make_unique<StringNode>(o, a.op, a.values.empty() ? "" : a.values[0]);
+        return string_node(o, a.op, a.values.empty() ? "" : a.values[0]);
       TypeSet s;
       for (const auto& v : a.values)
         if (auto t = event_type_for_falco_name(v)) s.set(static_cast<size_t>(*t));
@@ -414,7 +455,7 @@ Compiled compile_check(const Ast& a) {
       }
       if (a.op > Op::ge) return err(a, "operator needs a string field, this one is a " + std::string(field_type_name(type)));
       if (type == FieldType::boolean && a.op != Op::eq && a.op != Op::ne) return err(a, "a bool field takes = or !=");
-      return std::make_unique<NumberNode>(o, a.op, nums[0]);
+      return number_node(o, a.op, nums[0]);
     }
     case FieldType::ipnet: {
       std::vector<Cidr> nets;
@@ -440,9 +481,9 @@ Compiled compile_check(const Ast& a) {
   if (a.op == Op::bcontains || a.op == Op::bstartswith) {
     auto bytes = hex_bytes(lit);
     if (!bytes) return err(a, "'" + lit + "' is not hex bytes");
-    return std::make_unique<StringNode>(o, a.op, *bytes);
+    return string_node(o, a.op, *bytes);
   }
-  return std::make_unique<StringNode>(o, a.op, lit);
+  return string_node(o, a.op, lit);
 }
 
 AstPtr constant_ast(bool v) {

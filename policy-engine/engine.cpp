@@ -24,7 +24,7 @@ Engine::Engine(RuleSet rules, EngineConfig config) : rules_(std::move(rules)), c
       for (const auto& st : s.steps) used_by_sequence |= st.rule_index == static_cast<int>(i);
     if (!r.enabled && !used_by_sequence) continue;
     for (size_t t = 0; t < rules_by_type_.size(); ++t)
-      if (r.types.test(t)) rules_by_type_[t].push_back(i);
+      if (r.types.test(t)) rules_by_type_[t].push_back({r.node.get(), i});
   }
   for (uint32_t i = 0; i < rules_.sequences.size(); ++i) {
     if (!rules_.sequences[i].enabled) continue;
@@ -60,11 +60,11 @@ void Engine::process(const Event& event, const Enrichment* extra, std::vector<Al
   EvalInput in{&event, extra};
   const auto& candidates = rules_by_type_[t];
   bool any_sequence = !sequences_by_type_[t].empty();
-  std::vector<uint8_t> matched_ids;  // only built when sequences listen to this type
-  for (uint32_t i : candidates) {
+  stats_.rule_evaluations += candidates.size();
+  for (const Candidate& c : candidates) {
+    if (!c.condition->eval(in)) continue;
+    const uint32_t i = c.rule;
     const Rule& r = rules_.rules[i];
-    ++stats_.rule_evaluations;
-    if (!r.node->eval(in)) continue;
     if (any_sequence) matched_[i] = 1;
     if (!r.enabled || r.priority > config_.min_priority) continue;
     Alert a = make_alert(r.output, r.name, r.priority, r.tags, r.action, in);
@@ -74,7 +74,7 @@ void Engine::process(const Event& event, const Enrichment* extra, std::vector<Al
   }
   if (any_sequence) {
     advance_sequences(in, matched_, alerts);
-    for (uint32_t i : candidates) matched_[i] = 0;
+    for (const Candidate& c : candidates) matched_[c.rule] = 0;
   }
 }
 

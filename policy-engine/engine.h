@@ -70,7 +70,13 @@ class Engine {
 
   RuleSet rules_;
   EngineConfig config_;
-  std::array<std::vector<uint32_t>, kEventTypeSlots> rules_by_type_;
+  // What the per-event loop reads of a candidate rule, side by side: a Rule is hundreds of
+  // bytes of strings, and most candidates are rejected after one look at the condition.
+  struct Candidate {
+    const Node* condition;
+    uint32_t rule;  // index into rules_.rules
+  };
+  std::array<std::vector<Candidate>, kEventTypeSlots> rules_by_type_;
   std::array<std::vector<uint32_t>, kEventTypeSlots> sequences_by_type_;
   std::vector<SequenceState> seq_state_;
   std::vector<uint8_t> matched_;  // per rule, for the current event
