@@ -11,6 +11,7 @@
 
 #include <re2/re2.h>
 
+#include "policy-engine/bytes_equal.h"
 #include "policy-engine/check_order.h"
 #include "policy-engine/string_set.h"
 
@@ -163,8 +164,8 @@ class StringNode final : public Node {
   }
  private:
   bool test(std::string_view s) const noexcept {
-    if constexpr (kOp == Op::eq) return s == lit_;
-    else if constexpr (kOp == Op::ne) return s != lit_;
+    if constexpr (kOp == Op::eq) return same_text(s, lit_);
+    else if constexpr (kOp == Op::ne) return !same_text(s, lit_);
     else if constexpr (kOp == Op::lt) return s < lit_;
     else if constexpr (kOp == Op::le) return s <= lit_;
     else if constexpr (kOp == Op::gt) return s > lit_;
@@ -172,8 +173,8 @@ class StringNode final : public Node {
     else if constexpr (kOp == Op::contains || kOp == Op::bcontains) return s.find(lit_) != std::string_view::npos;
     else if constexpr (kOp == Op::icontains)
       return std::search(s.begin(), s.end(), lit_.begin(), lit_.end(), [](char a, char b) { return lower(a) == b; }) != s.end();
-    else if constexpr (kOp == Op::startswith || kOp == Op::bstartswith) return s.starts_with(lit_);
-    else if constexpr (kOp == Op::endswith) return s.ends_with(lit_);
+    else if constexpr (kOp == Op::startswith || kOp == Op::bstartswith) return starts_with_text(s, lit_);
+    else if constexpr (kOp == Op::endswith) return ends_with_text(s, lit_);
     else if constexpr (kOp == Op::glob) return glob_match(lit_, s);
     else return false;
   }
@@ -221,8 +222,9 @@ class PmatchNode final : public Node {
   bool eval(const EvalInput& in) const noexcept override {
     return for_values(o_, in, [this](const Value& v) {
       for (const auto& p : prefixes_) {
-        if (v.str == p) return true;
-        if (v.str.starts_with(p) && (p == "/" || (v.str.size() > p.size() && v.str[p.size()] == '/'))) return true;
+        if (!starts_with_text(v.str, p)) continue;
+        // the path itself, or below it: the next byte starts a component ("/" holds all)
+        if (v.str.size() == p.size() || p == "/" || v.str[p.size()] == '/') return true;
       }
       return false;
     });

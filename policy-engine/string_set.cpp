@@ -1,5 +1,7 @@
 #include "policy-engine/string_set.h"
 
+#include "policy-engine/bytes_equal.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -53,7 +55,7 @@ bool StringSet::contains(std::string_view s) const noexcept {
   if (!(lengths_ & length_bit(s.size()))) return false;
   if (slots_.empty()) {
     for (const auto& item : items_)
-      if (std::string_view(item) == s) return true;  // compares the sizes first
+      if (same_text(item, s)) return true;
     return false;
   }
   uint64_t h = string_set_hash(s);
@@ -63,7 +65,7 @@ bool StringSet::contains(std::string_view s) const noexcept {
     const Slot& slot = slots_[at];
     if (slot.item == kEmpty) return false;
     if (slot.hash != want) continue;
-    if (std::string_view(items_[slot.item]) == s) return true;
+    if (same_text(items_[slot.item], s)) return true;
   }
 }
 
