@@ -12,6 +12,7 @@
 #include <re2/re2.h>
 
 #include "policy-engine/bytes_equal.h"
+#include "policy-engine/check_memo.h"
 #include "policy-engine/check_order.h"
 #include "policy-engine/string_set.h"
 
@@ -129,10 +130,29 @@ class TypeNode final : public Node {
  private:
   TypeSet set_;
 };
-class ExistsNode final : public Node {
+// A leaf check (field OP literal). `test` decides it; a check that several rules share has
+// a memo slot (check_memo.h) and is decided once per event. CRTP, so a check costs one
+// virtual call whether or not it is shared.
+class MemoSlotHolder {
+ public:
+  uint32_t* memo_slot() { return &slot_; }
+ protected:
+  uint32_t slot_ = kNoMemoSlot;
+};
+template <typename Derived>
+class Check : public Node, public MemoSlotHolder {
+ public:
+  bool eval(const EvalInput& in) const noexcept final {
+    const auto& self = static_cast<const Derived&>(*this);
+    if (slot_ == kNoMemoSlot || !in.memo) return self.test(in);
+    return in.memo->get(slot_, [&] { return self.test(in); });
+  }
+};
+
+class ExistsNode final : public Check<ExistsNode> {
  public:
   explicit ExistsNode(Operand o) : o_(std::move(o)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [](const Value&) { return true; });
   }
  private:
@@ -154,16 +174,16 @@ bool glob_match(const std::string& pattern, std::string_view v) {
 // One class per operator: the operator is decided at load time, so the test a check runs
 // per event is a single comparison with no dispatch on it.
 template <Op kOp>
-class StringNode final : public Node {
+class StringNode final : public Check<StringNode<kOp>> {
  public:
   StringNode(Operand o, std::string lit) : o_(std::move(o)), lit_(std::move(lit)) {
     if constexpr (kOp == Op::icontains) lit_ = to_lower(lit_);
   }
-  bool eval(const EvalInput& in) const noexcept override {
-    return for_values(o_, in, [this](const Value& v) { return test(v.str); });
+  bool test(const EvalInput& in) const noexcept {
+    return for_values(o_, in, [this](const Value& v) { return matches(v.str); });
   }
  private:
-  bool test(std::string_view s) const noexcept {
+  bool matches(std::string_view s) const noexcept {
     if constexpr (kOp == Op::eq) return same_text(s, lit_);
     else if constexpr (kOp == Op::ne) return !same_text(s, lit_);
     else if constexpr (kOp == Op::lt) return s < lit_;
@@ -201,10 +221,10 @@ NodePtr string_node(Operand o, Op op, std::string lit) {
   }
 }
 
-class StringSetNode final : public Node {
+class StringSetNode final : public Check<StringSetNode> {
  public:
   StringSetNode(Operand o, const std::vector<std::string>& items) : o_(std::move(o)), set_(items) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) { return set_.contains(v.str); });
   }
  private:
@@ -213,13 +233,13 @@ class StringSetNode final : public Node {
 };
 
 // Falco's pmatch: the value is one of the paths or lies below one of them.
-class PmatchNode final : public Node {
+class PmatchNode final : public Check<PmatchNode> {
  public:
   PmatchNode(Operand o, std::vector<std::string> p) : o_(std::move(o)), prefixes_(std::move(p)) {
     for (auto& x : prefixes_)
       while (x.size() > 1 && x.back() == '/') x.pop_back();
   }
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) {
       for (const auto& p : prefixes_) {
         if (!starts_with_text(v.str, p)) continue;
@@ -234,10 +254,10 @@ class PmatchNode final : public Node {
   std::vector<std::string> prefixes_;
 };
 
-class RegexNode final : public Node {
+class RegexNode final : public Check<RegexNode> {
  public:
   RegexNode(Operand o, std::unique_ptr<re2::RE2> re) : o_(std::move(o)), re_(std::move(re)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) { return re2::RE2::FullMatch(v.str, *re_); });
   }
  private:
@@ -246,10 +266,10 @@ class RegexNode final : public Node {
 };
 
 template <Op kOp>
-class NumberNode final : public Node {
+class NumberNode final : public Check<NumberNode<kOp>> {
  public:
   NumberNode(Operand o, int64_t lit) : o_(std::move(o)), lit_(lit) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) {
       if constexpr (kOp == Op::eq) return v.num == lit_;
       else if constexpr (kOp == Op::ne) return v.num != lit_;
@@ -276,10 +296,10 @@ NodePtr number_node(Operand o, Op op, int64_t lit) {
   }
 }
 
-class NumberSetNode final : public Node {
+class NumberSetNode final : public Check<NumberSetNode> {
  public:
   NumberSetNode(Operand o, std::vector<int64_t> v) : o_(std::move(o)), set_(v.begin(), v.end()) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) { return set_.count(v.num) != 0; });
   }
  private:
@@ -326,10 +346,10 @@ bool in_cidr(const Cidr& c, int family, const unsigned char* a) {
   return (a[full] & mask) == (c.addr[full] & mask);
 }
 
-class NetNode final : public Node {
+class NetNode final : public Check<NetNode> {
  public:
   NetNode(Operand o, bool negate, std::vector<Cidr> nets) : o_(std::move(o)), negate_(negate), nets_(std::move(nets)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) {
       int family;
       unsigned char addr[16];
@@ -345,10 +365,10 @@ class NetNode final : public Node {
 };
 
 // field OP val(other field)
-class FieldCompareNode final : public Node {
+class FieldCompareNode final : public Check<FieldCompareNode> {
  public:
   FieldCompareNode(Operand l, Op op, Operand r) : l_(std::move(l)), op_(op), r_(std::move(r)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     Value rv;
     if (!extract(r_, in, r_.field.index < 0 ? 1 : r_.field.index, rv)) return false;
     bool numeric = l_.field.type() != FieldType::string && l_.field.type() != FieldType::ipnet &&
@@ -545,26 +565,48 @@ AstPtr simplify(const AstPtr& a, const TypeSet& ctx) {
   return a;
 }
 
-Compiled compile_node(const Ast& a);
+Compiled compile_node(const Ast& a, SharedChecks* shared);
 
 }  // namespace
 
-std::expected<NodePtr, CompileError> compile_condition(const Ast& a, const TypeSet& context) {
+std::expected<NodePtr, CompileError> compile_condition(const Ast& a, const TypeSet& context, SharedChecks* shared) {
   // Literal errors are reported for the whole tree, even parts the context folds away.
-  auto check = compile_node(a);
+  auto check = compile_node(a, nullptr);
   if (!check) return check;
   AstPtr simple = simplify(std::make_shared<Ast>(a), context);
-  return compile_node(*simple);
+  return compile_node(*simple, shared);
 }
 
 namespace {
 
-Compiled compile_node(const Ast& a) {
+// What makes two checks twins: the same operand (field as written, transformers), operator
+// and literals, or val() field.
+std::string check_key(const Ast& a) {
+  auto operand = [](const Operand& o) {
+    std::string k = o.field.text;
+    for (Transformer t : o.transformers) k += "|" + std::to_string(static_cast<int>(t));
+    return k;
+  };
+  std::string key = operand(a.lhs) + '\x1f' + std::to_string(static_cast<int>(a.op)) + '\x1f';
+  for (const auto& v : a.values) key += v + '\x1e';
+  if (a.rhs_field) key += "val(" + operand(*a.rhs_field) + ")";
+  return key;
+}
+
+Compiled compile_node(const Ast& a, SharedChecks* shared) {
   switch (a.kind) {
     case Ast::Kind::constant: return std::make_unique<ConstNode>(a.constant);
-    case Ast::Kind::check: return compile_check(a);
+    case Ast::Kind::check: {
+      auto c = compile_check(a);
+      if (!c || !shared) return c;
+      // Type tests and constants are cheaper than a memo lookup; every other check is a Check.
+      // The node was just made (not a const object): its slot is set before any evaluation.
+      auto* holder = dynamic_cast<MemoSlotHolder*>(const_cast<Node*>(c->get()));
+      if (holder) shared->add(check_key(a), holder->memo_slot());
+      return c;
+    }
     case Ast::Kind::not_: {
-      auto k = compile_node(*a.kids[0]);
+      auto k = compile_node(*a.kids[0], shared);
       if (!k) return k;
       return std::make_unique<NotNode>(std::move(*k));
     }
@@ -572,7 +614,7 @@ Compiled compile_node(const Ast& a) {
     case Ast::Kind::or_: {
       std::vector<NodePtr> kids;
       for (const auto& k : a.kids) {
-        auto c = compile_node(*k);
+        auto c = compile_node(*k, shared);
         if (!c) return c;
         kids.push_back(std::move(*c));
       }

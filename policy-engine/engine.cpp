@@ -32,6 +32,7 @@ Engine::Engine(RuleSet rules, EngineConfig config) : rules_(std::move(rules)), c
       if (rules_.sequences[i].types.test(t)) sequences_by_type_[t].push_back(i);
   }
   seq_state_.resize(rules_.sequences.size());
+  memo_.resize(rules_.shared_check_slots);
   matched_.assign(rules_.rules.size(), 0);
 }
 
@@ -57,7 +58,8 @@ void Engine::process(const Event& event, const Enrichment* extra, std::vector<Al
   ++stats_.events;
   auto t = static_cast<size_t>(event.type);
   if (t >= rules_by_type_.size()) return;
-  EvalInput in{&event, extra};
+  memo_.next_event();
+  EvalInput in{&event, extra, &memo_};
   const auto& candidates = rules_by_type_[t];
   bool any_sequence = !sequences_by_type_[t].empty();
   stats_.rule_evaluations += candidates.size();

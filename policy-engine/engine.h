@@ -80,6 +80,7 @@ class Engine {
   std::array<std::vector<uint32_t>, kEventTypeSlots> sequences_by_type_;
   std::vector<SequenceState> seq_state_;
   std::vector<uint8_t> matched_;  // per rule, for the current event
+  CheckMemo memo_;                // answers of shared checks, for the current event
   EngineStats stats_;
 };
 

@@ -70,6 +70,7 @@ struct RuleSet {
   size_t list_count = 0;
   size_t skipped_rules = 0;      // left out for an unknown field (skip-if-unknown-filter, LoadOptions)
   size_t skipped_sequences = 0;  // left out with them: a step's rule or condition has such a field
+  uint32_t shared_check_slots = 0;  // checks several conditions share: the engine's CheckMemo size
 };
 
 }  // namespace kata_sentry::policy
