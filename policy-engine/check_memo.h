@@ -23,10 +23,15 @@ constexpr uint32_t kNoMemoSlot = UINT32_MAX;
 // that filled it, shifted, with the answer in the low bit.
 class CheckMemo {
  public:
+  // Generations run below this; then every entry is cleared and counting restarts at 1.
+  static constexpr uint32_t kGenerationLimit = uint32_t{1} << 31;
+
+  CheckMemo() = default;
+  explicit CheckMemo(uint32_t first_generation) : generation_(first_generation) {}  // tests start near the limit
   void resize(uint32_t slots) { entries_.assign(slots, 0); }
   // Forgets every answer: call before evaluating each event.
   void next_event() noexcept {
-    if (++generation_ >= (uint32_t{1} << 31)) {  // wrapped: an old entry could look current
+    if (++generation_ >= kGenerationLimit) {  // wrapping: an old entry could look current
       std::fill(entries_.begin(), entries_.end(), 0);
       generation_ = 1;
     }
