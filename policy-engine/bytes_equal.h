@@ -11,7 +11,7 @@
 
 namespace kata_sentry::policy {
 
-inline bool bytes_equal(const char* a, const char* b, size_t n) noexcept {
+[[gnu::always_inline]] inline bool bytes_equal(const char* a, const char* b, size_t n) noexcept {
   if (n >= 8) {
     if (n > 16) return std::memcmp(a, b, n) == 0;
     uint64_t a0, b0, a1, b1;

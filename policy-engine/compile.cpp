@@ -65,7 +65,7 @@ void apply_transformers(const Operand& o, Value& v) {
 
 // Extracts an operand's value, applying transformers. False = absent. Inline: it runs for
 // every check of every candidate rule, and most operands have no transformer.
-inline bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
+[[gnu::always_inline]] inline bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
   if (!o.field.info->get(in, o.field, idx, v)) return false;
   if (!o.transformers.empty()) apply_transformers(o, v);
   return true;
@@ -74,7 +74,7 @@ inline bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
 // Calls `test` on the operand's value — or on each ancestor's for proc.aname without [N]
 // (true if any matches). Absent values never match.
 template <typename F>
-bool for_values(const Operand& o, const EvalInput& in, F&& test) {
+[[gnu::always_inline]] inline bool for_values(const Operand& o, const EvalInput& in, F&& test) {
   Value v;
   if (!o.field.any_ancestor()) return extract(o, in, o.field.index, v) && test(v);
   for (int i = 1; i < 64; ++i) {
