@@ -24,7 +24,8 @@ Engine::Engine(RuleSet rules, EngineConfig config) : rules_(std::move(rules)), c
       for (const auto& st : s.steps) used_by_sequence |= st.rule_index == static_cast<int>(i);
     if (!r.enabled && !used_by_sequence) continue;
     for (size_t t = 0; t < rules_by_type_.size(); ++t)
-      if (r.types.test(t)) rules_by_type_[t].push_back({r.node.get(), i});
+      for (size_t v = 0; v < 2; ++v)
+        if (r.types.test(t) && r.views.test(v)) rules_by_type_[t][v].push_back({r.node.get(), i});
   }
   for (uint32_t i = 0; i < rules_.sequences.size(); ++i) {
     if (!rules_.sequences[i].enabled) continue;
@@ -58,10 +59,11 @@ void Engine::process(const Event& event, const Enrichment* extra, std::vector<Al
   ++stats_.events;
   auto t = static_cast<size_t>(event.type);
   if (t >= rules_by_type_.size()) return;
+  const auto& candidates = rules_by_type_[t][event.view == View::guest ? 1 : 0];
+  bool any_sequence = !sequences_by_type_[t].empty();
+  if (candidates.empty() && !any_sequence) return;  // a type (and view) no rule watches
   memo_.next_event();
   EvalInput in{&event, extra, &memo_};
-  const auto& candidates = rules_by_type_[t];
-  bool any_sequence = !sequences_by_type_[t].empty();
   stats_.rule_evaluations += candidates.size();
   for (const Candidate& c : candidates) {
     if (!c.condition->eval(in)) continue;

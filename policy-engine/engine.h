@@ -76,7 +76,8 @@ class Engine {
     const Node* condition;
     uint32_t rule;  // index into rules_.rules
   };
-  std::array<std::vector<Candidate>, kEventTypeSlots> rules_by_type_;
+  // By event type, then view (host 0, guest 1, as view_name reads Event::view).
+  std::array<std::array<std::vector<Candidate>, 2>, kEventTypeSlots> rules_by_type_;
   std::array<std::vector<uint32_t>, kEventTypeSlots> sequences_by_type_;
   std::vector<SequenceState> seq_state_;
   std::vector<uint8_t> matched_;  // per rule, for the current event

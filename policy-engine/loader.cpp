@@ -735,6 +735,7 @@ class Loader {
     if (!out) d_.error(def.output_src.at(out.error().first), obj, out.error().second);
     if (!parsed.ast || !via_macros.empty()) return;
     r.types = condition_types(*parsed.ast);
+    r.views = condition_views(*parsed.ast);
     auto node = compile_condition(*parsed.ast, r.types, &shared_checks_);
     if (!node) compile_error(node.error(), obj);
     if (!node || !out || !prio || !action) return;

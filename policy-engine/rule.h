@@ -10,6 +10,7 @@
 #include "policy-engine/compile.h"
 #include "policy-engine/enforcement_spec.h"
 #include "policy-engine/output.h"
+#include "policy-engine/view_index.h"
 
 namespace kata_sentry::policy {
 
@@ -28,6 +29,7 @@ struct Rule {
   std::string condition;  // as loaded (after append/override and exceptions)
   std::shared_ptr<const Node> node;
   TypeSet types;          // event types it can match (the index)
+  ViewSet views = all_views();  // views it can match (the index's second key)
   OutputTemplate output;
   Priority priority = Priority::warning;
   std::vector<std::string> tags;

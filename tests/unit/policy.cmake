@@ -12,6 +12,7 @@ ks_test(policy_test TIER unit
           ${CMAKE_CURRENT_LIST_DIR}/policy/check_order_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/bytes_equal_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/check_memo_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/view_index_test.cpp
   LIBS ks_policy)
 target_include_directories(policy_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(policy_test PRIVATE
