@@ -72,7 +72,9 @@ struct RuleSet {
   size_t list_count = 0;
   size_t skipped_rules = 0;      // left out for an unknown field (skip-if-unknown-filter, LoadOptions)
   size_t skipped_sequences = 0;  // left out with them: a step's rule or condition has such a field
-  uint32_t shared_check_slots = 0;  // checks several conditions share: the engine's CheckMemo size
+  // Checks several conditions share: the engine's CheckMemo size. The slots are numbered per
+  // load, so rules of two loads must not be mixed into one set (their slots would collide).
+  uint32_t shared_check_slots = 0;
 };
 
 }  // namespace kata_sentry::policy
