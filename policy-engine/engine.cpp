@@ -32,6 +32,8 @@ Engine::Engine(RuleSet rules, EngineConfig config) : rules_(std::move(rules)), c
     for (size_t t = 0; t < sequences_by_type_.size(); ++t)
       if (rules_.sequences[i].types.test(t)) sequences_by_type_[t].push_back(i);
   }
+  for (size_t t = 0; t < rules_by_type_.size(); ++t)
+    watched_.set(t, !rules_by_type_[t][0].empty() || !rules_by_type_[t][1].empty() || !sequences_by_type_[t].empty());
   seq_state_.resize(rules_.sequences.size());
   memo_.resize(rules_.shared_check_slots);
   matched_.assign(rules_.rules.size(), 0);
@@ -58,10 +60,9 @@ Alert Engine::make_alert(const OutputTemplate& out, const std::string& name, Pri
 void Engine::process(const Event& event, const Enrichment* extra, std::vector<Alert>& alerts) noexcept {
   ++stats_.events;
   auto t = static_cast<size_t>(event.type);
-  if (t >= rules_by_type_.size()) return;
+  if (t >= rules_by_type_.size() || !watched_.test(t)) return;  // most types no rule watches
   const auto& candidates = rules_by_type_[t][event.view == View::guest ? 1 : 0];
   bool any_sequence = !sequences_by_type_[t].empty();
-  if (candidates.empty() && !any_sequence) return;  // a type (and view) no rule watches
   memo_.next_event();
   EvalInput in{&event, extra, &memo_};
   stats_.rule_evaluations += candidates.size();

@@ -79,6 +79,7 @@ class Engine {
   // By event type, then view (host 0, guest 1, as view_name reads Event::view).
   std::array<std::array<std::vector<Candidate>, 2>, kEventTypeSlots> rules_by_type_;
   std::array<std::vector<uint32_t>, kEventTypeSlots> sequences_by_type_;
+  TypeSet watched_;  // types with a rule (either view) or a sequence: one bit test for the rest
   std::vector<SequenceState> seq_state_;
   std::vector<uint8_t> matched_;  // per rule, for the current event
   CheckMemo memo_;                // answers of shared checks, for the current event
