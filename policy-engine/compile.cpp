@@ -11,14 +11,13 @@
 
 #include <re2/re2.h>
 
+#include "policy-engine/bytes_equal.h"
+#include "policy-engine/check_memo.h"
+#include "policy-engine/check_order.h"
+#include "policy-engine/string_set.h"
+
 namespace kata_sentry::policy {
 namespace {
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 std::string to_lower(std::string_view s) {
@@ -46,9 +45,7 @@ std::string b64_decode(std::string_view in) {
   return out;
 }
 
-// Extracts an operand's value, applying transformers. False = absent.
-bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
-  if (!o.field.info->get(in, o.field, idx, v)) return false;
+void apply_transformers(const Operand& o, Value& v) {
   for (Transformer t : o.transformers) {
     std::string s(v.str);
     switch (t) {
@@ -64,13 +61,20 @@ bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
     v.scratch = std::move(s);
     v.str = v.scratch;
   }
+}
+
+// Extracts an operand's value, applying transformers. False = absent. Inline: it runs for
+// every check of every candidate rule, and most operands have no transformer.
+[[gnu::always_inline]] inline bool extract(const Operand& o, const EvalInput& in, int idx, Value& v) {
+  if (!o.field.info->get(in, o.field, idx, v)) return false;
+  if (!o.transformers.empty()) apply_transformers(o, v);
   return true;
 }
 
 // Calls `test` on the operand's value — or on each ancestor's for proc.aname without [N]
 // (true if any matches). Absent values never match.
 template <typename F>
-bool for_values(const Operand& o, const EvalInput& in, F&& test) {
+[[gnu::always_inline]] inline bool for_values(const Operand& o, const EvalInput& in, F&& test) {
   Value v;
   if (!o.field.any_ancestor()) return extract(o, in, o.field.index, v) && test(v);
   for (int i = 1; i < 64; ++i) {
@@ -126,10 +130,29 @@ class TypeNode final : public Node {
  private:
   TypeSet set_;
 };
-class ExistsNode final : public Node {
+// A leaf check (field OP literal). `test` decides it; a check that several rules share has
+// a memo slot (check_memo.h) and is decided once per event. CRTP, so a check costs one
+// virtual call whether or not it is shared.
+class MemoSlotHolder {
+ public:
+  uint32_t* memo_slot() { return &slot_; }
+ protected:
+  uint32_t slot_ = kNoMemoSlot;
+};
+template <typename Derived>
+class Check : public Node, public MemoSlotHolder {
+ public:
+  bool eval(const EvalInput& in) const noexcept final {
+    const auto& self = static_cast<const Derived&>(*this);
+    if (slot_ == kNoMemoSlot || !in.memo) return self.test(in);
+    return in.memo->get(slot_, [&] { return self.test(in); });
+  }
+};
+
+class ExistsNode final : public Check<ExistsNode> {
  public:
   explicit ExistsNode(Operand o) : o_(std::move(o)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [](const Value&) { return true; });
   }
  private:
@@ -137,46 +160,72 @@ class ExistsNode final : public Node {
 };
 
 bool glob_match(const std::string& pattern, std::string_view v) {
+  // fnmatch wants a C string; a path fits the stack buffer, no allocation per event.
+  char buf[512];
+  if (v.size() < sizeof buf) {
+    std::memcpy(buf, v.data(), v.size());
+    buf[v.size()] = '\0';
+    return fnmatch(pattern.c_str(), buf, 0) == 0;
+  }
   std::string s(v);
   return fnmatch(pattern.c_str(), s.c_str(), 0) == 0;
 }
 
-class StringNode final : public Node {
+// One class per operator: the operator is decided at load time, so the test a check runs
+// per event is a single comparison with no dispatch on it.
+template <Op kOp>
+class StringNode final : public Check<StringNode<kOp>> {
  public:
-  StringNode(Operand o, Op op, std::string lit) : o_(std::move(o)), op_(op), lit_(std::move(lit)) {
-    if (op_ == Op::icontains) lit_ = to_lower(lit_);
+  StringNode(Operand o, std::string lit) : o_(std::move(o)), lit_(std::move(lit)) {
+    if constexpr (kOp == Op::icontains) lit_ = to_lower(lit_);
   }
-  bool eval(const EvalInput& in) const noexcept override {
-    return for_values(o_, in, [this](const Value& v) {
-      std::string_view s = v.str;
-      switch (op_) {
-        case Op::eq: return s == lit_;
-        case Op::ne: return s != lit_;
-        case Op::lt: return s < lit_;
-        case Op::le: return s <= lit_;
-        case Op::gt: return s > lit_;
-        case Op::ge: return s >= lit_;
-        case Op::contains: case Op::bcontains: return s.find(lit_) != std::string_view::npos;
-        case Op::icontains: return std::search(s.begin(), s.end(), lit_.begin(), lit_.end(),
-                                               [](char a, char b) { return lower(a) == b; }) != s.end();
-        case Op::startswith: case Op::bstartswith: return s.starts_with(lit_);
-        case Op::endswith: return s.ends_with(lit_);
-        case Op::glob: return glob_match(lit_, s);
-        default: return false;
-      }
-    });
+  bool test(const EvalInput& in) const noexcept {
+    return for_values(o_, in, [this](const Value& v) { return matches(v.str); });
   }
  private:
+  bool matches(std::string_view s) const noexcept {
+    if constexpr (kOp == Op::eq) return same_text(s, lit_);
+    else if constexpr (kOp == Op::ne) return !same_text(s, lit_);
+    else if constexpr (kOp == Op::lt) return s < lit_;
+    else if constexpr (kOp == Op::le) return s <= lit_;
+    else if constexpr (kOp == Op::gt) return s > lit_;
+    else if constexpr (kOp == Op::ge) return s >= lit_;
+    else if constexpr (kOp == Op::contains || kOp == Op::bcontains) return s.find(lit_) != std::string_view::npos;
+    else if constexpr (kOp == Op::icontains)
+      return std::search(s.begin(), s.end(), lit_.begin(), lit_.end(), [](char a, char b) { return lower(a) == b; }) != s.end();
+    else if constexpr (kOp == Op::startswith || kOp == Op::bstartswith) return starts_with_text(s, lit_);
+    else if constexpr (kOp == Op::endswith) return ends_with_text(s, lit_);
+    else if constexpr (kOp == Op::glob) return glob_match(lit_, s);
+    else return false;
+  }
   Operand o_;
-  Op op_;
   std::string lit_;
 };
 
-class StringSetNode final : public Node {
+NodePtr string_node(Operand o, Op op, std::string lit) {
+  switch (op) {
+    case Op::eq: return std::make_unique<StringNode<Op::eq>>(std::move(o), std::move(lit));
+    case Op::ne: return std::make_unique<StringNode<Op::ne>>(std::move(o), std::move(lit));
+    case Op::lt: return std::make_unique<StringNode<Op::lt>>(std::move(o), std::move(lit));
+    case Op::le: return std::make_unique<StringNode<Op::le>>(std::move(o), std::move(lit));
+    case Op::gt: return std::make_unique<StringNode<Op::gt>>(std::move(o), std::move(lit));
+    case Op::ge: return std::make_unique<StringNode<Op::ge>>(std::move(o), std::move(lit));
+    case Op::contains: return std::make_unique<StringNode<Op::contains>>(std::move(o), std::move(lit));
+    case Op::bcontains: return std::make_unique<StringNode<Op::bcontains>>(std::move(o), std::move(lit));
+    case Op::icontains: return std::make_unique<StringNode<Op::icontains>>(std::move(o), std::move(lit));
+    case Op::startswith: return std::make_unique<StringNode<Op::startswith>>(std::move(o), std::move(lit));
+    case Op::bstartswith: return std::make_unique<StringNode<Op::bstartswith>>(std::move(o), std::move(lit));
+    case Op::endswith: return std::make_unique<StringNode<Op::endswith>>(std::move(o), std::move(lit));
+    case Op::glob: return std::make_unique<StringNode<Op::glob>>(std::move(o), std::move(lit));
+    default: return std::make_unique<ConstNode>(false);  // the operators a string check never gets
+  }
+}
+
+class StringSetNode final : public Check<StringSetNode> {
  public:
-  StringSetNode(Operand o, const std::vector<std::string>& items) : o_(std::move(o)), set_(items.begin(), items.end()) {}
-  bool eval(const EvalInput& in) const noexcept override {
-    return for_values(o_, in, [this](const Value& v) { return set_.find(v.str) != set_.end(); });
+  StringSetNode(Operand o, const std::vector<std::string>& items) : o_(std::move(o)), set_(items) {}
+  bool test(const EvalInput& in) const noexcept {
+    return for_values(o_, in, [this](const Value& v) { return set_.contains(v.str); });
   }
  private:
   Operand o_;
@@ -184,17 +233,18 @@ class StringSetNode final : public Node {
 };
 
 // Falco's pmatch: the value is one of the paths or lies below one of them.
-class PmatchNode final : public Node {
+class PmatchNode final : public Check<PmatchNode> {
  public:
   PmatchNode(Operand o, std::vector<std::string> p) : o_(std::move(o)), prefixes_(std::move(p)) {
     for (auto& x : prefixes_)
       while (x.size() > 1 && x.back() == '/') x.pop_back();
   }
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) {
       for (const auto& p : prefixes_) {
-        if (v.str == p) return true;
-        if (v.str.starts_with(p) && (p == "/" || (v.str.size() > p.size() && v.str[p.size()] == '/'))) return true;
+        if (!starts_with_text(v.str, p)) continue;
+        // the path itself, or below it: the next byte starts a component ("/" holds all)
+        if (v.str.size() == p.size() || p == "/" || v.str[p.size()] == '/') return true;
       }
       return false;
     });
@@ -204,10 +254,10 @@ class PmatchNode final : public Node {
   std::vector<std::string> prefixes_;
 };
 
-class RegexNode final : public Node {
+class RegexNode final : public Check<RegexNode> {
  public:
   RegexNode(Operand o, std::unique_ptr<re2::RE2> re) : o_(std::move(o)), re_(std::move(re)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) { return re2::RE2::FullMatch(v.str, *re_); });
   }
  private:
@@ -215,32 +265,41 @@ class RegexNode final : public Node {
   std::unique_ptr<re2::RE2> re_;
 };
 
-class NumberNode final : public Node {
+template <Op kOp>
+class NumberNode final : public Check<NumberNode<kOp>> {
  public:
-  NumberNode(Operand o, Op op, int64_t lit) : o_(std::move(o)), op_(op), lit_(lit) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  NumberNode(Operand o, int64_t lit) : o_(std::move(o)), lit_(lit) {}
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) {
-      switch (op_) {
-        case Op::eq: return v.num == lit_;
-        case Op::ne: return v.num != lit_;
-        case Op::lt: return v.num < lit_;
-        case Op::le: return v.num <= lit_;
-        case Op::gt: return v.num > lit_;
-        case Op::ge: return v.num >= lit_;
-        default: return false;
-      }
+      if constexpr (kOp == Op::eq) return v.num == lit_;
+      else if constexpr (kOp == Op::ne) return v.num != lit_;
+      else if constexpr (kOp == Op::lt) return v.num < lit_;
+      else if constexpr (kOp == Op::le) return v.num <= lit_;
+      else if constexpr (kOp == Op::gt) return v.num > lit_;
+      else return v.num >= lit_;
     });
   }
  private:
   Operand o_;
-  Op op_;
   int64_t lit_;
 };
 
-class NumberSetNode final : public Node {
+NodePtr number_node(Operand o, Op op, int64_t lit) {
+  switch (op) {
+    case Op::eq: return std::make_unique<NumberNode<Op::eq>>(std::move(o), lit);
+    case Op::ne: return std::make_unique<NumberNode<Op::ne>>(std::move(o), lit);
+    case Op::lt: return std::make_unique<NumberNode<Op::lt>>(std::move(o), lit);
+    case Op::le: return std::make_unique<NumberNode<Op::le>>(std::move(o), lit);
+    case Op::gt: return std::make_unique<NumberNode<Op::gt>>(std::move(o), lit);
+    case Op::ge: return std::make_unique<NumberNode<Op::ge>>(std::move(o), lit);
+    default: return std::make_unique<ConstNode>(false);  // compile_check refuses the others
+  }
+}
+
+class NumberSetNode final : public Check<NumberSetNode> {
  public:
   NumberSetNode(Operand o, std::vector<int64_t> v) : o_(std::move(o)), set_(v.begin(), v.end()) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) { return set_.count(v.num) != 0; });
   }
  private:
@@ -278,10 +337,8 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
   }
   return c;
 }
-bool in_cidr(const Cidr& c, std::string_view ip) {
-  int family;
-  unsigned char a[16];
-  if (!parse_ip(ip, family, a) || family != c.family) return false;
+bool in_cidr(const Cidr& c, int family, const unsigned char* a) {
+  if (family != c.family) return false;
   int full = c.bits / 8, rest = c.bits % 8;
   if (std::memcmp(a, c.addr, full) != 0) return false;
   if (rest == 0) return true;
@@ -289,12 +346,15 @@ bool in_cidr(const Cidr& c, std::string_view ip) {
   return (a[full] & mask) == (c.addr[full] & mask);
 }
 
-class NetNode final : public Node {
+class NetNode final : public Check<NetNode> {
  public:
   NetNode(Operand o, bool negate, std::vector<Cidr> nets) : o_(std::move(o)), negate_(negate), nets_(std::move(nets)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     return for_values(o_, in, [this](const Value& v) {
-      bool hit = std::any_of(nets_.begin(), nets_.end(), [&](const Cidr& c) { return in_cidr(c, v.str); });
+      int family;
+      unsigned char addr[16];
+      if (!parse_ip(v.str, family, addr)) return negate_;  // not an address: in no network
+      bool hit = std::any_of(nets_.begin(), nets_.end(), [&](const Cidr& c) { return in_cidr(c, family, addr); });
       return hit != negate_;
     });
   }
@@ -305,10 +365,10 @@ class NetNode final : public Node {
 };
 
 // field OP val(other field)
-class FieldCompareNode final : public Node {
+class FieldCompareNode final : public Check<FieldCompareNode> {
  public:
   FieldCompareNode(Operand l, Op op, Operand r) : l_(std::move(l)), op_(op), r_(std::move(r)) {}
-  bool eval(const EvalInput& in) const noexcept override {
+  bool test(const EvalInput& in) const noexcept {
     Value rv;
     if (!extract(r_, in, r_.field.index < 0 ? 1 : r_.field.index, rv)) return false;
     bool numeric = l_.field.type() != FieldType::string && l_.field.type() != FieldType::ipnet &&
@@ -396,7 +456,7 @@ Compiled compile_check(const Ast& a) {
   switch (type) {
     case FieldType::evttype: {
       if (a.op != Op::eq && a.op != Op::ne && !list_op)
-        return std::make_unique<StringNode>(o, a.op, a.values.empty() ? "" : a.values[0]);
+        return string_node(o, a.op, a.values.empty() ? "" : a.values[0]);
       TypeSet s;
       for (const auto& v : a.values)
         if (auto t = event_type_for_falco_name(v)) s.set(static_cast<size_t>(*t));
@@ -417,7 +477,7 @@ Compiled compile_check(const Ast& a) {
       }
       if (a.op > Op::ge) return err(a, "operator needs a string field, this one is a " + std::string(field_type_name(type)));
       if (type == FieldType::boolean && a.op != Op::eq && a.op != Op::ne) return err(a, "a bool field takes = or !=");
-      return std::make_unique<NumberNode>(o, a.op, nums[0]);
+      return number_node(o, a.op, nums[0]);
     }
     case FieldType::ipnet: {
       std::vector<Cidr> nets;
@@ -443,32 +503,9 @@ Compiled compile_check(const Ast& a) {
   if (a.op == Op::bcontains || a.op == Op::bstartswith) {
     auto bytes = hex_bytes(lit);
     if (!bytes) return err(a, "'" + lit + "' is not hex bytes");
-    return std::make_unique<StringNode>(o, a.op, *bytes);
+    return string_node(o, a.op, *bytes);
   }
-  return std::make_unique<StringNode>(o, a.op, lit);
-}
-
-// Rough evaluation cost, to run cheap and selective checks first.
-int cost(const Ast& a) {
-  switch (a.kind) {
-    case Ast::Kind::constant: return 0;
-    case Ast::Kind::not_: return cost(*a.kids[0]);
-    case Ast::Kind::and_: case Ast::Kind::or_: {
-      int c = 0;
-      for (const auto& k : a.kids) c += cost(*k);
-      return c + 1;
-    }
-    case Ast::Kind::check: break;
-  }
-  const FieldRef& f = a.lhs.field;
-  if (!f.info) return 5;
-  if (f.info->type == FieldType::evttype) return 1;
-  int c = f.type() == FieldType::string ? 3 : 2;
-  if (f.any_ancestor() || !a.lhs.transformers.empty() || a.rhs_field) c += 6;
-  if (f.text == "proc.cmdline" || f.text == "proc.args" || f.text == "proc.pcmdline" || f.text == "evt.args" ||
-      f.text.starts_with("evt.arg")) c += 3;  // built per event
-  if (a.op == Op::regex || a.op == Op::glob) c += 4;
-  return c;
+  return string_node(o, a.op, lit);
 }
 
 AstPtr constant_ast(bool v) {
@@ -518,7 +555,7 @@ AstPtr simplify(const AstPtr& a, const TypeSet& ctx) {
       }
       if (kept.empty()) return constant_ast(is_and);
       if (kept.size() == 1) return kept[0];
-      std::stable_sort(kept.begin(), kept.end(), [](const AstPtr& x, const AstPtr& y) { return cost(*x) < cost(*y); });
+      order_operands(kept, is_and);
       auto n = std::make_shared<Ast>();
       n->kind = a->kind;
       n->kids = std::move(kept);
@@ -528,26 +565,48 @@ AstPtr simplify(const AstPtr& a, const TypeSet& ctx) {
   return a;
 }
 
-Compiled compile_node(const Ast& a);
+Compiled compile_node(const Ast& a, SharedChecks* shared);
 
 }  // namespace
 
-std::expected<NodePtr, CompileError> compile_condition(const Ast& a, const TypeSet& context) {
+std::expected<NodePtr, CompileError> compile_condition(const Ast& a, const TypeSet& context, SharedChecks* shared) {
   // Literal errors are reported for the whole tree, even parts the context folds away.
-  auto check = compile_node(a);
+  auto check = compile_node(a, nullptr);
   if (!check) return check;
   AstPtr simple = simplify(std::make_shared<Ast>(a), context);
-  return compile_node(*simple);
+  return compile_node(*simple, shared);
 }
 
 namespace {
 
-Compiled compile_node(const Ast& a) {
+// What makes two checks twins: the same operand (field as written, transformers), operator
+// and literals, or val() field.
+std::string check_key(const Ast& a) {
+  auto operand = [](const Operand& o) {
+    std::string k = o.field.text;
+    for (Transformer t : o.transformers) k += "|" + std::to_string(static_cast<int>(t));
+    return k;
+  };
+  std::string key = operand(a.lhs) + '\x1f' + std::to_string(static_cast<int>(a.op)) + '\x1f';
+  for (const auto& v : a.values) key += v + '\x1e';
+  if (a.rhs_field) key += "val(" + operand(*a.rhs_field) + ")";
+  return key;
+}
+
+Compiled compile_node(const Ast& a, SharedChecks* shared) {
   switch (a.kind) {
     case Ast::Kind::constant: return std::make_unique<ConstNode>(a.constant);
-    case Ast::Kind::check: return compile_check(a);
+    case Ast::Kind::check: {
+      auto c = compile_check(a);
+      if (!c || !shared) return c;
+      // Type tests and constants are cheaper than a memo lookup; every other check is a Check.
+      // The node was just made (not a const object): its slot is set before any evaluation.
+      auto* holder = dynamic_cast<MemoSlotHolder*>(const_cast<Node*>(c->get()));
+      if (holder) shared->add(check_key(a), holder->memo_slot());
+      return c;
+    }
     case Ast::Kind::not_: {
-      auto k = compile_node(*a.kids[0]);
+      auto k = compile_node(*a.kids[0], shared);
       if (!k) return k;
       return std::make_unique<NotNode>(std::move(*k));
     }
@@ -555,7 +614,7 @@ Compiled compile_node(const Ast& a) {
     case Ast::Kind::or_: {
       std::vector<NodePtr> kids;
       for (const auto& k : a.kids) {
-        auto c = compile_node(*k);
+        auto c = compile_node(*k, shared);
         if (!c) return c;
         kids.push_back(std::move(*c));
       }

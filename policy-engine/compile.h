@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/result.h"
+#include "policy-engine/check_memo.h"
 #include "policy-engine/condition.h"
 
 namespace kata_sentry::policy {
@@ -27,7 +28,10 @@ struct CompileError {
 };
 // `context`: the event types the node will ever see (the rule's index entries); type
 // checks that the index already decides are folded away, nested and/or are flattened,
-// and the cheapest checks of an and/or run first.
-std::expected<NodePtr, CompileError> compile_condition(const Ast& ast, const TypeSet& context = all_types());
+// and an and/or runs first the checks most likely to decide it cheaply (check_order.h).
+// `shared`: the rule set's registry of twin checks (check_memo.h), or null for a condition
+// evaluated on its own.
+std::expected<NodePtr, CompileError> compile_condition(const Ast& ast, const TypeSet& context = all_types(),
+                                                       SharedChecks* shared = nullptr);
 
 }  // namespace kata_sentry::policy

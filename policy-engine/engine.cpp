@@ -24,14 +24,18 @@ Engine::Engine(RuleSet rules, EngineConfig config) : rules_(std::move(rules)), c
       for (const auto& st : s.steps) used_by_sequence |= st.rule_index == static_cast<int>(i);
     if (!r.enabled && !used_by_sequence) continue;
     for (size_t t = 0; t < rules_by_type_.size(); ++t)
-      if (r.types.test(t)) rules_by_type_[t].push_back(i);
+      for (size_t v = 0; v < 2; ++v)
+        if (r.types.test(t) && r.views.test(v)) rules_by_type_[t][v].push_back({r.node.get(), i});
   }
   for (uint32_t i = 0; i < rules_.sequences.size(); ++i) {
     if (!rules_.sequences[i].enabled) continue;
     for (size_t t = 0; t < sequences_by_type_.size(); ++t)
       if (rules_.sequences[i].types.test(t)) sequences_by_type_[t].push_back(i);
   }
+  for (size_t t = 0; t < rules_by_type_.size(); ++t)
+    watched_.set(t, !rules_by_type_[t][0].empty() || !rules_by_type_[t][1].empty() || !sequences_by_type_[t].empty());
   seq_state_.resize(rules_.sequences.size());
+  memo_.resize(rules_.shared_check_slots);
   matched_.assign(rules_.rules.size(), 0);
 }
 
@@ -56,15 +60,16 @@ Alert Engine::make_alert(const OutputTemplate& out, const std::string& name, Pri
 void Engine::process(const Event& event, const Enrichment* extra, std::vector<Alert>& alerts) noexcept {
   ++stats_.events;
   auto t = static_cast<size_t>(event.type);
-  if (t >= rules_by_type_.size()) return;
-  EvalInput in{&event, extra};
-  const auto& candidates = rules_by_type_[t];
+  if (t >= rules_by_type_.size() || !watched_.test(t)) return;  // most types no rule watches
+  const auto& candidates = rules_by_type_[t][event.view == View::guest ? 1 : 0];
   bool any_sequence = !sequences_by_type_[t].empty();
-  std::vector<uint8_t> matched_ids;  // only built when sequences listen to this type
-  for (uint32_t i : candidates) {
+  memo_.next_event();
+  EvalInput in{&event, extra, &memo_};
+  stats_.rule_evaluations += candidates.size();
+  for (const Candidate& c : candidates) {
+    if (!c.condition->eval(in)) continue;
+    const uint32_t i = c.rule;
     const Rule& r = rules_.rules[i];
-    ++stats_.rule_evaluations;
-    if (!r.node->eval(in)) continue;
     if (any_sequence) matched_[i] = 1;
     if (!r.enabled || r.priority > config_.min_priority) continue;
     Alert a = make_alert(r.output, r.name, r.priority, r.tags, r.action, in);
@@ -74,7 +79,7 @@ void Engine::process(const Event& event, const Enrichment* extra, std::vector<Al
   }
   if (any_sequence) {
     advance_sequences(in, matched_, alerts);
-    for (uint32_t i : candidates) matched_[i] = 0;
+    for (const Candidate& c : candidates) matched_[c.rule] = 0;
   }
 }
 

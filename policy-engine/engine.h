@@ -70,10 +70,19 @@ class Engine {
 
   RuleSet rules_;
   EngineConfig config_;
-  std::array<std::vector<uint32_t>, kEventTypeSlots> rules_by_type_;
+  // What the per-event loop reads of a candidate rule, side by side: a Rule is hundreds of
+  // bytes of strings, and most candidates are rejected after one look at the condition.
+  struct Candidate {
+    const Node* condition;
+    uint32_t rule;  // index into rules_.rules
+  };
+  // By event type, then view (host 0, guest 1, as view_name reads Event::view).
+  std::array<std::array<std::vector<Candidate>, 2>, kEventTypeSlots> rules_by_type_;
   std::array<std::vector<uint32_t>, kEventTypeSlots> sequences_by_type_;
+  TypeSet watched_;  // types with a rule (either view) or a sequence: one bit test for the rest
   std::vector<SequenceState> seq_state_;
   std::vector<uint8_t> matched_;  // per rule, for the current event
+  CheckMemo memo_;                // answers of shared checks, for the current event
   EngineStats stats_;
 };
 

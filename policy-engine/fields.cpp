@@ -106,10 +106,14 @@ constexpr Sym kCloneFlagSyms[] = {
 constexpr Sym kPtraceModeSyms[] = {{"PTRACE_MODE_READ", 0x01}, {"PTRACE_MODE_ATTACH", 0x02}, {"PTRACE_MODE_NOAUDIT", 0x04},
                                 {"PTRACE_MODE_FSCREDS", 0x08}, {"PTRACE_MODE_REALCREDS", 0x10}};
 
-std::string name_of(std::span<const Sym> table, uint64_t v) {
+std::string_view symbol_name(std::span<const Sym> table, uint64_t v) {
   for (const auto& s : table)
-    if (s.value == v) return std::string(s.name);
-  return std::to_string(v);
+    if (s.value == v) return s.name;
+  return {};
+}
+std::string name_of(std::span<const Sym> table, uint64_t v) {
+  std::string_view n = symbol_name(table, v);
+  return n.empty() ? std::to_string(v) : std::string(n);
 }
 std::string bits_of(std::span<const Sym> table, uint64_t v) {
   std::string out;
@@ -219,6 +223,16 @@ bool get_event_arg(const EvalInput& in, const FieldRef& ref, int, Value& out) {
   if (static_cast<size_t>(slot) >= e.arg.size()) return false;
   uint64_t v = e.arg[slot];
   if (ref.raw) return set_num(out, static_cast<int64_t>(v));
+  // A value with a name of its own (PTRACE_ATTACH, AF_INET) is a view of the table: rules
+  // test these on every ptrace or socket event, several times, and need no copy.
+  std::string_view name;
+  switch (ref.arg_fmt[t]) {
+    case kPtraceReq: name = symbol_name(kPtraceRequestSyms, v); break;
+    case kSockDomain: name = symbol_name(kSockDomainSyms, v); break;
+    case kSockType: name = symbol_name(kSockTypeSyms, v & 0xf); break;
+    default: break;
+  }
+  if (!name.empty()) return set_str(out, name);
   return set_own(out, render_arg(ref.arg_fmt[t], v));
 }
 

@@ -57,9 +57,11 @@ struct Enrichment {
 };
 
 // What the engine evaluates: the event and, optionally, what the runtime adds to it.
+class CheckMemo;
 struct EvalInput {
   const Event* event = nullptr;
   const Enrichment* extra = nullptr;  // may be null
+  CheckMemo* memo = nullptr;          // the engine's answers to shared checks for this event; may be null
 };
 
 enum class FieldType : uint8_t {

@@ -147,7 +147,10 @@ class Loader {
     LoadResult r;
     r.diagnostics = std::move(d_);
     r.files = std::move(files_);
-    if (!r.diagnostics.has_errors()) r.rules = std::move(set_);
+    if (!r.diagnostics.has_errors()) {
+      set_.shared_check_slots = shared_checks_.assign();
+      r.rules = std::move(set_);
+    }
     return r;
   }
 
@@ -732,7 +735,8 @@ class Loader {
     if (!out) d_.error(def.output_src.at(out.error().first), obj, out.error().second);
     if (!parsed.ast || !via_macros.empty()) return;
     r.types = condition_types(*parsed.ast);
-    auto node = compile_condition(*parsed.ast, r.types);
+    r.views = condition_views(*parsed.ast);
+    auto node = compile_condition(*parsed.ast, r.types, &shared_checks_);
     if (!node) compile_error(node.error(), obj);
     if (!node || !out || !prio || !action) return;
     r.node = std::move(*node);
@@ -841,7 +845,7 @@ class Loader {
           continue;
         }
         step.types = condition_types(*parsed.ast);
-        auto node = compile_condition(*parsed.ast, step.types);
+        auto node = compile_condition(*parsed.ast, step.types, &shared_checks_);
         if (!node) {
           compile_error(node.error(), obj);
           ok = false;
@@ -881,6 +885,7 @@ class Loader {
   std::set<std::string> warned_, compile_reported_;
   std::map<std::string, std::string> skipped_rules_;  // rule left out for unknown fields -> which
   RuleSet set_;
+  SharedChecks shared_checks_;  // spans every rule and step compiled into set_
   const LoadOptions options_;
   // While a condition is parsed: the unknown fields of the macros it uses that could not load.
   std::vector<std::string>* unknown_via_macros_ = nullptr;

@@ -30,6 +30,9 @@ class OutputTemplate {
   };
   std::string text_;
   std::vector<Segment> segments_;
+  // Segments whose field is named first there: output_fields has each field once, decided at
+  // parse time rather than by a search of the JSON object per alert.
+  std::vector<size_t> first_mentions_;
 };
 
 }  // namespace kata_sentry::policy

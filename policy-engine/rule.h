@@ -10,6 +10,7 @@
 #include "policy-engine/compile.h"
 #include "policy-engine/enforcement_spec.h"
 #include "policy-engine/output.h"
+#include "policy-engine/view_index.h"
 
 namespace kata_sentry::policy {
 
@@ -28,6 +29,7 @@ struct Rule {
   std::string condition;  // as loaded (after append/override and exceptions)
   std::shared_ptr<const Node> node;
   TypeSet types;          // event types it can match (the index)
+  ViewSet views = all_views();  // views it can match (the index's second key)
   OutputTemplate output;
   Priority priority = Priority::warning;
   std::vector<std::string> tags;
@@ -70,6 +72,9 @@ struct RuleSet {
   size_t list_count = 0;
   size_t skipped_rules = 0;      // left out for an unknown field (skip-if-unknown-filter, LoadOptions)
   size_t skipped_sequences = 0;  // left out with them: a step's rule or condition has such a field
+  // Checks several conditions share: the engine's CheckMemo size. The slots are numbered per
+  // load, so rules of two loads must not be mixed into one set (their slots would collide).
+  uint32_t shared_check_slots = 0;
 };
 
 }  // namespace kata_sentry::policy

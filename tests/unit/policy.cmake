@@ -8,6 +8,11 @@ ks_test(policy_test TIER unit
           ${CMAKE_CURRENT_LIST_DIR}/policy/fields_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/event_filter_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/wanted_types_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/string_set_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/check_order_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/bytes_equal_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/check_memo_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/view_index_test.cpp
   LIBS ks_policy)
 target_include_directories(policy_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(policy_test PRIVATE

@@ -47,6 +47,28 @@ TEST(Engine, MinPriorityFilters) {
   EXPECT_TRUE(fired(e, EventBuilder().exec("/bin/sh")).empty());
 }
 
+// output_fields: each field once, in the order the output first names it, typed (number,
+// bool, string), null when absent; proc.aname without [N] shows the parent, as in the text.
+TEST(Engine, OutputFieldsOncePerFieldTypedAndInOrder) {
+  auto e = engine_for(
+      "- rule: R\n  desc: d\n  condition: evt.type = execve\n"
+      "  output: '%proc.name %user.uid %proc.name %evt.failed %proc.tty %proc.aname %user.uid'\n  priority: INFO\n");
+  std::vector<Alert> alerts;
+  e.process(EventBuilder().exec("/bin/sh").parent("bash").uid(7).build(), alerts);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].output, "sh 7 sh false <NA> bash 7");
+  const auto& f = alerts[0].output_fields;
+  ASSERT_EQ(f.size(), 5u);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : f.items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"proc.name", "user.uid", "evt.failed", "proc.tty", "proc.aname"}));
+  EXPECT_EQ(f["proc.name"], "sh");
+  EXPECT_EQ(f["user.uid"], 7);
+  EXPECT_EQ(f["evt.failed"], false);
+  EXPECT_TRUE(f["proc.tty"].is_null());
+  EXPECT_EQ(f["proc.aname"], "bash");
+}
+
 TEST(Engine, AlertJsonHasFalcoAndKataSentryKeys) {
   EngineConfig cfg;
   cfg.hostname = "node-1";
