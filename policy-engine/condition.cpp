@@ -1,4 +1,5 @@
 #include "policy-engine/condition.h"
+#include "policy-engine/condition_narrowing.h"
 
 #include <cctype>
 #include <unordered_map>
@@ -401,42 +402,10 @@ TypeSet all_types() {
 
 // Types matched by a pure evt.type check, or nullopt if `a` is not one.
 std::optional<TypeSet> type_check(const Ast& a) {
-  if (a.kind != Ast::Kind::check || !a.lhs.field.info || a.lhs.field.info->type != FieldType::evttype ||
-      !a.lhs.transformers.empty() || a.rhs_field)
-    return std::nullopt;
-  TypeSet named;
-  for (const auto& v : a.values)
-    if (auto t = event_type_for_falco_name(v)) named.set(static_cast<size_t>(*t));
-  switch (a.op) {
-    case Op::eq: case Op::in: case Op::intersects: return named;
-    case Op::ne: return all_types() & ~named;
-    case Op::exists: return all_types();
-    default: return std::nullopt;  // startswith etc.: not a pure type check
-  }
+  return pure_check(a, all_types(), [](const FieldInfo& f) { return f.type == FieldType::evttype; },
+                    [](const std::string& name) { return event_type_for_falco_name(name); });
 }
 
-TypeSet condition_types(const Ast& a) {
-  switch (a.kind) {
-    case Ast::Kind::constant: return a.constant ? all_types() : TypeSet{};
-    case Ast::Kind::check: return type_check(a).value_or(all_types());  // NOLINT
-    case Ast::Kind::and_: {
-      TypeSet s = all_types();
-      for (const auto& k : a.kids) s &= condition_types(*k);
-      return s;
-    }
-    case Ast::Kind::or_: {
-      TypeSet s;
-      for (const auto& k : a.kids) s |= condition_types(*k);
-      return s;
-    }
-    case Ast::Kind::not_: {
-      const Ast& k = *a.kids[0];
-      if (auto t = type_check(k)) return all_types() & ~*t;
-      if (k.kind == Ast::Kind::not_) return condition_types(*k.kids[0]);
-      return all_types();
-    }
-  }
-  return all_types();
-}
+TypeSet condition_types(const Ast& a) { return narrow_condition(a, all_types(), type_check); }
 
 }  // namespace kata_sentry::policy
