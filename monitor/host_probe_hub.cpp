@@ -91,16 +91,6 @@ void HostProbeHub::detach(const std::string& sandbox_id) {
   if (auto st = push_wanted_types(); !st) logger("monitor")->warn("host probes: {}", st.error().describe());
 }
 
-Status HostProbeHub::set_wanted_types(const std::string& sandbox_id, const TypeMask& wanted) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = routes_.find(sandbox_id);
-    if (it == routes_.end()) return fail(ErrorCode::not_found, "host probes: sandbox " + sandbox_id + " is not attached");
-    it->second->wanted = wanted;
-  }
-  return push_wanted_types();
-}
-
 Status HostProbeHub::set_want_all(bool want_all) {
   {
     std::lock_guard lock(mu_);

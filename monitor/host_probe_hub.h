@@ -48,7 +48,7 @@ class HostProbeHub {
  public:
   // Must not block: it runs on the hub's thread for every record of the sandbox.
   using Sink = std::function<void(Event&&)>;
-  // Event types (bit N = EventType N) a sandbox's consumers can use; see set_wanted_types().
+  // Event types (bit N = EventType N) a sandbox's consumers can use; see attach() and set_want_all().
   using TypeMask = std::bitset<kEventTypeSlots>;
 
   // Loads and attaches the probes with an empty scope. Fails naming what could not load.
@@ -63,7 +63,6 @@ class HostProbeHub {
   // In-kernel filtering: the probes build records only of the types some attached sandbox
   // wants (the union: the probe set is shared), or of every type while want_all is on (a
   // kata-trace subscriber follows raw events). Updated in place; nothing is reattached.
-  Status set_wanted_types(const std::string& sandbox_id, const TypeMask& wanted);
   Status set_want_all(bool want_all);
   // Another process of an attached sandbox (and its future children).
   Status watch(const std::string& sandbox_id, uint32_t pid);

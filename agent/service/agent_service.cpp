@@ -92,6 +92,14 @@ guest_probes::GuestSensor* AgentService::wait_sensor(grpc::ServerContext* ctx, g
   return s;
 }
 
+template <typename Call>
+grpc::Status AgentService::with_sensor(grpc::ServerContext* ctx, Call&& call) const {
+  grpc::Status why;
+  auto* sensor = wait_sensor(ctx, why);
+  if (!sensor) return why;
+  return call(sensor);
+}
+
 grpc::Status AgentService::Check(grpc::ServerContext*, const v1::CheckRequest*,
                                  v1::CheckResponse* resp) {
   resp->set_serving(true);
@@ -238,52 +246,34 @@ grpc::Status AgentService::ReadOutput(grpc::ServerContext* ctx, const v1::Proces
 grpc::Status AgentService::StreamEvents(grpc::ServerContext* ctx,
                                        const v1::StreamEventsRequest* req,
                                        grpc::ServerWriter<v1::EventBatch>* writer) {
-  grpc::Status why;
-  auto* sensor = wait_sensor(ctx, why);
-  if (!sensor) return why;
-  return sensor_stream_events(sensor, *req, writer, cancel_check(ctx));
+  return with_sensor(ctx, [&](guest_probes::GuestSensor* sensor) { return sensor_stream_events(sensor, *req, writer, cancel_check(ctx)); });
 }
 
 grpc::Status AgentService::SetEnforcement(grpc::ServerContext* ctx,
                                          const v1::SetEnforcementRequest* req,
                                          v1::SetEnforcementResponse* resp) {
-  grpc::Status why;
-  auto* sensor = wait_sensor(ctx, why);
-  if (!sensor) return why;
-  return sensor_set_enforcement(sensor, *req, resp);
+  return with_sensor(ctx, [&](guest_probes::GuestSensor* sensor) { return sensor_set_enforcement(sensor, *req, resp); });
 }
 
 grpc::Status AgentService::KillGuestProcess(grpc::ServerContext* ctx,
                                            const v1::KillGuestProcessRequest* req, v1::Empty*) {
-  grpc::Status why;
-  auto* sensor = wait_sensor(ctx, why);
-  if (!sensor) return why;
-  return sensor_kill_process(sensor, *req);
+  return with_sensor(ctx, [&](guest_probes::GuestSensor* sensor) { return sensor_kill_process(sensor, *req); });
 }
 
 grpc::Status AgentService::SetSensorAttached(grpc::ServerContext* ctx,
                                             const v1::SetSensorAttachedRequest* req, v1::Empty*) {
-  grpc::Status why;
-  auto* sensor = wait_sensor(ctx, why);
-  if (!sensor) return why;
-  return sensor_set_attached(sensor, *req);
+  return with_sensor(ctx, [&](guest_probes::GuestSensor* sensor) { return sensor_set_attached(sensor, *req); });
 }
 
 grpc::Status AgentService::SetWantedTypes(grpc::ServerContext* ctx,
                                          const v1::SetWantedTypesRequest* req, v1::Empty*) {
-  grpc::Status why;
-  auto* sensor = wait_sensor(ctx, why);
-  if (!sensor) return why;
-  return sensor_set_wanted_types(sensor, *req);
+  return with_sensor(ctx, [&](guest_probes::GuestSensor* sensor) { return sensor_set_wanted_types(sensor, *req); });
 }
 
 grpc::Status AgentService::ListGuestProcesses(grpc::ServerContext* ctx,
                                              const v1::ListGuestProcessesRequest*,
                                              v1::ListGuestProcessesResponse* resp) {
-  grpc::Status why;
-  auto* sensor = wait_sensor(ctx, why);
-  if (!sensor) return why;
-  return sensor_list_processes(sensor, resp);
+  return with_sensor(ctx, [&](guest_probes::GuestSensor* sensor) { return sensor_list_processes(sensor, resp); });
 }
 
 }  // namespace kata_sentry::agent

@@ -64,6 +64,9 @@ class AgentService final : public kata_sentry::v1::Agent::Service {
   CancelCheck cancel_check(grpc::ServerContext* ctx) const;
   // The sensor once it has started (waiting for it, cancellable), or null with the reason.
   guest_probes::GuestSensor* wait_sensor(grpc::ServerContext* ctx, grpc::Status& why) const;
+  // The sensor RPCs: wait_sensor, then `call(sensor)`; its UNAVAILABLE status when none came.
+  template <typename Call>
+  grpc::Status with_sensor(grpc::ServerContext* ctx, Call&& call) const;
 
   Sandbox& sandbox_;
   std::filesystem::path cgroup_parent_;
