@@ -65,6 +65,13 @@ std::string proc_cgroup(uint32_t pid) {
   return {};
 }
 
+// A cgroup directory as proc_cgroup names it: "/sys/fs/cgroup/kata-sentry/c1" -> "/kata-sentry/c1".
+std::string cgroup_name(const std::filesystem::path& dir) {
+  const std::string root = "/sys/fs/cgroup";
+  std::string d = dir.string();
+  return d.rfind(root, 0) == 0 ? d.substr(root.size()) : d;
+}
+
 // LSM hooks differ between kernels (userns_create is 6.1+, the io_uring ones need
 // CONFIG_IO_URING): a program whose hook this kernel lacks would fail the whole object, so it
 // is left out and named instead.
@@ -549,9 +556,7 @@ Status GuestSensor::kill_container_process(uint32_t pid, int sig) {
   if (pidfd < 0) return fail_errno(what + ": pidfd_open");
   // Checked after the pidfd pins the process, so the pid cannot be recycled in between.
   std::string cg = proc_cgroup(pid);
-  std::string parent = impl_->options.cgroup_parent.string();
-  const std::string root = "/sys/fs/cgroup";
-  std::string rel = parent.rfind(root, 0) == 0 ? parent.substr(root.size()) : parent;
+  std::string rel = cgroup_name(impl_->options.cgroup_parent);
   bool inside = !rel.empty() && cg.size() > rel.size() && cg.rfind(rel + "/", 0) == 0;
   Status s;
   if (!inside)
@@ -591,11 +596,7 @@ Result<GuestProcessSnapshot> GuestSensor::processes(size_t max, std::chrono::mil
   std::vector<std::pair<std::string, std::string>> container_cgroups;
   {
     std::lock_guard lock(impl_->mu);
-    const std::string root = "/sys/fs/cgroup";
-    for (const auto& [id, dir] : impl_->containers) {
-      std::string d = dir.string();
-      container_cgroups.emplace_back(d.rfind(root, 0) == 0 ? d.substr(root.size()) : d, id);
-    }
+    for (const auto& [id, dir] : impl_->containers) container_cgroups.emplace_back(cgroup_name(dir), id);
   }
   GuestProcessSnapshot snap;
   for (auto& e : table) {
