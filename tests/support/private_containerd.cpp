@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "syscall-probes/proc_table.h"
+
 extern char** environ;
 
 namespace kata_sentry::test_support {
@@ -307,16 +309,10 @@ std::vector<std::string> PrivateContainerd::ctr(const std::vector<std::string>& 
 }
 
 namespace {
-// The parent pid from /proc/PID/stat (the field after the parenthesised comm); 0 when gone.
+// 0 when the process is gone.
 pid_t parent_of(pid_t pid) {
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(close + 1));
-  std::string state;
-  pid_t ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
+  auto head = probes::parse_proc_stat(read_text("/proc/" + std::to_string(pid) + "/stat"));
+  return head && head->ppid ? pid_t(*head->ppid) : 0;
 }
 }  // namespace
 
