@@ -139,21 +139,9 @@ Status RunMonitor::attach(runtime::Sandbox& sandbox, const std::string& containe
     hub_ = std::move(*hub);
   }
   if (metrics_) {
-    daemon::DaemonMetrics* metrics = metrics_.get();
-    o.on_event = [metrics, next = std::move(o.on_event)](const Event& e) {
-      metrics->on_event(e);
-      if (next) next(e);
-    };
-    o.on_alert = [metrics, next = std::move(o.on_alert)](const policy::Alert& a) {
-      metrics->on_alert(a);
-      if (next) next(a);
-    };
-    o.on_audit = [metrics, next = std::move(o.on_audit)](const monitor::AuditRecord& r) {
-      metrics->on_audit(r);
-      if (next) next(r);
-    };
+    metrics_->observe(o);
     // attach() runs once per boot, when the agent has answered.
-    metrics->on_sandbox_boot(sandbox.timings().agent_ready);
+    metrics_->on_sandbox_boot(sandbox.timings().agent_ready);
   }
   std::vector<uint32_t> pids = o.helper_tgids;
   pids.push_back(o.vmm_pid);

@@ -383,6 +383,21 @@ void DaemonMetrics::on_audit(const monitor::AuditRecord& r) noexcept {
   }
 }
 
+void DaemonMetrics::observe(monitor::MonitorOptions& o) {
+  o.on_event = [this, next = std::move(o.on_event)](const Event& e) {
+    on_event(e);
+    if (next) next(e);
+  };
+  o.on_alert = [this, next = std::move(o.on_alert)](const policy::Alert& a) {
+    on_alert(a);
+    if (next) next(a);
+  };
+  o.on_audit = [this, next = std::move(o.on_audit)](const monitor::AuditRecord& r) {
+    on_audit(r);
+    if (next) next(r);
+  };
+}
+
 void DaemonMetrics::on_sandbox_boot(std::chrono::nanoseconds boot_time) noexcept {
   try {
     boot_time_->Observe(std::chrono::duration<double>(boot_time).count());

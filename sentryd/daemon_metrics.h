@@ -78,6 +78,10 @@ class DaemonMetrics {
   void on_event(const Event& event) noexcept;
   void on_alert(const policy::Alert& alert) noexcept;
   void on_audit(const monitor::AuditRecord& record) noexcept;
+  // Makes a monitor's on_event/on_alert/on_audit count into these metrics before they do what
+  // they did (kata-sentryd's registry and `kata-sentry run` both wire a monitor this way).
+  // The metrics must outlive the monitor.
+  void observe(monitor::MonitorOptions& options);
   // Series for these rules exist from now on, at 0 (a rate() over a series that appears only
   // with its first match misses that match).
   void declare_rules(const policy::RuleSet& rules);

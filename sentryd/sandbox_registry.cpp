@@ -211,7 +211,6 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r,
   o.want_all_types = log_events;
   o.on_event = [this, log_events, pod = r.pod_name, ns = r.pod_namespace](const Event& ev) {
     if (log_events) (void)log_.append(exporters::RecordKind::event, event_to_json_line(ev));
-    if (metrics_) metrics_->on_event(ev);
     hub_.publish(ev, PodRef{pod, ns});
   };
   o.on_alert = [this, pod = r.pod_name, ns = r.pod_namespace, last_alerts](const policy::Alert& a) {
@@ -227,7 +226,6 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r,
     line.pod_name = pod;
     line.pod_namespace = ns;
     line.json = policy::alert_to_json_line(a);
-    if (metrics_) metrics_->on_alert(a);
     hub_.publish(line);
   };
   o.on_audit = [this, pod = r.pod_name, ns = r.pod_namespace](const monitor::AuditRecord& r) {
@@ -240,9 +238,9 @@ monitor::MonitorOptions SandboxRegistry::monitor_options(const SandboxRecord& r,
     line.audit = true;
     line.view = r.view;
     line.json = monitor::audit_to_json_line(r, hostname_);
-    if (metrics_) metrics_->on_audit(r);
     hub_.publish(line);
   };
+  if (metrics_) metrics_->observe(o);
   return o;
 }
 
