@@ -15,6 +15,7 @@ Result<std::unique_ptr<HostProbeHub>> HostProbeHub::open() {
   o.probes.scope_enabled = true;  // nothing is traced until a sandbox is attached
   o.probes.follow_children = true;
   o.probes.ring_buffer_bytes = 8u << 20;
+  o.probes.wanted_types.reset();  // attach() widens it to what a sandbox's rules use
   auto reader = probes::HostEventReader::open(o);
   if (!reader) return std::unexpected(reader.error());
   std::unique_ptr<HostProbeHub> hub(new HostProbeHub());

@@ -51,7 +51,8 @@ class HostProbeHub {
   // Event types (bit N = EventType N) a sandbox's consumers can use; see attach() and set_want_all().
   using TypeMask = std::bitset<kEventTypeSlots>;
 
-  // Loads and attaches the probes with an empty scope. Fails naming what could not load.
+  // Loads the probes and attaches the process lifecycle programs, with an empty scope and no
+  // type wanted. Fails naming what could not load.
   static Result<std::unique_ptr<HostProbeHub>> open();
   ~HostProbeHub();  // stops the thread, detaches the probes
 
@@ -62,7 +63,8 @@ class HostProbeHub {
                 Sink sink, const TypeMask& wanted = TypeMask().set());
   // In-kernel filtering: the probes build records only of the types some attached sandbox
   // wants (the union: the probe set is shared), or of every type while want_all is on (a
-  // kata-trace subscriber follows raw events). Updated in place; nothing is reattached.
+  // kata-trace subscriber follows raw events). Updated in place: a type wanted for the first
+  // time attaches its programs, and nothing is ever detached before the hub goes.
   Status set_want_all(bool want_all);
   // Another process of an attached sandbox (and its future children).
   Status watch(const std::string& sandbox_id, uint32_t pid);
@@ -95,7 +97,7 @@ class HostProbeHub {
   std::atomic<uint64_t> decode_errors_{0};
   bool want_all_ = false;  // under mu_
   std::mutex push_mu_;     // serialises push_wanted_types(); taken before mu_
-  std::optional<TypeMask> pushed_;  // under push_mu_: what the kernel has (nullopt: every type, as loaded)
+  std::optional<TypeMask> pushed_ = TypeMask();  // under push_mu_: what the kernel has (nullopt: unknown)
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -23,7 +23,8 @@ SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOp
     : options_(std::move(options)),
       hooks_(std::move(hooks)),
       mode_(engine->mode()),
-      rules_types_(policy::types_needed(engine->rules())),
+      host_rules_types_(policy::types_needed(engine->rules(), policy::only_view(View::host))),
+      guest_rules_types_(policy::types_needed(engine->rules(), policy::only_view(View::guest))),
       reporter_(options_.sandbox_id, options_.sandbox_name, log, ReporterCallbacks{options_.on_alert, options_.on_audit},
                 options_.pod),
       alarm_(reporter_, options_.tamper_alert_interval),
@@ -67,7 +68,7 @@ SandboxMonitor::~SandboxMonitor() { stop(); }
 
 std::bitset<kEventTypeSlots> SandboxMonitor::host_wanted_types() const {
   std::lock_guard lock(wanted_mu_);
-  return want_all_ ? std::bitset<kEventTypeSlots>().set() : rules_types_;
+  return want_all_ ? std::bitset<kEventTypeSlots>().set() : host_rules_types_;
 }
 
 void SandboxMonitor::set_want_all(bool want_all) {
@@ -99,7 +100,7 @@ Status SandboxMonitor::push_guest_wanted_types(bool want_all) {
   if (!options_.guest_stream || !hooks_.set_wanted_types) return {};
   std::bitset<kEventTypeSlots> types;
   if (want_all) types.set();
-  else types = OperationJoiner::with_partners(rules_types_);
+  else types = OperationJoiner::with_partners(guest_rules_types_);
   Status st;
   try {
     st = hooks_.set_wanted_types(types);

@@ -134,8 +134,8 @@ class SandboxMonitor {
   MonitorStats stats() const;
   policy::Mode mode() const { return mode_; }
 
-  // In-kernel filtering. The event types the host probes must build for this sandbox (its
-  // rules' types, or all; see MonitorOptions::want_all_types and set_want_all()).
+  // In-kernel filtering. The event types the host probes must build for this sandbox (what its
+  // rules can match in the host view, or all; see MonitorOptions::want_all_types and set_want_all()).
   std::bitset<kEventTypeSlots> host_wanted_types() const;
   // Widens the guest's set to every type while on (a kata-trace subscriber follows raw events)
   // and back to the rules' set. Returns at once: the worker pushes the latest wish to the guest
@@ -167,7 +167,10 @@ class SandboxMonitor {
   const MonitorOptions options_;
   const SandboxHooks hooks_;
   const policy::Mode mode_;
-  const std::bitset<kEventTypeSlots> rules_types_;  // policy::types_needed of the engine's rules
+  // policy::types_needed of the engine's rules, per view: each kernel builds only what its
+  // view's rules can match.
+  const std::bitset<kEventTypeSlots> host_rules_types_;
+  const std::bitset<kEventTypeSlots> guest_rules_types_;
   Reporter reporter_;
   TamperAlarm alarm_;
   GuestStreamGuard guard_;          // guest thread only (but stats and containers)

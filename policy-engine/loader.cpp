@@ -825,6 +825,7 @@ class Loader {
         step.rule = st.rule;
         step.rule_index = static_cast<int>(it - set_.rules.begin());
         step.types = it->types;
+        step.views = it->views;
       } else {
         std::vector<std::string> via_macros;
         unknown_via_macros_ = &via_macros;
@@ -845,6 +846,7 @@ class Loader {
           continue;
         }
         step.types = condition_types(*parsed.ast);
+        step.views = condition_views(*parsed.ast);
         auto node = compile_condition(*parsed.ast, step.types, &shared_checks_);
         if (!node) {
           compile_error(node.error(), obj);

@@ -47,6 +47,7 @@ struct SequenceStep {
   std::string condition_text;
   int rule_index = -1;
   TypeSet types;
+  ViewSet views = all_views();  // views its events can come from (the named rule's, or the condition's)
 };
 
 struct Sequence {

@@ -13,6 +13,7 @@ namespace kata_sentry::policy {
 
 using ViewSet = std::bitset<2>;  // bit static_cast<size_t>(View::host) / View::guest
 inline ViewSet all_views() { return ViewSet{}.set(); }
+inline ViewSet only_view(View v) { return ViewSet{}.set(static_cast<size_t>(v)); }
 
 ViewSet condition_views(const Ast& ast);
 

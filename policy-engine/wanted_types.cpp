@@ -2,16 +2,16 @@
 
 namespace kata_sentry::policy {
 
-TypeSet types_needed(const RuleSet& rules) {
+TypeSet types_needed(const RuleSet& rules, ViewSet views) {
   TypeSet needed;
   // As the engine's index: an enabled rule, or a disabled one a sequence step names (the
-  // sequence's own union covers it, but the rule's types are what the engine looks up).
+  // rule's types are what the engine looks up for the step).
   for (const auto& r : rules.rules)
-    if (r.enabled) needed |= r.types;
+    if (r.enabled && (r.views & views).any()) needed |= r.types;
   for (const auto& s : rules.sequences) {
     if (!s.enabled) continue;
-    needed |= s.types;
     for (const auto& step : s.steps) {
+      if ((step.views & views).none()) continue;
       needed |= step.types;
       if (step.rule_index >= 0 && static_cast<size_t>(step.rule_index) < rules.rules.size())
         needed |= rules.rules[static_cast<size_t>(step.rule_index)].types;

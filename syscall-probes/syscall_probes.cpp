@@ -23,6 +23,7 @@
 #include "syscall-probes/bpf/syscall_probes_cfg.h"
 #include "syscall-probes/bpf_util.h"
 #include "syscall-probes/libbpf_log.h"
+#include "syscall-probes/program_types.h"
 #include "syscall_probes.skel.h"
 
 namespace kata_sentry::probes {
@@ -105,6 +106,10 @@ struct SyscallProbes::Impl {
   // links, and the skeleton (which owns the maps and programs) last.
   SkelPtr skel;
   std::vector<LinkPtr> links;
+  std::vector<const bpf_program*> attached;  // links[i] is attached[i]'s
+  TypeMask wanted;                            // as last written to wanted_types_map
+  bool detached = false;                      // by set_attached(false)
+  mutable std::mutex attach_mu;               // links, attached, wanted, detached
   RingBufferPtr ring;
   const RecordFn* on_record = nullptr;  // set only for the duration of poll()
   std::mutex scope_mu;
@@ -114,7 +119,7 @@ struct SyscallProbes::Impl {
     detach_all();
   }
 
-  Status attach_all(std::string& skipped);
+  Status attach_wanted(std::string& skipped);
   void detach_all() {
     // Detaching a tracepoint waits for RCU grace periods (~65 ms each here); detaching
     // from several threads lets those waits overlap instead of adding up to seconds.
@@ -126,6 +131,7 @@ struct SyscallProbes::Impl {
       });
     for (auto& w : workers) w.join();
     links.clear();
+    attached.clear();
   }
 
   static int on_ring_record(void* ctx, void* data, size_t size) noexcept {
@@ -172,12 +178,15 @@ Result<uint64_t> SyscallProbes::cgroup_id_of(const std::string& path) {
 SyscallProbes::SyscallProbes(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SyscallProbes::~SyscallProbes() = default;
 
-// Attaches every autoloaded program; `skipped` lists syscalls this kernel lacks.
-Status SyscallProbes::Impl::attach_all(std::string& skipped) {
+// Attaches every autoloaded program not attached yet whose type is wanted (programs of no one
+// type, such as the process lifecycle ones, always); `skipped` lists syscalls this kernel lacks.
+Status SyscallProbes::Impl::attach_wanted(std::string& skipped) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
     if (!bpf_program__autoload(prog)) continue;
+    if (std::find(attached.begin(), attached.end(), prog) != attached.end()) continue;
     const char* section = bpf_program__section_name(prog);
+    if (auto type = syscall_program_type(section); type && !wanted.test(static_cast<size_t>(*type))) continue;
     if (optional_program(section) && !tracepoint_exists(section)) {
       skipped += std::string(skipped.empty() ? "" : ", ") + section;
       continue;
@@ -193,6 +202,7 @@ Status SyscallProbes::Impl::attach_all(std::string& skipped) {
                   std::string("attach syscall_probes ") + section + ": " + errno_name(err), err);
     }
     links.emplace_back(link);
+    attached.push_back(prog);
   }
   return {};
 }
@@ -249,19 +259,20 @@ Result<std::unique_ptr<SyscallProbes>> SyscallProbes::open(const SyscallProbesOp
   }
   skel->bss->watched_cgroup_count = static_cast<uint32_t>(options.watch_cgroups.size());
   auto probes = std::unique_ptr<SyscallProbes>(new SyscallProbes(std::move(impl)));
-  // Everything is wanted until a consumer says otherwise.
-  if (auto st = probes->set_wanted_types(TypeMask().set()); !st) return std::unexpected(st.error());
+  auto* impl_ptr = probes->impl_.get();
+  if (auto st = write_wanted_types(skel->maps.wanted_types_map, options.wanted_types, "syscall_probes wanted_types_map"); !st)
+    return std::unexpected(st.error());
+  impl_ptr->wanted = options.wanted_types;
 
   auto t_loaded = std::chrono::steady_clock::now();
   std::string skipped;
-  if (auto st = probes->impl_->attach_all(skipped); !st) return std::unexpected(st.error());
+  if (auto st = impl_ptr->attach_wanted(skipped); !st) return std::unexpected(st.error());
 
   if (!skipped.empty())
     // Only syscalls this kernel does not have (e.g. module loading with CONFIG_MODULES=n):
     // nothing can call them, so this is not a degraded mode.
     log->info("host probes: syscalls absent from this kernel, not traced: {}", skipped);
 
-  auto* impl_ptr = probes->impl_.get();
   impl_ptr->ring.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_ring_record, impl_ptr, nullptr));
   if (!impl_ptr->ring) return fail_errno("create ring buffer for syscall_probes events");
 
@@ -273,22 +284,35 @@ Result<std::unique_ptr<SyscallProbes>> SyscallProbes::open(const SyscallProbesOp
   return probes;
 }
 
-size_t SyscallProbes::attached_programs() const { return impl_->links.size(); }
+size_t SyscallProbes::attached_programs() const {
+  std::lock_guard lock(impl_->attach_mu);
+  return impl_->links.size();
+}
 
 Status SyscallProbes::set_attached(bool attached) {
+  std::lock_guard lock(impl_->attach_mu);
+  impl_->detached = !attached;
   if (!attached) {
     impl_->detach_all();
     return {};
   }
   if (!impl_->links.empty()) return {};
   std::string skipped;
-  auto st = impl_->attach_all(skipped);
+  auto st = impl_->attach_wanted(skipped);
   if (!st) impl_->detach_all();  // all or nothing
   return st;
 }
 
 Status SyscallProbes::set_wanted_types(const TypeMask& wanted) {
-  return write_wanted_types(impl_->skel->maps.wanted_types_map, wanted, "syscall_probes wanted_types_map");
+  std::lock_guard lock(impl_->attach_mu);
+  if (auto st = write_wanted_types(impl_->skel->maps.wanted_types_map, wanted, "syscall_probes wanted_types_map"); !st)
+    return st;
+  impl_->wanted = wanted;
+  // A program once attached stays (narrowing is the map's job): detaching would cost RCU waits
+  // now and again at the next widening. Detached probes (set_attached(false)) stay detached.
+  if (impl_->detached) return {};
+  std::string skipped;
+  return impl_->attach_wanted(skipped);
 }
 
 Status SyscallProbes::watch_tgid(uint32_t tgid) {

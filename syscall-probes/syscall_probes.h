@@ -35,6 +35,9 @@ struct SyscallProbesOptions {
   // is queued (0 = on every record). See poll_coalesced() in bpf_util.h.
   size_t wakeup_bytes = 256u << 10;
   bool allow_lsm = true;                // use the LSM set when capability detection allows
+  // Bit N set: build records of event type N (see set_wanted_types()). Only the programs of
+  // these types are attached at first (and the process lifecycle ones, always).
+  std::bitset<kEventTypeSlots> wanted_types = std::bitset<kEventTypeSlots>().set();
 };
 
 struct ProbeStats {
@@ -56,11 +59,13 @@ class SyscallProbes {
   SyscallProbes(const SyscallProbes&) = delete;  // the ring buffer callback holds `this`
   SyscallProbes& operator=(const SyscallProbes&) = delete;
 
-  // Bit N set: build records of event type N (enum ks_event_type). Every type is wanted after
-  // open(); narrowing happens in place, attached (a rule reload needs no reattach). Process
-  // lifecycle records (exec, fork, exit) are sent whatever the set says: the process table
-  // depends on them. Fails only when the kernel map could not be written; a failure part way
-  // leaves some types switched already, so callers retry or widen to all.
+  // Bit N set: build records of event type N (enum ks_event_type); the set starts as
+  // SyscallProbesOptions::wanted_types. Widening attaches the programs of the new types (cheap);
+  // narrowing leaves every program attached and only switches the types off in the kernel map
+  // (a rule reload never detaches: each detach waits for RCU grace periods). Process lifecycle
+  // records (exec, fork, exit) are sent whatever the set says: the process table depends on
+  // them. Fails when the kernel map could not be written (a failure part way leaves some types
+  // switched already, so callers retry or widen to all) or a program failed to attach.
   using TypeMask = std::bitset<kEventTypeSlots>;
   Status set_wanted_types(const TypeMask& wanted);
 

@@ -564,5 +564,50 @@ TEST(HostProbesBpf, UnwantedTypesAreNeverBuilt) {
   EXPECT_TRUE(has_type(wide, EventType::rmdir));
 }
 
+// Only the programs of wanted types are attached (each detach costs RCU waits): widening
+// attaches the new type's enter and exit programs and its records come; narrowing detaches
+// nothing.
+TEST(HostProbesBpf, ProgramsOfAnUnwantedTypeAreNotAttachedUntilItIsWanted) {
+  REQUIRE_BPF_CAPS();
+  SyscallProbesOptions o;
+  o.scope_enabled = true;
+  o.wanted_types.reset();
+  auto opened = SyscallProbes::open(o);
+  ASSERT_TRUE(opened.has_value()) << opened.error().describe();
+  auto& probes = **opened;
+  const size_t lifecycle = probes.attached_programs();
+  EXPECT_GT(lifecycle, 0u) << "exec, fork and exit are always attached";
+  auto opens = [] {
+    std::string marker = "/tmp/ks-lazy-attach-" + std::to_string(getpid());
+    int fd = open(marker.c_str(), O_CREAT | O_WRONLY, 0600);
+    if (fd >= 0) close(fd);
+    unlink(marker.c_str());
+    return fd >= 0 ? 0 : 1;
+  };
+  auto run = [&] {
+    Child child(opens);
+    EXPECT_TRUE(probes.watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
+    child.start();
+    auto events = collect_tree(probes, static_cast<uint32_t>(child.pid()));
+    EXPECT_EQ(child.wait(), 0);
+    return events;
+  };
+  auto opened_marker = [](const Event& e) { return e.type == EventType::openat && e.path.starts_with("/tmp/ks-lazy-attach-"); };
+
+  auto before = run();  // collect_tree returns once the child's exit record is in
+  EXPECT_NE(find(before, [](const Event& e) { return e.type == EventType::procexit; }), nullptr);
+  EXPECT_EQ(find(before, opened_marker), nullptr) << "openat was built with no program attached for it";
+
+  SyscallProbes::TypeMask openat;
+  openat.set(static_cast<size_t>(EventType::openat));
+  ASSERT_TRUE(probes.set_wanted_types(openat).has_value());
+  EXPECT_EQ(probes.attached_programs(), lifecycle + 2) << "sys_enter_openat and sys_exit_openat";
+  auto after = run();
+  EXPECT_NE(find(after, opened_marker), nullptr) << "the openat record did not arrive once wanted";
+
+  ASSERT_TRUE(probes.set_wanted_types(SyscallProbes::TypeMask()).has_value());
+  EXPECT_EQ(probes.attached_programs(), lifecycle + 2) << "narrowing detaches nothing";
+}
+
 }  // namespace
 }  // namespace kata_sentry::probes

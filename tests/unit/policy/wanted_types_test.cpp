@@ -46,6 +46,20 @@ TEST(WantedTypes, DisabledRulesWantNothingButSequenceStepsDo) {
   EXPECT_EQ(describe_types(seq), "execve,init_module");
 }
 
+// Each kernel builds only its own view's types: a rule or sequence step that begins with a
+// view check asks nothing of the other kernel.
+TEST(WantedTypes, PerViewOnlyWhatThatViewsRulesAndStepsCanMatch) {
+  auto r = load_text(one_rule("view = guest and evt.type = mount") +
+                     "- rule: Host\n  desc: d\n  condition: view = host and evt.type = connect\n  output: o\n  priority: INFO\n"
+                     "- rule: Both\n  desc: d\n  condition: evt.type = ptrace\n  output: o\n  priority: INFO\n"
+                     "- sequence: S\n  within: 5s\n  steps:\n    - rule: Host\n    - condition: view = guest and evt.type = execve\n"
+                     "  output: o\n  priority: INFO\n");
+  ASSERT_FALSE(r.diagnostics.has_errors()) << diagnostics_text(r);
+  EXPECT_EQ(describe_types(types_needed(r.rules, only_view(View::host))), "connect,ptrace");
+  EXPECT_EQ(describe_types(types_needed(r.rules, only_view(View::guest))), "execve,ptrace,mount");
+  EXPECT_EQ(describe_types(types_needed(r.rules)), "execve,connect,ptrace,mount");
+}
+
 TEST(WantedTypes, NoRulesWantNothing) { EXPECT_EQ(describe_types(types_needed(RuleSet{})), "none"); }
 
 // Falco's stable rules and ours together: a closed set, not "all" (no rule of either is
