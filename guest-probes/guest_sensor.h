@@ -42,6 +42,9 @@ struct GuestSensorOptions {
   // wakes at 256 KiB queued (SyscallProbesOptions::wakeup_bytes) need far less than the host's
   // 8 MiB; drops are counted (stats) if a burst outruns it.
   size_t ring_buffer_bytes = 1u << 20;
+  // Threads of the pod inside a traced syscall at once (SyscallProbesOptions::pending_capacity):
+  // 1024 preallocated records are 1.3 MiB of guest kernel memory, the host's 8192 would be 10.
+  uint32_t pending_capacity = 1024;
   size_t process_capacity = 16384;  // processes the sensor's table describes (LRU beyond)
   EventStreamOptions stream;
 };
