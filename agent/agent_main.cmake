@@ -1,6 +1,6 @@
 # kata-sentry-agent: the guest's /init (init/ + main.cpp) over the gRPC service library.
-# Linked dynamically; the guest image build (runtime/guest-image) copies its shared libraries
-# into the initramfs.
+# gRPC and Protobuf are linked statically, the rest dynamically; the guest image build
+# (runtime/guest-image) copies its shared libraries into the initramfs.
 if(TARGET ks_agent_service)
   add_library(ks_agent_init STATIC
     ${CMAKE_CURRENT_SOURCE_DIR}/init/guest_init.cpp
@@ -37,6 +37,8 @@ if(TARGET ks_agent_service)
 
   add_executable(kata-sentry-agent ${CMAKE_CURRENT_SOURCE_DIR}/main.cpp)
   target_link_libraries(kata-sentry-agent PRIVATE ks_agent_init ks_agent_service ks_guest_probes)
+  # gRPC and Protobuf linked statically (cmake/grpc_link.cmake): the initramfs is guest RAM.
+  set_target_properties(kata-sentry-agent PROPERTIES KS_STATIC_GRPC ON)
 else()
   message(STATUS "kata-sentry-agent: ks_agent_service not defined yet; agent and guest image skipped")
 endif()

@@ -1,6 +1,7 @@
 // kata-sentry-agent: the guest's /init. Builds the guest's world (init/guest_init.h), bridges
 // the virtio-serial agent port into a socket and serves the Agent gRPC API on it until the host
 // destroys the sandbox or goes away; then powers the VM off.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -76,6 +77,9 @@ int main(int argc, char** argv) {
     sensor = std::make_unique<ks::SensorHandle>([sensor_options, sensor_delay_ms]() {
       if (sensor_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sensor_delay_ms));
       auto started = gp::GuestSensor::start(sensor_options);
+      // libbpf parsed the kernel's BTF (megabytes) several times over on this thread's arena;
+      // hand the freed pages back to the guest (free page reporting returns them to the host).
+      ::malloc_trim(0);
       if (!started) ks::console_log("warning: guest sensor: " + started.error().describe());
       else if (!(*started)->lsm_enforcing())
         ks::console_log("warning: guest sensor: in-guest enforcement unavailable: " +

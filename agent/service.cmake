@@ -13,4 +13,4 @@ target_include_directories(ks_agent_service PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_definitions(ks_agent_service PRIVATE KS_AGENT_VERSION="${PROJECT_VERSION}")
 target_link_libraries(ks_agent_service
   PUBLIC ks_core ks_agent_container
-  PRIVATE ks_proto ks_guest_probes gRPC::grpc++ nlohmann_json::nlohmann_json Threads::Threads)
+  PRIVATE ks_proto ks_guest_probes ks_grpc nlohmann_json::nlohmann_json Threads::Threads)

@@ -429,6 +429,7 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
     tp.scope_enabled = true;
     tp.watch_cgroups = {impl->parent_cgroup_id};
     tp.ring_buffer_bytes = options.ring_buffer_bytes;
+    tp.pending_capacity = options.pending_capacity;
     tp.wakeup_bytes = 64u << 10;
     tp.allow_lsm = false;  // the guest LSM set above is ours
     auto probes = probes::SyscallProbes::open(tp);

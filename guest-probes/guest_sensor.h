@@ -36,7 +36,15 @@ struct GuestSensorOptions {
   bool load_tracepoints = true;
   bool protect_agent = true;     // refuse ptrace of / signals to the agent from other tasks
   bool report_agent = false;     // also stream the agent's own LSM records (KS_F_AGENT)
-  size_t ring_buffer_bytes = 4u << 20;
+  // Each of the two rings (LSM records, syscall records). Its pages are allocated and zeroed at
+  // load, so they are guest RAM whether used or not, and mapped (twice, for wrap-around) into the
+  // agent, which counts them in its RSS. One container's events drained by a consumer that
+  // wakes at 256 KiB queued (SyscallProbesOptions::wakeup_bytes) need far less than the host's
+  // 8 MiB; drops are counted (stats) if a burst outruns it.
+  size_t ring_buffer_bytes = 1u << 20;
+  // Threads of the pod inside a traced syscall at once (SyscallProbesOptions::pending_capacity):
+  // 1024 preallocated records are 1.3 MiB of guest kernel memory, the host's 8192 would be 10.
+  uint32_t pending_capacity = 1024;
   size_t process_capacity = 16384;  // processes the sensor's table describes (LRU beyond)
   EventStreamOptions stream;
 };

@@ -233,6 +233,7 @@ Result<std::unique_ptr<SyscallProbes>> SyscallProbes::open(const SyscallProbesOp
     skel->rodata->cfg.self_tgid = options.exclude_tgid ? options.exclude_tgid : static_cast<uint32_t>(getpid());
     size_t ring_bytes = round_ring_size(options.ring_buffer_bytes);
     bpf_map__set_max_entries(skel->maps.events, static_cast<uint32_t>(ring_bytes));
+    bpf_map__set_max_entries(skel->maps.pending_map, std::max<uint32_t>(options.pending_capacity, 1));
     skel->rodata->cfg.wakeup_bytes = static_cast<uint32_t>(std::min(options.wakeup_bytes, ring_bytes / 2));
     bpf_program__set_autoload(skel->progs.handle_lsm_bprm_check, backend.use_lsm);
     int err = syscall_probes__load(skel);

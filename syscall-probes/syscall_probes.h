@@ -34,6 +34,10 @@ struct SyscallProbesOptions {
   // An idle consumer is woken by the first record; a busy one (records queued) once this much
   // is queued (0 = on every record). See poll_coalesced() in bpf_util.h.
   size_t wakeup_bytes = 256u << 10;
+  // Threads that can be inside a traced syscall at once (pending_map: one struct ks_event,
+  // ~1.3 KiB, per thread, preallocated and zeroed at load: 8192 are 10 MiB of kernel memory).
+  // Beyond it the record is dropped and counted (KS_STAT_PENDING_DROPS).
+  uint32_t pending_capacity = 8192;
   bool allow_lsm = true;                // use the LSM set when capability detection allows
   // Bit N set: build records of event type N (see set_wanted_types()). Only the programs of
   // these types are attached at first (and the process lifecycle ones, always).

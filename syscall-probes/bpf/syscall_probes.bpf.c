@@ -39,7 +39,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, 8192); /* resized by the loader (pending_capacity) */
 	__type(key, __u32);   /* tid */
 	__type(value, struct ks_event);
 } pending_map SEC(".maps");

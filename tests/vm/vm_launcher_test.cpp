@@ -55,7 +55,7 @@ TEST(QemuArgv, TcgConfigSpellsEveryDevice) {
   c.share = VirtioFsShare{"kshared", "/d/vfs.sock"};
   auto a = qemu_argv(c);
   EXPECT_EQ(a[0], "/usr/bin/qemu-system-x86_64");
-  EXPECT_TRUE(has_pair(a, "-accel", "tcg,tb-size=32"));  // TCG's cache bounded: its RSS is per sandbox
+  EXPECT_TRUE(has_pair(a, "-accel", "tcg,tb-size=16"));  // TCG's cache bounded: its RSS is per sandbox
   EXPECT_TRUE(has_pair(a, "-cpu", "max"));
   EXPECT_TRUE(has_pair(a, "-smp", "2"));
   EXPECT_TRUE(has_pair(a, "-m", "384M"));
