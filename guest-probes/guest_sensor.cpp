@@ -74,7 +74,7 @@ std::string cgroup_name(const std::filesystem::path& dir) {
 
 // LSM hooks differ between kernels (userns_create is 6.1+, the io_uring ones need
 // CONFIG_IO_URING): a program whose hook this kernel lacks would fail the whole object, so it
-// is left out and named instead.
+// is left out and named instead. Parses the vmlinux BTF (hundreds of ms under TCG).
 std::string leave_out_missing_hooks(guest_lsm* skel) {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (!vmlinux) return "";  // the load itself will say what is wrong
@@ -90,6 +90,34 @@ std::string leave_out_missing_hooks(guest_lsm* skel) {
   }
   btf__free(vmlinux);
   return missing;
+}
+
+// guest_lsm opened and configured; nullptr (errno set) when it cannot be opened.
+SkelPtr open_lsm(const GuestSensorOptions& options) {
+  SkelPtr skel(guest_lsm__open());
+  if (!skel) return nullptr;
+  skel->rodata->cfg.protect_agent = options.protect_agent;
+  skel->rodata->cfg.report_agent = options.report_agent;
+  skel->rodata->cfg.wakeup_bytes = 64u << 10;
+  bpf_map__set_max_entries(skel->maps.events, uint32_t(round_pow2_pages(options.ring_buffer_bytes)));
+  return skel;
+}
+
+// Opens and loads guest_lsm into `skel`; 0 or a negative errno. The whole object is tried
+// first: the guest kernel has every hook, and finding out which ones a kernel lacks costs a
+// parse of its BTF. Only when that fails are the missing hooks (named in `missing`) left out
+// of a second attempt.
+int load_lsm(const GuestSensorOptions& options, SkelPtr& skel, std::string& missing) {
+  skel = open_lsm(options);
+  if (!skel) return -errno;
+  int err = guest_lsm__load(skel.get());
+  if (!err) return 0;
+  SkelPtr retry = open_lsm(options);
+  if (!retry) return err;
+  missing = leave_out_missing_hooks(retry.get());
+  if (missing.empty()) return err;  // not a missing hook: the first error says what is wrong
+  skel = std::move(retry);
+  return guest_lsm__load(skel.get());
 }
 
 }  // namespace
@@ -384,37 +412,28 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
   } else if (auto active = bpf_lsm_active(options.lsm_list); !active) {
     impl->lsm_reason = active.error().message;
   } else {
-    SkelPtr skel(guest_lsm__open());
-    if (!skel) {
-      impl->lsm_reason = "open guest_lsm: " + errno_text(errno);
+    SkelPtr skel;
+    std::string missing;
+    int err = load_lsm(options, skel, missing);
+    if (!missing.empty()) log->warn("guest sensor: LSM hooks this kernel lacks, not watched: {}", missing);
+    if (!err) {
+      uint32_t self = uint32_t(::getpid());
+      uint8_t one = 1;
+      err = bpf_map_update_elem(bpf_map__fd(skel->maps.agent_tgids_map), &self, &one, BPF_ANY);
+      if (err) err = -errno;
+    }
+    // Every LSM record is built until the host narrows the set (SetWantedTypes).
+    if (!err)
+      if (auto st = probes::write_wanted_types(skel->maps.wanted_types_map, WantedTypes().set(), "guest_lsm wanted_types_map"); !st)
+        err = -(st.error().sys_errno ? st.error().sys_errno : EIO);
+    if (!err) err = guest_lsm__attach(skel.get());
+    if (err) {
+      impl->lsm_reason = (skel ? "load/attach guest_lsm: " : "open guest_lsm: ") + errno_text(-err);
     } else {
-      skel->rodata->cfg.protect_agent = options.protect_agent;
-      skel->rodata->cfg.report_agent = options.report_agent;
-      skel->rodata->cfg.wakeup_bytes = 64u << 10;
-      if (auto missing = leave_out_missing_hooks(skel.get()); !missing.empty())
-        log->warn("guest sensor: LSM hooks this kernel lacks, not watched: {}", missing);
-      bpf_map__set_max_entries(skel->maps.events,
-                               uint32_t(round_pow2_pages(options.ring_buffer_bytes)));
-      int err = guest_lsm__load(skel.get());
-      if (!err) {
-        uint32_t self = uint32_t(::getpid());
-        uint8_t one = 1;
-        err = bpf_map_update_elem(bpf_map__fd(skel->maps.agent_tgids_map), &self, &one, BPF_ANY);
-        if (err) err = -errno;
-      }
-      // Every LSM record is built until the host narrows the set (SetWantedTypes).
-      if (!err)
-        if (auto st = probes::write_wanted_types(skel->maps.wanted_types_map, WantedTypes().set(), "guest_lsm wanted_types_map"); !st)
-          err = -(st.error().sys_errno ? st.error().sys_errno : EIO);
-      if (!err) err = guest_lsm__attach(skel.get());
-      if (err) {
-        impl->lsm_reason = "load/attach guest_lsm: " + errno_text(-err);
-      } else {
-        impl->lsm_rb.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::lsm_record,
-                                            impl.get(), nullptr));
-        if (!impl->lsm_rb) impl->lsm_reason = "guest_lsm ring buffer: " + errno_text(errno);
-        else impl->skel = std::move(skel);
-      }
+      impl->lsm_rb.reset(ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::lsm_record,
+                                          impl.get(), nullptr));
+      if (!impl->lsm_rb) impl->lsm_reason = "guest_lsm ring buffer: " + errno_text(errno);
+      else impl->skel = std::move(skel);
     }
   }
   if (impl->skel)

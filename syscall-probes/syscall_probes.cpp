@@ -215,9 +215,13 @@ Result<std::unique_ptr<SyscallProbes>> SyscallProbes::open(const SyscallProbesOp
   if (!tracefs) return std::unexpected(tracefs.error());
   if (!tracefs->empty()) log->warn("{} (it was not mounted)", *tracefs);
 
-  ProbeBackend backend = choose_backend(probe_bpf_capabilities());
-  if (!options.allow_lsm && backend.use_lsm) {
-    backend.use_lsm = false;
+  // Probing loads test programs and parses the vmlinux BTF once per BTF-typed one (hundreds
+  // of ms of a TCG guest's start-up, where the sensor brings its own LSM set): only when its
+  // answer decides something.
+  ProbeBackend backend;
+  if (options.allow_lsm) {
+    backend = choose_backend(probe_bpf_capabilities());
+  } else {
     backend.report = "using tracepoints: lsm disabled by option";
   }
 

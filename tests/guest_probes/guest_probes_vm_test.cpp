@@ -263,6 +263,37 @@ TEST_F(GuestProbesVm, DenyRuleBlocksCorePatternWriteWithEperm) {
   EXPECT_EQ(after.code, 0) << after.err;
 }
 
+// The kernel compares a rule's path a word (8 bytes) at a time: lengths on and off a word
+// boundary, a prefix that stops inside a word, and an exact path one byte short of the file's.
+TEST_F(GuestProbesVm, DenyPathsMatchWholeBytesAcrossWordBoundaries) {
+  DenyRule rule;
+  rule.name = "Deny by path";
+  rule.event_types = {EventType::openat};
+  // Exact: 10 and 12 bytes (a whole word and a part of the next), one 12 one byte short.
+  rule.exact_paths = {"/etc/group", "/proc/uptime", "/proc/versio"};
+  // Prefix: exactly one word, a word and a part, and one that differs in its last byte.
+  rule.path_prefixes = {"/etc/pas", "/proc/meminf", "/proc/cpuinfX"};
+  rule.any_container = true;
+  auto refused = sandbox_->agent().set_enforcement({rule});
+  ASSERT_TRUE(refused) << refused.error().describe();
+  EXPECT_TRUE(refused->empty()) << refused->front();
+
+  struct Case {
+    const char* path;
+    bool denied;
+  };
+  int n = 0;
+  for (auto [path, denied] : {Case{"/etc/group", true}, Case{"/proc/uptime", true}, Case{"/proc/version", false},
+                              Case{"/etc/passwd", true}, Case{"/proc/meminfo", true}, Case{"/proc/cpuinfo", false},
+                              Case{"/proc/loadavg", false}}) {
+    // One container each: the sandbox keeps every container id it created.
+    auto o = run("wordcmp" + std::to_string(++n), {"cat", path});
+    EXPECT_EQ(o.code != 0, denied) << path << ": exit " << o.code << " " << o.err;
+    if (denied) EXPECT_NE(o.err.find("Operation not permitted"), std::string::npos) << path << ": " << o.err;
+  }
+  ASSERT_TRUE(sandbox_->agent().set_enforcement({}));
+}
+
 TEST_F(GuestProbesVm, BlockDeviceMknodAndMountAreReportedAndMknodCanBeDenied) {
   auto o = run("blkdev", {"sh", "-c", "mknod /tmp/loopdev b 7 0 && mkdir -p /tmp/m && mount -t tmpfs none /tmp/m"});
   EXPECT_EQ(o.code, 0) << o.err;
