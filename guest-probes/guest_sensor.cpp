@@ -46,6 +46,11 @@ std::string errno_text(int err) {
   return name ? name : "errno " + std::to_string(err);
 }
 
+// How long the reader, woken after idle, yields the CPU before it drains: the LSM record that
+// woke it is written inside the syscall, whose own record follows at sys_exit; with one vCPU a
+// reader that drained at once would send the first half before the syscall could finish.
+constexpr int kSettleMicros = 100;
+
 // ListGuestProcesses calls waiting for the reader thread at once.
 constexpr size_t kMaxPendingProcessCopies = 8;
 
@@ -474,18 +479,29 @@ Result<std::unique_ptr<GuestSensor>> GuestSensor::start(const GuestSensorOptions
     if (::epoll_ctl(waiter.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return fail_errno("guest sensor: epoll_ctl");
   }
   p->readers.emplace_back([p, waiter = std::move(waiter)] {
+    using Clock = std::chrono::steady_clock;
+    const auto window = std::chrono::microseconds(probes::kCoalesceMicros);
+    auto last_drained = Clock::time_point{};
+    int quick_wakeups = 0;  // in a row, each within a window of the previous drain
     while (!p->stopping) {
       // The first record after idle wakes the wait (see submit_bytes() in syscall_probes.bpf.c
-      // and emit() in guest_lsm.bpf.c); a burst then gathers for one coalescing window, so it
-      // costs one wakeup (probes::poll_coalesced() does the same for one ring buffer).
+      // and emit() in guest_lsm.bpf.c). After idle the reader only lets the waking operation
+      // finish (kSettleMicros) and drains: a lone operation (an attack's one syscall) waits no
+      // coalescing window, which in a TCG guest oversleeps to ~1.5 ms. A third wakeup in a row,
+      // each within a window of the previous drain, is a stream: from there the burst gathers
+      // for the whole window first, so a stream still costs at most one wakeup per window.
       epoll_event ev[2];
       int n = ::epoll_wait(waiter.get(), ev, 2, 100);
-      if (n > 0) ::usleep(probes::kCoalesceMicros);
+      if (n > 0) {
+        quick_wakeups = Clock::now() - last_drained < window ? quick_wakeups + 1 : 0;
+        ::usleep(quick_wakeups >= 2 ? probes::kCoalesceMicros : kSettleMicros);
+      }
       if (n < 0 && errno != EINTR) {
         logger("probes")->error("guest sensor: epoll_wait: {}", errno_text(errno));
         return;
       }
       if (!p->drain()) return;
+      last_drained = Clock::now();
       p->answer_process_copies();
     }
   });
