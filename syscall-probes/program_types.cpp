@@ -35,12 +35,11 @@ constexpr std::pair<std::string_view, EventType> kSyscallTypes[] = {
 }  // namespace
 
 std::optional<EventType> syscall_program_type(std::string_view section) {
-  for (std::string_view prefix : {"tp/syscalls/sys_enter_", "tp/syscalls/sys_exit_"}) {
-    if (!section.starts_with(prefix)) continue;
-    std::string_view name = section.substr(prefix.size());
-    for (const auto& [syscall, type] : kSyscallTypes)
-      if (syscall == name) return type;
-  }
+  constexpr std::string_view kEnter = "tp/syscalls/sys_enter_";
+  if (!section.starts_with(kEnter)) return std::nullopt;
+  std::string_view name = section.substr(kEnter.size());
+  for (const auto& [syscall, type] : kSyscallTypes)
+    if (syscall == name) return type;
   return std::nullopt;
 }
 

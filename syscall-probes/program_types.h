@@ -12,9 +12,10 @@
 
 namespace kata_sentry::probes {
 
-// The type a per-syscall program builds; nullopt for every other program (scheduler
-// tracepoints, LSM hooks) and for the exec programs, which feed the process table and are
-// always attached, as is any program missing from the table (never a lost event).
+// The type a syscall's enter program builds (its exit is the one shared exit program, attached
+// with it); nullopt for every other program (scheduler tracepoints, LSM hooks) and for the exec
+// programs, which feed the process table and are always attached, as is any program missing
+// from the table (never a lost event).
 std::optional<EventType> syscall_program_type(std::string_view section);
 
 }  // namespace kata_sentry::probes

@@ -106,7 +106,7 @@ struct SyscallProbes::Impl {
   // links, and the skeleton (which owns the maps and programs) last.
   SkelPtr skel;
   std::vector<LinkPtr> links;
-  std::vector<const bpf_program*> attached;  // links[i] is attached[i]'s
+  std::vector<const bpf_program*> attached;  // the programs attached (a syscall's enter: with its exit)
   TypeMask wanted;                            // as last written to wanted_types_map
   bool detached = false;                      // by set_attached(false)
   mutable std::mutex attach_mu;               // links, attached, wanted, detached
@@ -179,27 +179,47 @@ SyscallProbes::SyscallProbes(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 SyscallProbes::~SyscallProbes() = default;
 
 // Attaches every autoloaded program not attached yet whose type is wanted (programs of no one
-// type, such as the process lifecycle ones, always); `skipped` lists syscalls this kernel lacks.
+// type, such as the process lifecycle ones, always), each syscall's enter program with the
+// shared exit program on that syscall's exit; `skipped` lists syscalls this kernel lacks.
 Status SyscallProbes::Impl::attach_wanted(std::string& skipped) {
+  constexpr std::string_view kEnter = "tp/syscalls/sys_enter_";
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
-    if (!bpf_program__autoload(prog)) continue;
+    if (!bpf_program__autoload(prog) || prog == skel->progs.handle_sys_exit) continue;
     if (std::find(attached.begin(), attached.end(), prog) != attached.end()) continue;
-    const char* section = bpf_program__section_name(prog);
+    const std::string section = bpf_program__section_name(prog);
     if (auto type = syscall_program_type(section); type && !wanted.test(static_cast<size_t>(*type))) continue;
+    auto skip = [&] { skipped += (skipped.empty() ? "" : ", ") + section; };
     if (optional_program(section) && !tracepoint_exists(section)) {
-      skipped += std::string(skipped.empty() ? "" : ", ") + section;
+      skip();
       continue;
+    }
+    auto failed = [&](const std::string& what, int err) {
+      return fail(err == EPERM ? ErrorCode::permission_denied : ErrorCode::unavailable,
+                  "attach syscall_probes " + what + ": " + errno_name(err), err);
+    };
+    // The exit first: an enter without its exit would park records that nothing ships.
+    if (section.starts_with(kEnter)) {
+      const std::string exit_tp = "sys_exit_" + section.substr(kEnter.size());
+      bpf_link* exit_link = bpf_program__attach_tracepoint(skel->progs.handle_sys_exit, "syscalls", exit_tp.c_str());
+      if (!exit_link) {
+        int err = errno;
+        if (err == ENOENT && optional_program(section)) {
+          skip();
+          continue;
+        }
+        return failed("tp/syscalls/" + exit_tp, err);
+      }
+      links.emplace_back(exit_link);
     }
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int err = errno;
       if (err == ENOENT && optional_program(section)) {
-        skipped += std::string(skipped.empty() ? "" : ", ") + section;
+        skip();
         continue;
       }
-      return fail(err == EPERM ? ErrorCode::permission_denied : ErrorCode::unavailable,
-                  std::string("attach syscall_probes ") + section + ": " + errno_name(err), err);
+      return failed(section, err);
     }
     links.emplace_back(link);
     attached.push_back(prog);

@@ -351,10 +351,6 @@ static __always_inline void read_sockaddr(struct ks_event *e, const void *uaddr,
 	SEC("tp/syscalls/sys_enter_" #sys) \
 	int handle_sys_enter_##sys(struct trace_event_raw_sys_enter *ctx)
 
-/* Every exit handler is the same; one program per syscall keeps the others free. */
-#define EXIT(sys) \
-	SEC("tp/syscalls/sys_exit_" #sys) \
-	int handle_sys_exit_##sys(struct trace_event_raw_sys_exit *ctx) { return finish_syscall(ctx); }
 
 static __always_inline void retry_reads(struct ks_event *e, __u32 tid)
 {
@@ -428,6 +424,16 @@ static __always_inline int finish_syscall(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/* Every syscall's exit is the same (the record was built at enter; this adds the result and
+ * ships it): one program, which user space attaches to sys_exit_<name> beside each
+ * sys_enter_<name> program it attaches (syscall_probes.cpp), so the verifier checks it once and
+ * not once per syscall (seconds of a guest's start under TCG). */
+SEC("tp/syscalls/sys_exit")
+int handle_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return finish_syscall(ctx);
+}
+
 /* ---- process ---- */
 
 ENTER(execve)
@@ -440,7 +446,6 @@ ENTER(execve)
 	read_argv(e, (const char *const *)UPTR(1));
 	return stash(e);
 }
-EXIT(execve)
 
 ENTER(execveat)
 {
@@ -454,7 +459,6 @@ ENTER(execveat)
 	e->arg[1] = ARG(4); /* flags */
 	return stash(e);
 }
-EXIT(execveat)
 
 _Static_assert(KS_PATH_LEN == 256, "walk_path masks offsets with 255");
 
@@ -698,7 +702,6 @@ ENTER(openat)
 	e->arg[2] = IARG(0);
 	return stash(e);
 }
-EXIT(openat)
 
 ENTER(openat2)
 {
@@ -716,7 +719,6 @@ ENTER(openat2)
 	e->arg[3] = how.resolve;
 	return stash(e);
 }
-EXIT(openat2)
 
 ENTER(open)
 {
@@ -729,7 +731,6 @@ ENTER(open)
 	e->arg[1] = ARG(2);
 	return stash(e);
 }
-EXIT(open)
 
 ENTER(unlinkat)
 {
@@ -742,7 +743,6 @@ ENTER(unlinkat)
 	e->arg[1] = IARG(0);
 	return stash(e);
 }
-EXIT(unlinkat)
 
 ENTER(unlink)
 {
@@ -754,7 +754,6 @@ ENTER(unlink)
 	e->arg[1] = (__u64)(__s64)AT_FDCWD;
 	return stash(e);
 }
-EXIT(unlink)
 
 ENTER(rename)
 {
@@ -766,7 +765,6 @@ ENTER(rename)
 	read_path2(e, UPTR(1));
 	return stash(e);
 }
-EXIT(rename)
 
 ENTER(renameat)
 {
@@ -778,7 +776,6 @@ ENTER(renameat)
 	read_path2(e, UPTR(3));
 	return stash(e);
 }
-EXIT(renameat)
 
 ENTER(renameat2)
 {
@@ -791,7 +788,6 @@ ENTER(renameat2)
 	e->arg[0] = ARG(4);
 	return stash(e);
 }
-EXIT(renameat2)
 
 ENTER(chmod)
 {
@@ -803,7 +799,6 @@ ENTER(chmod)
 	e->arg[0] = ARG(1);
 	return stash(e);
 }
-EXIT(chmod)
 
 ENTER(fchmodat)
 {
@@ -815,7 +810,6 @@ ENTER(fchmodat)
 	e->arg[0] = ARG(2);
 	return stash(e);
 }
-EXIT(fchmodat)
 
 /* Linux 6.6+; the loader tolerates its absence on older kernels. */
 ENTER(fchmodat2)
@@ -828,7 +822,6 @@ ENTER(fchmodat2)
 	e->arg[0] = ARG(2);
 	return stash(e);
 }
-EXIT(fchmodat2)
 
 ENTER(mknod)
 {
@@ -841,7 +834,6 @@ ENTER(mknod)
 	e->arg[1] = ARG(2);
 	return stash(e);
 }
-EXIT(mknod)
 
 ENTER(mknodat)
 {
@@ -854,7 +846,6 @@ ENTER(mknodat)
 	e->arg[1] = ARG(3);
 	return stash(e);
 }
-EXIT(mknodat)
 
 /* ---- network ---- */
 
@@ -869,7 +860,6 @@ ENTER(socket)
 	e->arg[2] = ARG(2);
 	return stash(e);
 }
-EXIT(socket)
 
 ENTER(connect)
 {
@@ -881,7 +871,6 @@ ENTER(connect)
 	read_sockaddr(e, UPTR(1), ARG(2));
 	return stash(e);
 }
-EXIT(connect)
 
 ENTER(bind)
 {
@@ -893,7 +882,6 @@ ENTER(bind)
 	read_sockaddr(e, UPTR(1), ARG(2));
 	return stash(e);
 }
-EXIT(bind)
 
 ENTER(listen)
 {
@@ -905,7 +893,6 @@ ENTER(listen)
 	e->arg[1] = ARG(1);
 	return stash(e);
 }
-EXIT(listen)
 
 ENTER(accept)
 {
@@ -916,7 +903,6 @@ ENTER(accept)
 	e->arg[0] = IARG(0);
 	return stash(e);
 }
-EXIT(accept)
 
 ENTER(accept4)
 {
@@ -928,7 +914,6 @@ ENTER(accept4)
 	e->arg[1] = ARG(3);
 	return stash(e);
 }
-EXIT(accept4)
 
 /* ---- other security-relevant syscalls ---- */
 
@@ -942,7 +927,6 @@ ENTER(ptrace)
 	e->arg[1] = IARG(1);
 	return stash(e);
 }
-EXIT(ptrace)
 
 ENTER(mount)
 {
@@ -963,7 +947,6 @@ ENTER(mount)
 	e->arg[0] = ARG(3);
 	return stash(e);
 }
-EXIT(mount)
 
 ENTER(umount)
 {
@@ -975,7 +958,6 @@ ENTER(umount)
 	e->arg[0] = ARG(1);
 	return stash(e);
 }
-EXIT(umount)
 
 ENTER(setns)
 {
@@ -987,7 +969,6 @@ ENTER(setns)
 	e->arg[1] = ARG(1);
 	return stash(e);
 }
-EXIT(setns)
 
 ENTER(unshare)
 {
@@ -998,7 +979,6 @@ ENTER(unshare)
 	e->arg[0] = ARG(0);
 	return stash(e);
 }
-EXIT(unshare)
 
 ENTER(init_module)
 {
@@ -1009,7 +989,6 @@ ENTER(init_module)
 	e->arg[0] = ARG(1);
 	return stash(e);
 }
-EXIT(init_module)
 
 ENTER(finit_module)
 {
@@ -1021,7 +1000,6 @@ ENTER(finit_module)
 	e->arg[1] = ARG(2);
 	return stash(e);
 }
-EXIT(finit_module)
 
 ENTER(bpf)
 {
@@ -1032,7 +1010,6 @@ ENTER(bpf)
 	e->arg[0] = ARG(0);
 	return stash(e);
 }
-EXIT(bpf)
 
 ENTER(kill)
 {
@@ -1044,7 +1021,6 @@ ENTER(kill)
 	e->arg[1] = ARG(1);
 	return stash(e);
 }
-EXIT(kill)
 
 ENTER(tkill)
 {
@@ -1056,7 +1032,6 @@ ENTER(tkill)
 	e->arg[1] = ARG(1);
 	return stash(e);
 }
-EXIT(tkill)
 
 ENTER(tgkill)
 {
@@ -1068,7 +1043,6 @@ ENTER(tgkill)
 	e->arg[1] = ARG(2);
 	return stash(e);
 }
-EXIT(tgkill)
 
 ENTER(memfd_create)
 {
@@ -1080,7 +1054,6 @@ ENTER(memfd_create)
 	e->arg[0] = ARG(1);
 	return stash(e);
 }
-EXIT(memfd_create)
 
 /* ---- files: more of Falco's types ---- */
 
@@ -1095,7 +1068,6 @@ ENTER(mkdir)
 	e->arg[1] = (__u64)(__s64)AT_FDCWD;
 	return stash(e);
 }
-EXIT(mkdir)
 
 ENTER(mkdirat)
 {
@@ -1108,7 +1080,6 @@ ENTER(mkdirat)
 	e->arg[1] = IARG(0);
 	return stash(e);
 }
-EXIT(mkdirat)
 
 ENTER(rmdir)
 {
@@ -1119,7 +1090,6 @@ ENTER(rmdir)
 	read_path(e, UPTR(0));
 	return stash(e);
 }
-EXIT(rmdir)
 
 ENTER(symlink)
 {
@@ -1131,7 +1101,6 @@ ENTER(symlink)
 	read_path2(e, UPTR(1));
 	return stash(e);
 }
-EXIT(symlink)
 
 ENTER(symlinkat)
 {
@@ -1143,7 +1112,6 @@ ENTER(symlinkat)
 	read_path2(e, UPTR(2));
 	return stash(e);
 }
-EXIT(symlinkat)
 
 ENTER(link)
 {
@@ -1155,7 +1123,6 @@ ENTER(link)
 	read_path2(e, UPTR(1));
 	return stash(e);
 }
-EXIT(link)
 
 ENTER(linkat)
 {
@@ -1168,7 +1135,6 @@ ENTER(linkat)
 	e->arg[0] = ARG(4);
 	return stash(e);
 }
-EXIT(linkat)
 
 ENTER(fchmod)
 {
@@ -1180,7 +1146,6 @@ ENTER(fchmod)
 	e->arg[1] = IARG(0);
 	return stash(e);
 }
-EXIT(fchmod)
 
 ENTER(creat)
 {
@@ -1193,7 +1158,6 @@ ENTER(creat)
 	e->arg[1] = ARG(1);
 	return stash(e);
 }
-EXIT(creat)
 
 ENTER(chroot)
 {
@@ -1204,7 +1168,6 @@ ENTER(chroot)
 	read_path(e, UPTR(0));
 	return stash(e);
 }
-EXIT(chroot)
 
 ENTER(pivot_root)
 {
@@ -1216,7 +1179,6 @@ ENTER(pivot_root)
 	read_path2(e, UPTR(1));
 	return stash(e);
 }
-EXIT(pivot_root)
 
 ENTER(name_to_handle_at)
 {
@@ -1229,7 +1191,6 @@ ENTER(name_to_handle_at)
 	e->arg[1] = ARG(4);
 	return stash(e);
 }
-EXIT(name_to_handle_at)
 
 ENTER(open_by_handle_at)
 {
@@ -1241,7 +1202,6 @@ ENTER(open_by_handle_at)
 	e->arg[1] = ARG(2);
 	return stash(e);
 }
-EXIT(open_by_handle_at)
 
 /* ---- credentials ---- */
 
@@ -1255,8 +1215,7 @@ EXIT(open_by_handle_at)
 		e->arg[1] = (__u32)(a1); \
 		e->arg[2] = (__u32)(a2); \
 		return stash(e); \
-	} \
-	EXIT(sys)
+	}
 
 CRED_ENTER(setuid, KS_EVT_SETUID, ARG(0), 0, 0)
 CRED_ENTER(setgid, KS_EVT_SETGID, ARG(0), 0, 0)
@@ -1280,7 +1239,6 @@ ENTER(capset)
 	e->arg[2] = (__u64)d[5] << 32 | d[2]; /* inheritable */
 	return stash(e);
 }
-EXIT(capset)
 
 /* ---- network: addresses of datagrams ----
  * These syscalls are hot on a busy socket; only calls that carry an address (unconnected
@@ -1300,7 +1258,6 @@ ENTER(sendto)
 	read_sockaddr(e, UPTR(4), ARG(5));
 	return stash(e);
 }
-EXIT(sendto)
 
 ENTER(sendmsg)
 {
@@ -1316,7 +1273,6 @@ ENTER(sendmsg)
 	read_sockaddr(e, m.msg_name, m.msg_namelen);
 	return stash(e);
 }
-EXIT(sendmsg)
 
 ENTER(recvfrom)
 {
@@ -1333,7 +1289,6 @@ ENTER(recvfrom)
 	e->arg[3] = ARG(5);
 	return stash(e);
 }
-EXIT(recvfrom)
 
 ENTER(recvmsg)
 {
@@ -1349,7 +1304,6 @@ ENTER(recvmsg)
 	e->arg[2] = ARG(1); /* the msghdr, read again at sys_exit */
 	return stash(e);
 }
-EXIT(recvmsg)
 
 /* ---- kernel interfaces an escape reaches for ---- */
 
@@ -1371,7 +1325,6 @@ ENTER(userfaultfd)
 	e->arg[0] = ARG(0);
 	return stash(e);
 }
-EXIT(userfaultfd)
 
 ENTER(perf_event_open)
 {
@@ -1388,7 +1341,6 @@ ENTER(perf_event_open)
 	e->arg[3] = ARG(4);
 	return stash(e);
 }
-EXIT(perf_event_open)
 
 ENTER(io_uring_setup)
 {
@@ -1405,7 +1357,6 @@ ENTER(io_uring_setup)
 	e->arg[1] = flags;
 	return stash(e);
 }
-EXIT(io_uring_setup)
 
 ENTER(keyctl)
 {
@@ -1417,7 +1368,6 @@ ENTER(keyctl)
 	e->arg[1] = ARG(1);
 	return stash(e);
 }
-EXIT(keyctl)
 
 ENTER(add_key)
 {
@@ -1430,7 +1380,6 @@ ENTER(add_key)
 	e->arg[0] = IARG(4);
 	return stash(e);
 }
-EXIT(add_key)
 
 ENTER(request_key)
 {
@@ -1443,7 +1392,6 @@ ENTER(request_key)
 	e->arg[0] = IARG(3);
 	return stash(e);
 }
-EXIT(request_key)
 
 ENTER(kexec_load)
 {
@@ -1455,7 +1403,6 @@ ENTER(kexec_load)
 	e->arg[1] = ARG(3);
 	return stash(e);
 }
-EXIT(kexec_load)
 
 ENTER(kexec_file_load)
 {
@@ -1468,7 +1415,6 @@ ENTER(kexec_file_load)
 	e->arg[2] = ARG(4);
 	return stash(e);
 }
-EXIT(kexec_file_load)
 
 ENTER(prctl)
 {
@@ -1480,7 +1426,6 @@ ENTER(prctl)
 	e->arg[1] = ARG(1);
 	return stash(e);
 }
-EXIT(prctl)
 
 ENTER(process_vm_readv)
 {
@@ -1491,7 +1436,6 @@ ENTER(process_vm_readv)
 	e->arg[0] = IARG(0);
 	return stash(e);
 }
-EXIT(process_vm_readv)
 
 ENTER(process_vm_writev)
 {
@@ -1502,7 +1446,6 @@ ENTER(process_vm_writev)
 	e->arg[0] = IARG(0);
 	return stash(e);
 }
-EXIT(process_vm_writev)
 
 /*
  * Optional LSM program set: only loaded when capability detection found a working
