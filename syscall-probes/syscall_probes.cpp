@@ -108,8 +108,7 @@ struct SyscallProbes::Impl {
   std::vector<LinkPtr> links;
   std::vector<const bpf_program*> attached;  // the programs attached (a syscall's enter: with its exit)
   TypeMask wanted;                            // as last written to wanted_types_map
-  bool detached = false;                      // by set_attached(false)
-  mutable std::mutex attach_mu;               // links, attached, wanted, detached
+  mutable std::mutex attach_mu;               // links, attached, wanted
   RingBufferPtr ring;
   const RecordFn* on_record = nullptr;  // set only for the duration of poll()
   std::mutex scope_mu;
@@ -316,7 +315,6 @@ size_t SyscallProbes::attached_programs() const {
 
 Status SyscallProbes::set_attached(bool attached) {
   std::lock_guard lock(impl_->attach_mu);
-  impl_->detached = !attached;
   if (!attached) {
     impl_->detach_all();
     return {};
@@ -334,8 +332,9 @@ Status SyscallProbes::set_wanted_types(const TypeMask& wanted) {
     return st;
   impl_->wanted = wanted;
   // A program once attached stays (narrowing is the map's job): detaching would cost RCU waits
-  // now and again at the next widening. Detached probes (set_attached(false)) stay detached.
-  if (impl_->detached) return {};
+  // now and again at the next widening. Detached probes (set_attached(false), or a failed
+  // set_attached(true): no link, as the lifecycle programs are always attached) stay detached.
+  if (impl_->links.empty()) return {};
   std::string skipped;
   return impl_->attach_wanted(skipped);
 }
