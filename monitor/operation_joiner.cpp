@@ -54,6 +54,10 @@ bool acts(const policy::Alert& a) { return a.action != policy::Action::alert; }
 
 bool from_lsm(const policy::Alert& a) { return !a.events.empty() && is_lsm(a.events.back().type); }
 
+bool reported_already(const std::vector<std::string>& reported, const policy::Alert& a) {
+  return std::find(reported.begin(), reported.end(), a.rule) != reported.end();
+}
+
 }  // namespace
 
 bool OperationJoiner::joinable(const Event& e) {
@@ -107,7 +111,7 @@ void OperationJoiner::add(const Event& e, std::vector<policy::Alert>&& alerts, b
       g.alerts = std::move(lsm_alerts);
       for (auto& a : sys_alerts) {
         bool dup = std::any_of(g.alerts.begin(), g.alerts.end(), [&](const policy::Alert& x) { return x.rule == a.rule; });
-        if (!dup) g.alerts.push_back(std::move(a));
+        if (!dup && !reported_already(other.reported, a)) g.alerts.push_back(std::move(a));
       }
       if (!g.alerts.empty()) out.push_back(std::move(g));
       return;
@@ -124,7 +128,14 @@ void OperationJoiner::add(const Event& e, std::vector<policy::Alert>&& alerts, b
   h.denied = denied;
   h.type = e.type;
   h.deadline = now + options_.hold;
-  h.alerts = std::move(alerts);
+  if (lsm && !alerts.empty() && (denied || std::none_of(alerts.begin(), alerts.end(), acts))) {
+    // Nothing here needs the syscall record: report now, and remember what was reported so
+    // that the syscall record adds only its other rules.
+    for (const auto& a : alerts) h.reported.push_back(a.rule);
+    out.push_back(AlertGroup{std::move(alerts), denied, e.type});
+  } else {
+    h.alerts = std::move(alerts);
+  }
   expiry_.push_back(Expiry{h.deadline, key, h.id});
   by_op_[key].push_back(std::move(h));
   ++waiting_;

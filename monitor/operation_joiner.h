@@ -21,6 +21,13 @@
 //     counts once (the LSM record's alert wins: it carries the decision), and `denied` says
 //     whether the LSM refused the operation. The monitor acts on each rule of the group (one
 //     audit record per deny rule) and writes one alert for the group (merge()).
+//   * except in the common case, which must not wait: an LSM record that comes first is
+//     released at once when nothing in its alerts needs the syscall record, i.e. every rule
+//     only alerts, or the LSM itself refused the operation. The LSM record comes from inside
+//     the syscall; the syscall record only at its exit, after the file system's own work (a
+//     virtio-fs open is a round trip to the host). The rules it reported are remembered until
+//     the syscall record comes (or `hold` passes), and only that record's other rules (those
+//     on the result, such as Falco's `fd.num >= 0`) are reported then, as a second group.
 //
 // Each ring buffer is read in order, so records of one kind arrive in order; the pairing
 // relies on that. Known limit: an LSM record that arrives before its syscall record while an
@@ -37,6 +44,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -90,6 +98,7 @@ class OperationJoiner {
     EventType type = EventType::none;
     Clock::time_point deadline;
     std::vector<policy::Alert> alerts;
+    std::vector<std::string> reported;
   };
   struct Expiry {
     Clock::time_point deadline;

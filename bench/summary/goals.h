@@ -21,6 +21,8 @@ struct Goal {
 inline constexpr Goal kGoals[] = {
     {"latency_p50_ms", "guest syscall -> host alert, p50 (TCG)", "ms", true, 5, "joined_bench"},
     {"latency_p99_ms", "guest syscall -> host alert, p99 (TCG)", "ms", true, 20, "joined_bench"},
+    {"latency_syscall_rule_p50_ms", "... a rule on the syscall record only (Falco's style), p50", "ms", true, kNoGoal, "joined_bench"},
+    {"latency_syscall_rule_p99_ms", "... a rule on the syscall record only (Falco's style), p99", "ms", true, kNoGoal, "joined_bench"},
     {"guest_open_close_ratio_unwanted", "guest open+close, probes on/off, no rule wants open", "x", true, 1.5,
      "guest_probes_bench"},
     {"guest_open_close_ratio_traced", "guest open+close, probes on/off, traced", "x", true, 2.0, "guest_probes_bench"},

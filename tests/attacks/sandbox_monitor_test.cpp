@@ -499,6 +499,49 @@ TEST(OperationJoin, RecordWithoutPartnerIsReportedAfterTheHold) {
   EXPECT_EQ(c.alerts[0].rule, "Guest core_pattern write");
 }
 
+// The common case must not wait for the syscall's exit: an LSM record that comes first and
+// whose rules only alert is reported on its own arrival. The hold is an hour, so nothing but
+// the early release can report it before the syscall record is sent.
+TEST(OperationJoin, AlertOnlyLsmRecordIsReportedBeforeItsSyscallRecordComes) {
+  constexpr const char* kRules = R"(
+- rule: open core_pattern
+  desc: t
+  condition: view = guest and evt.type in (openat, lsm_file_open) and fd.name = /proc/sys/kernel/core_pattern
+  output: core_pattern
+  priority: WARNING
+- rule: opened core_pattern
+  desc: on the result, which only the syscall record has
+  condition: view = guest and evt.type = openat and fd.name = /proc/sys/kernel/core_pattern and fd.num >= 0
+  output: opened
+  priority: NOTICE
+)";
+  auto loaded = policy::load_rules({{"j.yaml", kRules}});
+  ASSERT_FALSE(loaded.diagnostics.has_errors()) << loaded.diagnostics.items().at(0).to_text();
+  FakeGuest g;
+  g.lsm_ = true;
+  Collected c;
+  auto o = options(c);
+  o.join.hold = std::chrono::hours(1);
+  auto m = SandboxMonitor::start(std::make_unique<policy::Engine>(std::move(loaded.rules), policy::EngineConfig{}), o,
+                                 g.hooks(), nullptr);
+  ASSERT_TRUE(m);
+  g.heartbeat();
+  auto r = core_pattern_write(1'763'880'000'000'000'000ull, false);
+  g.events({r.lsm});
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 1; })) << "the LSM record's alert waited for its partner";
+  g.events({r.sys});
+  // The syscall record adds only the rule the LSM record could not match.
+  ASSERT_TRUE(wait_for([&] { return c.alert_count() >= 2; }));
+  ASSERT_TRUE((*m)->flush(5s)) << "the fake guest's stream stalled";
+  (*m)->stop();
+  std::lock_guard l(c.mu);
+  ASSERT_EQ(c.alerts.size(), 2u) << policy::alert_to_json_line(c.alerts.back());
+  EXPECT_EQ(c.alerts[0].rule, "open core_pattern");
+  EXPECT_EQ(c.alerts[0].events.back().type, EventType::lsm_file_open);
+  EXPECT_EQ(c.alerts[1].rule, "opened core_pattern");
+  EXPECT_EQ(c.alerts[1].also_matched, std::vector<std::string>{});
+}
+
 TEST(OperationJoin, InjectedPairIsJoinedToo) {
   FakeGuest g;
   g.lsm_ = true;
