@@ -33,6 +33,8 @@ inline constexpr Goal kGoals[] = {
     // first). The host goal is the scoped-away one.
     {"host_ratio_unwanted", "host open+close, watched, open unwanted after a reload", "x", true, 1.05, "host_probes_bench"},
     {"host_ratio_never_wanted", "host open+close, watched, no rule wants open", "x", true, 1.05, "host_probes_bench"},
+    {"host_ratio_path_unwanted", "host open+close, watched, open wanted but no rule's path matches", "x", true, 1.15,
+     "host_probes_bench"},
     {"engine_realistic_mev_per_s", "engine, Falco stable + ours, realistic mix", "M ev/s", false, 5.0,
      "policy_engine_bench"},
     {"decode_json_m_per_s", "decode + JSON line", "M/s", false, 1.0, "host_probes_bench"},

@@ -837,7 +837,7 @@ TEST(SandboxMonitor, PushesTheRulesEventTypesToTheGuestAndWidensForFollowers) {
   std::mutex pmu;
   std::vector<Types> pushed;
   auto hooks = g.hooks();
-  hooks.set_wanted_types = [&](const Types& t) -> Status {
+  hooks.set_wanted_types = [&](const Types& t, const FieldFilters&) -> Status {
     std::lock_guard l(pmu);
     pushed.push_back(t);
     return {};
@@ -887,7 +887,7 @@ TEST(SandboxMonitor, AGuestThatNeverAnswersTheWantedTypesDoesNotHoldTheCaller) {
   int calls = 0;
   bool released = false;
   auto hooks = g.hooks();
-  hooks.set_wanted_types = [&](const std::bitset<kEventTypeSlots>&) -> Status {
+  hooks.set_wanted_types = [&](const std::bitset<kEventTypeSlots>&, const FieldFilters&) -> Status {
     std::unique_lock l(mu);
     if (++calls == 1) return {};  // start()'s push answers
     cv.notify_all();
