@@ -146,8 +146,10 @@ static __always_inline bool type_wanted(__u32 type)
 	return false;
 }
 
-/* A zeroed record of this type for the current task (the scope is checked by the caller). */
-static __always_inline struct ks_event *fresh_record(__u16 type)
+/* A zeroed record of this type for the current task (the scope is checked by the caller).
+ * Only its head (time, ids, comm) when `head_only`: stash() fills the rest once the record
+ * has passed the path and comm filter (field_filters.bpf.h), so a dropped one costs no more. */
+static __always_inline struct ks_event *fresh_record(__u16 type, bool head_only)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
@@ -157,7 +159,10 @@ static __always_inline struct ks_event *fresh_record(__u16 type)
 	/* Too big for an inline memset: copy from an all-zero record instead. */
 	bpf_probe_read_kernel(&s->ev, sizeof(s->ev), (const void *)&zero_event);
 	s->ev.hdr.type = type;
-	fill_proc(&s->ev);
+	if (head_only)
+		fill_proc_head(&s->ev);
+	else
+		fill_proc(&s->ev);
 	return &s->ev;
 }
 
@@ -167,16 +172,17 @@ static __always_inline struct ks_event *begin_lifecycle(__u16 type)
 {
 	if (!tgid_in_scope(bpf_get_current_pid_tgid() >> 32))
 		return NULL;
-	return fresh_record(type);
+	return fresh_record(type, false);
 }
 
-/* As begin_lifecycle(), and NULL when no consumer wants this type. The scope is checked
+/* As begin_lifecycle(), and NULL when no consumer wants this type; only the record's head is
+ * filled (stash() or the caller fills the rest: fill_proc_rest()). The scope is checked
  * first, so the filtered counter counts only what a watched task was spared. */
 static __always_inline struct ks_event *begin(__u16 type)
 {
 	if (!tgid_in_scope(bpf_get_current_pid_tgid() >> 32) || !type_wanted(type))
 		return NULL;
-	return fresh_record(type);
+	return fresh_record(type, true);
 }
 
 /* Whether a read that failed at enter may have left a pointer for sys_exit (retry_map): a path
@@ -204,6 +210,9 @@ static __always_inline int stash(struct ks_event *e)
 			bpf_map_delete_elem(&retry_map, &tid);
 		return 0;
 	}
+	/* begin() filled only the head (execve's record is whole already: begin_lifecycle). */
+	if (e->hdr.type != KS_EVT_EXECVE && e->hdr.type != KS_EVT_EXECVEAT)
+		fill_proc_rest(e);
 	if (bpf_map_update_elem(&pending_map, &tid, e, BPF_ANY))
 		count(KS_STAT_PENDING_DROPS);
 	return 0;
@@ -1491,6 +1500,7 @@ int BPF_PROG(handle_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 	e = begin(KS_EVT_LSM_BPRM_CHECK);
 	if (!e)
 		return 0;
+	fill_proc_rest(e); /* begin() filled only the head; this record is sent here, not stashed */
 	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), bprm->filename);
 	if (n > 0)
 		e->path_len = n;
