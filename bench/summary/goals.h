@@ -23,6 +23,8 @@ inline constexpr Goal kGoals[] = {
     {"latency_p99_ms", "guest syscall -> host alert, p99 (TCG)", "ms", true, 20, "joined_bench"},
     {"guest_open_close_ratio_unwanted", "guest open+close, probes on/off, no rule wants open", "x", true, 1.5,
      "guest_probes_bench"},
+    {"guest_open_close_ratio_path_unwanted", "guest open+close, probes on/off, open wanted but no rule's path matches",
+     "x", true, 1.75, "guest_probes_bench"},
     {"guest_open_close_ratio_traced", "guest open+close, probes on/off, traced", "x", true, 2.0, "guest_probes_bench"},
     {"guest_events_zero_drop_per_s", "guest -> host events/s with zero drops", "ev/s", false, 50'000,
      "guest_probes_bench"},
