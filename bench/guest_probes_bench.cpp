@@ -10,6 +10,10 @@
 //  a0. The same for a process whose events no loaded rule wants: the host pushes a wanted set
 //     without the open types (SetWantedTypes), so both probe sets return before building a
 //     record (in-kernel filtering, issue 15).
+//  a1. The same for a process whose opens are wanted but whose paths no rule names: the open
+//     rules' path prefixes (/etc/, /root/) go with SetWantedTypes, so the tracepoint probes drop
+//     the record before parking it; the LSM file_open record is still built (LSM records are
+//     filtered by type only).
 //  a'. The same with the default rules' guest deny set installed (what enforce mode adds to
 //     every file_open of a container: the hook walks its entries of the set).
 //  b. Guest -> host event throughput before the first drop: `ks-load rate` makes R operations/s
@@ -27,6 +31,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -182,7 +187,7 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  Cost plain, unwanted, deny;
+  Cost plain, unwanted, path_unwanted, deny;
   if (!measure(plain)) return 1;
   std::bitset<ks::kEventTypeSlots> no_open;
   no_open.set();
@@ -193,6 +198,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!measure(unwanted)) return 1;
+  ks::FieldFilters etc_only;
+  for (auto t : {ks::EventType::open, ks::EventType::openat, ks::EventType::openat2})
+    etc_only[t].path = std::set<ks::StringMatch>{{"/etc/", true}, {"/root/", true}};
+  if (auto st = b.agent().set_wanted_types(std::bitset<ks::kEventTypeSlots>().set(), etc_only); !st) {
+    std::fprintf(stderr, "guest_probes_bench: %s\n", st.error().describe().c_str());
+    return 1;
+  }
+  if (!measure(path_unwanted)) return 1;
   if (auto st = b.agent().set_wanted_types(std::bitset<ks::kEventTypeSlots>().set()); !st) {
     std::fprintf(stderr, "guest_probes_bench: %s\n", st.error().describe().c_str());
     return 1;
@@ -262,6 +275,8 @@ int main(int argc, char** argv) {
   report("a. ", plain);
   std::printf("  a0. the same, no loaded rule wants open (filtered in the guest kernel):\n");
   report("   ", unwanted);
+  std::printf("  a1. the same, open wanted but no rule's path prefix matches (dropped in the guest kernel):\n");
+  report("   ", path_unwanted);
   std::printf("  a'. with the default deny set (%zu guest deny rules) installed:\n", rules.size());
   report("   ", deny);
   std::printf("  b. guest->host: %.0f events/s sustained with zero drops (at %.0f ops/s asked); stop: %s\n", best_rate,
@@ -270,6 +285,8 @@ int main(int argc, char** argv) {
   kata_sentry::bench::record_figure("guest_open_close_ratio_traced", median(plain.ratios));
   if (!unwanted.ratios.empty())
     kata_sentry::bench::record_figure("guest_open_close_ratio_unwanted", median(unwanted.ratios));
+  if (!path_unwanted.ratios.empty())
+    kata_sentry::bench::record_figure("guest_open_close_ratio_path_unwanted", median(path_unwanted.ratios));
   if (best_rate > 0) kata_sentry::bench::record_figure("guest_events_zero_drop_per_s", best_rate);
   auto s = b.count_.stats;
   std::printf("     guest counters: ringbuf_drops=%llu rate_limited=%llu queue_drops=%llu lsm_enforcing=%d\n",

@@ -8,6 +8,9 @@
 //   unwanted         watched, open events wanted once and no longer (a rule reload): their
 //                    programs stay attached and the wanted-types filter returns before any
 //                    record is built (in-kernel filtering, issue 15)
+//   path unwanted    watched, open wanted, but the rules' path prefixes (field_filters_map)
+//                    match no /dev/null: the record is built, then dropped before it is parked
+//                    or shipped (what a process no rule's path matches costs)
 // and the user-space cost of decoding a ring-buffer record into an Event.
 #include <fcntl.h>
 #include <linux/types.h>
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,19 +95,24 @@ int main() {
   const SyscallProbes::TypeMask all = SyscallProbes::TypeMask().set();
   SyscallProbes::TypeMask no_open = all;
   for (int t : {KS_EVT_OPEN, KS_EVT_OPENAT, KS_EVT_OPENAT2}) no_open.reset(static_cast<size_t>(t));
+  // A rule set whose open rules name paths under /etc and /root only (Falco's style).
+  kata_sentry::FieldFilters etc_only;
+  for (auto t : {kata_sentry::EventType::open, kata_sentry::EventType::openat, kata_sentry::EventType::openat2})
+    etc_only[t].path = std::set<kata_sentry::StringMatch>{{"/etc/", true}, {"/root/", true}, {"/etc/shadow", false}};
 
   // The four modes one after the other in each round, so that a busy machine's drift hits them
   // alike; each figure is the median of the per-round ratios to that round's "off" (every
   // program detached: the kernel runs none of them).
   const uint32_t self = static_cast<uint32_t>(getpid());
-  std::vector<double> off_ns, away_ns, in_ns, unwanted_ns, never_ns, r_away, r_in, r_unwanted, r_never;
-  kata_sentry::probes::ProbeStats in_stats, unwanted_stats;
+  std::vector<double> off_ns, away_ns, in_ns, unwanted_ns, never_ns, path_ns, r_away, r_in, r_unwanted, r_never, r_path;
+  kata_sentry::probes::ProbeStats in_stats, unwanted_stats, path_stats;
   auto add = [](kata_sentry::probes::ProbeStats& sum, const auto& a, const auto& b) {
     if (!a || !b) return;
     sum.events += b->events - a->events;
     sum.ringbuf_drops += b->ringbuf_drops - a->ringbuf_drops;
     sum.pending_drops += b->pending_drops - a->pending_drops;
     sum.filtered += b->filtered - a->filtered;
+    sum.filtered_fields += b->filtered_fields - a->filtered_fields;
   };
   auto check = [](const kata_sentry::Status& st, const char* what) {
     if (!st) kata_sentry::bench::fail_unmeasured("host_probes_bench", std::string(what) + ": " + st.error().describe());
@@ -126,9 +135,17 @@ int main() {
     double unw = ns_per_op_once();
     auto s2 = (*probes)->stats();
     check((*probes)->set_wanted_types(all), "set_wanted_types");
+    check((*probes)->set_field_filters(etc_only), "set_field_filters");
+    auto s3 = (*probes)->stats();
+    double path = ns_per_op_once();
+    auto s4 = (*probes)->stats();
+    check((*probes)->set_field_filters({}), "set_field_filters");
     check((*probes)->unwatch_tgid(self), "unwatch");
     add(in_stats, s0, s1);
     add(unwanted_stats, s1, s2);
+    add(path_stats, s3, s4);
+    path_ns.push_back(path);
+    r_path.push_back(path / off);
     off_ns.push_back(off);
     away_ns.push_back(away);
     in_ns.push_back(in);
@@ -147,7 +164,7 @@ int main() {
     return v[v.size() / 2];
   };
   const double off = median(off_ns), scoped_away = median(away_ns), scoped_in = median(in_ns), unwanted = median(unwanted_ns),
-               never = median(never_ns);
+               never = median(never_ns), path_unwanted = median(path_ns);
 
   // Decode throughput on a realistic exec record (the largest decode path).
   ks_event rec = sample_record();
@@ -184,6 +201,7 @@ int main() {
   row("attached, scoped in (+ consumer)", scoped_in, r_in);
   row("scoped in, open never wanted", never, r_never);
   row("scoped in, open unwanted (reload)", unwanted, r_unwanted);
+  row("scoped in, open wanted, path not", path_unwanted, r_path);
   std::printf("  scoped in: %llu records submitted, %llu consumed, %llu ring-buffer drops, %llu pairing drops\n",
               static_cast<unsigned long long>(in_stats.events), static_cast<unsigned long long>(consumed.load()),
               static_cast<unsigned long long>(in_stats.ringbuf_drops),
@@ -191,6 +209,9 @@ int main() {
   std::printf("  no rule wants open: %llu syscalls filtered in the kernel, %llu records submitted\n",
               static_cast<unsigned long long>(unwanted_stats.filtered),
               static_cast<unsigned long long>(unwanted_stats.events));
+  std::printf("  no rule's path prefix matches: %llu records dropped in the kernel, %llu submitted\n",
+              static_cast<unsigned long long>(path_stats.filtered_fields),
+              static_cast<unsigned long long>(path_stats.events));
   std::printf("decode: ring-buffer record (%zu B, execve) -> Event   %12.0f events/s\n", sizeof(ks_event),
               kDecodes / decode_s);
   std::printf("decode + JSON line                                    %12.0f events/s\n", kJson / json_s);
@@ -201,6 +222,9 @@ int main() {
   kata_sentry::bench::record_figure("host_ratio_traced", median(r_in));
   kata_sentry::bench::record_figure("host_ratio_unwanted", median(r_unwanted));
   kata_sentry::bench::record_figure("host_ratio_never_wanted", median(r_never));
+  if (path_stats.filtered_fields == 0)
+    kata_sentry::bench::fail_unmeasured("host_probes_bench", "no record was dropped for its path");
+  kata_sentry::bench::record_figure("host_ratio_path_unwanted", median(r_path));
   kata_sentry::bench::record_figure("decode_json_m_per_s", kJson / json_s / 1e6);
   return 0;
 }

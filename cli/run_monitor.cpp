@@ -23,7 +23,9 @@ SandboxHooks hooks_for(runtime::Sandbox& sandbox) {
   runtime::Sandbox* sb = &sandbox;
   h.stream_events = [sb](const std::function<bool(std::string&&)>& fn) { return sb->agent().stream_events(fn); };
   h.set_enforcement = [sb](const std::vector<DenyRule>& rules) { return sb->agent().set_enforcement(rules); };
-  h.set_wanted_types = [sb](const std::bitset<kEventTypeSlots>& types) { return sb->agent().set_wanted_types(types); };
+  h.set_wanted_types = [sb](const std::bitset<kEventTypeSlots>& types, const FieldFilters& fields) {
+    return sb->agent().set_wanted_types(types, fields);
+  };
   h.kill_guest_process = [sb](uint32_t pid, int sig) { return sb->agent().kill_guest_process(pid, sig); };
   h.stop_vm = [sb]() { return sb->vm().qmp().quit(); };
   h.vm_running = [sb]() { return sb->vm().qemu_running(); };
@@ -157,7 +159,7 @@ Status RunMonitor::attach(runtime::Sandbox& sandbox, const std::string& containe
   if (hub_) {
     SandboxMonitor* sink = monitor_.get();
     if (auto st = hub_->attach(sandbox_id_, pids, cgroups, [sink](Event&& ev) { sink->feed_host(std::move(ev)); },
-                               sink->host_wanted_types());
+                               sink->host_wanted_types(), sink->host_field_filters());
         !st) {
       monitor_->stop();
       std::lock_guard lock(scrape_mu_);

@@ -379,15 +379,22 @@ struct GuestSensor::Impl {
   }
 };
 
-Status GuestSensor::set_wanted_types(const WantedTypes& wanted) {
+Status GuestSensor::set_wanted_types(const WantedTypes& wanted, const FieldFilters& fields) {
   std::lock_guard lock(impl_->mu);
+  // The old path/comm conditions go first: with the new types and the old conditions, a type
+  // whose rules changed would lose records for a moment.
+  if (impl_->tracepoints)
+    if (auto st = impl_->tracepoints->set_field_filters({}); !st) return st;
   if (impl_->skel)
     if (auto st = probes::write_wanted_types(impl_->skel->maps.wanted_types_map, wanted, "guest_lsm wanted_types_map"); !st)
       return st;
   if (impl_->tracepoints)
     if (auto st = impl_->tracepoints->set_wanted_types(wanted); !st) return st;
-  logger("probes")->info("guest sensor: records built for {} of {} event types (and the process lifecycle)",
-                         wanted.count(), wanted.size());
+  if (impl_->tracepoints)
+    if (auto st = impl_->tracepoints->set_field_filters(fields); !st) return st;
+  logger("probes")->info("guest sensor: records built for {} of {} event types (and the process lifecycle); path/comm "
+                         "conditions on {} of them",
+                         wanted.count(), wanted.size(), fields.size());
   return {};
 }
 

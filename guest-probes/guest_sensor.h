@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/field_filters.h"
 #include "core/guest_batch.h"
 #include "core/result.h"
 #include "guest-probes/deny_compiler.h"
@@ -100,7 +101,9 @@ class GuestSensor {
   // lifecycle records (the process table's) and LSM records of hooks the deny set covers are
   // built whatever it says. Fails only when a kernel map could not be written.
   using WantedTypes = std::bitset<kEventTypeSlots>;
-  Status set_wanted_types(const WantedTypes& wanted);
+  // `fields`: per type, the paths and comms some rule can use (core/field_filters.h): applied by
+  // the tracepoint probes (SyscallProbes::set_field_filters); LSM records are filtered by type only.
+  Status set_wanted_types(const WantedTypes& wanted, const FieldFilters& fields = {});
   // A copy of the process table (at most `max` processes, lowest pids first) plus the agent,
   // each with its container (from its cgroup); processes that have exited are left out. The
   // table belongs to the reader thread, so that thread takes the copy between two drains;

@@ -29,6 +29,7 @@
 
 #include "core/deny_rule.h"
 #include "core/event.h"
+#include "core/field_filters.h"
 #include "core/result.h"
 #include "monitor/guest_stream_guard.h"
 #include "monitor/operation_joiner.h"
@@ -53,8 +54,9 @@ struct SandboxHooks {
   // stream ended.
   std::function<Status(const std::function<bool(std::string&&)>&)> stream_events;
   std::function<Result<std::vector<std::string>>(const std::vector<DenyRule>&)> set_enforcement;
-  // In-guest filtering: the event types the guest probes build (the agent's SetWantedTypes).
-  std::function<Status(const std::bitset<kEventTypeSlots>&)> set_wanted_types;
+  // In-guest filtering: the event types the guest probes build, and the path and comm conditions
+  // of those types (the agent's SetWantedTypes).
+  std::function<Status(const std::bitset<kEventTypeSlots>&, const FieldFilters&)> set_wanted_types;
   std::function<Status(uint32_t guest_pid, int sig)> kill_guest_process;
   std::function<Status()> stop_vm;             // kill_sandbox: QMP quit
   std::function<bool()> vm_running;            // heartbeats are only expected while true

@@ -34,10 +34,11 @@ HostProbeHub::~HostProbeHub() {
 const std::string& HostProbeHub::backend_report() const { return backend_report_; }
 
 Status HostProbeHub::attach(const std::string& sandbox_id, const std::vector<uint32_t>& pids, const std::vector<std::string>& cgroups,
-                            Sink sink, const TypeMask& wanted) {
+                            Sink sink, const TypeMask& wanted, const FieldFilters& fields) {
   auto r = std::make_shared<Route>();
   r->pids = pids;
   r->wanted = wanted;
+  r->fields = fields;
   r->sink = std::move(sink);
   for (const auto& dir : cgroups) {
     auto id = probes::SyscallProbes::cgroup_id_of(dir);
@@ -103,17 +104,38 @@ Status HostProbeHub::set_want_all(bool want_all) {
 Status HostProbeHub::push_wanted_types() {
   std::lock_guard push(push_mu_);
   TypeMask wanted;
+  FieldFilters fields;
   {
     std::lock_guard lock(mu_);
-    if (want_all_) wanted.set();
-    for (const auto& [id, r] : routes_) wanted |= r->wanted;
+    for (const auto& [id, r] : routes_) {
+      fields = unite(wanted, fields, r->wanted, r->fields);
+      wanted |= r->wanted;
+    }
+    if (want_all_) {
+      wanted.set();
+      fields.clear();
+    }
   }
-  if (pushed_ == wanted) return {};
-  if (auto st = reader_->probes().set_wanted_types(wanted); !st) {
-    pushed_.reset();  // part of it may be in the kernel: push again next time
-    return st;
+  if (pushed_ == wanted && pushed_fields_ == fields) return {};
+  auto& probes = reader_->probes();
+  // The old conditions go first: the new types with the old conditions of a type whose rules
+  // changed would lose records for a moment; no condition at all only costs that moment.
+  if (pushed_fields_ != fields) {
+    pushed_fields_.reset();
+    if (auto st = probes.set_field_filters({}); !st) return st;
+    pushed_fields_ = FieldFilters();
   }
-  pushed_ = wanted;
+  if (pushed_ != wanted) {
+    if (auto st = probes.set_wanted_types(wanted); !st) {
+      pushed_.reset();  // part of it may be in the kernel: push again next time
+      return st;
+    }
+    pushed_ = wanted;
+  }
+  if (pushed_fields_ != fields) {
+    if (auto st = probes.set_field_filters(fields); !st) return st;  // the bank flip is all or nothing
+    pushed_fields_ = fields;
+  }
   return {};
 }
 
@@ -166,6 +188,7 @@ HostProbeHubStats HostProbeHub::stats() const {
     s.ringbuf_drops = ps->ringbuf_drops;
     s.pending_drops = ps->pending_drops;
     s.filtered = ps->filtered;
+    s.filtered_fields = ps->filtered_fields;
   }
   return s;
 }

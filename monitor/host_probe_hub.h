@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/field_filters.h"
 #include "core/result.h"
 
 namespace kata_sentry::probes {
@@ -42,6 +43,7 @@ struct HostProbeHubStats {
   uint64_t ringbuf_drops = 0;  // from the BPF counters
   uint64_t pending_drops = 0;
   uint64_t filtered = 0;       // syscalls of watched processes not built: no sandbox's rules want their type
+  uint64_t filtered_fields = 0;  // ... of a wanted type, but no sandbox's rules want their path or comm
 };
 
 class HostProbeHub {
@@ -58,11 +60,13 @@ class HostProbeHub {
 
   // Adds a sandbox's processes (and their future children) and cgroups to the scope; its
   // records go to `sink`, on the hub's thread. `wanted`: the event types its rules can use
-  // (policy::types_needed); every type by default.
+  // (policy::types_needed); every type by default. `fields`: the path and comm conditions of
+  // those types (policy::field_filters_needed); none by default.
   Status attach(const std::string& sandbox_id, const std::vector<uint32_t>& pids, const std::vector<std::string>& cgroups,
-                Sink sink, const TypeMask& wanted = TypeMask().set());
+                Sink sink, const TypeMask& wanted = TypeMask().set(), const FieldFilters& fields = {});
   // In-kernel filtering: the probes build records only of the types some attached sandbox
-  // wants (the union: the probe set is shared), or of every type while want_all is on (a
+  // wants, and of those only the paths and comms some sandbox's rules can match (the union:
+  // the probe set is shared), or of every type and path while want_all is on (a
   // kata-trace subscriber follows raw events). Updated in place: a type wanted for the first
   // time attaches its programs, and nothing is ever detached before the hub goes.
   Status set_want_all(bool want_all);
@@ -79,6 +83,7 @@ class HostProbeHub {
     std::vector<uint32_t> pids;
     std::vector<uint64_t> cgroup_ids;
     TypeMask wanted;     // under mu_
+    FieldFilters fields; // under mu_
     std::mutex sink_mu;  // held while the sink runs; detach() takes it to wait for a call in progress
     Sink sink;           // empty once detached
   };
@@ -98,6 +103,7 @@ class HostProbeHub {
   bool want_all_ = false;  // under mu_
   std::mutex push_mu_;     // serialises push_wanted_types(); taken before mu_
   std::optional<TypeMask> pushed_ = TypeMask();  // under push_mu_: what the kernel has (nullopt: unknown)
+  std::optional<FieldFilters> pushed_fields_ = FieldFilters();  // under push_mu_: likewise
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/logging.h"
+#include "policy-engine/field_filters.h"
 #include "policy-engine/wanted_types.h"
 
 namespace kata_sentry::monitor {
@@ -25,6 +26,8 @@ SandboxMonitor::SandboxMonitor(std::unique_ptr<policy::Engine> engine, MonitorOp
       mode_(engine->mode()),
       host_rules_types_(policy::types_needed(engine->rules(), policy::only_view(View::host))),
       guest_rules_types_(policy::types_needed(engine->rules(), policy::only_view(View::guest))),
+      host_rules_fields_(policy::field_filters_needed(engine->rules(), policy::only_view(View::host))),
+      guest_rules_fields_(policy::field_filters_needed(engine->rules(), policy::only_view(View::guest))),
       reporter_(options_.sandbox_id, options_.sandbox_name, log, ReporterCallbacks{options_.on_alert, options_.on_audit},
                 options_.pod),
       alarm_(reporter_, options_.tamper_alert_interval),
@@ -71,6 +74,11 @@ std::bitset<kEventTypeSlots> SandboxMonitor::host_wanted_types() const {
   return want_all_ ? std::bitset<kEventTypeSlots>().set() : host_rules_types_;
 }
 
+FieldFilters SandboxMonitor::host_field_filters() const {
+  std::lock_guard lock(wanted_mu_);
+  return want_all_ ? FieldFilters{} : host_rules_fields_;
+}
+
 void SandboxMonitor::set_want_all(bool want_all) {
   std::lock_guard lock(wanted_mu_);
   want_all_ = want_all;
@@ -99,18 +107,24 @@ void SandboxMonitor::push_wanted_types_if_changed() noexcept {
 Status SandboxMonitor::push_guest_wanted_types(bool want_all) {
   if (!options_.guest_stream || !hooks_.set_wanted_types) return {};
   std::bitset<kEventTypeSlots> types;
-  if (want_all) types.set();
-  else types = OperationJoiner::with_partners(guest_rules_types_);
+  FieldFilters fields;  // a joining partner type the rules do not name has no condition
+  if (want_all) {
+    types.set();
+  } else {
+    types = OperationJoiner::with_partners(guest_rules_types_);
+    fields = guest_rules_fields_;
+  }
   Status st;
   try {
-    st = hooks_.set_wanted_types(types);
+    st = hooks_.set_wanted_types(types, fields);
   } catch (...) {
     ++internal_errors_;
     return fail(ErrorCode::internal, "guest SetWantedTypes: unexpected exception");
   }
   if (st)
-    logger("monitor")->info("sandbox {}: guest builds {} event types", options_.sandbox_id,
-                            want_all ? std::string("all") : policy::describe_types(types));
+    logger("monitor")->info("sandbox {}: guest builds {} event types{}{}", options_.sandbox_id,
+                            want_all ? std::string("all") : policy::describe_types(types), fields.empty() ? "" : "; only ",
+                            describe_field_filters(fields));
   return st;
 }
 

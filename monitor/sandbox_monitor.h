@@ -137,6 +137,9 @@ class SandboxMonitor {
   // In-kernel filtering. The event types the host probes must build for this sandbox (what its
   // rules can match in the host view, or all; see MonitorOptions::want_all_types and set_want_all()).
   std::bitset<kEventTypeSlots> host_wanted_types() const;
+  // The path and comm conditions of those types (policy::field_filters_needed; none while all
+  // types are wanted).
+  FieldFilters host_field_filters() const;
   // Widens the guest's set to every type while on (a kata-trace subscriber follows raw events)
   // and back to the rules' set. Returns at once: the worker pushes the latest wish to the guest
   // within a tick, so a guest that never answers holds up only its own sandbox, never the
@@ -171,6 +174,9 @@ class SandboxMonitor {
   // view's rules can match.
   const std::bitset<kEventTypeSlots> host_rules_types_;
   const std::bitset<kEventTypeSlots> guest_rules_types_;
+  // policy::field_filters_needed of the engine's rules, per view.
+  const FieldFilters host_rules_fields_;
+  const FieldFilters guest_rules_fields_;
   Reporter reporter_;
   TamperAlarm alarm_;
   GuestStreamGuard guard_;          // guest thread only (but stats and containers)

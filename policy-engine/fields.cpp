@@ -824,6 +824,13 @@ std::string_view errno_name(int64_t err) {
   return n ? std::string_view(n) : std::string_view();
 }
 
+bool fd_name_is_path(EventType type) { return is_file(type); }
+
+bool event_arg_is_path(const FieldRef& ref, EventType type) {
+  auto t = static_cast<size_t>(type);
+  return !ref.raw && t < ref.arg_slot.size() && ref.arg_slot[t] == kPath;
+}
+
 Result<FieldRef> resolve_field(std::string_view text) {
   FieldRef ref;
   ref.text = std::string(text);

@@ -124,6 +124,12 @@ Result<FieldRef> resolve_field(std::string_view text);
 
 std::span<const FieldInfo> field_catalogue();
 
+// Whether fd.name (and fd.directory, fd.filename) of an event of this type is the record's
+// path (a file event); for sockets it is the peer address, and other types have none.
+bool fd_name_is_path(EventType type);
+// evt.arg.NAME's value for this type is the record's path (the first string argument).
+bool event_arg_is_path(const FieldRef& ref, EventType type);
+
 // Extracts a field's value as text for outputs; nullopt when absent.
 std::optional<std::string> field_text(const FieldRef& ref, const EvalInput& in);
 

@@ -1,4 +1,5 @@
 #include "policy-engine/loader.h"
+#include "policy-engine/field_filters.h"
 
 #include <algorithm>
 #include <array>
@@ -736,6 +737,7 @@ class Loader {
     if (!parsed.ast || !via_macros.empty()) return;
     r.types = condition_types(*parsed.ast);
     r.views = condition_views(*parsed.ast);
+    r.fields = condition_field_filters(*parsed.ast, r.types);
     auto node = compile_condition(*parsed.ast, r.types, &shared_checks_);
     if (!node) compile_error(node.error(), obj);
     if (!node || !out || !prio || !action) return;
@@ -826,6 +828,7 @@ class Loader {
         step.rule_index = static_cast<int>(it - set_.rules.begin());
         step.types = it->types;
         step.views = it->views;
+        step.fields = it->fields;
       } else {
         std::vector<std::string> via_macros;
         unknown_via_macros_ = &via_macros;
@@ -847,6 +850,7 @@ class Loader {
         }
         step.types = condition_types(*parsed.ast);
         step.views = condition_views(*parsed.ast);
+        step.fields = condition_field_filters(*parsed.ast, step.types);
         auto node = compile_condition(*parsed.ast, step.types, &shared_checks_);
         if (!node) {
           compile_error(node.error(), obj);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/field_filters.h"
 #include "policy-engine/compile.h"
 #include "policy-engine/enforcement_spec.h"
 #include "policy-engine/output.h"
@@ -30,6 +31,7 @@ struct Rule {
   std::shared_ptr<const Node> node;
   TypeSet types;          // event types it can match (the index)
   ViewSet views = all_views();  // views it can match (the index's second key)
+  FieldFilters fields;          // per type, what it needs of path and comm (field_filters.h)
   OutputTemplate output;
   Priority priority = Priority::warning;
   std::vector<std::string> tags;
@@ -48,6 +50,7 @@ struct SequenceStep {
   int rule_index = -1;
   TypeSet types;
   ViewSet views = all_views();  // views its events can come from (the named rule's, or the condition's)
+  FieldFilters fields;          // as Rule::fields (the named rule's, or the condition's)
 };
 
 struct Sequence {

@@ -100,9 +100,10 @@ monitor::SandboxHooks RelayLink::hooks() {
     if (!r) return std::unexpected(r.error());
     return refusals_from_proto(r->refused());
   };
-  h.set_wanted_types = [this](const std::bitset<kEventTypeSlots>& types) -> Status {
+  h.set_wanted_types = [this](const std::bitset<kEventTypeSlots>& types, const FieldFilters& fields) -> Status {
     v1::RelayCommand c;
     wanted_types_to_proto(types, *c.mutable_set_wanted_types());
+    field_filters_to_proto(fields, *c.mutable_set_wanted_types());
     auto r = call(std::move(c), "guest SetWantedTypes");
     if (!r) return std::unexpected(r.error());
     return {};

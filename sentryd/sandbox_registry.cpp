@@ -160,7 +160,7 @@ void SandboxRegistry::start_monitor(Entry& e, std::function<void(const Status&)>
         if (event_followers_ > 0) sink->set_want_all(true);
       }
       if (auto st = probes_->attach(record.sandbox_id, pids, record.host_cgroups, [sink](Event&& ev) { sink->feed_host(std::move(ev)); },
-                                    sink->host_wanted_types());
+                                    sink->host_wanted_types(), sink->host_field_filters());
           !st) {
         (*m)->stop();
         m = std::unexpected(Error{st.error().code, st.error().sys_errno, "host probes: " + st.error().message});

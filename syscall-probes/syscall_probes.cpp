@@ -22,6 +22,7 @@
 
 #include "syscall-probes/bpf/syscall_probes_cfg.h"
 #include "syscall-probes/bpf_util.h"
+#include "syscall-probes/field_filter_writer.h"
 #include "syscall-probes/libbpf_log.h"
 #include "syscall-probes/program_types.h"
 #include "syscall_probes.skel.h"
@@ -339,6 +340,21 @@ Status SyscallProbes::set_wanted_types(const TypeMask& wanted) {
   return impl_->attach_wanted(skipped);
 }
 
+Status SyscallProbes::set_field_filters(const FieldFilters& filters) {
+  std::lock_guard lock(impl_->attach_mu);
+  auto tables = lay_out_field_filters(filters);
+  if (tables.dropped_types)
+    logger("probes")->warn("syscall probes: {} event types keep every path or comm: their filter entries do not fit",
+                           tables.dropped_types);
+  volatile uint32_t* active = &impl_->skel->bss->field_filter_bank;
+  uint32_t idle = (*active & 1) ^ 1;
+  if (auto st = write_field_filter_bank(impl_->skel->maps.field_filters_map, impl_->skel->maps.filter_entries_map, idle, tables);
+      !st)
+    return st;
+  *active = idle;
+  return {};
+}
+
 Status SyscallProbes::watch_tgid(uint32_t tgid) {
   return impl_->map_update(impl_->skel->maps.watched_tgids_map, &tgid, sizeof tgid, "watched_tgids_map");
 }
@@ -399,7 +415,8 @@ Result<ProbeStats> SyscallProbes::stats() const {
                 {KS_STAT_RINGBUF_DROPS, &s.ringbuf_drops},
                 {KS_STAT_PENDING_DROPS, &s.pending_drops},
                 {KS_STAT_READ_ERRORS, &s.read_errors},
-                {KS_STAT_FILTERED, &s.filtered}};
+                {KS_STAT_FILTERED, &s.filtered},
+                {KS_STAT_FILTERED_FIELDS, &s.filtered_fields}};
   for (auto& f : fields) {
     auto v = sum_percpu_counter(impl_->skel->maps.stats_map, f.key, "syscall_probes stats_map");
     if (!v) return std::unexpected(v.error());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/field_filters.h"
 #include "core/result.h"
 #include "syscall-probes/capabilities.h"
 
@@ -50,6 +51,7 @@ struct ProbeStats {
   uint64_t pending_drops = 0;  // syscalls not reported: enter/exit pairing table full
   uint64_t read_errors = 0;    // records sent with a user/kernel read that failed
   uint64_t filtered = 0;       // syscalls of watched tasks not reported: no consumer wants their type
+  uint64_t filtered_fields = 0;  // ... of a wanted type, but no consumer wants their path or comm
   uint64_t drops() const { return ringbuf_drops + pending_drops; }
 };
 
@@ -72,6 +74,15 @@ class SyscallProbes {
   // switched already, so callers retry or widen to all) or a program failed to attach.
   using TypeMask = std::bitset<kEventTypeSlots>;
   Status set_wanted_types(const TypeMask& wanted);
+
+  // Per type, the paths and comms some consumer can use (core/field_filters.h; empty: no
+  // condition, the start). A syscall record of a wanted type whose path or comm matches none
+  // of its type's entries is neither parked nor sent (counted in ProbeStats::filtered_fields);
+  // exec, fork and exit records always go. Written into the idle bank of the kernel maps and
+  // switched in one store, so a reload never shows the probes half a set. A set that does not
+  // fit the maps leaves that type unconstrained (logged). Fails when a map write fails (the
+  // active set is then unchanged).
+  Status set_field_filters(const FieldFilters& filters);
 
   // Runtime scope changes; only meaningful with scope_enabled.
   Status watch_tgid(uint32_t tgid);

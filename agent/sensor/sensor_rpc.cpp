@@ -91,7 +91,9 @@ grpc::Status sensor_set_wanted_types(guest_probes::GuestSensor* sensor,
   if (!sensor) return no_sensor();
   auto types = wanted_types_from_proto(req);
   if (!types) return to_grpc_status(types.error());
-  return to_grpc_status(sensor->set_wanted_types(*types));
+  auto fields = field_filters_from_proto(req);
+  if (!fields) return to_grpc_status(fields.error());
+  return to_grpc_status(sensor->set_wanted_types(*types, *fields));
 }
 
 }  // namespace kata_sentry::agent

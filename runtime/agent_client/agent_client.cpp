@@ -429,9 +429,10 @@ Status AgentClient::set_sensor_attached(bool attached) {
                      std::max(impl_->options.call_deadline, kAttachDeadline));
 }
 
-Status AgentClient::set_wanted_types(const std::bitset<kEventTypeSlots>& types) {
+Status AgentClient::set_wanted_types(const std::bitset<kEventTypeSlots>& types, const FieldFilters& fields) {
   v1::SetWantedTypesRequest req;
   wanted_types_to_proto(types, req);
+  field_filters_to_proto(fields, req);
   v1::Empty resp;
   return impl_->call("SetWantedTypes", std::to_string(types.count()) + " types",
                      [&](grpc::ClientContext* c) { return impl_->stub->SetWantedTypes(c, req, &resp); });

@@ -17,6 +17,7 @@
 
 #include "core/deny_rule.h"
 #include "core/event.h"
+#include "core/field_filters.h"
 #include "core/net_config.h"
 #include "core/result.h"
 
@@ -146,7 +147,8 @@ class AgentClient {
   // Detaches (false) or re-attaches (true) every guest probe; for benchmarks.
   Status set_sensor_attached(bool attached);
   // In-guest filtering: the event types the guest probes build (bit N = event type N).
-  Status set_wanted_types(const std::bitset<kEventTypeSlots>& types);
+  // `fields`: the path and comm conditions of those types (core/field_filters.h); none by default.
+  Status set_wanted_types(const std::bitset<kEventTypeSlots>& types, const FieldFilters& fields = {});
 
  private:
   struct Impl;

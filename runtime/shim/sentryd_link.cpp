@@ -259,7 +259,12 @@ void SentrydLink::relay_commands(Relay& r) {
           res->set_error(types.error().describe());
           break;
         }
-        if (auto st = r.sandbox->agent().set_wanted_types(*types); !st)
+        auto fields = field_filters_from_proto(cmd.set_wanted_types());
+        if (!fields) {
+          res->set_error(fields.error().describe());
+          break;
+        }
+        if (auto st = r.sandbox->agent().set_wanted_types(*types, *fields); !st)
           res->set_error(r.sandbox->explain(st.error()).describe());
         break;
       }

@@ -18,6 +18,7 @@
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/stats.bpf.h"
 #include "kata_sentry/wanted_types.bpf.h"
+#include "kata_sentry/field_filters.bpf.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
 #include "kata_sentry/uapi_defs.bpf.h"
@@ -145,8 +146,10 @@ static __always_inline bool type_wanted(__u32 type)
 	return false;
 }
 
-/* A zeroed record of this type for the current task (the scope is checked by the caller). */
-static __always_inline struct ks_event *fresh_record(__u16 type)
+/* A zeroed record of this type for the current task (the scope is checked by the caller).
+ * Only its head (time, ids, comm) when `head_only`: stash() fills the rest once the record
+ * has passed the path and comm filter (field_filters.bpf.h), so a dropped one costs no more. */
+static __always_inline struct ks_event *fresh_record(__u16 type, bool head_only)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
@@ -156,7 +159,10 @@ static __always_inline struct ks_event *fresh_record(__u16 type)
 	/* Too big for an inline memset: copy from an all-zero record instead. */
 	bpf_probe_read_kernel(&s->ev, sizeof(s->ev), (const void *)&zero_event);
 	s->ev.hdr.type = type;
-	fill_proc(&s->ev);
+	if (head_only)
+		fill_proc_head(&s->ev);
+	else
+		fill_proc(&s->ev);
 	return &s->ev;
 }
 
@@ -166,23 +172,47 @@ static __always_inline struct ks_event *begin_lifecycle(__u16 type)
 {
 	if (!tgid_in_scope(bpf_get_current_pid_tgid() >> 32))
 		return NULL;
-	return fresh_record(type);
+	return fresh_record(type, false);
 }
 
-/* As begin_lifecycle(), and NULL when no consumer wants this type. The scope is checked
+/* As begin_lifecycle(), and NULL when no consumer wants this type; only the record's head is
+ * filled (stash() or the caller fills the rest: fill_proc_rest()). The scope is checked
  * first, so the filtered counter counts only what a watched task was spared. */
 static __always_inline struct ks_event *begin(__u16 type)
 {
 	if (!tgid_in_scope(bpf_get_current_pid_tgid() >> 32) || !type_wanted(type))
 		return NULL;
-	return fresh_record(type);
+	return fresh_record(type, true);
 }
 
-/* Parks the record until sys_exit supplies the result. */
+/* Whether a read that failed at enter may have left a pointer for sys_exit (retry_map): a path
+ * not read, or the second path of the types that have one. */
+static __always_inline bool may_have_retry(const struct ks_event *e)
+{
+	switch (e->hdr.type) {
+	case KS_EVT_RENAMEAT: case KS_EVT_LINKAT: case KS_EVT_SYMLINKAT: case KS_EVT_MOUNT:
+	case KS_EVT_PIVOT_ROOT: case KS_EVT_ADD_KEY: case KS_EVT_REQUEST_KEY:
+		return !e->path_len || !e->path2_len;
+	default:
+		return !e->path_len;
+	}
+}
+
+/* Parks the record until sys_exit supplies the result, unless its path or comm rules it out
+ * for every consumer (field_filters.bpf.h); exec records, which the process table lives on,
+ * always go. */
 static __always_inline int stash(struct ks_event *e)
 {
 	__u32 tid = e->proc.tid;
 
+	if (e->hdr.type != KS_EVT_EXECVE && e->hdr.type != KS_EVT_EXECVEAT && !fields_wanted(e)) {
+		if (may_have_retry(e))
+			bpf_map_delete_elem(&retry_map, &tid);
+		return 0;
+	}
+	/* begin() filled only the head (execve's record is whole already: begin_lifecycle). */
+	if (e->hdr.type != KS_EVT_EXECVE && e->hdr.type != KS_EVT_EXECVEAT)
+		fill_proc_rest(e);
 	if (bpf_map_update_elem(&pending_map, &tid, e, BPF_ANY))
 		count(KS_STAT_PENDING_DROPS);
 	return 0;
@@ -352,13 +382,14 @@ static __always_inline void read_sockaddr(struct ks_event *e, const void *uaddr,
 	int handle_sys_enter_##sys(struct trace_event_raw_sys_enter *ctx)
 
 
-static __always_inline void retry_reads(struct ks_event *e, __u32 tid)
+/* True when a read failed at enter was tried again (the record's path may be new). */
+static __always_inline bool retry_reads(struct ks_event *e, __u32 tid)
 {
 	struct retry_ptrs *r = bpf_map_lookup_elem(&retry_map, &tid);
 	long n;
 
 	if (!r)
-		return;
+		return false;
 	if (r->path && !e->path_len) {
 		n = bpf_probe_read_user_str(e->path, sizeof(e->path), (const void *)r->path);
 		if (n > 0)
@@ -374,6 +405,7 @@ static __always_inline void retry_reads(struct ks_event *e, __u32 tid)
 			count(KS_STAT_READ_ERRORS);
 	}
 	bpf_map_delete_elem(&retry_map, &tid);
+	return true;
 }
 
 /* recvfrom/recvmsg: the kernel wrote the sender's address during the call; read it now from
@@ -418,7 +450,12 @@ static __always_inline int finish_syscall(struct trace_event_raw_sys_exit *ctx)
 	}
 	e->res = ctx->ret;
 	e->hdr.flags |= KS_F_HAS_RES;
-	retry_reads(e, tid);
+	/* A path read only now (its page was not in at enter) is judged now: still never sent. */
+	if (retry_reads(e, tid) && e->hdr.type != KS_EVT_EXECVE && e->hdr.type != KS_EVT_EXECVEAT &&
+	    !fields_wanted(e)) {
+		bpf_map_delete_elem(&pending_map, &tid);
+		return 0;
+	}
 	submit(e);
 	bpf_map_delete_elem(&pending_map, &tid);
 	return 0;
@@ -1463,6 +1500,7 @@ int BPF_PROG(handle_lsm_bprm_check, struct linux_binprm *bprm, int ret)
 	e = begin(KS_EVT_LSM_BPRM_CHECK);
 	if (!e)
 		return 0;
+	fill_proc_rest(e); /* begin() filled only the head; this record is sent here, not stashed */
 	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), bprm->filename);
 	if (n > 0)
 		e->path_len = n;

@@ -872,17 +872,20 @@ TEST_P(GuestClock, ASequenceOlderThanItsWindowOnTheHostClockDoesNotFire) {
 
 // In-kernel filtering: at start the monitor tells the guest the event types its rules can match
 // (with the other half of each joinable operation, so the joiner never waits for a filtered
-// record), and widens the set to every type while raw events are followed.
+// record) and the paths those rules name, and widens the set to every type and path while raw
+// events are followed.
 TEST(SandboxMonitor, PushesTheRulesEventTypesToTheGuestAndWidensForFollowers) {
   using Types = std::bitset<kEventTypeSlots>;
   FakeGuest g;
   Collected c;
   std::mutex pmu;
   std::vector<Types> pushed;
+  std::vector<FieldFilters> pushed_fields;
   auto hooks = g.hooks();
-  hooks.set_wanted_types = [&](const Types& t) -> Status {
+  hooks.set_wanted_types = [&](const Types& t, const FieldFilters& f) -> Status {
     std::lock_guard l(pmu);
     pushed.push_back(t);
+    pushed_fields.push_back(f);
     return {};
   };
   auto m = SandboxMonitor::start(engine(policy::Mode::monitor), options(c), hooks, nullptr);
@@ -901,6 +904,15 @@ TEST(SandboxMonitor, PushesTheRulesEventTypesToTheGuestAndWidensForFollowers) {
   EXPECT_FALSE(wants(first, EventType::connect));
   EXPECT_FALSE(wants(first, EventType::mount));
   EXPECT_EQ((*m)->host_wanted_types().count(), 0u) << "every rule here begins `view = guest`: the host builds none of their types";
+  FieldFilters first_fields;
+  {
+    std::lock_guard l(pmu);
+    first_fields = pushed_fields[0];
+  }
+  EXPECT_EQ(first_fields[EventType::openat].path,
+            (std::set<StringMatch>{{"/etc/shadow", false}, {"/proc/sys/kernel/core_pattern", false}}));
+  EXPECT_EQ(first_fields[EventType::lsm_file_open].path, (std::set<StringMatch>{{"/proc/sys/kernel/core_pattern", false}}));
+  EXPECT_FALSE(first_fields.count(EventType::openat2)) << "a joining partner no rule names keeps every path";
 
   auto pushes = [&] {
     std::lock_guard l(pmu);
@@ -917,7 +929,9 @@ TEST(SandboxMonitor, PushesTheRulesEventTypesToTheGuestAndWidensForFollowers) {
   std::lock_guard l(pmu);
   ASSERT_EQ(pushed.size(), 3u);
   EXPECT_TRUE(pushed[1].all());
+  EXPECT_TRUE(pushed_fields[1].empty()) << "a follower of raw events sees every path";
   EXPECT_EQ(pushed[2], first);
+  EXPECT_EQ(pushed_fields[2], first_fields);
 }
 
 // A guest that never answers SetWantedTypes holds up no caller of set_want_all (kata-sentryd's
@@ -930,7 +944,7 @@ TEST(SandboxMonitor, AGuestThatNeverAnswersTheWantedTypesDoesNotHoldTheCaller) {
   int calls = 0;
   bool released = false;
   auto hooks = g.hooks();
-  hooks.set_wanted_types = [&](const std::bitset<kEventTypeSlots>&) -> Status {
+  hooks.set_wanted_types = [&](const std::bitset<kEventTypeSlots>&, const FieldFilters&) -> Status {
     std::unique_lock l(mu);
     if (++calls == 1) return {};  // start()'s push answers
     cv.notify_all();

@@ -564,6 +564,70 @@ TEST(HostProbesBpf, UnwantedTypesAreNeverBuilt) {
   EXPECT_TRUE(has_type(wide, EventType::rmdir));
 }
 
+// In-kernel filtering on path and comm (field_filters_map): a wanted type's record whose path
+// or comm matches none of its type's entries is never sent, one that matches is, exact entries
+// need the whole path, and clearing the filters in place (a rule reload) lets everything through.
+TEST(HostProbesBpf, PathsAndCommsNoRuleCanMatchAreNeverSent) {
+  REQUIRE_BPF_CAPS();
+  auto probes = open_scoped();
+  ASSERT_TRUE(probes);
+  auto base = probes->stats();
+  ASSERT_TRUE(base.has_value());
+  const std::string keep = "/tmp/ks-ff-keep-" + std::to_string(getpid());
+  const std::string exact = "/tmp/ks-ff-exact-" + std::to_string(getpid());
+  auto ops = [&] {
+    // Left out first (a path outside every prefix, an exact path's longer sibling, an unlink
+    // by a comm no rule names), then what passes; the mkdirat marker (no filter) comes last.
+    int fd = open("/etc/hostname", O_RDONLY);
+    if (fd >= 0) close(fd);
+    fd = open((exact + "-longer").c_str(), O_RDONLY);
+    if (fd >= 0) close(fd);
+    unlink("/nonexistent/ks-ff-unlink");
+    fd = open((keep + "-file").c_str(), O_CREAT | O_WRONLY, 0600);
+    if (fd >= 0) close(fd);
+    unlink((keep + "-file").c_str());
+    fd = open(exact.c_str(), O_RDONLY);
+    if (fd >= 0) close(fd);
+    std::string marker = "/tmp/ks-ff-marker-" + std::to_string(getpid());
+    int rc = mkdir(marker.c_str(), 0700);
+    rmdir(marker.c_str());
+    return rc == 0 ? 0 : 1;
+  };
+  auto run = [&] {
+    Child child(ops);
+    EXPECT_TRUE(probes->watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
+    child.start();
+    auto events = collect_tree(*probes, static_cast<uint32_t>(child.pid()));
+    EXPECT_EQ(child.wait(), 0);
+    return events;
+  };
+  auto has = [](const std::vector<Event>& events, EventType t, const std::string& path) {
+    return find(events, [&](const Event& e) { return e.type == t && e.path == path; }) != nullptr;
+  };
+
+  FieldFilters f;
+  f[EventType::openat].path = std::set<StringMatch>{{keep, true}, {exact, false}};
+  f[EventType::unlinkat].comm = std::set<StringMatch>{{"ks-no-such-comm", false}};
+  ASSERT_TRUE(probes->set_field_filters(f).has_value());
+  auto narrow = run();
+  ASSERT_TRUE(find(narrow, [](const Event& e) { return e.type == EventType::mkdirat && e.path.starts_with("/tmp/ks-ff-marker-"); }))
+      << "the marker did not arrive (" << narrow.size() << " events)";
+  EXPECT_TRUE(has(narrow, EventType::openat, keep + "-file")) << "a path under a wanted prefix was filtered";
+  EXPECT_TRUE(has(narrow, EventType::openat, exact)) << "an exactly wanted path was filtered";
+  EXPECT_FALSE(has(narrow, EventType::openat, "/etc/hostname")) << "a path no entry matches was sent";
+  EXPECT_FALSE(has(narrow, EventType::openat, exact + "-longer")) << "an exact entry let a longer path through";
+  EXPECT_FALSE(has(narrow, EventType::unlinkat, "/nonexistent/ks-ff-unlink")) << "a comm no entry matches was sent";
+  EXPECT_TRUE(find(narrow, [](const Event& e) { return e.type == EventType::procexit; })) << "lifecycle records always go";
+  auto after = probes->stats();
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GE(after->filtered_fields - base->filtered_fields, 4u) << "two opens and two unlinks were filtered";
+
+  ASSERT_TRUE(probes->set_field_filters({}).has_value());
+  auto wide = run();
+  EXPECT_TRUE(has(wide, EventType::openat, "/etc/hostname"));
+  EXPECT_TRUE(has(wide, EventType::unlinkat, "/nonexistent/ks-ff-unlink"));
+}
+
 // Only the programs of wanted types are attached (each detach costs RCU waits): widening
 // attaches the new type's enter and exit programs and its records come; narrowing detaches
 // nothing.

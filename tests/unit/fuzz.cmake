@@ -23,6 +23,7 @@ if(KS_LIBFUZZER)
   set(KS_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   add_library(ks_policy_fuzzlib STATIC ${KS_POLICY_SOURCES}
     ${PROJECT_SOURCE_DIR}/core/capability_names.cpp ${PROJECT_SOURCE_DIR}/core/event.cpp ${PROJECT_SOURCE_DIR}/core/event_json.cpp ${PROJECT_SOURCE_DIR}/core/json_line_writer.cpp
+    ${PROJECT_SOURCE_DIR}/core/field_filters.cpp
     ${PROJECT_SOURCE_DIR}/core/terminal_text.cpp ${PROJECT_SOURCE_DIR}/core/utf8.cpp)
   target_include_directories(ks_policy_fuzzlib PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/bpf/include)
   target_compile_options(ks_policy_fuzzlib PUBLIC ${KS_FUZZ_SAN} -O1 -g

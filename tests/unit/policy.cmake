@@ -8,6 +8,7 @@ ks_test(policy_test TIER unit
           ${CMAKE_CURRENT_LIST_DIR}/policy/fields_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/event_filter_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/wanted_types_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/policy/field_filters_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/string_set_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/check_order_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/policy/bytes_equal_test.cpp

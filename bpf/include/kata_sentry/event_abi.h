@@ -245,6 +245,7 @@ enum ks_stat {
 	KS_STAT_READ_ERRORS = 3,   /* a user/kernel read failed; record sent with what was read */
 	KS_STAT_DENIED = 4,        /* enforcement refusals */
 	KS_STAT_FILTERED = 5,      /* records not built: no consumer wants their type (wanted_types_map) */
+	KS_STAT_FILTERED_FIELDS = 6, /* records not sent: no consumer wants their path or comm (field_filters_map) */
 	KS_STAT_MAX = 8,
 };
 

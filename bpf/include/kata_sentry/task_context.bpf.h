@@ -27,18 +27,27 @@ static __always_inline void fill_creds(struct ks_event *e)
 	}
 }
 
-static __always_inline void fill_proc(struct ks_event *e)
+/* The cheap part of fill_proc(): what a record is judged by before the rest is worth reading
+ * (time, ids, comm). */
+static __always_inline void fill_proc_head(struct ks_event *e)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pid *tp;
-	struct upid up = {};
-	unsigned int level;
 
 	e->hdr.abi_version = KS_EVENT_ABI_VERSION;
 	e->hdr.ts_ns = bpf_ktime_get_boot_ns();
 	e->proc.pid = pid_tgid >> 32;
 	e->proc.tid = (__u32)pid_tgid;
+	bpf_get_current_comm(e->proc.comm, sizeof(e->proc.comm));
+}
+
+/* The rest: credentials, parent, login uid, cgroup, namespaces (kernel reads). */
+static __always_inline void fill_proc_rest(struct ks_event *e)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pid *tp;
+	struct upid up = {};
+	unsigned int level;
+
 	fill_creds(e);
 	e->proc.ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->proc.loginuid = (__u32)-1;
@@ -55,7 +64,12 @@ static __always_inline void fill_proc(struct ks_event *e)
 		if (up.ns)
 			e->proc.pid_ns = BPF_CORE_READ(up.ns, ns.inum);
 	}
-	bpf_get_current_comm(e->proc.comm, sizeof(e->proc.comm));
+}
+
+static __always_inline void fill_proc(struct ks_event *e)
+{
+	fill_proc_head(e);
+	fill_proc_rest(e);
 }
 
 /* The identity of an inode (struct ks_file_id): for the LSM hooks, which hold one. */
