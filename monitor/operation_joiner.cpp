@@ -3,6 +3,7 @@
 #include <linux/types.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "kata_sentry/event_abi.h"
 
@@ -72,6 +73,42 @@ std::bitset<kEventTypeSlots> OperationJoiner::with_partners(std::bitset<kEventTy
   for (EventType t : all_event_types())
     if (classes.test(op_class(t))) types.set(static_cast<size_t>(t));
   return types;
+}
+
+FieldFilters OperationJoiner::with_partner_filters(const std::bitset<kEventTypeSlots>& types, const FieldFilters& fields) {
+  FieldFilters out = fields;
+  std::bitset<kEventTypeSlots> done;
+  for (EventType t : all_event_types()) {
+    const uint8_t cls = op_class(t);
+    if (cls == 0 || done.test(cls) || !types.test(static_cast<size_t>(t))) continue;
+    done.set(cls);
+    // The union over the operation's types the rules name; one without a condition has none.
+    std::optional<TypeFieldFilter> united;
+    bool open = false;
+    for (EventType u : all_event_types()) {
+      if (op_class(u) != cls || !types.test(static_cast<size_t>(u))) continue;
+      auto it = fields.find(u);
+      if (it == fields.end()) {
+        open = true;
+        break;
+      }
+      if (!united) {
+        united = it->second;
+        continue;
+      }
+      united->path = unite(united->path, it->second.path, kFilterPathText);
+      united->comm = unite(united->comm, it->second.comm, kFilterCommText);
+    }
+    for (EventType u : all_event_types()) {
+      if (op_class(u) != cls) continue;
+      if (open || !united || (!united->path && !united->comm)) {
+        out.erase(u);
+      } else {
+        out[u] = *united;
+      }
+    }
+  }
+  return out;
 }
 
 void OperationJoiner::add(const Event& e, std::vector<policy::Alert>&& alerts, bool lsm_active, Clock::time_point now,

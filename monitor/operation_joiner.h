@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/field_filters.h"
 #include "policy-engine/alert.h"
 
 namespace kata_sentry::monitor {
@@ -76,6 +77,10 @@ class OperationJoiner {
   // `types` plus the other half of every joinable operation among them (openat -> file_open
   // and back): with one half filtered in the guest, the other would wait `hold` for nothing.
   static std::bitset<kEventTypeSlots> with_partners(std::bitset<kEventTypeSlots> types);
+  // The same for the path and comm filters of `types` (the rules' own types): every type of a
+  // joinable operation gets the union of its operation's conditions, so a record one half's
+  // rules may alert on is never dropped in the kernel for the other half's narrower condition.
+  static FieldFilters with_partner_filters(const std::bitset<kEventTypeSlots>& types, const FieldFilters& fields);
 
   // Takes an event's alerts (possibly none) and appends the groups ready now to `out`.
   void add(const Event& event, std::vector<policy::Alert>&& alerts, bool lsm_active, Clock::time_point now,

@@ -107,12 +107,12 @@ void SandboxMonitor::push_wanted_types_if_changed() noexcept {
 Status SandboxMonitor::push_guest_wanted_types(bool want_all) {
   if (!options_.guest_stream || !hooks_.set_wanted_types) return {};
   std::bitset<kEventTypeSlots> types;
-  FieldFilters fields;  // a joining partner type the rules do not name has no condition
+  FieldFilters fields;
   if (want_all) {
     types.set();
   } else {
     types = OperationJoiner::with_partners(guest_rules_types_);
-    fields = guest_rules_fields_;
+    fields = OperationJoiner::with_partner_filters(guest_rules_types_, guest_rules_fields_);
   }
   Status st;
   try {

@@ -542,6 +542,35 @@ TEST(OperationJoin, AlertOnlyLsmRecordIsReportedBeforeItsSyscallRecordComes) {
   EXPECT_EQ(c.alerts[1].also_matched, std::vector<std::string>{});
 }
 
+// Rules on the LSM record of an open and rules on its syscall record may name other paths: each
+// half's kernel filter must let through what the other half's rules may alert on, or the
+// alert would wait the hold for a partner dropped in the kernel.
+TEST(OperationJoin, PartnerFiltersAreTheUnionOfTheOperationsConditions) {
+  auto only = [](std::string text, bool prefix) { return StringMatches(std::set<StringMatch>{{std::move(text), prefix}}); };
+  std::bitset<kEventTypeSlots> types;
+  types.set(static_cast<size_t>(EventType::openat));
+  types.set(static_cast<size_t>(EventType::lsm_file_open));
+  types.set(static_cast<size_t>(EventType::symlinkat));
+  FieldFilters rules;
+  rules[EventType::openat].path = only("/etc/", true);
+  rules[EventType::lsm_file_open].path = only("/proc/sys/kernel/core_pattern", false);
+  rules[EventType::symlinkat].path = only("/x/", true);  // not joinable: as it was
+  FieldFilters f = OperationJoiner::with_partner_filters(types, rules);
+  ASSERT_TRUE(f.contains(EventType::openat));
+  EXPECT_TRUE(passes(f[EventType::openat].path, "/proc/sys/kernel/core_pattern"));
+  EXPECT_TRUE(passes(f[EventType::openat].path, "/etc/passwd"));
+  EXPECT_FALSE(passes(f[EventType::openat].path, "/tmp/x"));
+  EXPECT_EQ(f[EventType::openat], f[EventType::lsm_file_open]);
+  EXPECT_EQ(f[EventType::openat], f[EventType::openat2]) << "a partner the rules do not name gets the same";
+  EXPECT_EQ(f[EventType::symlinkat], rules[EventType::symlinkat]);
+
+  // One half without a condition: the whole operation has none.
+  rules.erase(EventType::lsm_file_open);
+  f = OperationJoiner::with_partner_filters(types, rules);
+  EXPECT_FALSE(f.contains(EventType::openat));
+  EXPECT_FALSE(f.contains(EventType::lsm_file_open));
+}
+
 TEST(OperationJoin, InjectedPairIsJoinedToo) {
   FakeGuest g;
   g.lsm_ = true;
