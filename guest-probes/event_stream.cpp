@@ -17,25 +17,35 @@ bool EventStream::admit_locked(std::chrono::steady_clock::time_point now) {
   return true;
 }
 
-void EventStream::push(Event&& event) noexcept {
-  std::unique_lock lock(mu_);
-  if (!admit_locked(std::chrono::steady_clock::now())) {
+bool EventStream::enqueue_locked(Event& event, std::chrono::steady_clock::time_point now) noexcept {
+  if (!admit_locked(now)) {
     ++counters_.rate_limited;
-    return;
+    return false;
   }
   if (queue_.size() >= options_.queue_capacity) {
     ++counters_.queue_drops;
-    return;
+    return false;
   }
   try {
     queue_.push_back(std::move(event));
   } catch (...) {
     ++counters_.queue_drops;
-    return;
+    return false;
   }
   ++counters_.queued;
+  return true;
+}
+
+void EventStream::push(Event&& event) noexcept { push_all(std::span<Event>(&event, 1)); }
+
+void EventStream::push_all(std::span<Event> events) noexcept {
+  std::unique_lock lock(mu_);
+  // One clock read for the whole drain: its events arrived together.
+  auto now = std::chrono::steady_clock::now();
+  bool queued = false;
+  for (auto& e : events) queued |= enqueue_locked(e, now);
   lock.unlock();
-  cv_.notify_all();  // take() waits for the first event and for a full batch
+  if (queued) cv_.notify_all();  // take() waits for the first event and for a full batch
 }
 
 bool EventStream::take(std::vector<Event>& out, uint64_t& first_seq, size_t max_events,

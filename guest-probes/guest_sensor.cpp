@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "core/event_decode.h"
 #include "core/logging.h"
@@ -158,6 +159,7 @@ struct GuestSensor::Impl {
     bool tracepoint = false;
   };
   std::vector<Taken> round;
+  std::vector<Event> outgoing;  // the round's events to stream, handed to `stream` at once
   std::atomic<bool> stopping{false};
   std::atomic<bool> streaming{false};
   std::atomic<uint64_t> decode_errors{0};
@@ -225,17 +227,36 @@ struct GuestSensor::Impl {
   // marks; a record read after the launcher exec'd is compared with its exec time.
   bool from_agent_code(const Event& ev) {
     if (!skel) return false;
-    uint32_t tgid = ev.proc.pid;
-    uint8_t mark = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.agent_tgids_map), &tgid, &mark) == 0) return true;
-    uint64_t exec_ns = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.launcher_exec_map), &tgid, &exec_ns) == 0) {
+    const AgentMarks& marks = agent_marks_of(ev.proc.pid);
+    if (marks.agent) return true;
+    if (marks.launcher) {
       // The launcher's exec itself is the workload's first record (stamped at sys_enter, before
       // the LSM check saw it): it describes the image the container runs.
       bool exec_done = (ev.type == EventType::execve || ev.type == EventType::execveat) && ev.has_res && ev.res == 0;
-      return !exec_done && ev.time_ns < clock.to_wall_ns(exec_ns);
+      return !exec_done && ev.time_ns < clock.to_wall_ns(marks.launcher_exec_ns);
     }
     return false;
+  }
+
+  // What the LSM programs' maps say of a tgid, read once per drain: two bpf() calls for every
+  // record would be the reader's largest cost under emulation. A mark set while the round is
+  // processed is seen in the next round, as it would be had the lookups run a moment earlier.
+  struct AgentMarks {
+    bool agent = false;
+    bool launcher = false;
+    uint64_t launcher_exec_ns = 0;  // boot clock
+  };
+  std::unordered_map<uint32_t, AgentMarks> round_marks;  // reader thread; cleared per drain
+
+  const AgentMarks& agent_marks_of(uint32_t tgid) {
+    auto [it, inserted] = round_marks.try_emplace(tgid);
+    if (!inserted) return it->second;
+    uint8_t mark = 0;
+    it->second.agent = bpf_map_lookup_elem(bpf_map__fd(skel->maps.agent_tgids_map), &tgid, &mark) == 0;
+    if (!it->second.agent)
+      it->second.launcher =
+          bpf_map_lookup_elem(bpf_map__fd(skel->maps.launcher_exec_map), &tgid, &it->second.launcher_exec_ns) == 0;
+    return it->second;
   }
 
   void take_record(std::span<const uint8_t> record, bool tracepoint) noexcept {
@@ -280,31 +301,36 @@ struct GuestSensor::Impl {
     }
     std::stable_sort(round.begin(), round.end(),
                      [](const Taken& a, const Taken& b) { return a.event.time_ns < b.event.time_ns; });
+    round_marks.clear();
+    outgoing.clear();
     for (auto& t : round) {
       try {
-        deliver(t.event, t.tracepoint);
+        if (deliver(t.event, t.tracepoint)) outgoing.push_back(std::move(t.event));
       } catch (...) {
         ++decode_errors;
       }
     }
+    stream.push_all(outgoing);
+    outgoing.clear();
     round.clear();
     return true;
   }
 
-  void deliver(Event& ev, bool tracepoint) {
+  // Describes and attributes one event; false when it is not to be streamed (the agent's own).
+  bool deliver(Event& ev, bool tracepoint) {
     // The table follows every exec, fork and exit, the agent's launchers' included (their
     // children are the workload); an exit is described before it leaves the table.
     if (tracepoint && ev.type != EventType::procexit) processes.update(ev);
     if (tracepoint && from_agent_code(ev)) {
       if (ev.type == EventType::procexit) processes.update(ev);
-      if (!options.report_agent) return;
+      if (!options.report_agent) return false;
       ev.proc.is_agent = true;
       ev.flags |= KS_F_AGENT;
     }
     processes.enrich(ev);
     if (tracepoint && ev.type == EventType::procexit) processes.update(ev);
     ev.container_id = container_of(ev.proc.cgroup_id);
-    stream.push(std::move(ev));
+    return true;
   }
 
   // Reader thread, between drains: hands a copy of the table to whoever asked.
