@@ -4,7 +4,7 @@
 // deliver(), GuestSensor::stream(), sensor_rpc.cpp):
 //
 //   decode_event → time order of the round → ProcTable update/enrich → EventStream push →
-//   EventStream take (batches of 256) → guest_batch_to_proto → SerializeToString
+//   EventStream take (batches of 256) → GuestBatchEncoder::build → SerializeToString
 //
 // Not included (so not in the figures): the ring buffer itself, the BPF map lookups the sensor
 // makes per round (agent/launcher marks), the container lookup (a map under a mutex), and gRPC's
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
       take{"queue take"}, convert{"to protobuf"}, serialize{"serialize"};
   std::vector<ks::Event> round;
   ks::GuestEventBatch batch;
-  ks::v1::EventBatch msg;
+  ks::GuestBatchEncoder encoder;
   std::string wire;
   size_t events = 0, wire_bytes = 0, batches = 0;
 
@@ -200,8 +200,7 @@ int main(int argc, char** argv) {
       auto t1 = cpu_now();
       take.spent += t1 - t0;
       if (batch.events.empty()) return;
-      msg.Clear();
-      ks::guest_batch_to_proto(batch, msg);
+      const auto& msg = encoder.build(batch);
       auto t2 = cpu_now();
       convert.spent += t2 - t1;
       wire.clear();
