@@ -164,7 +164,7 @@ struct GuestSensor::Impl {
   };
   std::vector<Taken> round;
   std::vector<uint32_t> order;  // the time order of `round`
-  std::vector<Event> outgoing;  // the round's events to stream, handed to `stream` at once
+  std::vector<Event> outgoing;  // the round's events to stream, handed to `stream` whole
   std::atomic<bool> stopping{false};
   std::atomic<bool> streaming{false};
   std::atomic<uint64_t> decode_errors{0};
@@ -312,6 +312,7 @@ struct GuestSensor::Impl {
                      [this](uint32_t a, uint32_t b) { return round[a].event.time_ns < round[b].event.time_ns; });
     round_marks.clear();
     outgoing.clear();
+    outgoing.reserve(order.size());
     for (uint32_t i : order) {
       auto& t = round[i];
       try {
@@ -320,8 +321,8 @@ struct GuestSensor::Impl {
         ++decode_errors;
       }
     }
-    stream.push_all(outgoing);
-    outgoing.clear();
+    stream.push_all(std::move(outgoing));
+    outgoing = {};  // handed over whole; the next drain starts a new one
     round.clear();
     return true;
   }
