@@ -147,8 +147,10 @@ void print(const char* title, Series& s) {
   std::printf("  QEMU RSS                 %7.1f MiB (anon %.1f MiB; the rest is shared guest memory touched)\n",
               median(s.qemu_rss) / 1024, median(s.qemu_rss_anon) / 1024);
   std::printf("  QEMU PSS                 %7.1f MiB (scripts/pss-breakdown.sh splits it)\n", median(s.qemu_pss) / 1024);
-  std::printf("  agent RSS (guest PID 1)  %7.1f MiB (anon %.1f, file %.1f: the binary and its libraries, shmem %.1f: mapped"
-              " BPF maps)\n",
+  // The guest's root is a tmpfs (agent/init: switch_root copies the initramfs into one), so the
+  // agent's binary and libraries count as shmem, as do mapped BPF ring buffers.
+  std::printf("  agent RSS (guest PID 1)  %7.1f MiB (anon %.1f, file %.1f, shmem %.1f: files on the tmpfs root, the"
+              " binary's included, and mapped BPF ring buffers)\n",
               median(s.agent_rss) / 1024, median(s.agent_rss_anon) / 1024, median(s.agent_rss_file) / 1024,
               median(s.agent_rss_shmem) / 1024);
 }
