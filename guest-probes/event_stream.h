@@ -36,6 +36,12 @@ class EventStream {
 
   // Never blocks; drops (and counts) when over the rate or the queue is full.
   void push(Event&& event) noexcept;
+  // The same for every event of `events`, in order, under one lock and with one wake-up of
+  // take(): the reader hands over a whole drain at once, so that a taker waiting for a full
+  // batch is not woken (a futex call and a context switch, each) per event. The vector itself
+  // is queued (what is admitted of it is always its start): a take() that wants all of it
+  // gets it back without moving an event.
+  void push_all(std::vector<Event>&& events) noexcept;
   // Waits until at least one event is queued or `wait` runs out. When the previous batch left
   // the queue empty (the stream was idle) the events queued now leave at once; when it left
   // events behind (busy), it waits up to max_delay for a full batch. Then takes up to max_events. first_seq is the sequence
@@ -52,7 +58,10 @@ class EventStream {
   EventStreamOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Event> queue_;
+  // Queued events in push order: whole pushed vectors, the first one taken up to head_.
+  std::deque<std::vector<Event>> chunks_;
+  size_t head_ = 0;
+  size_t queued_ = 0;  // events in chunks_ not yet taken
   EventStreamCounters counters_;
   double tokens_;
   std::chrono::steady_clock::time_point refilled_;

@@ -16,9 +16,11 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "core/event_decode.h"
 #include "core/logging.h"
@@ -50,6 +52,9 @@ std::string errno_text(int err) {
 // woke it is written inside the syscall, whose own record follows at sys_exit; with one vCPU a
 // reader that drained at once would send the first half before the syscall could finish.
 constexpr int kSettleMicros = 100;
+
+// How stale the kernel's counters (ring-buffer drops, denials) in an event batch may be.
+constexpr auto kKernelStatsInterval = std::chrono::milliseconds(20);
 
 // ListGuestProcesses calls waiting for the reader thread at once.
 constexpr size_t kMaxPendingProcessCopies = 8;
@@ -158,6 +163,8 @@ struct GuestSensor::Impl {
     bool tracepoint = false;
   };
   std::vector<Taken> round;
+  std::vector<uint32_t> order;  // the time order of `round`
+  std::vector<Event> outgoing;  // the round's events to stream, handed to `stream` whole
   std::atomic<bool> stopping{false};
   std::atomic<bool> streaming{false};
   std::atomic<uint64_t> decode_errors{0};
@@ -225,17 +232,36 @@ struct GuestSensor::Impl {
   // marks; a record read after the launcher exec'd is compared with its exec time.
   bool from_agent_code(const Event& ev) {
     if (!skel) return false;
-    uint32_t tgid = ev.proc.pid;
-    uint8_t mark = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.agent_tgids_map), &tgid, &mark) == 0) return true;
-    uint64_t exec_ns = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.launcher_exec_map), &tgid, &exec_ns) == 0) {
+    const AgentMarks& marks = agent_marks_of(ev.proc.pid);
+    if (marks.agent) return true;
+    if (marks.launcher) {
       // The launcher's exec itself is the workload's first record (stamped at sys_enter, before
       // the LSM check saw it): it describes the image the container runs.
       bool exec_done = (ev.type == EventType::execve || ev.type == EventType::execveat) && ev.has_res && ev.res == 0;
-      return !exec_done && ev.time_ns < clock.to_wall_ns(exec_ns);
+      return !exec_done && ev.time_ns < clock.to_wall_ns(marks.launcher_exec_ns);
     }
     return false;
+  }
+
+  // What the LSM programs' maps say of a tgid, read once per drain: two bpf() calls for every
+  // record would be the reader's largest cost under emulation. A mark set while the round is
+  // processed is seen in the next round, as it would be had the lookups run a moment earlier.
+  struct AgentMarks {
+    bool agent = false;
+    bool launcher = false;
+    uint64_t launcher_exec_ns = 0;  // boot clock
+  };
+  std::unordered_map<uint32_t, AgentMarks> round_marks;  // reader thread; cleared per drain
+
+  const AgentMarks& agent_marks_of(uint32_t tgid) {
+    auto [it, inserted] = round_marks.try_emplace(tgid);
+    if (!inserted) return it->second;
+    uint8_t mark = 0;
+    it->second.agent = bpf_map_lookup_elem(bpf_map__fd(skel->maps.agent_tgids_map), &tgid, &mark) == 0;
+    if (!it->second.agent)
+      it->second.launcher =
+          bpf_map_lookup_elem(bpf_map__fd(skel->maps.launcher_exec_map), &tgid, &it->second.launcher_exec_ns) == 0;
+    return it->second;
   }
 
   void take_record(std::span<const uint8_t> record, bool tracepoint) noexcept {
@@ -278,33 +304,44 @@ struct GuestSensor::Impl {
         return false;
       }
     }
-    std::stable_sort(round.begin(), round.end(),
-                     [](const Taken& a, const Taken& b) { return a.event.time_ns < b.event.time_ns; });
-    for (auto& t : round) {
+    // Sorted by index: an Event is large, and moving each one several times cost more than
+    // sorting it (agent_path_bench).
+    order.resize(round.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(),
+                     [this](uint32_t a, uint32_t b) { return round[a].event.time_ns < round[b].event.time_ns; });
+    round_marks.clear();
+    outgoing.clear();
+    outgoing.reserve(order.size());
+    for (uint32_t i : order) {
+      auto& t = round[i];
       try {
-        deliver(t.event, t.tracepoint);
+        if (deliver(t.event, t.tracepoint)) outgoing.push_back(std::move(t.event));
       } catch (...) {
         ++decode_errors;
       }
     }
+    stream.push_all(std::move(outgoing));
+    outgoing = {};  // handed over whole; the next drain starts a new one
     round.clear();
     return true;
   }
 
-  void deliver(Event& ev, bool tracepoint) {
+  // Describes and attributes one event; false when it is not to be streamed (the agent's own).
+  bool deliver(Event& ev, bool tracepoint) {
     // The table follows every exec, fork and exit, the agent's launchers' included (their
     // children are the workload); an exit is described before it leaves the table.
     if (tracepoint && ev.type != EventType::procexit) processes.update(ev);
     if (tracepoint && from_agent_code(ev)) {
       if (ev.type == EventType::procexit) processes.update(ev);
-      if (!options.report_agent) return;
+      if (!options.report_agent) return false;
       ev.proc.is_agent = true;
       ev.flags |= KS_F_AGENT;
     }
     processes.enrich(ev);
     if (tracepoint && ev.type == EventType::procexit) processes.update(ev);
     ev.container_id = container_of(ev.proc.cgroup_id);
-    stream.push(std::move(ev));
+    return true;
   }
 
   // Reader thread, between drains: hands a copy of the table to whoever asked.
@@ -561,6 +598,26 @@ Status GuestSensor::stream(const std::function<bool(GuestEventBatch&&)>& send,
   if (max_batch_delay.count() <= 0) max_batch_delay = std::chrono::milliseconds(2);
   max_batch_delay = std::min(max_batch_delay, std::chrono::milliseconds(1000));
   auto last_heartbeat = std::chrono::steady_clock::time_point{};
+  // The kernel's counters cost seven bpf() calls to read; at a high rate batches leave every
+  // few ms, so they are read at most every kKernelStatsInterval (heartbeats always read them).
+  // The agent's own counters are always current.
+  GuestSensorStats kernel_read;
+  auto kernel_read_at = std::chrono::steady_clock::time_point{};
+  auto batch_stats = [&] {
+    auto now = std::chrono::steady_clock::now();
+    if (now - kernel_read_at >= kKernelStatsInterval) {
+      kernel_read = stats();
+      kernel_read_at = now;
+      return kernel_read;
+    }
+    GuestSensorStats s = kernel_read;
+    auto c = impl_->stream.counters();
+    s.rate_limited = c.rate_limited;
+    s.queue_drops = c.queue_drops;
+    s.sent = c.sent;
+    s.decode_errors = impl_->decode_errors;
+    return s;
+  };
   while (!impl_->stopping && !(cancelled && cancelled())) {
     auto now = std::chrono::steady_clock::now();
     if (now - last_heartbeat >= heartbeat_interval) {
@@ -579,7 +636,7 @@ Status GuestSensor::stream(const std::function<bool(GuestEventBatch&&)>& send,
     if (!impl_->stream.take(batch.events, batch.first_seq, max_batch_events, max_batch_delay, wait))
       break;
     if (batch.events.empty()) continue;
-    batch.stats = stats();
+    batch.stats = batch_stats();
     if (!send(std::move(batch))) return {};
   }
   return {};

@@ -2,7 +2,9 @@
 
 namespace kata_sentry {
 
-void event_to_proto(const Event& e, v1::Event& out) {
+namespace {
+
+void to_proto(const Event& e, v1::Event& out, bool with_image) {
   out.Clear();
   out.set_type(static_cast<uint32_t>(e.type));
   out.set_view(e.view == View::guest ? v1::VIEW_GUEST : v1::VIEW_HOST);
@@ -29,22 +31,10 @@ void event_to_proto(const Event& e, v1::Event& out) {
   p->set_pid_ns(e.proc.pid_ns);
   p->set_mnt_ns(e.proc.mnt_ns);
   p->set_name(e.proc.name);
-  p->set_exepath(e.proc.exepath);
-  for (const auto& a : e.proc.args) p->add_args(a);
-  p->set_pname(e.proc.pname);
-  for (const auto& a : e.proc.ancestors) {
-    auto* m = p->add_ancestors();
-    m->set_pid(a.pid);
-    m->set_name(a.name);
-    m->set_exepath(a.exepath);
-    m->set_cmdline(a.cmdline);
-  }
+  if (with_image) process_image_to_proto(e.proc, *p);
   p->set_is_agent(e.proc.is_agent);
-  p->set_cwd(e.proc.cwd);
   for (const auto& v : e.proc.env) p->add_env(v);
-  p->set_args_truncated(e.proc.args_truncated);
   p->set_env_truncated(e.proc.env_truncated);
-  p->set_exe_deleted(e.proc.exe_deleted);
   if (e.proc.caps) {
     auto* c = p->mutable_caps();
     c->set_effective(e.proc.caps->effective);
@@ -74,6 +64,44 @@ void event_to_proto(const Event& e, v1::Event& out) {
     f->set_nlink(e.file.nlink);
     f->set_fs_magic(e.file.fs_magic);
   }
+}
+
+}  // namespace
+
+void event_to_proto(const Event& e, v1::Event& out) { to_proto(e, out, true); }
+void event_to_proto_without_process_image(const Event& e, v1::Event& out) { to_proto(e, out, false); }
+
+bool same_process_image(const ProcessContext& a, const ProcessContext& b) {
+  return a.exepath == b.exepath && a.args == b.args && a.args_truncated == b.args_truncated && a.cwd == b.cwd &&
+         a.exe_deleted == b.exe_deleted && a.pname == b.pname && a.ancestors == b.ancestors;
+}
+
+void process_image_to_proto(const ProcessContext& p, v1::ProcessContext& out) {
+  out.set_exepath(p.exepath);
+  for (const auto& a : p.args) out.add_args(a);
+  out.set_args_truncated(p.args_truncated);
+  out.set_cwd(p.cwd);
+  out.set_exe_deleted(p.exe_deleted);
+  out.set_pname(p.pname);
+  for (const auto& a : p.ancestors) {
+    auto* m = out.add_ancestors();
+    m->set_pid(a.pid);
+    m->set_name(a.name);
+    m->set_exepath(a.exepath);
+    m->set_cmdline(a.cmdline);
+  }
+}
+
+void process_image_from_proto(const v1::ProcessContext& m, ProcessContext& p) {
+  p.exepath = m.exepath();
+  p.args.assign(m.args().begin(), m.args().end());
+  p.args_truncated = m.args_truncated();
+  p.cwd = m.cwd();
+  p.exe_deleted = m.exe_deleted();
+  p.pname = m.pname();
+  p.ancestors.clear();
+  p.ancestors.reserve(size_t(m.ancestors_size()));
+  for (const auto& a : m.ancestors()) p.ancestors.push_back({a.pid(), a.name(), a.exepath(), a.cmdline()});
 }
 
 Result<Event> event_from_proto(const v1::Event& m) {
@@ -110,16 +138,10 @@ Result<Event> event_from_proto(const v1::Event& m) {
   e.proc.pid_ns = p.pid_ns();
   e.proc.mnt_ns = p.mnt_ns();
   e.proc.name = p.name();
-  e.proc.exepath = p.exepath();
-  e.proc.args.assign(p.args().begin(), p.args().end());
-  e.proc.pname = p.pname();
-  for (const auto& a : p.ancestors()) e.proc.ancestors.push_back({a.pid(), a.name(), a.exepath(), a.cmdline()});
+  process_image_from_proto(p, e.proc);
   e.proc.is_agent = p.is_agent();
-  e.proc.cwd = p.cwd();
   e.proc.env.assign(p.env().begin(), p.env().end());
-  e.proc.args_truncated = p.args_truncated();
   e.proc.env_truncated = p.env_truncated();
-  e.proc.exe_deleted = p.exe_deleted();
   if (p.has_caps()) e.proc.caps = CapabilitySets{p.caps().effective(), p.caps().permitted(), p.caps().inheritable()};
   e.path = m.path();
   e.path2 = m.path2();

@@ -3,6 +3,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <algorithm>
+
 #include "core/guest_text.h"
 #include "event_convert.h"
 
@@ -38,8 +40,8 @@ std::unexpected<GuestBatchRejection> reject(GuestDropReason reason, std::string 
   return std::unexpected(GuestBatchRejection{reason, std::move(detail)});
 }
 
-// Walks the wire form of an EventBatch without allocating, counting what decoding would
-// create. The costs are deliberately pessimistic estimates of the decoded structures.
+// Walks the wire form of an EventBatch, counting what decoding would create; it allocates
+// nothing that depends on the input's size beyond two per-image counters (max_events each). The costs are deliberately pessimistic estimates of the decoded structures.
 class BatchScan {
  public:
   explicit BatchScan(const GuestBatchLimits& limits) : limits_(limits) {}
@@ -53,9 +55,22 @@ class BatchScan {
         cost(sizeof(Event));
         return nested(in, [&](CodedInputStream& ev) { return event(ev); });
       }
+      if (WireFormatLite::GetTagFieldNumber(tag) == v1::EventBatch::kProcessesFieldNumber &&
+          WireFormatLite::GetTagWireType(tag) == kLengthDelimited) {
+        if (image_costs_.size() >= limits_.max_events) return fail_with(GuestDropReason::too_many_events, "more than " + std::to_string(limits_.max_events) + " process images");
+        size_t before = decoded_bytes_;
+        cost(sizeof(ProcessContext));
+        bool ok = nested(in, [&](CodedInputStream& p) { return process(p); });
+        image_costs_.push_back(decoded_bytes_ - before);
+        return ok;
+      }
       return WireFormatLite::SkipField(&in, tag);
     });
     if (rejection_) return std::unexpected(*rejection_);
+    // Every reference decodes into a copy of its image: an image sent once and referred to by
+    // every event must cost what the copies cost.
+    for (size_t i = 0; i < image_costs_.size() && i < image_refs_.size(); ++i)
+      decoded_bytes_ += image_refs_[i] * image_costs_[i];
     if (!ok) return reject(GuestDropReason::malformed, "not a well-formed EventBatch (at byte " + std::to_string(in.CurrentPosition()) + ")");
     return {};
   }
@@ -101,6 +116,17 @@ class BatchScan {
       auto type = WireFormatLite::GetTagWireType(tag);
       if (field == v1::Event::kProcFieldNumber && type == kLengthDelimited)
         return nested(in, [&](CodedInputStream& p) { return process(p); });
+      if (field == v1::Event::kProcRefFieldNumber && type == WireFormatLite::WIRETYPE_VARINT) {
+        uint64_t ref = 0;
+        if (!in.ReadVarint64(&ref)) return false;
+        // Counted per occurrence (a repeated field keeps the last): pessimistic, never short.
+        // A reference past max_events is refused when the event is decoded.
+        if (ref != 0 && ref <= limits_.max_events) {
+          if (image_refs_.size() < ref) image_refs_.resize(ref, 0);
+          ++image_refs_[ref - 1];
+        }
+        return true;
+      }
       if (field == v1::Event::kArgFieldNumber) {
         if (type == kLengthDelimited) {  // packed: one varint per entry
           return nested(in, [&](CodedInputStream& packed) {
@@ -154,6 +180,10 @@ class BatchScan {
  private:
   const GuestBatchLimits& limits_;
   size_t events_ = 0;
+  // What decoding each EventBatch.processes entry costs, and how often events refer to it
+  // (both at most max_events long).
+  std::vector<size_t> image_costs_;
+  std::vector<size_t> image_refs_;
   size_t decoded_bytes_ = 0;
   std::optional<GuestBatchRejection> rejection_;
 };
@@ -189,6 +219,13 @@ std::expected<GuestEventBatch, GuestBatchRejection> decode_guest_batch(std::stri
   batch.events.reserve(size_t(msg.events_size()));  // bounded by the scan above
   for (const auto& pe : msg.events()) {
     auto ev = event_from_proto(pe);
+    if (ev && pe.proc_ref() != 0) {
+      if (pe.proc_ref() > uint32_t(msg.processes_size()))
+        ev = fail(ErrorCode::protocol, "process image " + std::to_string(pe.proc_ref()) + " of " +
+                                           std::to_string(msg.processes_size()) + " referred to");
+      else
+        process_image_from_proto(msg.processes(int(pe.proc_ref() - 1)), ev->proc);
+    }
     if (!ev)
       return reject(GuestDropReason::invalid_event, "event at seq " + std::to_string(batch.first_seq + batch.events.size()) + ": " +
                                                         sanitize_guest_text(ev.error().message, 200));
@@ -209,11 +246,53 @@ void guest_batch_to_proto(const GuestEventBatch& batch, v1::EventBatch& out) {
   out.set_first_seq(batch.first_seq);
   out.set_heartbeat(batch.heartbeat);
   stats_to_proto(batch.stats, *out.mutable_stats());
+  // Each process's image (argv, cwd, ancestors...) once: a pid's events share the last image
+  // sent for it until one differs (an exec), which is sent anew.
+  struct Sent {
+    uint32_t pid;
+    const Event* first;  // the event whose image processes[ref - 1] holds
+    uint32_t ref;
+  };
+  std::vector<Sent> sent;  // one per process of the batch: a few, searched linearly
   for (const auto& e : batch.events) {
     auto* pe = out.add_events();
-    event_to_proto(e, *pe);
+    auto it = std::find_if(sent.begin(), sent.end(), [&](const Sent& s) { return s.pid == e.proc.pid; });
+    if (it != sent.end() && !same_process_image(it->first->proc, e.proc)) {
+      it->first = &e;
+      it->ref = 0;
+    }
+    if (it == sent.end()) it = sent.insert(sent.end(), Sent{e.proc.pid, &e, 0});
+    if (it->ref == 0) {
+      auto* image = out.add_processes();
+      image->set_pid(e.proc.pid);
+      process_image_to_proto(e.proc, *image);
+      it->ref = uint32_t(out.processes_size());
+    }
+    event_to_proto_without_process_image(e, *pe);
     pe->set_seq(batch.first_seq + uint64_t(out.events_size() - 1));
+    pe->set_proc_ref(it->ref);
   }
+}
+
+namespace {
+
+google::protobuf::ArenaOptions encoder_arena_options() {
+  google::protobuf::ArenaOptions o;
+  // A batch of 256 file events is ~250 KiB of messages: a few large blocks, not 8 KiB ones.
+  o.start_block_size = 64u << 10;
+  o.max_block_size = 256u << 10;
+  return o;
+}
+
+}  // namespace
+
+GuestBatchEncoder::GuestBatchEncoder() : arena_(encoder_arena_options()) {}
+
+const v1::EventBatch& GuestBatchEncoder::build(const GuestEventBatch& batch) {
+  arena_.Reset();
+  auto* msg = google::protobuf::Arena::CreateMessage<v1::EventBatch>(&arena_);
+  guest_batch_to_proto(batch, *msg);
+  return *msg;
 }
 
 std::string encode_guest_batch(const GuestEventBatch& batch) {

@@ -1,12 +1,14 @@
 // The guest sensor's batches (proto/agent.proto EventBatch) <-> the host's plain structs.
 //
 // What a guest sends is hostile input. The host never lets the Protobuf library allocate
-// from it before it knows the cost: decode_guest_batch() first walks the wire bytes (no
-// allocation) and refuses a batch that is too large, holds too many events, or would decode
-// into more memory than the budget allows (an empty repeated entry costs 2 bytes on the wire
-// and ~100 bytes decoded, so a 4 MiB batch could otherwise become hundreds of MiB). Only then
-// does it parse and validate each event. Every refusal names its reason, so the caller can
-// count drops by reason and carry on with the next batch.
+// from it before it knows the cost: decode_guest_batch() first walks the wire bytes (nothing
+// allocated in proportion to them) and refuses a batch that is too large, holds too many
+// events, or would decode into more memory than the budget allows (an empty repeated entry
+// costs 2 bytes on the wire and ~100 bytes decoded, so a 4 MiB batch could otherwise become
+// hundreds of MiB). A process image sent once and referred to by many events
+// (EventBatch.processes, Event.proc_ref) is counted once per reference: each becomes a copy.
+// Only then does it parse and validate each event. Every refusal names its reason, so the
+// caller can count drops by reason and carry on with the next batch.
 //
 // String fields are `bytes` on the wire: any file name a guest kernel can produce (invalid
 // UTF-8 included) survives the trip unchanged; printing it safely is the output's job.
@@ -58,6 +60,20 @@ std::expected<GuestEventBatch, GuestBatchRejection> decode_guest_batch(std::stri
 
 // The agent's side. Sets each event's seq (first_seq + i) too.
 void guest_batch_to_proto(const GuestEventBatch& batch, v1::EventBatch& out);
+
+// The agent's side, batch after batch: builds each EventBatch on an arena that the next build
+// resets. A heap-allocated message frees its events' sub-messages (process, ancestors, their
+// strings) on Clear() and allocates them again for the next batch, one malloc each; on the
+// arena they are bump allocations and all go at once. Not thread-safe; the message lives until
+// the next build().
+class GuestBatchEncoder {
+ public:
+  GuestBatchEncoder();
+  const v1::EventBatch& build(const GuestEventBatch& batch);
+
+ private:
+  google::protobuf::Arena arena_;
+};
 std::string encode_guest_batch(const GuestEventBatch& batch);
 
 // At most 4096 entries of at most 512 bytes: the refusals come from the guest.

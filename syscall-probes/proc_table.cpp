@@ -250,8 +250,14 @@ void ProcTable::enrich(Event& event) {
     anc.pid = a->pid;
     anc.name = a->name;
     anc.exepath = a->exepath;
+    size_t length = a->name.size() + (a->args_truncated ? 4 : 0);
+    for (const auto& arg : a->args) length += 1 + arg.size();
+    anc.cmdline.reserve(length);
     anc.cmdline = a->name;
-    for (const auto& arg : a->args) anc.cmdline += " " + arg;
+    for (const auto& arg : a->args) {
+      anc.cmdline += ' ';
+      anc.cmdline += arg;
+    }
     if (a->args_truncated) anc.cmdline += " ...";
     p.ancestors.push_back(std::move(anc));
     if (a->ppid == pid) break;  // a self-parented entry would loop forever

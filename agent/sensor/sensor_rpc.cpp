@@ -25,12 +25,8 @@ grpc::Status sensor_stream_events(guest_probes::GuestSensor* sensor,
                                   grpc::ServerWriter<v1::EventBatch>* writer,
                                   const std::function<bool()>& cancelled) {
   if (!sensor) return no_sensor();
-  v1::EventBatch msg;
-  auto send = [&](GuestEventBatch&& b) {
-    msg.Clear();
-    guest_batch_to_proto(b, msg);
-    return writer->Write(msg);
-  };
+  GuestBatchEncoder encoder;
+  auto send = [&](GuestEventBatch&& b) { return writer->Write(encoder.build(b)); };
   Status s = sensor->stream(send, cancelled, req.max_batch_events(),
                             std::chrono::milliseconds(req.max_batch_delay_ms()));
   return to_grpc_status(s);

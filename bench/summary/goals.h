@@ -31,6 +31,9 @@ inline constexpr Goal kGoals[] = {
     {"guest_open_close_ratio_traced", "guest open+close, probes on/off, traced", "x", true, 2.0, "guest_probes_bench"},
     {"guest_events_zero_drop_per_s", "guest -> host events/s with zero drops", "ev/s", false, 50'000,
      "guest_probes_bench"},
+    {"agent_path_ns_per_event", "agent per-event path, native (decode -> wire)", "ns", true, kNoGoal,
+     "agent_path_bench"},
+    {"agent_path_wire_bytes_per_event", "  ... guest batch wire bytes per event", "B", true, kNoGoal, "agent_path_bench"},
     {"host_ratio_scoped_away", "host open+close, attached but scoped away", "x", true, 1.05, "host_probes_bench"},
     {"host_ratio_traced", "host open+close, traced and consumed", "x", true, 1.3, "host_probes_bench"},
     // Issue 15, in-kernel filtering: a watched process whose events no loaded rule wants (never:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of ttrpc_frame_fuzz and agent_request_checks_fuzz (valid inputs, so
+"""Writes the seed corpora of ttrpc_frame_fuzz, agent_request_checks_fuzz and guest_wire_fuzz (valid inputs, so
 that fuzzing starts deep) into tests/fuzz/corpus/. Protobuf is encoded by hand: Debian's
 python3 has no protobuf module by default. Run it again after changing a seed; the files are
 committed."""
@@ -84,3 +84,13 @@ write("agent_request_checks", "exec", bfield(1, "c1") + bfield(2, "e.2") + bfiel
       bfield(4, "-c") + bfield(5, "PATH=/bin") + bfield(6, "/"))
 write("agent_request_checks", "write-stdin", bfield(1, "c1") + bfield(3, b"data\n"))
 write("agent_request_checks", "climbing-bundle", bfield(1, "c1") + bfield(3, "a/../../etc"))
+
+# guest_wire_fuzz: EventBatch (proto/agent.proto) as the agent sends it, process images
+# (EventBatch.processes = 5) referred to by events (Event.proc_ref = 24).
+ancestor = vfield(1, 1) + bfield(2, "sh") + bfield(3, "/bin/sh") + bfield(4, "sh -c cat a")
+image = vfield(1, 7) + bfield(11, "/bin/cat") + bfield(12, "a") + bfield(13, "sh") + bfield(14, ancestor) + bfield(16, "/")
+proc = vfield(1, 7) + vfield(2, 7) + bfield(10, "cat")
+openat = vfield(1, 10) + vfield(2, 1) + bfield(13, proc) + bfield(14, "/dev/null") + vfield(24, 1)
+file_open = vfield(1, 50) + vfield(2, 1) + bfield(13, proc) + bfield(14, "/dev/null") + vfield(24, 1)
+write("wire", "batch-with-a-process-image", vfield(1, 1) + bfield(2, openat) + bfield(2, file_open) + bfield(5, image))
+write("wire", "dangling-image-reference", vfield(1, 9) + bfield(2, vfield(1, 10) + vfield(24, 3)) + bfield(5, image))

@@ -32,6 +32,45 @@ TEST(EventStream, BatchesCarryContiguousSequenceNumbers) {
   EXPECT_EQ(s.counters().sent, 10u);
 }
 
+// A drain is pushed whole; batches cut across drains keep push order and contiguous numbers.
+TEST(EventStream, PushedDrainsLeaveInOrderWhateverTheBatchSize) {
+  EventStream s({.queue_capacity = 100, .rate_per_second = 0, .burst = 0});
+  uint32_t next = 0;
+  for (size_t drain : {5u, 3u, 7u}) {
+    std::vector<Event> events;
+    for (size_t i = 0; i < drain; ++i) events.push_back(ev(next++));
+    s.push_all(std::move(events));
+  }
+  std::vector<Event> out;
+  uint64_t seq = 0;
+  uint32_t expect = 0;
+  for (size_t batch : {5u, 2u, 6u, 100u}) {  // the whole first drain, then cuts inside and across drains
+    ASSERT_TRUE(s.take(out, seq, batch, 0ms, 10ms));
+    EXPECT_EQ(seq, expect);
+    for (const auto& e : out) EXPECT_EQ(e.proc.pid, expect++);
+  }
+  EXPECT_EQ(expect, 15u);
+  EXPECT_EQ(s.counters().sent, 15u);
+}
+
+// What a full queue or an empty bucket refuses of a drain is its end, counted.
+TEST(EventStream, APushedDrainIsCutToWhatTheQueueAndTheBucketAdmit) {
+  EventStream full({.queue_capacity = 4, .rate_per_second = 0, .burst = 0});
+  std::vector<Event> events(10, ev(1));
+  full.push_all(std::move(events));
+  EXPECT_EQ(full.counters().queued, 4u);
+  EXPECT_EQ(full.counters().queue_drops, 6u);
+
+  EventStream limited({.queue_capacity = 100, .rate_per_second = 1, .burst = 3});
+  limited.push_all(std::vector<Event>(10, ev(2)));
+  EXPECT_EQ(limited.counters().queued, 3u);
+  EXPECT_EQ(limited.counters().rate_limited, 7u);
+  std::vector<Event> out;
+  uint64_t seq = 0;
+  ASSERT_TRUE(limited.take(out, seq, 100, 0ms, 10ms));
+  EXPECT_EQ(out.size(), 3u);
+}
+
 TEST(EventStream, FullQueueDropsAndCountsInsteadOfBlocking) {
   EventStream s({.queue_capacity = 3, .rate_per_second = 0, .burst = 0});
   for (uint32_t i = 0; i < 10; ++i) s.push(ev(i));

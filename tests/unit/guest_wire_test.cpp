@@ -102,5 +102,86 @@ TEST(GuestWire, AmplificationIsRefusedOnTheEstimateBeforeDecoding) {
   EXPECT_NE(d.error().detail.find("would decode into"), std::string::npos) << d.error().detail;
 }
 
+// Each process's image (exepath, argv, cwd, ancestors) goes once per batch; every event comes
+// back whole, and an exec in the middle of the batch gives the process a second image.
+TEST(GuestWire, ProcessImagesAreSentOncePerBatchAndEveryEventComesBackWhole) {
+  auto opener = [](uint32_t pid, std::string exe, std::vector<std::string> args) {
+    Event e = EventBuilder().open("/dev/null").guest().container("c1").build();
+    e.proc.pid = e.proc.tid = pid;
+    e.proc.exepath = std::move(exe);
+    e.proc.args = std::move(args);
+    e.proc.cwd = "/work";
+    e.proc.pname = "sh";
+    e.proc.ancestors = {{1, "sh", "/bin/sh", "sh -c x"}, {0, "init", "/sbin/init", "init"}};
+    return e;
+  };
+  GuestEventBatch b;
+  b.first_seq = 100;
+  for (int i = 0; i < 3; ++i) {
+    b.events.push_back(opener(10, "/bin/cat", {"a.txt"}));
+    b.events.push_back(opener(11, "/bin/grep", {"-r", "x"}));
+  }
+  Event exec = EventBuilder().exec("/bin/ls").guest().container("c1").build();
+  exec.proc.pid = 10;
+  exec.proc.env = {"HOME=/root"};
+  b.events.push_back(exec);
+  b.events.push_back(opener(10, "/bin/ls", {"-l"}));
+
+  std::string wire = encode_guest_batch(b);
+  v1::EventBatch msg;
+  ASSERT_TRUE(msg.ParseFromString(wire));
+  EXPECT_EQ(msg.processes_size(), 4) << "cat, grep, the exec's ls and the ls image that follows it";
+  EXPECT_EQ(msg.events(0).proc().args_size(), 0) << "the image is not repeated in the event";
+
+  auto d = decode_guest_batch(wire);
+  ASSERT_TRUE(d) << d.error().detail;
+  ASSERT_EQ(d->events.size(), b.events.size());
+  for (size_t i = 0; i < b.events.size(); ++i) EXPECT_EQ(d->events[i], b.events[i]) << "event " << i;
+}
+
+// What a hostile guest can do with references: point past the images, or send one image and
+// refer to it from every event, so that each copy costs memory the wire size does not show.
+TEST(GuestWire, ProcessImageReferencesAreCheckedAndCountedPerCopy) {
+  v1::EventBatch dangling;
+  auto* e = dangling.add_events();
+  e->set_type(uint32_t(EventType::openat));
+  e->set_view(v1::VIEW_GUEST);
+  e->set_proc_ref(2);
+  dangling.add_processes()->set_exepath("/bin/x");
+  auto d = decode_guest_batch(dangling.SerializeAsString());
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().reason, GuestDropReason::invalid_event);
+  EXPECT_NE(d.error().detail.find("process image 2 of 1"), std::string::npos) << d.error().detail;
+
+  v1::EventBatch amplifying;
+  auto* image = amplifying.add_processes();
+  for (int i = 0; i < 64; ++i) image->add_args(std::string(1024, 'a'));  // 64 KiB, once
+  for (int i = 0; i < 4096; ++i) {
+    auto* ev = amplifying.add_events();
+    ev->set_type(uint32_t(EventType::openat));
+    ev->set_proc_ref(1);
+  }
+  std::string wire = amplifying.SerializeAsString();
+  ASSERT_LT(wire.size(), 200u << 10) << "small on the wire";
+  auto a = decode_guest_batch(wire);
+  ASSERT_FALSE(a) << "4096 copies of 64 KiB";
+  EXPECT_EQ(a.error().reason, GuestDropReason::oversized);
+  EXPECT_NE(a.error().detail.find("would decode into"), std::string::npos) << a.error().detail;
+
+  v1::EventBatch images;
+  for (int i = 0; i < 4097; ++i) images.add_processes()->set_pid(uint32_t(i));
+  auto m = decode_guest_batch(images.SerializeAsString());
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().reason, GuestDropReason::too_many_events);
+
+  v1::EventBatch many_args;
+  many_args.add_events()->set_proc_ref(1);
+  auto* wide = many_args.add_processes();
+  for (int i = 0; i < 1025; ++i) wide->add_args("a");
+  auto w = decode_guest_batch(many_args.SerializeAsString());
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.error().detail.find("more than 1024 arguments"), std::string::npos) << w.error().detail;
+}
+
 }  // namespace
 }  // namespace kata_sentry
