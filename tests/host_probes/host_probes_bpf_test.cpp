@@ -128,6 +128,16 @@ std::vector<Event> collect_tree(SyscallProbes& probes, uint32_t root, std::vecto
   return out;
 }
 
+// Runs `body` in a watched child and returns its tree's events; the child must exit 0.
+std::vector<Event> events_of_watched_child(SyscallProbes& probes, const std::function<int()>& body) {
+  Child child(body);
+  EXPECT_TRUE(probes.watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
+  child.start();
+  auto events = collect_tree(probes, static_cast<uint32_t>(child.pid()));
+  EXPECT_EQ(child.wait(), 0);
+  return events;
+}
+
 std::unique_ptr<SyscallProbes> open_scoped() {
   SyscallProbesOptions o;
   o.scope_enabled = true;
@@ -528,14 +538,7 @@ TEST(HostProbesBpf, UnwantedTypesAreNeverBuilt) {
     rmdir(marker.c_str());
     return rc == 0 ? 0 : 1;
   };
-  auto run = [&] {
-    Child child(ops);
-    EXPECT_TRUE(probes->watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
-    child.start();
-    auto events = collect_tree(*probes, static_cast<uint32_t>(child.pid()));
-    EXPECT_EQ(child.wait(), 0);
-    return events;
-  };
+  auto run = [&] { return events_of_watched_child(*probes, ops); };
   auto has_type = [](const std::vector<Event>& events, EventType t) {
     return find(events, [t](const Event& e) { return e.type == t; }) != nullptr;
   };
@@ -593,14 +596,7 @@ TEST(HostProbesBpf, PathsAndCommsNoRuleCanMatchAreNeverSent) {
     rmdir(marker.c_str());
     return rc == 0 ? 0 : 1;
   };
-  auto run = [&] {
-    Child child(ops);
-    EXPECT_TRUE(probes->watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
-    child.start();
-    auto events = collect_tree(*probes, static_cast<uint32_t>(child.pid()));
-    EXPECT_EQ(child.wait(), 0);
-    return events;
-  };
+  auto run = [&] { return events_of_watched_child(*probes, ops); };
   auto has = [](const std::vector<Event>& events, EventType t, const std::string& path) {
     return find(events, [&](const Event& e) { return e.type == t && e.path == path; }) != nullptr;
   };
@@ -648,14 +644,7 @@ TEST(HostProbesBpf, ProgramsOfAnUnwantedTypeAreNotAttachedUntilItIsWanted) {
     unlink(marker.c_str());
     return fd >= 0 ? 0 : 1;
   };
-  auto run = [&] {
-    Child child(opens);
-    EXPECT_TRUE(probes.watch_tgid(static_cast<uint32_t>(child.pid())).has_value());
-    child.start();
-    auto events = collect_tree(probes, static_cast<uint32_t>(child.pid()));
-    EXPECT_EQ(child.wait(), 0);
-    return events;
-  };
+  auto run = [&] { return events_of_watched_child(probes, opens); };
   auto opened_marker = [](const Event& e) { return e.type == EventType::openat && e.path.starts_with("/tmp/ks-lazy-attach-"); };
 
   auto before = run();  // collect_tree returns once the child's exit record is in
