@@ -41,7 +41,8 @@ std::unexpected<GuestBatchRejection> reject(GuestDropReason reason, std::string 
 }
 
 // Walks the wire form of an EventBatch, counting what decoding would create; it allocates
-// nothing that depends on the input's size beyond two per-image counters (max_events each). The costs are deliberately pessimistic estimates of the decoded structures.
+// nothing that depends on the input's size beyond two per-image counters (max_events each).
+// The costs are deliberately pessimistic estimates of the decoded structures.
 class BatchScan {
  public:
   explicit BatchScan(const GuestBatchLimits& limits) : limits_(limits) {}
