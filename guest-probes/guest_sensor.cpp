@@ -28,6 +28,7 @@
 #include "core/unique_fd.h"
 #include "guest_lsm.skel.h"
 #include "syscall-probes/bpf_util.h"
+#include "syscall-probes/field_filter_writer.h"
 #include "syscall-probes/proc_table.h"
 #include "syscall-probes/syscall_probes.h"
 
@@ -420,8 +421,14 @@ Status GuestSensor::set_wanted_types(const WantedTypes& wanted, const FieldFilte
   std::lock_guard lock(impl_->mu);
   // The old path/comm conditions go first: with the new types and the old conditions, a type
   // whose rules changed would lose records for a moment.
+  auto lsm_field_filters = [&](const FieldFilters& f) -> Status {
+    if (!impl_->skel) return {};
+    return probes::install_field_filters(impl_->skel->maps.field_filters_map, impl_->skel->maps.filter_entries_map,
+                                         &impl_->skel->bss->field_filter_bank, f, "guest_lsm");
+  };
   if (impl_->tracepoints)
     if (auto st = impl_->tracepoints->set_field_filters({}); !st) return st;
+  if (auto st = lsm_field_filters({}); !st) return st;
   if (impl_->skel)
     if (auto st = probes::write_wanted_types(impl_->skel->maps.wanted_types_map, wanted, "guest_lsm wanted_types_map"); !st)
       return st;
@@ -429,6 +436,7 @@ Status GuestSensor::set_wanted_types(const WantedTypes& wanted, const FieldFilte
     if (auto st = impl_->tracepoints->set_wanted_types(wanted); !st) return st;
   if (impl_->tracepoints)
     if (auto st = impl_->tracepoints->set_field_filters(fields); !st) return st;
+  if (auto st = lsm_field_filters(fields); !st) return st;
   logger("probes")->info("guest sensor: records built for {} of {} event types (and the process lifecycle); path/comm "
                          "conditions on {} of them",
                          wanted.count(), wanted.size(), fields.size());

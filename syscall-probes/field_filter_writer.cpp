@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <cstring>
 #include <map>
+#include <string>
 
+#include "core/logging.h"
 #include "syscall-probes/bpf_util.h"
 
 namespace kata_sentry::probes {
@@ -67,17 +69,30 @@ FieldFilterTables lay_out_field_filters(const FieldFilters& filters) {
   return t;
 }
 
-Status write_field_filter_bank(bpf_map* filters_map, bpf_map* entries_map, uint32_t bank, const FieldFilterTables& tables) {
+Status write_field_filter_bank(bpf_map* filters_map, bpf_map* entries_map, uint32_t bank, const FieldFilterTables& tables,
+                               std::string_view object) {
   for (uint32_t i = 0; i < kEventTypeSlots; ++i) {
     uint32_t key = bank * KS_EVT_MAX + i;
     if (bpf_map__update_elem(filters_map, &key, sizeof key, &tables.by_type[i], sizeof tables.by_type[i], 0) != 0)
-      return fail_errno("update syscall_probes field_filters_map");
+      return fail_errno("update " + std::string(object) + " field_filters_map");
   }
   for (uint32_t i = 0; i < tables.entries.size(); ++i) {
     uint32_t key = bank * KS_FILTER_MAX_ENTRIES + i;
     if (bpf_map__update_elem(entries_map, &key, sizeof key, &tables.entries[i], sizeof tables.entries[i], 0) != 0)
-      return fail_errno("update syscall_probes filter_entries_map");
+      return fail_errno("update " + std::string(object) + " filter_entries_map");
   }
+  return {};
+}
+
+Status install_field_filters(bpf_map* filters_map, bpf_map* entries_map, volatile uint32_t* active_bank,
+                             const FieldFilters& filters, std::string_view object) {
+  auto tables = lay_out_field_filters(filters);
+  if (tables.dropped_types)
+    logger("probes")->warn("{}: {} event types keep every path or comm: their filter entries do not fit", object,
+                           tables.dropped_types);
+  uint32_t idle = (*active_bank & 1) ^ 1;
+  if (auto st = write_field_filter_bank(filters_map, entries_map, idle, tables, object); !st) return st;
+  *active_bank = idle;
   return {};
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <string_view>
 #include <vector>
 
 #include <linux/types.h>
@@ -25,7 +26,15 @@ struct FieldFilterTables {
 FieldFilterTables lay_out_field_filters(const FieldFilters& filters);
 
 // Writes `tables` into bank `bank` (0 or 1) of both maps; the caller flips the active bank
-// after. Fails naming the map at the first write the kernel refuses.
-Status write_field_filter_bank(bpf_map* filters_map, bpf_map* entries_map, uint32_t bank, const FieldFilterTables& tables);
+// after. Fails naming the map (of object `object`) at the first write the kernel refuses.
+Status write_field_filter_bank(bpf_map* filters_map, bpf_map* entries_map, uint32_t bank, const FieldFilterTables& tables,
+                               std::string_view object);
+
+// The whole reload: lays out `filters`, writes the idle bank and flips `*active_bank` (the
+// object's field_filter_bank), so a program sees the old set or the new one, never half of
+// one, and nothing is detached. On failure the active bank is unchanged. `object` names the
+// BPF object in errors and in the warning about sets that do not fit.
+Status install_field_filters(bpf_map* filters_map, bpf_map* entries_map, volatile uint32_t* active_bank,
+                             const FieldFilters& filters, std::string_view object);
 
 }  // namespace kata_sentry::probes

@@ -342,17 +342,8 @@ Status SyscallProbes::set_wanted_types(const TypeMask& wanted) {
 
 Status SyscallProbes::set_field_filters(const FieldFilters& filters) {
   std::lock_guard lock(impl_->attach_mu);
-  auto tables = lay_out_field_filters(filters);
-  if (tables.dropped_types)
-    logger("probes")->warn("syscall probes: {} event types keep every path or comm: their filter entries do not fit",
-                           tables.dropped_types);
-  volatile uint32_t* active = &impl_->skel->bss->field_filter_bank;
-  uint32_t idle = (*active & 1) ^ 1;
-  if (auto st = write_field_filter_bank(impl_->skel->maps.field_filters_map, impl_->skel->maps.filter_entries_map, idle, tables);
-      !st)
-    return st;
-  *active = idle;
-  return {};
+  return install_field_filters(impl_->skel->maps.field_filters_map, impl_->skel->maps.filter_entries_map,
+                               &impl_->skel->bss->field_filter_bank, filters, "syscall_probes");
 }
 
 Status SyscallProbes::watch_tgid(uint32_t tgid) {

@@ -24,6 +24,7 @@
 #include "kata_sentry/event_abi.h"
 #include "kata_sentry/stats.bpf.h"
 #include "kata_sentry/wanted_types.bpf.h"
+#include "kata_sentry/field_filters.bpf.h"
 #include "kata_sentry/task_context.bpf.h"
 #include "kata_sentry/sockaddr_vm.bpf.h"
 #include "kata_sentry/uapi_defs.bpf.h"
@@ -386,10 +387,9 @@ static __always_inline void emit(struct ks_event *e)
  * operation is refused regardless of rules (an attack on the agent). Agent tasks are
  * never refused.
  */
-static __always_inline int finish(struct ks_event *e, bool agent, bool enforce, bool forced)
+/* The in-kernel decision on e: 0, or -EPERM (then e says so, KS_F_DENIED). */
+static __always_inline int decide(struct ks_event *e, bool agent, bool enforce, bool forced)
 {
-	int ret = 0;
-
 	if (!agent) {
 		__s32 hit = enforce ? match_deny(e) : -1;
 
@@ -397,9 +397,16 @@ static __always_inline int finish(struct ks_event *e, bool agent, bool enforce, 
 			e->hdr.flags |= KS_F_DENIED;
 			e->arg[3] = hit >= 0 ? (__u64)hit : (__u64)-1;
 			count(KS_STAT_DENIED);
-			ret = -EPERM;
+			return -EPERM;
 		}
 	}
+	return 0;
+}
+
+static __always_inline int finish(struct ks_event *e, bool agent, bool enforce, bool forced)
+{
+	int ret = decide(e, agent, enforce, forced);
+
 	if (!agent || cfg.report_agent)
 		emit(e);
 	return ret;
@@ -412,6 +419,7 @@ int BPF_PROG(handle_file_open, struct file *file, int ret)
 {
 	bool agent = current_is_agent();
 	struct ks_event *e;
+	int verdict;
 
 	if (ret)
 		return ret;
@@ -425,7 +433,13 @@ int BPF_PROG(handle_file_open, struct file *file, int ret)
 	fill_file_id(e, BPF_CORE_READ(file, f_inode));
 	e->arg[0] = BPF_CORE_READ(file, f_flags);
 	e->arg[1] = BPF_CORE_READ(file, f_mode);
-	return finish(e, agent, true, false);
+	verdict = decide(e, agent, true, false);
+	/* Opens are most of what a workload does: one that no rule's path or comm condition can
+	 * match (field_filters.bpf.h) is not sent, unless it was refused. Only here: the other
+	 * hooks are rare, and each bpf_loop call site costs the verifier again. */
+	if ((!agent || cfg.report_agent) && (verdict || fields_wanted(e)))
+		emit(e);
+	return verdict;
 }
 
 SEC("tp_btf/sched_process_fork")

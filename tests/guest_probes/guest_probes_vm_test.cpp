@@ -479,9 +479,8 @@ TEST_F(GuestProbesVm, PathsNoRuleNamesAreNotBuiltInTheGuest) {
   }
   std::bitset<kEventTypeSlots> types;
   types.set();
-  types.reset(static_cast<size_t>(EventType::lsm_file_open));
   FieldFilters fields;
-  for (auto t : {EventType::open, EventType::openat, EventType::openat2})
+  for (auto t : {EventType::open, EventType::openat, EventType::openat2, EventType::lsm_file_open})
     fields[t].path = std::set<StringMatch>{{"/tmp/ks-ff-keep", true}};
   auto set = agent.set_wanted_types(types, fields);
   ASSERT_TRUE(set) << set.error().describe() << "\nconsole:\n" << console();
@@ -509,6 +508,15 @@ TEST_F(GuestProbesVm, PathsNoRuleNamesAreNotBuiltInTheGuest) {
     return e.container_id == "pathfilter" && e.type == EventType::openat && e.path == "/etc/passwd";
   }, 0s);
   EXPECT_FALSE(passwd) << "an open no entry matches was built\n" << describe_seen("pathfilter");
+  // The LSM's record of the same opens, judged by the same conditions after its deny decision.
+  auto kept_lsm = wait_event([](const Event& e) {
+    return e.container_id == "pathfilter" && e.type == EventType::lsm_file_open && e.path == "/tmp/ks-ff-keep-file";
+  }, 0s);
+  EXPECT_TRUE(kept_lsm) << "file_open under the wanted prefix was dropped\n" << describe_seen("pathfilter");
+  auto passwd_lsm = wait_event([](const Event& e) {
+    return e.container_id == "pathfilter" && e.type == EventType::lsm_file_open && e.path == "/etc/passwd";
+  }, 0s);
+  EXPECT_FALSE(passwd_lsm) << "file_open no entry matches was sent\n" << describe_seen("pathfilter");
 }
 
 }  // namespace
