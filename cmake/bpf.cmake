@@ -2,7 +2,6 @@
 # libbpf skeleton from `bpftool gen skeleton`.
 find_program(CLANG_BPF NAMES clang-14 clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
-find_program(LLVM_STRIP NAMES llvm-strip-14 llvm-strip REQUIRED)
 
 set(KS_VMLINUX_DIR ${CMAKE_BINARY_DIR}/vmlinux)
 set(KS_VMLINUX_H ${KS_VMLINUX_DIR}/vmlinux.h)
@@ -31,10 +30,6 @@ function(ks_bpf_skeleton target)
     COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
             -I${KS_VMLINUX_DIR} -I${PROJECT_SOURCE_DIR}/bpf/include -I${CMAKE_CURRENT_SOURCE_DIR}
             -c ${src} -o ${obj}
-    # DWARF is two thirds of each object and libbpf never reads it (CO-RE and line info live in
-    # .BTF/.BTF.ext, which stay). The skeleton embeds the object in every binary, the guest agent
-    # included, whose initramfs stays resident in each sandbox: 1.5 MB less there.
-    COMMAND ${LLVM_STRIP} -g ${obj}
     # vmlinux.h is generated in another directory: ordered by the target dependency below
     # (a file dependency across directories has no rule in the Makefile generator).
     DEPENDS ${src} ${shared_headers} ${ARG_DEPENDS}
