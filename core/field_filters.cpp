@@ -8,13 +8,10 @@ StringMatches bounded(StringMatches m, size_t max_text) {
   if (!m) return m;
   std::set<StringMatch> cut;
   for (const auto& s : *m) {
-    // An exact entry is compared with its NUL: max_text - 1 bytes of text at most.
-    if (s.prefix && s.text.size() > max_text)
-      cut.insert({s.text.substr(0, max_text), true});
-    else if (!s.prefix && s.text.size() >= max_text)
-      cut.insert({s.text.substr(0, max_text), true});
-    else
+    if (fits_kernel_text(s, max_text))
       cut.insert(s);
+    else
+      cut.insert({s.text.substr(0, max_text), true});
   }
   std::set<StringMatch> kept;
   for (const auto& s : cut) {

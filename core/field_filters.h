@@ -48,6 +48,12 @@ inline constexpr size_t kFilterPathText = KS_FILTER_TEXT_LEN;
 inline constexpr size_t kFilterCommText = KS_COMM_LEN - 1;
 inline constexpr size_t kFilterMaxPerField = KS_FILTER_MAX_PER_FIELD;
 
+// Whether the kernel can compare `m` in its max_text bytes: an exact text is compared with
+// its NUL, so it has one byte less than a prefix.
+inline bool fits_kernel_text(const StringMatch& m, size_t max_text) {
+  return m.prefix ? m.text.size() <= max_text : m.text.size() < max_text;
+}
+
 // `m` made something the kernel can compare with at most `max_text` bytes per entry: a longer
 // exact text becomes a prefix of max_text bytes (an exact path match compares its NUL too,
 // so an exact entry keeps at most max_text - 1), an entry covered by a shorter prefix goes,

@@ -59,11 +59,11 @@ Result<FieldFilters> field_filters_from_proto(const v1::SetWantedTypesRequest& m
                            std::to_string(kFilterMaxPerField));
     std::set<StringMatch> m;
     for (const auto& e : list) {
-      // An exact text is compared with its NUL: one byte less.
-      if (e.text().size() > max_text || (!e.prefix() && e.text().size() >= max_text))
+      StringMatch s{e.text(), e.prefix()};
+      if (!fits_kernel_text(s, max_text))
         return bad(type, std::string(field) + " entry of " + std::to_string(e.text().size()) + " bytes is too long");
-      if (e.prefix() && e.text().empty()) return StringMatches{};  // lets everything through
-      m.insert({e.text(), e.prefix()});
+      if (s.prefix && s.text.empty()) return StringMatches{};  // lets everything through
+      m.insert(std::move(s));
     }
     return StringMatches{std::move(m)};
   };

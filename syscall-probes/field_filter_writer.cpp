@@ -28,7 +28,7 @@ FieldFilterTables lay_out_field_filters(const FieldFilters& filters) {
     if (m.empty() || m.size() > KS_FILTER_MAX_PER_FIELD || t.entries.size() + m.size() > KS_FILTER_MAX_ENTRIES)
       return std::nullopt;
     for (const auto& s : m)
-      if (s.text.size() > KS_FILTER_TEXT_LEN || (!s.prefix && s.text.size() >= KS_FILTER_TEXT_LEN)) return std::nullopt;
+      if (!fits_kernel_text(s, KS_FILTER_TEXT_LEN)) return std::nullopt;
     auto start = static_cast<uint16_t>(t.entries.size());
     for (const auto& s : m) {
       ks_filter_entry e{};
