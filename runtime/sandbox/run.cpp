@@ -74,7 +74,10 @@ Result<int> run_container(const RunRequest& req, const std::atomic<int>& interru
   auto finish = [&](Result<int> result) -> Result<int> {
     done = true;
     watcher.join();
-    if (observed) req.observer->detach(result.has_value());
+    if (observed) {
+      req.observer->detach(result.has_value());
+      clock.now("monitor detached");
+    }
     auto teardown = sb->destroy();
     clock.now("torn down");
     if (int sig = interrupt.load()) return 128 + sig;
@@ -82,12 +85,25 @@ Result<int> run_container(const RunRequest& req, const std::atomic<int>& interru
     return result;
   };
 
+  // The observer attaches while the container is created: its attach waits for the guest
+  // sensor (seconds of BPF verification under TCG), which creating does not need. The guest
+  // queues events from its start, and StartContainer, below both, is what lets the workload run.
+  Status attached;
+  std::thread attacher;
   if (req.observer) {
-    if (auto st = req.observer->attach(*sb, cid); !st) return finish(std::unexpected(st.error()));
-    observed = true;
-    clock.now("monitor attached");
+    attacher = std::thread([&] {
+      attached = req.observer->attach(*sb, cid);
+      if (attached) clock.now("monitor attached");
+    });
   }
-  if (auto st = sb->create_container(cid, req.spec, req.rootfs, req.interactive); !st) return finish(std::unexpected(st.error()));
+  Status created_container = sb->create_container(cid, req.spec, req.rootfs, req.interactive);
+  if (created_container) clock.now("container created");
+  if (attacher.joinable()) {
+    attacher.join();
+    observed = attached.has_value();
+    if (!attached) return finish(std::unexpected(attached.error()));
+  }
+  if (!created_container) return finish(std::unexpected(created_container.error()));
   if (auto st = agent.start_container(cid); !st) return finish(std::unexpected(sb->explain(st.error())));
   clock.now("container started");
 
