@@ -102,7 +102,9 @@ class GuestSensor {
   // built whatever it says. Fails only when a kernel map could not be written.
   using WantedTypes = std::bitset<kEventTypeSlots>;
   // `fields`: per type, the paths and comms some rule can use (core/field_filters.h): applied by
-  // the tracepoint probes (SyscallProbes::set_field_filters); LSM records are filtered by type only.
+  // the tracepoint probes (SyscallProbes::set_field_filters) and by the LSM's file_open hook,
+  // after its deny decision (a refused open is always sent); the other LSM records are filtered
+  // by type only.
   Status set_wanted_types(const WantedTypes& wanted, const FieldFilters& fields = {});
   // A copy of the process table (at most `max` processes, lowest pids first) plus the agent,
   // each with its container (from its cgroup); processes that have exited are left out. The

@@ -467,8 +467,8 @@ TEST_F(GuestProbesVm, UnwantedTypesAreNotBuiltInTheGuest) {
 
 // Issue 15, path filtering: with the open types wanted but only for paths under one prefix
 // (SetWantedTypes.field_filters), a container's open of a path under it arrives and one of
-// /etc/passwd is never built by the tracepoint probes. lsm_file_open is left out of the set
-// (LSM records are filtered by type only). Everything is put back after.
+// /etc/passwd is never built by the tracepoint probes, nor sent by the LSM's file_open hook.
+// Everything is put back after.
 TEST_F(GuestProbesVm, PathsNoRuleNamesAreNotBuiltInTheGuest) {
   auto& agent = sandbox_->agent();
   {
