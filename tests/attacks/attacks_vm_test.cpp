@@ -354,9 +354,10 @@ void MonitorTechnique::TestBody() {
     EXPECT_EQ(policy::alert_to_json(a)["sandbox"], suite_->sandbox_->id());
     EXPECT_EQ(a.events.back().container_id, cid);
     EXPECT_FALSE(a.enforced) << a.rule;
-    if (!t.cmdline_contains.empty())
+    if (!t.cmdline_contains.empty()) {
       EXPECT_NE(a.events.back().proc.cmdline().find(t.cmdline_contains), std::string::npos)
           << "proc.cmdline \"" << a.events.back().proc.cmdline() << "\"";
+    }
   }
 }
 

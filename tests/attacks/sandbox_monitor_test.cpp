@@ -662,7 +662,9 @@ TEST(SandboxMonitor, HostDenyWithoutCgroupIsAuditedUnavailableNeverClaimed) {
   EXPECT_FALSE(claimed);
   EXPECT_TRUE(not_blocked);
   for (const auto& a : c.alerts)
-    if (a.rule == "Sandbox VMM INET connect denied") EXPECT_FALSE(a.enforced);
+    if (a.rule == "Sandbox VMM INET connect denied") {
+      EXPECT_FALSE(a.enforced);
+    }
 }
 
 // ------------------------------------------------------------------ the guest is hostile

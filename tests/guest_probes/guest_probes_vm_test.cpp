@@ -257,7 +257,9 @@ TEST_F(GuestProbesVm, DenyRuleBlocksCorePatternWriteWithEperm) {
   ASSERT_TRUE(agent.set_enforcement({all}));
   auto details = agent.guest_details();  // the agent reads /proc and /sys for this
   EXPECT_TRUE(details) << details.error().describe();
-  if (details) EXPECT_FALSE(details->kernel_release.empty());
+  if (details) {
+    EXPECT_FALSE(details->kernel_release.empty());
+  }
   auto cleared = agent.set_enforcement({});
   ASSERT_TRUE(cleared) << cleared.error().describe();
   auto after = run("after", {"sh", "-c", "cat /proc/sys/kernel/core_pattern"});
@@ -290,7 +292,9 @@ TEST_F(GuestProbesVm, DenyPathsMatchWholeBytesAcrossWordBoundaries) {
     // One container each: the sandbox keeps every container id it created.
     auto o = run("wordcmp" + std::to_string(++n), {"cat", path});
     EXPECT_EQ(o.code != 0, denied) << path << ": exit " << o.code << " " << o.err;
-    if (denied) EXPECT_NE(o.err.find("Operation not permitted"), std::string::npos) << path << ": " << o.err;
+    if (denied) {
+      EXPECT_NE(o.err.find("Operation not permitted"), std::string::npos) << path << ": " << o.err;
+    }
   }
   ASSERT_TRUE(sandbox_->agent().set_enforcement({}));
 }
